@@ -1,0 +1,188 @@
+//! The protocol-neutral camera model: what `camctl info/ls/pull/capture/config/events` need from any
+//! protocol client.
+
+use std::future::Future;
+
+use serde::Serialize;
+use tokio::io::AsyncWrite;
+
+use crate::download::DownloadError;
+use crate::time::DateTime;
+
+/// Result type of camera operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong talking to a camera, in terms a user can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The network failed (connection refused, reset, closed).
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The camera did not answer in time.
+    #[error("timed out {0}")]
+    Timeout(String),
+    /// The peer sent something that does not follow the protocol.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// The camera refused the connection or the credentials.
+    #[error("{0}")]
+    Rejected(String),
+    /// The camera answered an operation with an error.
+    #[error("camera error: {0}")]
+    Camera(String),
+    /// The camera or protocol cannot do this.
+    #[error("not supported: {0}")]
+    Unsupported(String),
+    /// No such file, setting or object.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A value given by the user is not acceptable.
+    #[error("invalid value: {0}")]
+    InvalidValue(String),
+    /// Writing the downloaded file failed.
+    #[error(transparent)]
+    Download(#[from] DownloadError),
+}
+
+impl Error {
+    /// Wraps an I/O error with what was being done.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io { context: context.into(), source }
+    }
+}
+
+/// Identity and state of a camera.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct CameraInfo {
+    /// Protocol family, e.g. `ptpip`.
+    pub protocol: String,
+    /// Maker.
+    pub manufacturer: String,
+    /// Model name.
+    pub model: String,
+    /// Serial number.
+    pub serial: String,
+    /// Firmware / device version.
+    pub firmware: String,
+    /// Battery charge in percent, when the camera reports it.
+    pub battery: Option<u8>,
+    /// Protocol-specific facts worth showing (name, value).
+    pub extra: Vec<(String, String)>,
+}
+
+/// One file on the camera.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MediaItem {
+    /// Camera-side path, `/`-separated and relative to the camera's media root; `pull` mirrors it.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Last modification (or capture) time, as the camera reports it.
+    #[serde(rename = "date", serialize_with = "serialize_date")]
+    pub modified: Option<DateTime>,
+    /// The protocol's own handle for this item (object handle, path, picture id...).
+    #[serde(skip)]
+    pub id: String,
+}
+
+fn serialize_date<S: serde::Serializer>(d: &Option<DateTime>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_str(&d.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+/// The allowed values of a setting.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case", tag = "form")]
+pub enum SettingForm {
+    /// Any value of the setting's type.
+    Free,
+    /// One of these values.
+    Choices {
+        /// The allowed values, rendered as the user types them.
+        choices: Vec<String>,
+    },
+    /// A numeric range.
+    Range {
+        /// Smallest value.
+        min: String,
+        /// Largest value.
+        max: String,
+        /// Increment.
+        step: String,
+    },
+}
+
+/// A camera setting (PTP device property, Ambarella config key...).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Setting {
+    /// Key accepted by `config get/set`.
+    pub key: String,
+    /// Human-readable name.
+    pub label: String,
+    /// Current value, rendered for humans.
+    pub value: String,
+    /// Whether `config set` may change it.
+    pub writable: bool,
+    /// Allowed values.
+    #[serde(flatten)]
+    pub form: SettingForm,
+}
+
+/// Something the camera reported on its own.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Event {
+    /// Event name, e.g. `ObjectAdded`.
+    pub name: String,
+    /// Human-readable detail (object path, property and value...), possibly empty.
+    pub detail: String,
+}
+
+/// A camera reached through one protocol. Every protocol client implements it; `camctl` drives
+/// cameras only through it.
+///
+/// Operations a protocol does not have return [`Error::Unsupported`].
+pub trait Camera: Send {
+    /// Identity and state.
+    fn info(&mut self) -> impl Future<Output = Result<CameraInfo>> + Send;
+
+    /// All media files, in camera order.
+    fn list_media(&mut self) -> impl Future<Output = Result<Vec<MediaItem>>> + Send;
+
+    /// Streams `item` from byte `offset` to its end into `out`; returns the number of bytes written.
+    fn download<W>(
+        &mut self,
+        item: &MediaItem,
+        offset: u64,
+        out: &mut W,
+    ) -> impl Future<Output = Result<u64>> + Send
+    where
+        W: AsyncWrite + Unpin + Send;
+
+    /// Takes a picture; returns the files it produced.
+    fn capture(&mut self) -> impl Future<Output = Result<Vec<MediaItem>>> + Send;
+
+    /// All settings with their current values and allowed values.
+    fn settings(&mut self) -> impl Future<Output = Result<Vec<Setting>>> + Send;
+
+    /// One setting by key.
+    fn setting(&mut self, key: &str) -> impl Future<Output = Result<Setting>> + Send;
+
+    /// Changes a setting and returns it as the camera now reports it.
+    fn set_setting(&mut self, key: &str, value: &str) -> impl Future<Output = Result<Setting>> + Send;
+
+    /// Waits for the next event; `None` when the camera closed the event stream.
+    fn next_event(&mut self) -> impl Future<Output = Result<Option<Event>>> + Send;
+
+    /// Ends the session politely.
+    fn close(self) -> impl Future<Output = Result<()>> + Send
+    where
+        Self: Sized;
+}

@@ -1,0 +1,17 @@
+//! Shared building blocks of camctl: the [`Camera`] trait every protocol client implements, the
+//! protocol-neutral types it speaks in, camera URLs, safe downloads and sample media for emulators.
+//!
+//! ```
+//! use camctl_core::CameraUrl;
+//! let url: CameraUrl = "ptpip://127.0.0.1:15740".parse().unwrap();
+//! assert_eq!(url.port_or(15740), 15740);
+//! ```
+
+pub mod camera;
+pub mod download;
+pub mod media;
+pub mod time;
+pub mod url;
+
+pub use camera::{Camera, CameraInfo, Error, Event, MediaItem, Result, Setting, SettingForm};
+pub use url::{CameraUrl, UrlError};

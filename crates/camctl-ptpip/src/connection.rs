@@ -1,0 +1,141 @@
+//! Framing over a byte stream: read one whole packet, write one packet in one write, and stream the
+//! payload of data packets without holding it in memory.
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+
+use crate::error::{Error, Result};
+use crate::wire::{HEADER_LEN, Header, Packet, WireError, kind};
+
+/// Largest packet read whole into memory. Data packets larger than this are only ever streamed;
+/// everything else (requests, datasets) is far smaller on real cameras.
+pub const MAX_BUFFERED_PACKET: usize = 16 * 1024 * 1024;
+
+/// Chunk size for streaming object data.
+pub const STREAM_CHUNK: usize = 1024 * 1024;
+
+/// One PTP/IP connection (command or event socket).
+pub struct Connection<S> {
+    stream: BufReader<S>,
+    out: Vec<u8>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
+    /// Wraps a connected stream.
+    pub fn new(stream: S) -> Self {
+        Connection { stream: BufReader::with_capacity(64 * 1024, stream), out: Vec::with_capacity(256) }
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &S {
+        self.stream.get_ref()
+    }
+
+    /// Reads the next header; `Error::Closed` on a clean end of stream before it.
+    pub async fn read_header(&mut self) -> Result<Header> {
+        let mut head = [0u8; HEADER_LEN];
+        let mut got = 0;
+        while got < HEADER_LEN {
+            match self.stream.read(&mut head[got..]).await? {
+                0 if got == 0 => return Err(Error::Closed),
+                0 => return Err(Error::Wire(WireError::Truncated("header"))),
+                n => got += n,
+            }
+        }
+        Ok(Header::decode(&head)?)
+    }
+
+    /// Reads exactly `n` payload bytes into memory, refusing more than [`MAX_BUFFERED_PACKET`].
+    pub async fn read_payload(&mut self, n: usize) -> Result<Vec<u8>> {
+        if n > MAX_BUFFERED_PACKET {
+            return Err(Error::Wire(WireError::TooLarge(n)));
+        }
+        let mut buf = vec![0u8; n];
+        self.read_exact(&mut buf).await?;
+        Ok(buf)
+    }
+
+    /// Reads and decodes one whole packet.
+    pub async fn read_packet(&mut self) -> Result<Packet> {
+        let header = self.read_header().await?;
+        let payload = self.read_payload(header.payload_len()).await?;
+        Ok(Packet::decode(header.kind, &payload)?)
+    }
+
+    /// Reads a little-endian `u32` (the transaction id at the start of data packets).
+    pub async fn read_u32(&mut self) -> Result<u32> {
+        let mut b = [0u8; 4];
+        self.read_exact(&mut b).await?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    /// Copies exactly `n` payload bytes to `out` through `buf`, without buffering them all.
+    pub async fn copy_payload<W: AsyncWrite + Unpin + ?Sized>(
+        &mut self,
+        mut n: u64,
+        out: &mut W,
+        buf: &mut [u8],
+    ) -> Result<()> {
+        while n > 0 {
+            let want = buf.len().min(usize::try_from(n).unwrap_or(usize::MAX));
+            let got = self.stream.read(&mut buf[..want]).await?;
+            if got == 0 {
+                return Err(Error::Wire(WireError::Truncated("data packet")));
+            }
+            out.write_all(&buf[..got]).await?;
+            n -= got as u64;
+        }
+        Ok(())
+    }
+
+    /// Discards exactly `n` payload bytes.
+    pub async fn skip_payload(&mut self, n: u64) -> Result<()> {
+        let mut buf = vec![0u8; STREAM_CHUNK.min(usize::try_from(n).unwrap_or(usize::MAX))];
+        self.copy_payload(n, &mut tokio::io::sink(), &mut buf).await
+    }
+
+    async fn read_exact(&mut self, buf: &mut [u8]) -> Result<()> {
+        match self.stream.read_exact(buf).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                Err(Error::Wire(WireError::Truncated("packet")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes one packet in a single write.
+    pub async fn write_packet(&mut self, packet: &Packet) -> Result<()> {
+        self.out.clear();
+        packet.encode(&mut self.out)?;
+        self.stream.get_mut().write_all(&self.out).await?;
+        Ok(())
+    }
+
+    /// Writes the header of a data packet (`Data` or `EndData`) whose payload of `data_len` bytes
+    /// follows through [`Connection::write_raw`].
+    pub async fn write_data_header(&mut self, end: bool, tid: u32, data_len: u64) -> Result<()> {
+        let len = usize::try_from(data_len).map_err(|_| WireError::TooLarge(usize::MAX))?;
+        let header = Header::encode(if end { kind::END_DATA } else { kind::DATA }, 4 + len)?;
+        self.out.clear();
+        self.out.extend_from_slice(&header);
+        self.out.extend_from_slice(&tid.to_le_bytes());
+        self.stream.get_mut().write_all(&self.out).await?;
+        Ok(())
+    }
+
+    /// Writes raw bytes (the payload announced by [`Connection::write_data_header`]).
+    pub async fn write_raw(&mut self, bytes: &[u8]) -> Result<()> {
+        self.stream.get_mut().write_all(bytes).await?;
+        Ok(())
+    }
+
+    /// Writes several packets in one write (e.g. StartData + EndData + Response of a small data phase).
+    pub async fn write_packets(&mut self, packets: &[Packet]) -> Result<()> {
+        self.out.clear();
+        for p in packets {
+            p.encode(&mut self.out)?;
+        }
+        self.stream.get_mut().write_all(&self.out).await?;
+        Ok(())
+    }
+}

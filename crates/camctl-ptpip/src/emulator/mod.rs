@@ -1,0 +1,1 @@
+//! PTP/IP camera emulator (being written).

@@ -1,0 +1,13 @@
+//! PTP/IP (ISO 15740 over TCP, port 15740): the Wi-Fi protocol of most Canon, Nikon, Sony, Fuji and
+//! Ricoh cameras. [`wire`] is the pure codec, [`connection`] frames packets over a byte stream,
+//! [`client`] speaks to a camera and [`emulator`] behaves like one.
+
+pub mod connection;
+pub mod emulator;
+mod error;
+pub mod wire;
+
+pub use error::{Error, Result};
+
+/// The camera's real port.
+pub const DEFAULT_PORT: u16 = 15740;
