@@ -313,10 +313,11 @@ impl DownloadDir {
     }
 
     /// Opens (creating parent folders) the temporary file for this item: same folder as the final file,
-    /// name ".<final name>.camctl-part". If `resume` and it exists with len <= expected_size, open for append and
+    /// name `.<final name>.camctl-part`. If `resume` and it exists with len <= expected_size, keep it and
     /// report its current length as `offset()`; otherwise truncate to 0.
     ///
-    /// Writing continues at `offset()`; more than `expected_size` bytes in total are
+    /// Writing continues at `offset()` (a positioned write at the end rather than
+    /// `O_APPEND`, see the comment inside); more than `expected_size` bytes in total are
     /// refused by the writer.
     pub async fn start(
         &self,

@@ -12,6 +12,7 @@ pub mod download;
 pub mod media;
 pub mod time;
 pub mod url;
+pub mod video;
 
 pub use camera::{Camera, CameraInfo, Error, Event, MediaItem, Result, Setting, SettingForm};
 pub use url::{CameraUrl, UrlError};

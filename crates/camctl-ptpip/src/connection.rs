@@ -1,6 +1,8 @@
 //! Framing over a byte stream: read one whole packet, write one packet in one write, and stream the
 //! payload of data packets without holding it in memory.
 
+use std::time::Duration;
+
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
 use crate::error::{Error, Result};
@@ -17,12 +19,32 @@ pub const STREAM_CHUNK: usize = 1024 * 1024;
 pub struct Connection<S> {
     stream: BufReader<S>,
     out: Vec<u8>,
+    read_timeout: Option<Duration>,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
+impl<S: AsyncRead + Unpin> Connection<S> {
     /// Wraps a connected stream.
     pub fn new(stream: S) -> Self {
-        Connection { stream: BufReader::with_capacity(64 * 1024, stream), out: Vec::with_capacity(256) }
+        Connection {
+            stream: BufReader::with_capacity(64 * 1024, stream),
+            out: Vec::with_capacity(256),
+            read_timeout: None,
+        }
+    }
+
+    /// Makes every read fail with [`Error::Timeout`] when the peer sends nothing for `timeout`.
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
+        self.read_timeout = timeout;
+    }
+
+    async fn read_some(&mut self, buf: &mut [u8]) -> Result<usize> {
+        match self.read_timeout {
+            None => Ok(self.stream.read(buf).await?),
+            Some(t) => match tokio::time::timeout(t, self.stream.read(buf)).await {
+                Ok(r) => Ok(r?),
+                Err(_) => Err(Error::Timeout("data from the peer")),
+            },
+        }
     }
 
     /// The underlying stream.
@@ -35,7 +57,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let mut head = [0u8; HEADER_LEN];
         let mut got = 0;
         while got < HEADER_LEN {
-            match self.stream.read(&mut head[got..]).await? {
+            match self.read_some(&mut head[got..]).await? {
                 0 if got == 0 => return Err(Error::Closed),
                 0 => return Err(Error::Wire(WireError::Truncated("header"))),
                 n => got += n,
@@ -77,7 +99,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     ) -> Result<()> {
         while n > 0 {
             let want = buf.len().min(usize::try_from(n).unwrap_or(usize::MAX));
-            let got = self.stream.read(&mut buf[..want]).await?;
+            let got = self.read_some(&mut buf[..want]).await?;
             if got == 0 {
                 return Err(Error::Wire(WireError::Truncated("data packet")));
             }
@@ -94,15 +116,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     async fn read_exact(&mut self, buf: &mut [u8]) -> Result<()> {
-        match self.stream.read_exact(buf).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                Err(Error::Wire(WireError::Truncated("packet")))
+        let mut got = 0;
+        while got < buf.len() {
+            match self.read_some(&mut buf[got..]).await? {
+                0 => return Err(Error::Wire(WireError::Truncated("packet"))),
+                n => got += n,
             }
-            Err(e) => Err(e.into()),
         }
+        Ok(())
     }
+}
 
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Writes one packet in a single write.
     pub async fn write_packet(&mut self, packet: &Packet) -> Result<()> {
         self.out.clear();

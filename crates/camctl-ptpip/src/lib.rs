@@ -1,12 +1,17 @@
 //! PTP/IP (ISO 15740 over TCP, port 15740): the Wi-Fi protocol of most Canon, Nikon, Sony, Fuji and
 //! Ricoh cameras. [`wire`] is the pure codec, [`connection`] frames packets over a byte stream,
-//! [`client`] speaks to a camera and [`emulator`] behaves like one.
+//! [`client`] speaks to a camera, [`PtpCamera`] adapts it to [`camctl_core::Camera`], and
+//! [`emulator`] behaves like a camera.
 
+mod camera;
+pub mod client;
 pub mod connection;
 pub mod emulator;
 mod error;
+pub mod props;
 pub mod wire;
 
+pub use camera::PtpCamera;
 pub use error::{Error, Result};
 
 /// The camera's real port.

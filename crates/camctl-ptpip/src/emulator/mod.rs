@@ -1,1 +1,308 @@
-//! PTP/IP camera emulator (being written).
+//! PTP/IP camera emulator: serves the files of a directory as a camera's memory card, takes (synthetic)
+//! pictures, and keeps a small set of standard device properties, following the 15 rules of the
+//! reference (`protocols/ptpip.md` §0.1) so that gphoto2 and other initiators accept it.
+//!
+//! Layout: this module holds the public API, the shared state and the accept loop that classifies each
+//! socket by its first packet; [`session`](self) runs one command connection (data phases included),
+//! `ops` executes operations, `events` runs event connections, `store` maps the media directory to
+//! objects and `props` holds the device properties.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use camctl_ptpip::emulator::{Emulator, EmulatorConfig};
+//! let config = EmulatorConfig { media_dir: "/tmp/card".into(), ..EmulatorConfig::default() };
+//! let emulator = Emulator::bind("127.0.0.1:0".parse().unwrap(), config).await?;
+//! println!("listening {}", emulator.url());
+//! emulator.serve().await
+//! # }
+//! ```
+
+mod events;
+mod ops;
+mod props;
+mod session;
+mod store;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::wire::{CodeAndParams, HEADER_LEN, Header, Packet, Params};
+
+use props::PropTable;
+use store::ObjectStore;
+
+/// How the emulator sends data-in phases (responder → initiator), rule 8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DataInMode {
+    /// `Start_Data` then one `End_Data` carrying all the data (what every initiator accepts).
+    #[default]
+    SingleEnd,
+    /// `Data` packets of `size` bytes, then an `End_Data` with the last chunk (Canon-like; opt-in).
+    Chunked {
+        /// Payload bytes per packet (clamped to at least 1).
+        size: usize,
+    },
+}
+
+/// What the emulated camera looks like.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Directory served as the memory card; created and filled with sample pictures if missing or empty.
+    pub media_dir: PathBuf,
+    /// DeviceInfo.Manufacturer.
+    pub manufacturer: String,
+    /// DeviceInfo.Model.
+    pub model: String,
+    /// Name in Init_Command_Ack; cut to 19 UTF-16 units to keep the Ack short (rule 3).
+    pub friendly_name: String,
+    /// DeviceInfo.SerialNumber (also seeds the responder GUID).
+    pub serial: String,
+    /// Data-in packet layout.
+    pub data_in: DataInMode,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            media_dir: PathBuf::from("."),
+            manufacturer: "camctl".into(),
+            model: "camctl PTP/IP emulator".into(),
+            friendly_name: "camctl-emu".into(),
+            serial: "0001".into(),
+            data_in: DataInMode::SingleEnd,
+        }
+    }
+}
+
+/// Deadline for the first packet of a new socket.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Largest first packet accepted (an Init_Command_Request with a long name is a few hundred bytes).
+const MAX_HANDSHAKE_PACKET: usize = 4096;
+
+/// Longest friendly name in the Ack, in UTF-16 units (rule 3: Ack <= 72 bytes).
+const MAX_ACK_NAME_UNITS: usize = 19;
+
+/// Events queued per event connection before new ones are dropped (rule 14).
+const EVENT_QUEUE: usize = 64;
+
+/// A running PTP/IP camera emulator.
+pub struct Emulator {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+}
+
+impl Emulator {
+    /// Binds the listener (one port for both connections, rule 1), scans/creates the media.
+    pub async fn bind(listen: SocketAddr, config: EmulatorConfig) -> std::io::Result<Emulator> {
+        let listener = TcpListener::bind(listen).await?;
+        let root = config.media_dir.clone();
+        let entries = tokio::task::spawn_blocking(move || {
+            store::prepare_media(&root)?;
+            store::scan(&root)
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        let mut store = ObjectStore::new(config.media_dir.clone());
+        store.merge(entries);
+        tracing::info!(
+            dir = %config.media_dir.display(),
+            objects = store.list(0, 0).map(|l| l.len()).unwrap_or(0),
+            "PTP/IP emulator media ready"
+        );
+        let shared = Arc::new(Shared {
+            guid: guid_for(&config),
+            ack_name: short_name(&config.friendly_name),
+            config,
+            next_conn: AtomicU32::new(1),
+            captures: AtomicU64::new(0),
+            capture_lock: tokio::sync::Mutex::new(()),
+            state: Mutex::new(State { store, props: PropTable::new(), conns: HashMap::new() }),
+        });
+        Ok(Emulator { listener, shared })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// `ptpip://127.0.0.1:PORT` (IPv6 addresses in brackets).
+    pub fn url(&self) -> String {
+        format!("ptpip://{}", self.local_addr())
+    }
+
+    /// Serves until the task is dropped/aborted (which also ends every connection it accepted). Never
+    /// returns `Err` for one bad peer.
+    pub async fn serve(self) -> std::io::Result<()> {
+        tracing::info!(url = %self.url(), "PTP/IP emulator serving");
+        // Connection tasks live in this set, so aborting `serve` closes them too.
+        let mut tasks = JoinSet::new();
+        loop {
+            tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        tasks.spawn(handle_socket(self.shared.clone(), stream, peer));
+                    }
+                    Err(e) => {
+                        // E.g. out of file descriptors: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                    if let Err(e) = done {
+                        tracing::warn!(error = %e, "connection task failed");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// State shared by every connection of one emulator.
+pub(crate) struct Shared {
+    config: EmulatorConfig,
+    guid: [u8; 16],
+    ack_name: String,
+    next_conn: AtomicU32,
+    /// Captures taken so far (mixed into the picture seed).
+    captures: AtomicU64,
+    /// Serializes captures so picture numbers are allocated one at a time.
+    capture_lock: tokio::sync::Mutex<()>,
+    state: Mutex<State>,
+}
+
+/// The mutable part, behind one lock that is never held across an await or file I/O.
+pub(crate) struct State {
+    store: ObjectStore,
+    props: PropTable,
+    /// Open command connections by connection number.
+    conns: HashMap<u32, ConnSlot>,
+}
+
+/// What other connections need to know about a command connection.
+#[derive(Default)]
+pub(crate) struct ConnSlot {
+    /// Queue of the bound event connection, if any.
+    events: Option<mpsc::Sender<CodeAndParams>>,
+}
+
+impl Shared {
+    /// Locks the state; a poisoned lock is still usable (no invariant spans a panic point).
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A fresh connection number (>= 1) with its slot registered.
+    fn register_connection(&self) -> u32 {
+        let mut state = self.lock();
+        loop {
+            let n = self.next_conn.fetch_add(1, Ordering::Relaxed);
+            if n != 0 && !state.conns.contains_key(&n) {
+                state.conns.insert(n, ConnSlot::default());
+                return n;
+            }
+        }
+    }
+
+    /// Queues an event on every bound event connection; drops it where the queue is full (rule 14).
+    fn broadcast(&self, code: u16, tid: u32, params: &[u32]) {
+        let event = CodeAndParams { code, tid, params: Params::new(params) };
+        let state = self.lock();
+        for (conn, slot) in &state.conns {
+            if let Some(tx) = &slot.events
+                && let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(event)
+            {
+                tracing::debug!(conn, code = format_args!("{code:#06x}"), "event queue full, event dropped");
+            }
+        }
+    }
+}
+
+/// Stable responder GUID derived from the identity strings (FNV-1a), so pairing survives restarts.
+fn guid_for(config: &EmulatorConfig) -> [u8; 16] {
+    let mut guid = [0u8; 16];
+    for (i, half) in guid.chunks_exact_mut(8).enumerate() {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ i as u64;
+        for b in [&config.manufacturer, &config.model, &config.serial].iter().flat_map(|s| s.bytes()) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3);
+        }
+        half.copy_from_slice(&h.to_le_bytes());
+    }
+    guid
+}
+
+/// The friendly name cut to [`MAX_ACK_NAME_UNITS`] UTF-16 units (never splitting a character).
+fn short_name(name: &str) -> String {
+    let mut units = 0;
+    name.chars()
+        .take_while(|c| {
+            units += c.len_utf16();
+            units <= MAX_ACK_NAME_UNITS
+        })
+        .collect()
+}
+
+/// Classifies a new socket by its first packet (rule 1) and runs it.
+async fn handle_socket(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr) {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(%peer, error = %e, "TCP_NODELAY failed");
+    }
+    let first = match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_first_packet(&mut stream)).await {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => {
+            tracing::warn!(%peer, error = %e, "bad handshake, closing");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!(%peer, "no handshake in time, closing");
+            return;
+        }
+    };
+    match first {
+        Packet::InitCommandRequest { name, version, .. } => {
+            session::run(shared, stream, peer, name, version).await;
+        }
+        Packet::InitEventRequest { connection } => events::run(shared, stream, peer, connection).await,
+        other => tracing::warn!(%peer, kind = other.kind(), "unexpected first packet, closing"),
+    }
+}
+
+/// Reads one small packet straight from the socket (no read-ahead, so nothing after it is lost when the
+/// socket is handed to its connection type).
+async fn read_first_packet(stream: &mut TcpStream) -> Result<Packet, String> {
+    let mut head = [0u8; HEADER_LEN];
+    stream.read_exact(&mut head).await.map_err(|e| e.to_string())?;
+    let header = Header::decode(&head).map_err(|e| e.to_string())?;
+    if header.payload_len() > MAX_HANDSHAKE_PACKET {
+        return Err(format!("first packet of {} bytes is too large", header.length));
+    }
+    let mut payload = vec![0u8; header.payload_len()];
+    stream.read_exact(&mut payload).await.map_err(|e| e.to_string())?;
+    Packet::decode(header.kind, &payload).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ack_name_is_short() {
+        assert_eq!(short_name("camctl-emu"), "camctl-emu");
+        assert_eq!(short_name("camctl PTP/IP emulator").encode_utf16().count(), 19);
+        assert_eq!(short_name("😀😀😀😀😀😀😀😀😀😀").encode_utf16().count(), 18);
+        let a = guid_for(&EmulatorConfig::default());
+        assert_eq!(a, guid_for(&EmulatorConfig::default()));
+        assert_ne!(a, guid_for(&EmulatorConfig { serial: "2".into(), ..EmulatorConfig::default() }));
+    }
+}

@@ -13,6 +13,9 @@ pub const PROTOCOL_VERSION: u32 = 0x0001_0000;
 /// The magic version Fuji initiators put before the GUID in a fixed 82-byte Init_Command_Request.
 pub const FUJI_VERSION_MAGIC: u32 = 0x8F53_E4F2;
 
+/// Payload size of Fuji's fixed 82-byte Init_Command_Request.
+const FUJI_PAYLOAD_LEN: usize = 74;
+
 /// Init_Fail reasons (CIPA DC-X005).
 #[allow(missing_docs)]
 pub mod fail_reason {
@@ -343,6 +346,13 @@ impl Packet {
         let start = out.len();
         out.extend_from_slice(&[0; HEADER_LEN]);
         match self {
+            Packet::InitCommandRequest { guid, name, version: Some(FUJI_VERSION_MAGIC) } => {
+                // Fuji's layout: magic, GUID, then the name NUL-padded to a fixed size.
+                put_u32(out, FUJI_VERSION_MAGIC);
+                out.extend_from_slice(guid);
+                name.encode_utf16().take((FUJI_PAYLOAD_LEN - 20) / 2).for_each(|u| put_u16(out, u));
+                out.resize(start + HEADER_LEN + FUJI_PAYLOAD_LEN, 0);
+            }
             Packet::InitCommandRequest { guid, name, version } => {
                 out.extend_from_slice(guid);
                 put_utf16z(out, name);
@@ -406,7 +416,7 @@ impl Packet {
 /// Lenient Init_Command_Request parsing (rule 5): standard UTF-16 name + version, UTF-16 name without a
 /// version, an ASCII name, or Fuji's magic version before the GUID.
 fn decode_init_command_request(payload: &[u8]) -> Result<Packet, WireError> {
-    let fuji = payload.len() >= 20 && payload[..4] == FUJI_VERSION_MAGIC.to_le_bytes();
+    let fuji = payload.len() == FUJI_PAYLOAD_LEN && payload[..4] == FUJI_VERSION_MAGIC.to_le_bytes();
     if fuji {
         let mut guid = [0u8; 16];
         guid.copy_from_slice(&payload[4..20]);

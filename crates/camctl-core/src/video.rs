@@ -1,0 +1,825 @@
+//! Real H.264 video for emulators: two embedded sample clips, a small Annex-B parser (NAL units, access
+//! units with their keyframe flag, SPS picture size) and an MP4 muxer that loops a clip to any duration.
+//!
+//! Cameras that record or stream must hand out something players accept; generating H.264 at run time
+//! would need an encoder, so a short clip made once with ffmpeg (`scripts/make-sample-video`, see
+//! `assets/README.md`) is embedded and repeated instead.
+//!
+//! ```
+//! use camctl_core::video::{self, SAMPLE_360P};
+//! let frames: Vec<_> = video::frames(SAMPLE_360P).collect();
+//! assert_eq!(frames.len(), 30);
+//! assert!(frames[0].keyframe);
+//! let info = video::clip_info(SAMPLE_360P).unwrap();
+//! assert_eq!((info.width, info.height), (640, 360));
+//!
+//! let mut mp4 = Vec::new();
+//! video::write_mp4(&mut mp4, SAMPLE_360P, video::SAMPLE_FPS, std::time::Duration::from_secs(3)).unwrap();
+//! assert_eq!(&mp4[4..8], b"ftyp");
+//! ```
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+/// 640x360, 15 fps, 30 frames (2 s), Constrained Baseline, IDR every 15 frames, AUD before every frame,
+/// SPS/PPS before every IDR.
+pub const SAMPLE_360P: &[u8] = include_bytes!("../assets/sample-360p.h264");
+
+/// 1920x1080, otherwise like [`SAMPLE_360P`].
+pub const SAMPLE_1080P: &[u8] = include_bytes!("../assets/sample-1080p.h264");
+
+/// Frame rate both sample clips were encoded at.
+pub const SAMPLE_FPS: u32 = 15;
+
+/// NAL unit types (ITU-T H.264 table 7-1) that this module cares about.
+pub mod nal_type {
+    /// Coded slice of a non-IDR picture.
+    pub const SLICE: u8 = 1;
+    /// Coded slice of an IDR picture (a keyframe).
+    pub const IDR: u8 = 5;
+    /// Supplemental enhancement information.
+    pub const SEI: u8 = 6;
+    /// Sequence parameter set.
+    pub const SPS: u8 = 7;
+    /// Picture parameter set.
+    pub const PPS: u8 = 8;
+    /// Access unit delimiter.
+    pub const AUD: u8 = 9;
+}
+
+/// Why a clip or parameter set could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VideoError {
+    /// The NAL unit is not a sequence parameter set.
+    #[error("not an SPS NAL unit")]
+    NotSps,
+    /// The SPS ended early or holds out-of-range values.
+    #[error("malformed SPS: {0}")]
+    BadSps(&'static str),
+    /// The clip has no SPS, no PPS or no picture.
+    #[error("clip unusable: {0}")]
+    BadClip(&'static str),
+}
+
+impl From<VideoError> for io::Error {
+    fn from(e: VideoError) -> Self {
+        io::Error::new(io::ErrorKind::InvalidInput, e)
+    }
+}
+
+/// One NAL unit: header byte and payload, without start code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Nal<'a>(pub &'a [u8]);
+
+impl<'a> Nal<'a> {
+    /// `nal_unit_type` (0 for an empty unit).
+    pub fn nal_type(&self) -> u8 {
+        self.0.first().map_or(0, |b| b & 0x1f)
+    }
+
+    /// Whether this unit carries picture data (slice types 1..=5).
+    pub fn is_vcl(&self) -> bool {
+        (1..=5).contains(&self.nal_type())
+    }
+
+    /// The bytes (header included).
+    pub fn bytes(&self) -> &'a [u8] {
+        self.0
+    }
+}
+
+/// Iterator over the NAL units of an Annex-B byte stream; see [`nal_units`].
+#[derive(Debug, Clone)]
+pub struct NalUnits<'a> {
+    rest: &'a [u8],
+}
+
+/// Position just after the next `00 00 01` start code at or after `from`, and where that code begins.
+fn next_start_code(data: &[u8], from: usize) -> Option<(usize, usize)> {
+    let mut i = from;
+    while i + 3 <= data.len() {
+        // Skip quickly: a start code needs data[i+2] == 1 and two zeros before it.
+        match data[i + 2] {
+            1 if data[i] == 0 && data[i + 1] == 0 => return Some((i, i + 3)),
+            0 => i += 1,
+            _ => i += 3,
+        }
+    }
+    None
+}
+
+impl<'a> Iterator for NalUnits<'a> {
+    type Item = Nal<'a>;
+
+    fn next(&mut self) -> Option<Nal<'a>> {
+        loop {
+            let (_, start) = next_start_code(self.rest, 0)?;
+            let body = &self.rest[start..];
+            let end = next_start_code(body, 0).map_or(body.len(), |(code, _)| code);
+            self.rest = &body[end..];
+            // Trailing zeros belong to the next (4-byte) start code or are trailing_zero_8bits.
+            let mut nal = &body[..end];
+            while let [head @ .., 0] = nal {
+                nal = head;
+            }
+            if !nal.is_empty() {
+                return Some(Nal(nal));
+            }
+        }
+    }
+}
+
+/// The NAL units of an Annex-B stream (3- or 4-byte start codes; bytes before the first start code are
+/// ignored). Never panics, whatever the input.
+///
+/// ```
+/// let stream = [0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3];
+/// let types: Vec<u8> = camctl_core::video::nal_units(&stream).map(|n| n.nal_type()).collect();
+/// assert_eq!(types, [7, 8]);
+/// ```
+pub fn nal_units(annexb: &[u8]) -> NalUnits<'_> {
+    NalUnits { rest: annexb }
+}
+
+/// One access unit (a picture) with the non-VCL units that precede it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame<'a> {
+    /// NAL units in stream order (AUD, SPS, PPS, SEI, slices...).
+    pub nals: Vec<Nal<'a>>,
+    /// Whether the frame is an IDR picture (decodable on its own).
+    pub keyframe: bool,
+}
+
+impl Frame<'_> {
+    /// The frame as Annex-B (4-byte start codes), e.g. for a live stream.
+    pub fn to_annexb(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.nals.iter().map(|n| n.0.len() + 4).sum());
+        for nal in &self.nals {
+            out.extend_from_slice(&[0, 0, 0, 1]);
+            out.extend_from_slice(nal.0);
+        }
+        out
+    }
+
+    /// The frame as MP4 sample data: 4-byte big-endian length before each unit, parameter sets and
+    /// delimiters left out (they live in the `avcC` box).
+    pub fn to_avcc(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for nal in self.nals.iter().filter(|n| !matches!(n.nal_type(), nal_type::SPS | nal_type::PPS | nal_type::AUD))
+        {
+            // A NAL unit longer than 4 GiB cannot be in a slice we hold in memory; saturate regardless.
+            out.extend_from_slice(&u32::try_from(nal.0.len()).unwrap_or(u32::MAX).to_be_bytes());
+            out.extend_from_slice(nal.0);
+        }
+        out
+    }
+}
+
+/// Iterator over the access units of an Annex-B stream; see [`frames`].
+#[derive(Debug, Clone)]
+pub struct Frames<'a> {
+    nals: std::iter::Peekable<NalUnits<'a>>,
+}
+
+impl<'a> Iterator for Frames<'a> {
+    type Item = Frame<'a>;
+
+    fn next(&mut self) -> Option<Frame<'a>> {
+        let mut nals = Vec::new();
+        let mut has_vcl = false;
+        while let Some(nal) = self.nals.peek().copied() {
+            if has_vcl && starts_access_unit(nal) {
+                break;
+            }
+            self.nals.next();
+            has_vcl |= nal.is_vcl();
+            nals.push(nal);
+        }
+        // Trailing parameter sets without a picture are not a frame.
+        if !has_vcl {
+            return None;
+        }
+        let keyframe = nals.iter().any(|n| n.nal_type() == nal_type::IDR);
+        Some(Frame { nals, keyframe })
+    }
+}
+
+/// Whether `nal`, following a picture, begins the next access unit (H.264 7.4.1.2.3, simplified to what
+/// single-slice-group streams need: a delimiter/parameter set/SEI, or a slice with `first_mb_in_slice == 0`).
+fn starts_access_unit(nal: Nal<'_>) -> bool {
+    match nal.nal_type() {
+        nal_type::AUD | nal_type::SPS | nal_type::PPS | nal_type::SEI | 14..=18 => true,
+        // ue(v) 0 is the single bit `1`: the first payload bit says first_mb_in_slice == 0.
+        1..=5 => nal.0.get(1).is_some_and(|b| b & 0x80 != 0),
+        _ => false,
+    }
+}
+
+/// The access units (frames) of an Annex-B stream, each with its keyframe flag.
+pub fn frames(annexb: &[u8]) -> Frames<'_> {
+    Frames { nals: nal_units(annexb).peekable() }
+}
+
+/// What a sequence parameter set says about the picture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sps {
+    /// `profile_idc` (66 baseline, 77 main, 100 high...).
+    pub profile_idc: u8,
+    /// The constraint flags byte.
+    pub constraint_flags: u8,
+    /// `level_idc` (e.g. 40 for level 4.0).
+    pub level_idc: u8,
+    /// Displayed width in pixels (cropping applied).
+    pub width: u32,
+    /// Displayed height in pixels (cropping applied).
+    pub height: u32,
+}
+
+/// MSB-first bit reader over an RBSP (emulation prevention removed).
+struct Bits<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl Bits<'_> {
+    fn bit(&mut self) -> Result<u32, VideoError> {
+        let byte = self.data.get(self.pos / 8).ok_or(VideoError::BadSps("truncated"))?;
+        let bit = (byte >> (7 - self.pos % 8)) & 1;
+        self.pos += 1;
+        Ok(u32::from(bit))
+    }
+
+    fn bits(&mut self, n: u32) -> Result<u32, VideoError> {
+        (0..n).try_fold(0u32, |acc, _| Ok((acc << 1) | self.bit()?))
+    }
+
+    /// Unsigned exp-Golomb, limited to 32-bit values.
+    fn ue(&mut self) -> Result<u32, VideoError> {
+        let mut zeros = 0;
+        while self.bit()? == 0 {
+            zeros += 1;
+            if zeros > 31 {
+                return Err(VideoError::BadSps("exp-Golomb code too long"));
+            }
+        }
+        let rest = self.bits(zeros)?;
+        Ok(((1u64 << zeros) - 1 + u64::from(rest)) as u32)
+    }
+
+    /// Signed exp-Golomb.
+    fn se(&mut self) -> Result<i64, VideoError> {
+        let k = i64::from(self.ue()?);
+        Ok(if k % 2 == 1 { (k + 1) / 2 } else { -(k / 2) })
+    }
+}
+
+/// Removes emulation prevention bytes (`00 00 03` -> `00 00`).
+fn unescape(nal: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(nal.len());
+    let mut zeros = 0;
+    for &b in nal {
+        if zeros >= 2 && b == 3 {
+            zeros = 0;
+            continue;
+        }
+        zeros = if b == 0 { zeros + 1 } else { 0 };
+        out.push(b);
+    }
+    out
+}
+
+fn skip_scaling_list(bits: &mut Bits<'_>, size: usize) -> Result<(), VideoError> {
+    let (mut last, mut next) = (8i64, 8i64);
+    for _ in 0..size {
+        if next != 0 {
+            next = (last + bits.se()? + 256).rem_euclid(256);
+        }
+        if next != 0 {
+            last = next;
+        }
+    }
+    Ok(())
+}
+
+/// Parses an SPS NAL unit (header byte included) far enough to know the picture size. Total: any input
+/// gives a value or a [`VideoError`].
+///
+/// ```
+/// use camctl_core::video::{self, nal_type};
+/// let sps = video::nal_units(video::SAMPLE_1080P).find(|n| n.nal_type() == nal_type::SPS).unwrap();
+/// let sps = video::parse_sps(sps.bytes()).unwrap();
+/// assert_eq!((sps.width, sps.height, sps.profile_idc), (1920, 1080, 66));
+/// assert!(video::parse_sps(&[0x67, 0xff]).is_err());
+/// ```
+pub fn parse_sps(nal: &[u8]) -> Result<Sps, VideoError> {
+    if Nal(nal).nal_type() != nal_type::SPS {
+        return Err(VideoError::NotSps);
+    }
+    let rbsp = unescape(&nal[1..]);
+    let mut b = Bits { data: &rbsp, pos: 0 };
+    let profile_idc = b.bits(8)? as u8;
+    let constraint_flags = b.bits(8)? as u8;
+    let level_idc = b.bits(8)? as u8;
+    b.ue()?; // seq_parameter_set_id
+    let mut chroma_format_idc = 1;
+    let mut separate_colour_plane = false;
+    if matches!(profile_idc, 100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135) {
+        chroma_format_idc = b.ue()?;
+        if chroma_format_idc > 3 {
+            return Err(VideoError::BadSps("chroma_format_idc"));
+        }
+        if chroma_format_idc == 3 {
+            separate_colour_plane = b.bit()? == 1;
+        }
+        b.ue()?; // bit_depth_luma_minus8
+        b.ue()?; // bit_depth_chroma_minus8
+        b.bit()?; // qpprime_y_zero_transform_bypass_flag
+        if b.bit()? == 1 {
+            let lists = if chroma_format_idc == 3 { 12 } else { 8 };
+            for i in 0..lists {
+                if b.bit()? == 1 {
+                    skip_scaling_list(&mut b, if i < 6 { 16 } else { 64 })?;
+                }
+            }
+        }
+    }
+    b.ue()?; // log2_max_frame_num_minus4
+    match b.ue()? {
+        0 => {
+            b.ue()?; // log2_max_pic_order_cnt_lsb_minus4
+        }
+        1 => {
+            b.bit()?;
+            b.se()?;
+            b.se()?;
+            let cycle = b.ue()?;
+            if cycle > 255 {
+                return Err(VideoError::BadSps("num_ref_frames_in_pic_order_cnt_cycle"));
+            }
+            for _ in 0..cycle {
+                b.se()?;
+            }
+        }
+        2 => {}
+        _ => return Err(VideoError::BadSps("pic_order_cnt_type")),
+    }
+    b.ue()?; // max_num_ref_frames
+    b.bit()?; // gaps_in_frame_num_value_allowed_flag
+    let width_mbs = u64::from(b.ue()?) + 1;
+    let height_units = u64::from(b.ue()?) + 1;
+    let frame_mbs_only = u64::from(b.bit()?);
+    if frame_mbs_only == 0 {
+        b.bit()?; // mb_adaptive_frame_field_flag
+    }
+    b.bit()?; // direct_8x8_inference_flag
+    let (mut left, mut right, mut top, mut bottom) = (0u64, 0u64, 0u64, 0u64);
+    if b.bit()? == 1 {
+        left = u64::from(b.ue()?);
+        right = u64::from(b.ue()?);
+        top = u64::from(b.ue()?);
+        bottom = u64::from(b.ue()?);
+    }
+    // Crop units (H.264 7.4.2.1.1): chroma subsampling times field/frame factor.
+    let chroma_array_type = if separate_colour_plane { 0 } else { chroma_format_idc };
+    let (sub_w, sub_h) = match chroma_array_type {
+        1 => (2, 2),
+        2 => (2, 1),
+        _ => (1, 1),
+    };
+    let crop_x = if chroma_array_type == 0 { 1 } else { sub_w };
+    let crop_y = (2 - frame_mbs_only) * if chroma_array_type == 0 { 1 } else { sub_h };
+    let full_w = width_mbs * 16;
+    let full_h = (2 - frame_mbs_only) * height_units * 16;
+    let width = full_w
+        .checked_sub((left + right) * crop_x)
+        .filter(|w| *w > 0)
+        .and_then(|w| u32::try_from(w).ok())
+        .ok_or(VideoError::BadSps("cropping wider than the picture"))?;
+    let height = full_h
+        .checked_sub((top + bottom) * crop_y)
+        .filter(|h| *h > 0)
+        .and_then(|h| u32::try_from(h).ok())
+        .ok_or(VideoError::BadSps("cropping taller than the picture"))?;
+    Ok(Sps { profile_idc, constraint_flags, level_idc, width, height })
+}
+
+/// Summary of a clip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClipInfo {
+    /// Picture width from the first SPS.
+    pub width: u32,
+    /// Picture height from the first SPS.
+    pub height: u32,
+    /// Number of access units.
+    pub frames: usize,
+    /// How many of them are keyframes.
+    pub keyframes: usize,
+}
+
+/// Size and frame counts of an Annex-B clip.
+pub fn clip_info(annexb: &[u8]) -> Result<ClipInfo, VideoError> {
+    let sps = nal_units(annexb)
+        .find(|n| n.nal_type() == nal_type::SPS)
+        .ok_or(VideoError::BadClip("no SPS"))?;
+    let sps = parse_sps(sps.0)?;
+    let (mut frames_n, mut keyframes) = (0, 0);
+    for f in frames(annexb) {
+        frames_n += 1;
+        keyframes += usize::from(f.keyframe);
+    }
+    Ok(ClipInfo { width: sps.width, height: sps.height, frames: frames_n, keyframes })
+}
+
+/// Longest MP4 [`write_mp4`] produces, in samples (a week at 15 fps): bounds the in-memory index.
+const MAX_SAMPLES: u64 = 10_000_000;
+
+/// Writes a complete MP4 (`ftyp`, `moov`, `mdat`; index first, so it plays while downloading) holding
+/// `clip` repeated at `fps` frames per second until `duration` is reached (at least one frame). Returns the
+/// number of bytes written.
+///
+/// The clip must be Annex-B H.264 without B-frames (decode order = display order) that contains an SPS and
+/// a PPS; playback starts at its first keyframe and loops back to it. Errors: `InvalidInput` for an
+/// unusable clip, zero `fps` or an absurd duration; otherwise the writer's errors.
+///
+/// ```
+/// use std::time::Duration;
+/// use camctl_core::video::{write_mp4, SAMPLE_360P};
+/// let mut out = Vec::new();
+/// let n = write_mp4(&mut out, SAMPLE_360P, 15, Duration::from_millis(500)).unwrap();
+/// assert_eq!(n as usize, out.len());
+/// assert!(write_mp4(&mut Vec::new(), b"not video", 15, Duration::from_secs(1)).is_err());
+/// ```
+pub fn write_mp4<W: Write + ?Sized>(out: &mut W, clip: &[u8], fps: u32, duration: Duration) -> io::Result<u64> {
+    if fps == 0 {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "fps must be positive"));
+    }
+    let mut sps = None;
+    let mut pps = None;
+    for nal in nal_units(clip) {
+        match nal.nal_type() {
+            nal_type::SPS if sps.is_none() => sps = Some(nal.0),
+            nal_type::PPS if pps.is_none() => pps = Some(nal.0),
+            _ => {}
+        }
+    }
+    let sps = sps.ok_or(VideoError::BadClip("no SPS"))?;
+    let pps = pps.ok_or(VideoError::BadClip("no PPS"))?;
+    let info = parse_sps(sps)?;
+    if sps.len() < 4 || sps.len() > 0xFFFF || pps.len() > 0xFFFF {
+        return Err(VideoError::BadClip("parameter set size").into());
+    }
+    let samples: Vec<(Vec<u8>, bool)> =
+        frames(clip).skip_while(|f| !f.keyframe).map(|f| (f.to_avcc(), f.keyframe)).collect();
+    if samples.is_empty() {
+        return Err(VideoError::BadClip("no keyframe").into());
+    }
+    let wanted = (duration.as_secs_f64() * f64::from(fps)).round();
+    let count = if wanted.is_finite() && wanted >= 1.0 { wanted as u64 } else { 1 };
+    if count > MAX_SAMPLES {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "duration too long"));
+    }
+    let count = count as usize;
+    let mut sizes = Vec::with_capacity(count);
+    let mut sync = Vec::new();
+    let mut mdat_len = 0u64;
+    for i in 0..count {
+        let (data, key) = &samples[i % samples.len()];
+        let size = u32::try_from(data.len()).map_err(|_| VideoError::BadClip("frame too large"))?;
+        sizes.push(size);
+        mdat_len += u64::from(size);
+        if *key {
+            sync.push(i as u32 + 1);
+        }
+    }
+    // 32-bit chunk offsets and box sizes while they fit; 64-bit (co64, largesize mdat) beyond.
+    let large = mdat_len + 1024 + 8 * count as u64 > u64::from(u32::MAX);
+    let duration_ms = (count as u64 * 1000).div_ceil(u64::from(fps));
+
+    let mut ftyp = Vec::new();
+    boxed(&mut ftyp, b"ftyp", |b| {
+        b.extend_from_slice(b"isom");
+        put32(b, 0x200);
+        for brand in [b"isom", b"iso2", b"avc1", b"mp41"] {
+            b.extend_from_slice(brand);
+        }
+    });
+    let mut moov = Vec::with_capacity(1024 + 8 * count);
+    boxed(&mut moov, b"moov", |b| {
+        full_box(b, b"mvhd", 0, 0, |b| {
+            put32(b, 0);
+            put32(b, 0);
+            put32(b, 1000);
+            put32(b, clamp32(duration_ms));
+            put32(b, 0x0001_0000); // rate 1.0
+            b.extend_from_slice(&0x0100u16.to_be_bytes()); // volume 1.0
+            b.extend_from_slice(&[0; 10]);
+            matrix(b);
+            b.extend_from_slice(&[0; 24]);
+            put32(b, 2); // next_track_ID
+        });
+        boxed(b, b"trak", |b| {
+            full_box(b, b"tkhd", 0, 3, |b| {
+                put32(b, 0);
+                put32(b, 0);
+                put32(b, 1); // track_ID
+                put32(b, 0);
+                put32(b, clamp32(duration_ms));
+                b.extend_from_slice(&[0; 8]);
+                b.extend_from_slice(&[0; 8]); // layer, alternate_group, volume, reserved
+                matrix(b);
+                put32(b, info.width << 16);
+                put32(b, info.height << 16);
+            });
+            boxed(b, b"mdia", |b| {
+                full_box(b, b"mdhd", 0, 0, |b| {
+                    put32(b, 0);
+                    put32(b, 0);
+                    put32(b, fps);
+                    put32(b, count as u32);
+                    b.extend_from_slice(&0x55C4u16.to_be_bytes()); // language "und"
+                    b.extend_from_slice(&[0; 2]);
+                });
+                full_box(b, b"hdlr", 0, 0, |b| {
+                    put32(b, 0);
+                    b.extend_from_slice(b"vide");
+                    b.extend_from_slice(&[0; 12]);
+                    b.extend_from_slice(b"VideoHandler\0");
+                });
+                boxed(b, b"minf", |b| {
+                    full_box(b, b"vmhd", 0, 1, |b| b.extend_from_slice(&[0; 8]));
+                    boxed(b, b"dinf", |b| {
+                        full_box(b, b"dref", 0, 0, |b| {
+                            put32(b, 1);
+                            full_box(b, b"url ", 0, 1, |_| {});
+                        });
+                    });
+                    boxed(b, b"stbl", |b| {
+                        full_box(b, b"stsd", 0, 0, |b| {
+                            put32(b, 1);
+                            avc1(b, &info, sps, pps);
+                        });
+                        full_box(b, b"stts", 0, 0, |b| {
+                            put32(b, 1);
+                            put32(b, count as u32);
+                            put32(b, 1);
+                        });
+                        full_box(b, b"stss", 0, 0, |b| {
+                            put32(b, sync.len() as u32);
+                            sync.iter().for_each(|s| put32(b, *s));
+                        });
+                        full_box(b, b"stsc", 0, 0, |b| {
+                            put32(b, 1);
+                            put32(b, 1);
+                            put32(b, count as u32);
+                            put32(b, 1);
+                        });
+                        full_box(b, b"stsz", 0, 0, |b| {
+                            put32(b, 0);
+                            put32(b, count as u32);
+                            sizes.iter().for_each(|s| put32(b, *s));
+                        });
+                        // One chunk holding every sample; its offset is patched below (last bytes of moov).
+                        if large {
+                            full_box(b, b"co64", 0, 0, |b| {
+                                put32(b, 1);
+                                b.extend_from_slice(&[0; 8]);
+                            });
+                        } else {
+                            full_box(b, b"stco", 0, 0, |b| {
+                                put32(b, 1);
+                                put32(b, 0);
+                            });
+                        }
+                    });
+                });
+            });
+        });
+    });
+    let mdat_header: Vec<u8> = if large {
+        let mut h = 1u32.to_be_bytes().to_vec();
+        h.extend_from_slice(b"mdat");
+        h.extend_from_slice(&(mdat_len + 16).to_be_bytes());
+        h
+    } else {
+        let mut h = ((mdat_len + 8) as u32).to_be_bytes().to_vec();
+        h.extend_from_slice(b"mdat");
+        h
+    };
+    let data_offset = (ftyp.len() + moov.len() + mdat_header.len()) as u64;
+    let end = moov.len();
+    if large {
+        moov[end - 8..].copy_from_slice(&data_offset.to_be_bytes());
+    } else {
+        moov[end - 4..].copy_from_slice(&(data_offset as u32).to_be_bytes());
+    }
+    out.write_all(&ftyp)?;
+    out.write_all(&moov)?;
+    out.write_all(&mdat_header)?;
+    for i in 0..count {
+        out.write_all(&samples[i % samples.len()].0)?;
+    }
+    Ok(data_offset + mdat_len)
+}
+
+fn put32(b: &mut Vec<u8>, v: u32) {
+    b.extend_from_slice(&v.to_be_bytes());
+}
+
+fn clamp32(v: u64) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
+}
+
+/// Appends a box whose size is known once `body` has written it.
+fn boxed(b: &mut Vec<u8>, kind: &[u8; 4], body: impl FnOnce(&mut Vec<u8>)) {
+    let start = b.len();
+    b.extend_from_slice(&[0; 4]);
+    b.extend_from_slice(kind);
+    body(b);
+    let size = clamp32((b.len() - start) as u64);
+    b[start..start + 4].copy_from_slice(&size.to_be_bytes());
+}
+
+fn full_box(b: &mut Vec<u8>, kind: &[u8; 4], version: u8, flags: u32, body: impl FnOnce(&mut Vec<u8>)) {
+    boxed(b, kind, |b| {
+        put32(b, (u32::from(version) << 24) | (flags & 0x00FF_FFFF));
+        body(b);
+    });
+}
+
+/// The identity transformation matrix of `mvhd`/`tkhd`.
+fn matrix(b: &mut Vec<u8>) {
+    for v in [0x0001_0000u32, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0x4000_0000] {
+        put32(b, v);
+    }
+}
+
+fn avc1(b: &mut Vec<u8>, info: &Sps, sps: &[u8], pps: &[u8]) {
+    boxed(b, b"avc1", |b| {
+        b.extend_from_slice(&[0; 6]);
+        b.extend_from_slice(&1u16.to_be_bytes()); // data_reference_index
+        b.extend_from_slice(&[0; 16]);
+        b.extend_from_slice(&(info.width.min(0xFFFF) as u16).to_be_bytes());
+        b.extend_from_slice(&(info.height.min(0xFFFF) as u16).to_be_bytes());
+        put32(b, 0x0048_0000); // 72 dpi
+        put32(b, 0x0048_0000);
+        put32(b, 0);
+        b.extend_from_slice(&1u16.to_be_bytes()); // frame_count
+        let mut name = [0u8; 32];
+        let label = b"camctl H.264";
+        name[0] = label.len() as u8;
+        name[1..=label.len()].copy_from_slice(label);
+        b.extend_from_slice(&name);
+        b.extend_from_slice(&0x0018u16.to_be_bytes()); // depth
+        b.extend_from_slice(&(-1i16).to_be_bytes());
+        boxed(b, b"avcC", |b| {
+            b.extend_from_slice(&[1, sps[1], sps[2], sps[3], 0xFF, 0xE1]);
+            b.extend_from_slice(&(sps.len() as u16).to_be_bytes());
+            b.extend_from_slice(sps);
+            b.push(1);
+            b.extend_from_slice(&(pps.len() as u16).to_be_bytes());
+            b.extend_from_slice(pps);
+        });
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Top-level boxes of an MP4 as (type, size).
+    fn top_boxes(data: &[u8]) -> Vec<([u8; 4], u64)> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i + 8 <= data.len() {
+            let mut size = u64::from(u32::from_be_bytes(data[i..i + 4].try_into().unwrap()));
+            let kind: [u8; 4] = data[i + 4..i + 8].try_into().unwrap();
+            if size == 1 {
+                size = u64::from_be_bytes(data[i + 8..i + 16].try_into().unwrap());
+            }
+            out.push((kind, size));
+            i += size as usize;
+        }
+        assert_eq!(i, data.len(), "boxes must tile the file");
+        out
+    }
+
+    fn find_box<'a>(data: &'a [u8], kind: &[u8; 4]) -> &'a [u8] {
+        let at = data.windows(4).position(|w| w == kind).unwrap() - 4;
+        let size = u32::from_be_bytes(data[at..at + 4].try_into().unwrap()) as usize;
+        &data[at..at + size]
+    }
+
+    #[test]
+    fn sample_clips_have_the_documented_shape() {
+        for (clip, w, h) in [(SAMPLE_360P, 640, 360), (SAMPLE_1080P, 1920, 1080)] {
+            let info = clip_info(clip).unwrap();
+            assert_eq!(info, ClipInfo { width: w, height: h, frames: 30, keyframes: 2 });
+            let keys: Vec<usize> =
+                frames(clip).enumerate().filter(|(_, f)| f.keyframe).map(|(i, _)| i).collect();
+            assert_eq!(keys, [0, 15]);
+            let first = frames(clip).next().unwrap();
+            let types: Vec<u8> = first.nals.iter().map(Nal::nal_type).collect();
+            assert_eq!(&types[..3], [nal_type::AUD, nal_type::SPS, nal_type::PPS]);
+            assert!(first.to_annexb().starts_with(&[0, 0, 0, 1, 0x09]));
+        }
+    }
+
+    #[test]
+    fn nal_splitting_handles_both_start_codes_and_junk() {
+        let s = [9, 9, 0, 0, 1, 0x65, 1, 0, 0, 0, 1, 0x41, 2, 0, 0, 1, 0, 0, 1, 0x06, 0, 0];
+        let nals: Vec<&[u8]> = nal_units(&s).map(|n| n.0).collect();
+        assert_eq!(nals, [&[0x65, 1][..], &[0x41, 2], &[0x06]]);
+        assert_eq!(nal_units(&[]).count(), 0);
+        assert_eq!(nal_units(&[0, 0, 1]).count(), 0);
+        assert_eq!(frames(&[0, 0, 1, 0x67]).count(), 0);
+    }
+
+    #[test]
+    fn sps_parser_is_total() {
+        assert_eq!(parse_sps(&[0x68, 1, 2, 3]), Err(VideoError::NotSps));
+        assert_eq!(parse_sps(&[]), Err(VideoError::NotSps));
+        // Every truncation and a stream of pseudo-random mutations of a real SPS: never a panic.
+        let sps = nal_units(SAMPLE_360P).find(|n| n.nal_type() == nal_type::SPS).unwrap().0.to_vec();
+        for n in 0..sps.len() {
+            let _ = parse_sps(&sps[..n]);
+        }
+        let mut x = 0x1234_5678_9abc_def1u64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut m = sps.clone();
+            let i = 1 + (x as usize) % (m.len() - 1);
+            m[i] = (x >> 32) as u8;
+            if x & 1 == 0 {
+                m.truncate(1 + (x >> 40) as usize % m.len());
+            }
+            let _ = parse_sps(&m);
+            let _ = frames(&m).count();
+        }
+        // High profile with an explicit scaling matrix flag set but lists absent: an error, not a panic.
+        assert!(parse_sps(&[0x67, 100, 0, 40, 0xAC]).is_err());
+    }
+
+    #[test]
+    fn mp4_structure_is_consistent() {
+        let mut out = Vec::new();
+        let n = write_mp4(&mut out, SAMPLE_360P, 15, Duration::from_secs(5)).unwrap();
+        assert_eq!(n as usize, out.len());
+        let boxes = top_boxes(&out);
+        let kinds: Vec<&[u8; 4]> = boxes.iter().map(|(k, _)| k).collect();
+        assert_eq!(kinds, [b"ftyp", b"moov", b"mdat"]);
+        let stsz = find_box(&out, b"stsz");
+        assert_eq!(u32::from_be_bytes(stsz[16..20].try_into().unwrap()), 75);
+        let total: u64 = stsz[20..].chunks(4).map(|c| u64::from(u32::from_be_bytes(c.try_into().unwrap()))).sum();
+        assert_eq!(total + 8, boxes[2].1);
+        let stss = find_box(&out, b"stss");
+        let syncs: Vec<u32> = stss[16..].chunks(4).map(|c| u32::from_be_bytes(c.try_into().unwrap())).collect();
+        assert_eq!(syncs, [1, 16, 31, 46, 61]);
+        let stco = find_box(&out, b"stco");
+        let offset = u32::from_be_bytes(stco[16..20].try_into().unwrap()) as usize;
+        assert_eq!(offset, out.len() - total as usize);
+        // The first sample is the IDR picture as AVCC (SEI first, then the IDR slice).
+        let first_len = u32::from_be_bytes(out[offset..offset + 4].try_into().unwrap()) as usize;
+        assert!(first_len > 0 && offset + 4 + first_len < out.len());
+        assert_eq!(write_mp4(&mut Vec::new(), SAMPLE_360P, 0, Duration::from_secs(1)).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        assert!(write_mp4(&mut Vec::new(), SAMPLE_360P, 15, Duration::MAX).is_err());
+        let mut tiny = Vec::new();
+        write_mp4(&mut tiny, SAMPLE_1080P, 30, Duration::ZERO).unwrap();
+        assert_eq!(u32::from_be_bytes(find_box(&tiny, b"stsz")[16..20].try_into().unwrap()), 1);
+    }
+
+    /// Whether the CI rule says a missing external tool is a failure.
+    fn ci() -> bool {
+        std::env::var("CI").is_ok_and(|v| v == "true")
+    }
+
+    #[test]
+    fn ffprobe_accepts_the_mp4() {
+        let probe = std::process::Command::new("ffprobe").arg("-version").output();
+        if probe.is_err() {
+            assert!(!ci(), "ffprobe is required when CI=true");
+            eprintln!("skipping: ffprobe not installed");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        for (clip, size) in [(SAMPLE_360P, "640,360"), (SAMPLE_1080P, "1920,1080")] {
+            let path = dir.path().join("clip.mp4");
+            let mut file = std::fs::File::create(&path).unwrap();
+            write_mp4(&mut file, clip, 15, Duration::from_secs(3)).unwrap();
+            drop(file);
+            let out = std::process::Command::new("ffprobe")
+                .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+                .args(["-show_entries", "stream=codec_name,width,height,nb_read_frames:format=duration"])
+                .args(["-of", "csv=p=0"])
+                .arg(&path)
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success() && stderr.trim().is_empty(), "ffprobe: {stderr}");
+            assert!(stdout.starts_with(&format!("h264,{size},45")), "{stdout}");
+            assert!(stdout.contains("3.000"), "{stdout}");
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! [`camctl_core::Camera`] for PTP/IP: what `camctl` drives.
+
+use std::collections::HashMap;
+
+use camctl_core::{Camera, CameraInfo, CameraUrl, Error as CoreError, Event, MediaItem, Result, Setting};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use crate::DEFAULT_PORT;
+use crate::client::{Client, ClientConfig, TreeEntry};
+use crate::props;
+use crate::wire::codes::{ev, op, prop};
+use crate::wire::{DeviceInfo, ObjectInfo, PropValue, parse_ptp_date};
+
+/// A PTP/IP camera behind a [`Client`] session.
+pub struct PtpCamera {
+    client: Client,
+    device_info: Option<DeviceInfo>,
+    /// Folder paths of association handles, filled by listings, for naming captured files.
+    folders: HashMap<u32, String>,
+}
+
+impl PtpCamera {
+    /// Connects to `ptpip://HOST[:PORT]`.
+    pub async fn connect(url: &CameraUrl) -> Result<PtpCamera> {
+        Self::connect_with(url, ClientConfig::default()).await
+    }
+
+    /// Connects with explicit initiator settings.
+    pub async fn connect_with(url: &CameraUrl, config: ClientConfig) -> Result<PtpCamera> {
+        let client = Client::connect(&url.socket_addr(DEFAULT_PORT), config).await?;
+        Ok(PtpCamera { client, device_info: None, folders: HashMap::new() })
+    }
+
+    /// The underlying session, for PTP-specific operations.
+    pub fn client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
+    async fn device_info(&mut self) -> Result<&DeviceInfo> {
+        if self.device_info.is_none() {
+            self.device_info = Some(self.client.device_info().await?);
+        }
+        Ok(self.device_info.as_ref().expect("set above"))
+    }
+
+    async fn supports_op(&mut self, code: u16) -> Result<bool> {
+        Ok(self.device_info().await?.operations.contains(&code))
+    }
+
+    async fn property_code(&mut self, key: &str) -> Result<u16> {
+        let code = props::code_of(key).ok_or_else(|| CoreError::NotFound(format!("setting {key:?}")))?;
+        if !self.device_info().await?.properties.contains(&code) {
+            return Err(CoreError::NotFound(format!("setting {key:?}: the camera does not have it")));
+        }
+        Ok(code)
+    }
+
+    async fn describe(&mut self, code: u16) -> Result<Setting> {
+        let desc = self.client.prop_desc(code).await?;
+        Ok(Setting {
+            key: props::key_of(code),
+            label: props::label_of(code),
+            value: props::format_value(code, &desc.current),
+            writable: desc.writable,
+            form: props::form_of(&desc),
+        })
+    }
+
+    /// The folder path of `parent` (empty for the root), asking the camera for unknown folders.
+    async fn folder_path(&mut self, parent: u32) -> Result<String> {
+        let mut chain = Vec::new();
+        let mut current = parent;
+        // Bounded walk: a camera with a parent cycle must not hang us.
+        while current != 0 && chain.len() < 64 {
+            if let Some(known) = self.folders.get(&current) {
+                chain.push(known.clone());
+                break;
+            }
+            let info = self.client.object_info(current).await?;
+            chain.push(info.filename.clone());
+            current = if info.parent == current { 0 } else { info.parent };
+        }
+        chain.reverse();
+        Ok(chain.iter().map(|c| format!("{c}/")).collect())
+    }
+}
+
+fn media_item(handle: u32, path: String, info: &ObjectInfo) -> MediaItem {
+    let date = if info.modification_date.is_empty() { &info.capture_date } else { &info.modification_date };
+    MediaItem {
+        path,
+        size: u64::from(info.compressed_size),
+        modified: parse_ptp_date(date),
+        id: handle.to_string(),
+    }
+}
+
+fn handle_of(item: &MediaItem) -> Result<u32> {
+    item.id.parse().map_err(|_| CoreError::NotFound(format!("{}: not a PTP object", item.path)))
+}
+
+impl Camera for PtpCamera {
+    async fn info(&mut self) -> Result<CameraInfo> {
+        let di = self.device_info().await?.clone();
+        let battery = if di.properties.contains(&prop::BATTERY_LEVEL) {
+            match self.client.prop_desc(prop::BATTERY_LEVEL).await {
+                // Enumerations 0..3 are quarters on some cameras (gphoto2 scales them the same way).
+                Ok(desc) => desc.current.as_i128().map(|v| match &desc.form {
+                    crate::wire::PropForm::Enumeration(vals) if vals.len() <= 4 => (v * 33).min(100) as u8,
+                    _ => v.clamp(0, 100) as u8,
+                }),
+                Err(_) => None,
+            }
+        } else {
+            None
+        };
+        let mut extra = vec![("friendly name".to_string(), self.client.camera_name().to_string())];
+        if di.vendor_extension_id != 0 || !di.vendor_extension_desc.is_empty() {
+            extra.push((
+                "vendor extension".into(),
+                format!("0x{:08x} {}", di.vendor_extension_id, di.vendor_extension_desc),
+            ));
+        }
+        for sid in self.client.storage_ids().await? {
+            if let Ok(si) = self.client.storage_info(sid).await {
+                let name = if si.volume_label.is_empty() { si.description } else { si.volume_label };
+                extra.push((
+                    format!("storage 0x{sid:08x}"),
+                    format!(
+                        "{name}: {} MiB free of {} MiB",
+                        si.free_space_bytes >> 20,
+                        si.max_capacity >> 20
+                    ),
+                ));
+            }
+        }
+        Ok(CameraInfo {
+            protocol: "ptpip".into(),
+            manufacturer: di.manufacturer,
+            model: di.model,
+            serial: di.serial_number,
+            firmware: di.device_version,
+            battery,
+            extra,
+        })
+    }
+
+    async fn list_media(&mut self) -> Result<Vec<MediaItem>> {
+        let tree: Vec<TreeEntry> = self.client.object_tree().await?;
+        self.folders.clear();
+        let mut items = Vec::new();
+        for e in tree {
+            if e.info.is_folder() {
+                self.folders.insert(e.handle, e.path);
+            } else {
+                items.push(media_item(e.handle, e.path, &e.info));
+            }
+        }
+        Ok(items)
+    }
+
+    async fn download<W>(&mut self, item: &MediaItem, offset: u64, out: &mut W) -> Result<u64>
+    where
+        W: AsyncWrite + Unpin + Send,
+    {
+        let handle = handle_of(item)?;
+        if offset == 0 {
+            return Ok(self.client.get_object(handle, out).await?);
+        }
+        if offset >= item.size {
+            return Ok(0);
+        }
+        if !self.supports_op(op::GET_PARTIAL_OBJECT).await? || offset > u64::from(u32::MAX) {
+            // No partial reads: fetch it all and drop what the caller already has.
+            let mut skip = SkipWriter { inner: out, skip: offset };
+            let n = self.client.get_object(handle, &mut skip).await?;
+            return Ok(n.saturating_sub(offset));
+        }
+        let mut done = 0u64;
+        let mut position = offset;
+        while position < item.size {
+            let want = u32::try_from(item.size - position).unwrap_or(u32::MAX);
+            let n = self.client.get_partial_object(handle, position as u32, want, out).await?;
+            if n == 0 {
+                break;
+            }
+            done += n;
+            position += n;
+            if position > u64::from(u32::MAX) {
+                break;
+            }
+        }
+        out.flush().await.map_err(|e| CoreError::io("writing the download", e))?;
+        Ok(done)
+    }
+
+    async fn capture(&mut self) -> Result<Vec<MediaItem>> {
+        if !self.supports_op(op::INITIATE_CAPTURE).await? {
+            return Err(CoreError::Unsupported("this camera does not capture over PTP/IP".into()));
+        }
+        let handles = self.client.capture().await?;
+        let mut items = Vec::new();
+        for h in handles {
+            let info = self.client.object_info(h).await?;
+            let folder = self.folder_path(info.parent).await?;
+            if info.is_folder() {
+                self.folders.insert(h, format!("{folder}{}", info.filename));
+                continue;
+            }
+            items.push(media_item(h, format!("{folder}{}", info.filename), &info));
+        }
+        Ok(items)
+    }
+
+    async fn settings(&mut self) -> Result<Vec<Setting>> {
+        let codes = self.device_info().await?.properties.clone();
+        let mut out = Vec::new();
+        for code in codes {
+            match self.describe(code).await {
+                Ok(s) => out.push(s),
+                // One broken property must not hide the others (gphoto2 does the same).
+                Err(e) => tracing::warn!("property 0x{code:04x}: {e}"),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn setting(&mut self, key: &str) -> Result<Setting> {
+        let code = self.property_code(key).await?;
+        self.describe(code).await
+    }
+
+    async fn set_setting(&mut self, key: &str, value: &str) -> Result<Setting> {
+        let code = self.property_code(key).await?;
+        let desc = self.client.prop_desc(code).await?;
+        if !desc.writable {
+            return Err(CoreError::InvalidValue(format!("{} is read-only", props::key_of(code))));
+        }
+        let parsed: PropValue = props::parse_value(&desc, value).map_err(CoreError::InvalidValue)?;
+        if !desc.accepts(&parsed) {
+            let allowed = match props::form_of(&desc) {
+                camctl_core::SettingForm::Choices { choices } => format!("one of: {}", choices.join(", ")),
+                camctl_core::SettingForm::Range { min, max, step } => {
+                    format!("{min}..{max} in steps of {step}")
+                }
+                camctl_core::SettingForm::Free => "a valid value".into(),
+            };
+            return Err(CoreError::InvalidValue(format!(
+                "{value:?} for {}: use {allowed}",
+                props::key_of(code)
+            )));
+        }
+        self.client.set_prop_value(code, &parsed).await?;
+        self.describe(code).await
+    }
+
+    async fn next_event(&mut self) -> Result<Option<Event>> {
+        let Some(event) = self.client.next_event().await? else { return Ok(None) };
+        let p1 = event.params.get(0);
+        let detail = match event.code {
+            ev::OBJECT_ADDED | ev::OBJECT_REMOVED | ev::OBJECT_INFO_CHANGED | ev::REQUEST_OBJECT_TRANSFER => {
+                format!("object 0x{p1:08x}")
+            }
+            ev::DEVICE_PROP_CHANGED => props::key_of(p1 as u16),
+            ev::STORE_ADDED | ev::STORE_REMOVED | ev::STORE_FULL | ev::STORAGE_INFO_CHANGED => {
+                format!("storage 0x{p1:08x}")
+            }
+            _ => event.params.as_slice().iter().map(|p| format!("0x{p:x}")).collect::<Vec<_>>().join(" "),
+        };
+        Ok(Some(Event { name: ev::name(event.code), detail }))
+    }
+
+    async fn close(self) -> Result<()> {
+        Ok(self.client.close().await?)
+    }
+}
+
+/// Drops the first `skip` bytes written through it.
+struct SkipWriter<'a, W> {
+    inner: &'a mut W,
+    skip: u64,
+}
+
+impl<W: AsyncWrite + Unpin> AsyncWrite for SkipWriter<'_, W> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = &mut *self;
+        if this.skip > 0 {
+            let n = (this.skip.min(buf.len() as u64)) as usize;
+            this.skip -= n as u64;
+            return std::task::Poll::Ready(Ok(n));
+        }
+        std::pin::Pin::new(&mut *this.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut *self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut *self.inner).poll_shutdown(cx)
+    }
+}

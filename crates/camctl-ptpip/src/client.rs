@@ -1,0 +1,612 @@
+//! PTP/IP initiator: the two connections, the init handshake, a session, and the operations a
+//! photographer's tool needs. Object data is streamed to a writer, never held whole in memory.
+//!
+//! ```no_run
+//! # async fn demo() -> camctl_ptpip::Result<()> {
+//! use camctl_ptpip::client::{Client, ClientConfig};
+//! let mut camera = Client::connect("127.0.0.1:15740", ClientConfig::default()).await?;
+//! let info = camera.device_info().await?;
+//! println!("{} {}", info.manufacturer, info.model);
+//! camera.close().await?;
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tracing::{debug, warn};
+
+use crate::connection::{Connection, STREAM_CHUNK};
+use crate::error::{Error, Result};
+use crate::wire::codes::{ev, op, rc};
+use crate::wire::{
+    CodeAndParams, DataType, DeviceInfo, DevicePropDesc, ObjectInfo, OperationRequest, PROTOCOL_VERSION,
+    Packet, Params, PropValue, StorageInfo, WireError, data_phase, decode_u32_array, kind,
+};
+
+/// How the initiator introduces itself, and how long it waits.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Initiator GUID; cameras that pair (Sony, Nikon, Canon) remember it.
+    pub guid: [u8; 16],
+    /// Friendly name shown on the camera.
+    pub name: String,
+    /// How long any single read may wait for the camera.
+    pub timeout: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            // A fixed GUID lets cameras that pair recognise camctl on every run.
+            guid: *b"camctl-initiator",
+            name: "camctl".into(),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Largest dataset read into memory (DeviceInfo, ObjectInfo, handle lists...).
+const MAX_DATASET: usize = 16 * 1024 * 1024;
+
+/// Where the data-in phase of a transaction goes.
+enum DataIn<'a> {
+    /// No data expected; any that comes is discarded.
+    Discard,
+    /// Collected into memory, up to [`MAX_DATASET`] bytes.
+    Buffer(&'a mut Vec<u8>),
+    /// Streamed to a writer.
+    Stream(&'a mut (dyn AsyncWrite + Unpin + Send)),
+}
+
+/// A connected PTP/IP session.
+pub struct Client {
+    cmd: Connection<TcpStream>,
+    event_writer: Arc<Mutex<OwnedWriteHalf>>,
+    events: mpsc::Receiver<Result<CodeAndParams>>,
+    probe_waiter: Arc<Mutex<Option<oneshot::Sender<()>>>>,
+    event_task: tokio::task::JoinHandle<()>,
+    next_tid: u32,
+    session_open: bool,
+    timeout: Duration,
+    camera_name: String,
+    buffer: Vec<u8>,
+}
+
+impl Client {
+    /// Connects both sockets to `addr` (`host:port`), performs the init handshake and opens a session.
+    ///
+    /// A camera that answers with Init_Fail yields [`Error::InitFailed`] with its reason.
+    pub async fn connect(addr: &str, config: ClientConfig) -> Result<Client> {
+        let timeout = config.timeout;
+        let connect = |what: &'static str| async move {
+            match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+                Ok(Ok(s)) => {
+                    s.set_nodelay(true)?;
+                    Ok(s)
+                }
+                Ok(Err(e)) => Err(Error::Io(e)),
+                Err(_) => Err(Error::Timeout(what)),
+            }
+        };
+        let mut cmd = Connection::new(connect("the command connection").await?);
+        cmd.set_read_timeout(Some(timeout));
+        cmd.write_packet(&Packet::InitCommandRequest {
+            guid: config.guid,
+            name: config.name.clone(),
+            version: Some(PROTOCOL_VERSION),
+        })
+        .await?;
+        let (connection, camera_name) = match cmd.read_packet().await? {
+            Packet::InitCommandAck { connection, name, .. } => (connection, name),
+            Packet::InitFail { reason } => return Err(Error::InitFailed { reason }),
+            other => return Err(Error::Unexpected { expected: "Init_Command_Ack", got: other.kind() }),
+        };
+
+        // Some cameras (Ricoh THETA) refuse the event connection for a moment: retry twice.
+        let mut attempt = 0;
+        let event_stream = loop {
+            match connect("the event connection").await {
+                Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused && attempt < 2 => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                other => break other?,
+            }
+        };
+        let (read_half, mut write_half) = event_stream.into_split();
+        let mut event_conn = Connection::new(read_half);
+        event_conn.set_read_timeout(Some(timeout));
+        write_half.write_all(&Packet::InitEventRequest { connection }.to_bytes()?).await?;
+        match event_conn.read_packet().await? {
+            Packet::InitEventAck => {}
+            Packet::InitFail { reason } => return Err(Error::InitFailed { reason }),
+            other => return Err(Error::Unexpected { expected: "Init_Event_Ack", got: other.kind() }),
+        }
+        // Events may be rare: no read timeout on the event socket from now on.
+        event_conn.set_read_timeout(None);
+
+        let event_writer = Arc::new(Mutex::new(write_half));
+        let probe_waiter = Arc::new(Mutex::new(None));
+        let (tx, events) = mpsc::channel(256);
+        let event_task =
+            tokio::spawn(event_loop(event_conn, Arc::clone(&event_writer), Arc::clone(&probe_waiter), tx));
+
+        let mut client = Client {
+            cmd,
+            event_writer,
+            events,
+            probe_waiter,
+            event_task,
+            next_tid: 0,
+            session_open: false,
+            timeout,
+            camera_name,
+            buffer: Vec::new(),
+        };
+        client.open_session().await?;
+        Ok(client)
+    }
+
+    /// The friendly name the camera gave in its Init_Command_Ack.
+    pub fn camera_name(&self) -> &str {
+        &self.camera_name
+    }
+
+    /// Opens session 1 (or the next free id if the camera says 1 is taken).
+    async fn open_session(&mut self) -> Result<()> {
+        for session_id in 1..=10u32 {
+            let resp = self.transact(op::OPEN_SESSION, &[session_id], None, DataIn::Discard).await?;
+            match resp.code {
+                rc::OK | rc::SESSION_ALREADY_OPEN => {
+                    self.session_open = true;
+                    return Ok(());
+                }
+                rc::INVALID_TRANSACTION_ID | rc::INVALID_PARAMETER => continue,
+                code => return Err(Error::Response { op: op::OPEN_SESSION, code }),
+            }
+        }
+        Err(Error::Protocol("camera refused every session id".into()))
+    }
+
+    /// Runs one transaction: request, optional data-out, optional data-in, response.
+    /// Returns the response even when its code is an error; see [`Client::call`] for the checked form.
+    async fn transact(
+        &mut self,
+        code: u16,
+        params: &[u32],
+        data_out: Option<&[u8]>,
+        mut data_in: DataIn<'_>,
+    ) -> Result<CodeAndParams> {
+        let tid = self.next_tid;
+        self.next_tid = self.next_tid.wrapping_add(1);
+        let request = Packet::OperationRequest(OperationRequest {
+            data_phase: if data_out.is_some() { data_phase::OUT } else { data_phase::NONE_OR_IN },
+            code,
+            tid,
+            params: Params::new(params),
+        });
+        debug!(op = format_args!("0x{code:04x}"), tid, ?params, "request");
+        match data_out {
+            // Start + End carrying the data, in one write (what every responder accepts).
+            Some(data) => {
+                self.cmd
+                    .write_packets(&[
+                        request,
+                        Packet::StartData { tid, total: data.len() as u64 },
+                        Packet::EndData { tid, data: data.to_vec() },
+                    ])
+                    .await?
+            }
+            None => self.cmd.write_packet(&request).await?,
+        }
+
+        let mut received: u64 = 0;
+        let mut expected: Option<u64> = None;
+        let mut chunk = Vec::new();
+        loop {
+            let header = self.cmd.read_header().await?;
+            match header.kind {
+                kind::OPERATION_RESPONSE => {
+                    let payload = self.cmd.read_payload(header.payload_len()).await?;
+                    let Packet::OperationResponse(resp) = Packet::decode(header.kind, &payload)? else {
+                        unreachable_response()?
+                    };
+                    if resp.tid != tid {
+                        // Leica answers CloseSession with TID 0; gphoto2 tolerates it too.
+                        debug!(expected = tid, got = resp.tid, "response transaction id differs");
+                    }
+                    if let Some(total) = expected.filter(|&t| t != u64::MAX && received < t)
+                        && resp.code == rc::OK
+                    {
+                        return Err(Error::Protocol(format!(
+                            "data phase ended after {received} of {total} bytes"
+                        )));
+                    }
+                    debug!(code = format_args!("0x{:04x}", resp.code), ?resp.params, "response");
+                    return Ok(resp);
+                }
+                kind::START_DATA => {
+                    let payload = self.cmd.read_payload(header.payload_len()).await?;
+                    let Packet::StartData { total, .. } = Packet::decode(header.kind, &payload)? else {
+                        unreachable_response()?
+                    };
+                    expected = Some(total);
+                }
+                kind::DATA | kind::END_DATA => {
+                    if expected.is_none() {
+                        return Err(Error::Unexpected { expected: "Start_Data", got: header.kind });
+                    }
+                    let len = header
+                        .payload_len()
+                        .checked_sub(4)
+                        .ok_or(Error::Wire(WireError::Truncated("data packet")))?
+                        as u64;
+                    let _tid = self.cmd.read_u32().await?;
+                    received += len;
+                    if let Some(total) = expected.filter(|&t| t != u64::MAX && received > t) {
+                        return Err(Error::Protocol(format!(
+                            "camera sent {received} bytes, announced {total}"
+                        )));
+                    }
+                    match &mut data_in {
+                        DataIn::Discard => self.cmd.skip_payload(len).await?,
+                        DataIn::Buffer(buf) => {
+                            if buf.len() as u64 + len > MAX_DATASET as u64 {
+                                return Err(Error::Wire(WireError::TooLarge(buf.len() + len as usize)));
+                            }
+                            let data = self.cmd.read_payload(len as usize).await?;
+                            buf.extend_from_slice(&data);
+                        }
+                        DataIn::Stream(out) => {
+                            if chunk.is_empty() {
+                                chunk = vec![0u8; STREAM_CHUNK];
+                            }
+                            self.cmd.copy_payload(len, *out, &mut chunk).await?;
+                        }
+                    }
+                }
+                kind::INIT_FAIL => {
+                    let payload = self.cmd.read_payload(header.payload_len()).await?;
+                    let reason = match Packet::decode(header.kind, &payload)? {
+                        Packet::InitFail { reason } => reason,
+                        _ => 0,
+                    };
+                    return Err(Error::InitFailed { reason });
+                }
+                other => {
+                    // Probe or vendor packets on the command socket: log and skip.
+                    warn!(kind = other, "ignoring unexpected packet on the command connection");
+                    self.cmd.skip_payload(header.payload_len() as u64).await?;
+                }
+            }
+        }
+    }
+
+    /// Runs a transaction and turns a non-OK response into [`Error::Response`].
+    async fn call(
+        &mut self,
+        code: u16,
+        params: &[u32],
+        data_out: Option<&[u8]>,
+        data_in: DataIn<'_>,
+    ) -> Result<CodeAndParams> {
+        let resp = self.transact(code, params, data_out, data_in).await?;
+        if resp.code != rc::OK {
+            return Err(Error::Response { op: code, code: resp.code });
+        }
+        Ok(resp)
+    }
+
+    /// Runs a transaction whose data-in phase is a dataset, returned as bytes.
+    async fn dataset(&mut self, code: u16, params: &[u32]) -> Result<Vec<u8>> {
+        let mut buf = std::mem::take(&mut self.buffer);
+        buf.clear();
+        let result = self.call(code, params, None, DataIn::Buffer(&mut buf)).await;
+        let out = buf.clone();
+        self.buffer = buf;
+        result.map(|_| out)
+    }
+
+    /// GetDeviceInfo.
+    pub async fn device_info(&mut self) -> Result<DeviceInfo> {
+        Ok(DeviceInfo::decode(&self.dataset(op::GET_DEVICE_INFO, &[]).await?)?)
+    }
+
+    /// GetStorageIDs.
+    pub async fn storage_ids(&mut self) -> Result<Vec<u32>> {
+        Ok(decode_u32_array(&self.dataset(op::GET_STORAGE_IDS, &[]).await?)?)
+    }
+
+    /// GetStorageInfo.
+    pub async fn storage_info(&mut self, storage_id: u32) -> Result<StorageInfo> {
+        Ok(StorageInfo::decode(&self.dataset(op::GET_STORAGE_INFO, &[storage_id]).await?)?)
+    }
+
+    /// GetObjectHandles(storage, format, association): association 0 = all, 0xFFFFFFFF = root only.
+    pub async fn object_handles(&mut self, storage_id: u32, format: u16, parent: u32) -> Result<Vec<u32>> {
+        let params = [storage_id, u32::from(format), parent];
+        Ok(decode_u32_array(&self.dataset(op::GET_OBJECT_HANDLES, &params).await?)?)
+    }
+
+    /// GetObjectInfo.
+    pub async fn object_info(&mut self, handle: u32) -> Result<ObjectInfo> {
+        Ok(ObjectInfo::decode(&self.dataset(op::GET_OBJECT_INFO, &[handle]).await?)?)
+    }
+
+    /// Every object of every storage in depth-first pre-order (a folder, then its contents), with its
+    /// folder path (`DCIM/100EMU01/IMG_0001.JPG`).
+    ///
+    /// Children are filtered by their ParentObject as well, for cameras that ignore the association filter.
+    pub async fn object_tree(&mut self) -> Result<Vec<TreeEntry>> {
+        let storages = self.storage_ids().await?;
+        let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for &sid in &storages {
+            // Entries still to emit, last first; a folder's children are listed when it is emitted.
+            let mut stack = self.children(sid, 0, "", &mut seen).await?;
+            stack.reverse();
+            while let Some(entry) = stack.pop() {
+                if entry.info.is_folder() {
+                    let prefix = format!("{}/", entry.path);
+                    let mut children = self.children(sid, entry.handle, &prefix, &mut seen).await?;
+                    children.reverse();
+                    stack.extend(children);
+                }
+                out.push(entry);
+            }
+        }
+        // Multiple storages get gphoto2-style prefixes so paths stay unique.
+        if storages.len() > 1 {
+            for e in &mut out {
+                e.path = format!("store_{:08x}/{}", e.storage_id, e.path);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The direct children of `folder` (0 = root) not seen before.
+    async fn children(
+        &mut self,
+        sid: u32,
+        folder: u32,
+        prefix: &str,
+        seen: &mut std::collections::HashSet<u32>,
+    ) -> Result<Vec<TreeEntry>> {
+        let filter = if folder == 0 { 0xFFFF_FFFF } else { folder };
+        let mut children = Vec::new();
+        for h in self.object_handles(sid, 0, filter).await? {
+            if seen.contains(&h) {
+                continue;
+            }
+            let info = self.object_info(h).await?;
+            // iOS and EOS bugs: a parent equal to the storage id or the object itself means root.
+            let parent = if info.parent == h || info.parent == sid { 0 } else { info.parent };
+            if parent == folder {
+                seen.insert(h);
+                children.push(TreeEntry {
+                    handle: h,
+                    storage_id: sid,
+                    path: format!("{prefix}{}", info.filename),
+                    info,
+                });
+            }
+        }
+        Ok(children)
+    }
+
+    /// GetObject: streams the whole object into `out`; returns the number of bytes.
+    pub async fn get_object<W: AsyncWrite + Unpin + Send>(
+        &mut self,
+        handle: u32,
+        out: &mut W,
+    ) -> Result<u64> {
+        let mut counter = CountingWriter { inner: out, count: 0 };
+        self.call(op::GET_OBJECT, &[handle], None, DataIn::Stream(&mut counter)).await?;
+        counter.inner.flush().await?;
+        Ok(counter.count)
+    }
+
+    /// GetPartialObject: streams up to `max` bytes from `offset`; returns the number of bytes.
+    pub async fn get_partial_object<W: AsyncWrite + Unpin + Send>(
+        &mut self,
+        handle: u32,
+        offset: u32,
+        max: u32,
+        out: &mut W,
+    ) -> Result<u64> {
+        let mut counter = CountingWriter { inner: out, count: 0 };
+        self.call(op::GET_PARTIAL_OBJECT, &[handle, offset, max], None, DataIn::Stream(&mut counter)).await?;
+        counter.inner.flush().await?;
+        Ok(counter.count)
+    }
+
+    /// GetThumb: the object's thumbnail bytes.
+    pub async fn get_thumb(&mut self, handle: u32) -> Result<Vec<u8>> {
+        self.dataset(op::GET_THUMB, &[handle]).await
+    }
+
+    /// DeleteObject.
+    pub async fn delete_object(&mut self, handle: u32) -> Result<()> {
+        self.call(op::DELETE_OBJECT, &[handle, 0], None, DataIn::Discard).await.map(|_| ())
+    }
+
+    /// InitiateCapture, then waits for the ObjectAdded events up to CaptureComplete.
+    /// Returns the handles of the new objects.
+    pub async fn capture(&mut self) -> Result<Vec<u32>> {
+        // Events left over from before belong to nobody; drop them so they are not taken for ours.
+        while self.events.try_recv().is_ok() {}
+        self.call(op::INITIATE_CAPTURE, &[0, 0], None, DataIn::Discard).await?;
+        let deadline = Instant::now() + self.timeout.max(Duration::from_secs(30));
+        let mut added = Vec::new();
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(remaining, self.events.recv()).await {
+                Err(_) => return Err(Error::Timeout("CaptureComplete")),
+                Ok(None) => return Err(Error::Closed),
+                Ok(Some(event)) => {
+                    let event = event?;
+                    match event.code {
+                        ev::OBJECT_ADDED => added.push(event.params.get(0)),
+                        ev::CAPTURE_COMPLETE => return Ok(added),
+                        ev::STORE_FULL => return Err(Error::Protocol("the memory card is full".into())),
+                        _ => debug!(code = event.code, "event during capture"),
+                    }
+                }
+            }
+        }
+    }
+
+    /// GetDevicePropDesc.
+    pub async fn prop_desc(&mut self, code: u16) -> Result<DevicePropDesc> {
+        Ok(DevicePropDesc::decode(&self.dataset(op::GET_DEVICE_PROP_DESC, &[u32::from(code)]).await?)?)
+    }
+
+    /// GetDevicePropValue, decoded as `data_type` (from the descriptor).
+    pub async fn prop_value(&mut self, code: u16, data_type: DataType) -> Result<PropValue> {
+        let data = self.dataset(op::GET_DEVICE_PROP_VALUE, &[u32::from(code)]).await?;
+        Ok(PropValue::decode_exact(data_type, &data)?)
+    }
+
+    /// SetDevicePropValue.
+    pub async fn set_prop_value(&mut self, code: u16, value: &PropValue) -> Result<()> {
+        let data = value.to_bytes();
+        self.call(op::SET_DEVICE_PROP_VALUE, &[u32::from(code)], Some(&data), DataIn::Discard)
+            .await
+            .map(|_| ())
+    }
+
+    /// ResetDevicePropValue.
+    pub async fn reset_prop_value(&mut self, code: u16) -> Result<()> {
+        self.call(op::RESET_DEVICE_PROP_VALUE, &[u32::from(code)], None, DataIn::Discard).await.map(|_| ())
+    }
+
+    /// Waits for the next event; `None` when the camera closed the event connection.
+    pub async fn next_event(&mut self) -> Result<Option<CodeAndParams>> {
+        self.events.recv().await.transpose()
+    }
+
+    /// Sends a Probe Request on the event connection and waits for the Probe Response.
+    pub async fn probe(&mut self) -> Result<Duration> {
+        let (tx, rx) = oneshot::channel();
+        *self.probe_waiter.lock().await = Some(tx);
+        let start = Instant::now();
+        self.event_writer.lock().await.write_all(&Packet::ProbeRequest.to_bytes()?).await?;
+        match tokio::time::timeout(self.timeout, rx).await {
+            Ok(Ok(())) => Ok(start.elapsed()),
+            Ok(Err(_)) => Err(Error::Closed),
+            Err(_) => Err(Error::Timeout("Probe Response")),
+        }
+    }
+
+    /// Closes the session and both connections.
+    pub async fn close(mut self) -> Result<()> {
+        if self.session_open {
+            self.session_open = false;
+            self.call(op::CLOSE_SESSION, &[], None, DataIn::Discard).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.event_task.abort();
+    }
+}
+
+/// An object with its path in the camera's folder tree.
+#[derive(Debug, Clone)]
+pub struct TreeEntry {
+    /// Object handle.
+    pub handle: u32,
+    /// Storage holding it.
+    pub storage_id: u32,
+    /// Folder path and file name, `/`-separated.
+    pub path: String,
+    /// Its ObjectInfo.
+    pub info: ObjectInfo,
+}
+
+fn unreachable_response<T>() -> Result<T> {
+    Err(Error::Protocol("packet decoded to another type".into()))
+}
+
+/// Reads the event connection: events go to the channel, probes are answered, probe responses wake
+/// [`Client::probe`].
+async fn event_loop(
+    mut conn: Connection<tokio::net::tcp::OwnedReadHalf>,
+    writer: Arc<Mutex<OwnedWriteHalf>>,
+    probe_waiter: Arc<Mutex<Option<oneshot::Sender<()>>>>,
+    tx: mpsc::Sender<Result<CodeAndParams>>,
+) {
+    loop {
+        let packet = match conn.read_packet().await {
+            Ok(p) => p,
+            Err(Error::Closed) => return,
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+                return;
+            }
+        };
+        match packet {
+            Packet::Event(event) => {
+                debug!(code = format_args!("0x{:04x}", event.code), params = ?event.params, "event");
+                if tx.send(Ok(event)).await.is_err() {
+                    return;
+                }
+            }
+            Packet::ProbeRequest => {
+                let pong = [8u8, 0, 0, 0, kind::PROBE_RESPONSE as u8, 0, 0, 0];
+                if writer.lock().await.write_all(&pong).await.is_err() {
+                    return;
+                }
+            }
+            Packet::ProbeResponse => {
+                if let Some(waiter) = probe_waiter.lock().await.take() {
+                    let _ = waiter.send(());
+                }
+            }
+            other => debug!(kind = other.kind(), "ignoring packet on the event connection"),
+        }
+    }
+}
+
+/// Counts bytes on their way to the caller's writer.
+struct CountingWriter<'a, W: ?Sized> {
+    inner: &'a mut W,
+    count: u64,
+}
+
+impl<W: AsyncWrite + Unpin + ?Sized> AsyncWrite for CountingWriter<'_, W> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = &mut *self;
+        let poll = std::pin::Pin::new(&mut *this.inner).poll_write(cx, buf);
+        if let std::task::Poll::Ready(Ok(n)) = poll {
+            this.count += n as u64;
+        }
+        poll
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut *self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut *self.inner).poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,183 @@
+//! The `camctl` command line against `camctl emulate ptpip` processes, over real sockets.
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+
+use common::{Emulator, camctl, files_under, run, run_ok, write_random_file};
+
+fn card(root: &Path) -> std::path::PathBuf {
+    let media = root.join("card");
+    camctl_core::media::write_sample_pictures(&media.join("DCIM/100EMU01"), 2).unwrap();
+    write_random_file(&media.join("DCIM/100EMU01/BIG_0003.JPG"), 5 << 20, 11);
+    write_random_file(&media.join("DCIM/101EMU01/CLIP0001.MOV"), 100_000, 12);
+    media
+}
+
+#[test]
+fn info_in_text_and_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let emu = Emulator::start("ptpip", &card(tmp.path()), &[]);
+    let text = run_ok(&["info", &emu.url]);
+    assert!(text.contains("Manufacturer:") && text.contains("camctl"), "{text}");
+    assert!(text.contains("Battery:") && text.contains('%'), "{text}");
+    let json: serde_json::Value = serde_json::from_str(&run_ok(&["info", &emu.url, "--json"])).unwrap();
+    assert_eq!(json["protocol"], "ptpip");
+    assert_eq!(json["serial"], "0001");
+    assert!(json["battery"].as_u64().is_some());
+}
+
+#[test]
+fn ls_lists_every_file_with_size_and_date() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = card(tmp.path());
+    let emu = Emulator::start("ptpip", &media, &[]);
+    let json: serde_json::Value = serde_json::from_str(&run_ok(&["ls", &emu.url, "--json"])).unwrap();
+    let items = json.as_array().unwrap();
+    let mut listed: Vec<String> = items.iter().map(|i| i["path"].as_str().unwrap().to_string()).collect();
+    listed.sort();
+    let expected: Vec<String> =
+        files_under(&media).iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    assert_eq!(listed, expected);
+    for item in items {
+        let path = media.join(item["path"].as_str().unwrap());
+        assert_eq!(item["size"].as_u64().unwrap(), std::fs::metadata(path).unwrap().len());
+        assert_eq!(item["date"].as_str().unwrap().len(), 19);
+    }
+    let text = run_ok(&["ls", &emu.url]);
+    assert!(
+        text.lines().any(|l| l.ends_with("DCIM/101EMU01/CLIP0001.MOV") && l.contains("100000")),
+        "{text}"
+    );
+}
+
+#[test]
+fn pull_mirrors_fetches_only_missing_and_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = card(tmp.path());
+    let emu = Emulator::start("ptpip", &media, &[]);
+    let target = tmp.path().join("pulled");
+
+    // A partial download left by an interrupted run, and a stale file of the wrong size.
+    let big = "DCIM/100EMU01/BIG_0003.JPG";
+    let original = std::fs::read(media.join(big)).unwrap();
+    std::fs::create_dir_all(target.join("DCIM/100EMU01")).unwrap();
+    std::fs::write(target.join("DCIM/100EMU01/.BIG_0003.JPG.camctl-part"), &original[..2_000_000]).unwrap();
+    std::fs::create_dir_all(target.join("DCIM/101EMU01")).unwrap();
+    std::fs::write(target.join("DCIM/101EMU01/CLIP0001.MOV"), b"stale").unwrap();
+
+    let text = run_ok(&["pull", &emu.url, target.to_str().unwrap()]);
+    assert!(text.contains("fetched 4 file(s)") && text.contains("1 resumed"), "{text}");
+    assert_eq!(files_under(&target), files_under(&media), "no temporary files may remain");
+    for rel in files_under(&media) {
+        assert!(
+            std::fs::read(target.join(&rel)).unwrap() == std::fs::read(media.join(&rel)).unwrap(),
+            "{rel:?}"
+        );
+    }
+    // Only the missing bytes of the partial file crossed the wire.
+    let expected_bytes: u64 =
+        files_under(&media).iter().map(|r| std::fs::metadata(media.join(r)).unwrap().len()).sum::<u64>()
+            - 2_000_000;
+    assert!(text.contains(&format!("{expected_bytes} bytes")), "{text}");
+
+    let again = run_ok(&["pull", &emu.url, target.to_str().unwrap()]);
+    assert!(again.contains("fetched 0 file(s)") && again.contains("4 already present"), "{again}");
+}
+
+#[test]
+fn capture_prints_and_downloads_the_new_picture() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = card(tmp.path());
+    let emu = Emulator::start("ptpip", &media, &[]);
+    let out = tmp.path().join("shots");
+    let json: serde_json::Value =
+        serde_json::from_str(&run_ok(&["capture", &emu.url, "--download", out.to_str().unwrap(), "--json"]))
+            .unwrap();
+    let path = json[0]["path"].as_str().unwrap();
+    let jpeg = std::fs::read(out.join(path)).unwrap();
+    assert!(jpeg.starts_with(&[0xFF, 0xD8]) && jpeg.ends_with(&[0xFF, 0xD9]));
+    assert_eq!(jpeg, std::fs::read(media.join(path)).unwrap());
+    let text = run_ok(&["capture", &emu.url]);
+    assert!(text.contains(".JPG") && !text.contains(path), "second capture is a new file: {text}");
+}
+
+#[test]
+fn config_list_get_set_and_refusals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let emu = Emulator::start("ptpip", &card(tmp.path()), &[]);
+    let list = run_ok(&["config", &emu.url, "list"]);
+    for key in ["batterylevel", "f-number", "shutterspeed", "iso", "whitebalance", "imagesize", "datetime"] {
+        assert!(list.lines().any(|l| l.starts_with(key)), "{key} missing:\n{list}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&run_ok(&["config", &emu.url, "list", "--json"])).unwrap();
+    let fnum = json.as_array().unwrap().iter().find(|s| s["key"] == "f-number").unwrap();
+    assert_eq!(fnum["form"], "choices");
+    assert!(fnum["choices"].as_array().unwrap().iter().any(|c| c == "f/5.6"));
+
+    assert_eq!(run_ok(&["config", &emu.url, "set", "f-number", "f/5.6"]).trim(), "f/5.6");
+    assert_eq!(run_ok(&["config", &emu.url, "get", "f-number"]).trim(), "f/5.6");
+    assert_eq!(run_ok(&["config", &emu.url, "set", "shutterspeed", "1/125"]).trim(), "1/125");
+    assert_eq!(run_ok(&["config", &emu.url, "set", "whitebalance", "daylight"]).trim(), "Daylight");
+
+    for (key, value) in [("f-number", "f/99"), ("batterylevel", "5"), ("nosuchkey", "1"), ("iso", "banana")] {
+        let out = run(&["config", &emu.url, "set", key, value]);
+        assert!(!out.status.success(), "set {key} {value} should fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "one clear line: {err}");
+        assert!(err.starts_with("camctl: "), "{err}");
+    }
+}
+
+#[test]
+fn events_reports_what_another_client_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let emu = Emulator::start("ptpip", &card(tmp.path()), &[]);
+    let watcher = camctl()
+        .args(["events", &emu.url, "--json", "--count", "1", "--for", "20"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Give the watcher time to open its session before the change.
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    run_ok(&["config", &emu.url, "set", "iso", "800"]);
+    let out = watcher.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let line: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert_eq!(line["event"], "DevicePropChanged");
+    assert_eq!(line["detail"], "iso");
+}
+
+#[test]
+fn emulate_announces_once_and_exits_zero_on_sigterm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let emu = Emulator::start("ptpip", &tmp.path().join("empty"), &[]);
+    assert!(emu.url.starts_with("ptpip://127.0.0.1:"));
+    // A missing media folder gets sample pictures.
+    let listed = run_ok(&["ls", &emu.url]);
+    assert!(listed.lines().count() >= 2, "{listed}");
+    assert!(emu.stop().success());
+}
+
+#[test]
+fn errors_are_one_line() {
+    for args in
+        [vec!["info", "not-a-url"], vec!["info", "ftp://127.0.0.1"], vec!["info", "ptpip://127.0.0.1:1"]]
+    {
+        let out = run(&args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn demo_passes() {
+    let out = run(&["demo"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("demo passed"), "{text}");
+    assert!(!text.contains("FAIL"), "{text}");
+}

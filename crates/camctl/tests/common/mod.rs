@@ -1,0 +1,143 @@
+//! Helpers shared by the CLI and interop tests: run `camctl emulate` as a real process.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+/// The camctl binary under test.
+pub fn camctl() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_camctl"));
+    cmd.env_remove("RUST_LOG");
+    cmd
+}
+
+/// Runs camctl with `args`, returning its output.
+pub fn run(args: &[&str]) -> Output {
+    camctl().args(args).output().expect("run camctl")
+}
+
+/// Runs camctl and asserts success; returns stdout.
+pub fn run_ok(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "camctl {args:?} failed: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 stdout")
+}
+
+/// A `camctl emulate` process, stopped with SIGTERM when dropped.
+pub struct Emulator {
+    child: Child,
+    /// The URL it printed.
+    pub url: String,
+    /// Its media folder.
+    pub media: PathBuf,
+}
+
+impl Emulator {
+    /// Starts `camctl emulate PROTOCOL --listen 127.0.0.1:0 --media MEDIA` and waits for its URL.
+    pub fn start(protocol: &str, media: &Path, extra: &[&str]) -> Emulator {
+        let mut child = camctl()
+            .args(["emulate", protocol, "--listen", "127.0.0.1:0", "--media"])
+            .arg(media)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn camctl emulate");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read listening line");
+        let url = line.strip_prefix("listening ").unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        Emulator { child, url: url.trim().to_string(), media: media.to_path_buf() }
+    }
+
+    /// The port in the URL.
+    pub fn port(&self) -> u16 {
+        self.url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.split(['?', '/']).next())
+            .and_then(|p| p.parse().ok())
+            .expect("port")
+    }
+
+    /// Sends SIGTERM and returns the exit status.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        self.terminate()
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        // SAFETY: kill(2) on our own child's pid has no memory effects.
+        unsafe_kill(self.child.id());
+        self.child.wait().expect("wait for emulator")
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.terminate();
+        }
+    }
+}
+
+fn unsafe_kill(pid: u32) {
+    // `kill` from procps avoids an FFI dependency in tests.
+    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+}
+
+/// Writes a file of `len` pseudo-random bytes (deterministic from `seed`).
+pub fn write_random_file(path: &Path, len: usize, seed: u64) {
+    let mut x = seed | 1;
+    let bytes: Vec<u8> = (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Every file under `root`, as sorted relative paths.
+pub fn files_under(root: &Path) -> Vec<PathBuf> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                out.push(path.strip_prefix(root).unwrap().to_path_buf());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
+}
+
+/// Whether an external program is available; under CI=true a missing one fails the test instead.
+pub fn require_program(name: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !found {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{name} is required under CI=true but is not installed (.ci/run installs it)");
+        }
+        eprintln!("skipping: {name} is not installed (install it or run .ci/run)");
+    }
+    found
+}

@@ -1,0 +1,15 @@
+//! Typed property values of every data type code, including arrays and strings.
+#![no_main]
+
+use camctl_ptpip::wire::{DataType, PropValue};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() < 2 {
+        return;
+    }
+    let dt = DataType(u16::from_le_bytes([data[0], data[1]]));
+    if let Ok(v) = PropValue::decode_exact(dt, &data[2..]) {
+        assert_eq!(PropValue::decode_exact(v.data_type(), &v.to_bytes()).ok(), Some(v));
+    }
+});
