@@ -181,3 +181,21 @@ fn demo_passes() {
     assert!(text.contains("demo passed"), "{text}");
     assert!(!text.contains("FAIL"), "{text}");
 }
+
+#[test]
+fn hostile_camera_names_stay_inside_the_target() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("card");
+    // Backslashes are ordinary characters in Linux file names, so the emulator serves this name as is.
+    write_random_file(&media.join("DCIM/100EMU01/x\\..\\..\\..\\..\\escape.JPG"), 1000, 5);
+    write_random_file(&media.join("DCIM/100EMU01/C:\\Windows\\evil.JPG"), 1000, 6);
+    let emu = Emulator::start("ptpip", &media, &[]);
+    let target = tmp.path().join("inside/pulled");
+    let text = run_ok(&["pull", &emu.url, target.to_str().unwrap()]);
+    assert!(text.contains("fetched 2 file(s)"), "{text}");
+    let mut pulled: Vec<String> =
+        files_under(&target).iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    pulled.sort();
+    assert_eq!(pulled, ["DCIM/100EMU01/C_/Windows/evil.JPG", "DCIM/100EMU01/x/escape.JPG"]);
+    assert_eq!(files_under(&tmp.path().join("inside")).len(), 2, "nothing outside the target folder");
+}

@@ -3,9 +3,22 @@
 //! reference (`protocols/ptpip.md` §0.1) so that gphoto2 and other initiators accept it.
 //!
 //! Layout: this module holds the public API, the shared state and the accept loop that classifies each
-//! socket by its first packet; [`session`](self) runs one command connection (data phases included),
-//! `ops` executes operations, `events` runs event connections, `store` maps the media directory to
-//! objects and `props` holds the device properties.
+//! socket by its first packet; `session` runs one command connection (data phases included), `ops`
+//! executes operations, `events` runs event connections, `store` maps the media directory to objects and
+//! `props` holds the device properties.
+//!
+//! Choices where the reference leaves room:
+//! - Device events (ObjectAdded/CaptureComplete of a capture, DevicePropChanged) go to every bound
+//!   event connection, so a second initiator watching events sees captures made by another.
+//! - GetObjectHandles/GetNumObjects filter by exact format when the format parameter is non-zero.
+//! - GetObject/GetPartialObject on a folder answer InvalidObjectHandle; DeleteObject on a non-empty
+//!   folder answers ObjectWriteProtected and deletes nothing; DeleteObject(0xFFFFFFFF) deletes every
+//!   file (folders stay).
+//! - Unknown packet types on the command connection are logged and skipped; undecodable, absurdly
+//!   large or truncated packets close that connection only.
+//! - Cancel is honoured during a data-out phase (TransactionCancelled), not during data-in.
+//! - OpenSession rescans the media directory, so files added or removed behind the emulator's back show
+//!   up; known files keep their handles.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
