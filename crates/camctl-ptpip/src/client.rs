@@ -74,7 +74,6 @@ pub struct Client {
     session_open: bool,
     timeout: Duration,
     camera_name: String,
-    buffer: Vec<u8>,
 }
 
 impl Client {
@@ -146,7 +145,6 @@ impl Client {
             session_open: false,
             timeout,
             camera_name,
-            buffer: Vec::new(),
         };
         client.open_session().await?;
         Ok(client)
@@ -304,12 +302,9 @@ impl Client {
 
     /// Runs a transaction whose data-in phase is a dataset, returned as bytes.
     async fn dataset(&mut self, code: u16, params: &[u32]) -> Result<Vec<u8>> {
-        let mut buf = std::mem::take(&mut self.buffer);
-        buf.clear();
-        let result = self.call(code, params, None, DataIn::Buffer(&mut buf)).await;
-        let out = buf.clone();
-        self.buffer = buf;
-        result.map(|_| out)
+        let mut buf = Vec::new();
+        self.call(code, params, None, DataIn::Buffer(&mut buf)).await?;
+        Ok(buf)
     }
 
     /// GetDeviceInfo.
@@ -345,7 +340,7 @@ impl Client {
     pub async fn object_tree(&mut self) -> Result<Vec<TreeEntry>> {
         let storages = self.storage_ids().await?;
         let mut out = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = Seen::default();
         for &sid in &storages {
             // Entries still to emit, last first; a folder's children are listed when it is emitted.
             let mut stack = self.children(sid, 0, "", &mut seen).await?;
@@ -369,25 +364,32 @@ impl Client {
         Ok(out)
     }
 
-    /// The direct children of `folder` (0 = root) not seen before.
+    /// The direct children of `folder` (0 = root) not placed in the tree before.
     async fn children(
         &mut self,
         sid: u32,
         folder: u32,
         prefix: &str,
-        seen: &mut std::collections::HashSet<u32>,
+        seen: &mut Seen,
     ) -> Result<Vec<TreeEntry>> {
         let filter = if folder == 0 { 0xFFFF_FFFF } else { folder };
         let mut children = Vec::new();
         for h in self.object_handles(sid, 0, filter).await? {
-            if seen.contains(&h) {
+            if seen.placed.contains(&h) {
                 continue;
             }
-            let info = self.object_info(h).await?;
+            // A camera that ignores the association filter returns everything for every folder:
+            // remember infos so each object is asked for once.
+            let info = match seen.infos.remove(&h) {
+                Some(info) => info,
+                None => self.object_info(h).await?,
+            };
             // iOS and EOS bugs: a parent equal to the storage id or the object itself means root.
             let parent = if info.parent == h || info.parent == sid { 0 } else { info.parent };
-            if parent == folder {
-                seen.insert(h);
+            if parent != folder {
+                seen.infos.insert(h, info);
+            } else {
+                seen.placed.insert(h);
                 children.push(TreeEntry {
                     handle: h,
                     storage_id: sid,
@@ -519,6 +521,15 @@ impl Drop for Client {
     }
 }
 
+/// Bookkeeping of one tree walk.
+#[derive(Default)]
+struct Seen {
+    /// Handles already in the tree.
+    placed: std::collections::HashSet<u32>,
+    /// Infos fetched for objects that belong elsewhere in the tree.
+    infos: std::collections::HashMap<u32, ObjectInfo>,
+}
+
 /// An object with its path in the camera's folder tree.
 #[derive(Debug, Clone)]
 pub struct TreeEntry {
@@ -556,8 +567,11 @@ async fn event_loop(
         match packet {
             Packet::Event(event) => {
                 debug!(code = format_args!("0x{:04x}", event.code), params = ?event.params, "event");
-                if tx.send(Ok(event)).await.is_err() {
-                    return;
+                // Never stop draining the socket for a reader that is busy elsewhere: drop instead.
+                match tx.try_send(Ok(event)) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => warn!("event queue full: dropping an event"),
+                    Err(mpsc::error::TrySendError::Closed(_)) => return,
                 }
             }
             Packet::ProbeRequest => {
