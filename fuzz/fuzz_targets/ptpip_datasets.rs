@@ -5,15 +5,22 @@ use camctl_ptpip::wire::{DeviceInfo, DevicePropDesc, ObjectInfo, StorageInfo, de
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    // Encoding normalizes (strings are cut to 254 units + NUL); after one round it must be stable.
     if let Ok(v) = DeviceInfo::decode(data) {
         let mut out = Vec::new();
         v.encode(&mut out);
-        assert_eq!(DeviceInfo::decode(&out).ok(), Some(v));
+        let once = DeviceInfo::decode(&out).expect("re-decodes");
+        let mut again = Vec::new();
+        once.encode(&mut again);
+        assert_eq!(DeviceInfo::decode(&again).ok(), Some(once));
     }
     if let Ok(v) = StorageInfo::decode(data) {
         let mut out = Vec::new();
         v.encode(&mut out);
-        assert_eq!(StorageInfo::decode(&out).ok(), Some(v));
+        let once = StorageInfo::decode(&out).expect("re-decodes");
+        let mut again = Vec::new();
+        once.encode(&mut again);
+        assert_eq!(StorageInfo::decode(&again).ok(), Some(once));
     }
     if let Ok(v) = ObjectInfo::decode(data) {
         let mut out = Vec::new();

@@ -165,7 +165,10 @@ impl Frame<'_> {
     /// delimiters left out (they live in the `avcC` box).
     pub fn to_avcc(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        for nal in self.nals.iter().filter(|n| !matches!(n.nal_type(), nal_type::SPS | nal_type::PPS | nal_type::AUD))
+        for nal in self
+            .nals
+            .iter()
+            .filter(|n| !matches!(n.nal_type(), nal_type::SPS | nal_type::PPS | nal_type::AUD))
         {
             // A NAL unit longer than 4 GiB cannot be in a slice we hold in memory; saturate regardless.
             out.extend_from_slice(&u32::try_from(nal.0.len()).unwrap_or(u32::MAX).to_be_bytes());
@@ -418,9 +421,8 @@ pub struct ClipInfo {
 
 /// Size and frame counts of an Annex-B clip.
 pub fn clip_info(annexb: &[u8]) -> Result<ClipInfo, VideoError> {
-    let sps = nal_units(annexb)
-        .find(|n| n.nal_type() == nal_type::SPS)
-        .ok_or(VideoError::BadClip("no SPS"))?;
+    let sps =
+        nal_units(annexb).find(|n| n.nal_type() == nal_type::SPS).ok_or(VideoError::BadClip("no SPS"))?;
     let sps = parse_sps(sps.0)?;
     let (mut frames_n, mut keyframes) = (0, 0);
     for f in frames(annexb) {
@@ -449,7 +451,12 @@ const MAX_SAMPLES: u64 = 10_000_000;
 /// assert_eq!(n as usize, out.len());
 /// assert!(write_mp4(&mut Vec::new(), b"not video", 15, Duration::from_secs(1)).is_err());
 /// ```
-pub fn write_mp4<W: Write + ?Sized>(out: &mut W, clip: &[u8], fps: u32, duration: Duration) -> io::Result<u64> {
+pub fn write_mp4<W: Write + ?Sized>(
+    out: &mut W,
+    clip: &[u8],
+    fps: u32,
+    duration: Duration,
+) -> io::Result<u64> {
     if fps == 0 {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "fps must be positive"));
     }
@@ -771,10 +778,12 @@ mod tests {
         assert_eq!(kinds, [b"ftyp", b"moov", b"mdat"]);
         let stsz = find_box(&out, b"stsz");
         assert_eq!(u32::from_be_bytes(stsz[16..20].try_into().unwrap()), 75);
-        let total: u64 = stsz[20..].chunks(4).map(|c| u64::from(u32::from_be_bytes(c.try_into().unwrap()))).sum();
+        let total: u64 =
+            stsz[20..].chunks(4).map(|c| u64::from(u32::from_be_bytes(c.try_into().unwrap()))).sum();
         assert_eq!(total + 8, boxes[2].1);
         let stss = find_box(&out, b"stss");
-        let syncs: Vec<u32> = stss[16..].chunks(4).map(|c| u32::from_be_bytes(c.try_into().unwrap())).collect();
+        let syncs: Vec<u32> =
+            stss[16..].chunks(4).map(|c| u32::from_be_bytes(c.try_into().unwrap())).collect();
         assert_eq!(syncs, [1, 16, 31, 46, 61]);
         let stco = find_box(&out, b"stco");
         let offset = u32::from_be_bytes(stco[16..20].try_into().unwrap()) as usize;
@@ -782,7 +791,10 @@ mod tests {
         // The first sample is the IDR picture as AVCC (SEI first, then the IDR slice).
         let first_len = u32::from_be_bytes(out[offset..offset + 4].try_into().unwrap()) as usize;
         assert!(first_len > 0 && offset + 4 + first_len < out.len());
-        assert_eq!(write_mp4(&mut Vec::new(), SAMPLE_360P, 0, Duration::from_secs(1)).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(
+            write_mp4(&mut Vec::new(), SAMPLE_360P, 0, Duration::from_secs(1)).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
         assert!(write_mp4(&mut Vec::new(), SAMPLE_360P, 15, Duration::MAX).is_err());
         let mut tiny = Vec::new();
         write_mp4(&mut tiny, SAMPLE_1080P, 30, Duration::ZERO).unwrap();

@@ -1,12 +1,16 @@
 //! One camera type for every URL scheme, so each command is written once.
 
+use camctl_ambarella::YiCamera;
 use camctl_core::{Camera, CameraInfo, CameraUrl, Error, Event, MediaItem, Result, Setting};
+use camctl_lytro::LytroCamera;
 use camctl_ptpip::PtpCamera;
 use tokio::io::AsyncWrite;
 
 /// A connected camera of any supported protocol.
 pub enum AnyCamera {
-    Ptp(PtpCamera),
+    Ptp(Box<PtpCamera>),
+    Yi(Box<YiCamera>),
+    Lytro(Box<LytroCamera>),
 }
 
 impl AnyCamera {
@@ -15,8 +19,28 @@ impl AnyCamera {
         let parsed: CameraUrl =
             url.parse().map_err(|e: camctl_core::UrlError| Error::InvalidValue(e.to_string()))?;
         match parsed.scheme.as_str() {
-            "ptpip" | "ptp" => Ok(AnyCamera::Ptp(PtpCamera::connect(&parsed).await?)),
-            other => Err(Error::Unsupported(format!("URL scheme {other}:// (supported: ptpip://)"))),
+            "ptpip" | "ptp" => Ok(AnyCamera::Ptp(Box::new(PtpCamera::connect(&parsed).await?))),
+            "yi" | "ambarella" => Ok(AnyCamera::Yi(Box::new(YiCamera::connect(&parsed).await?))),
+            "lytro" => Ok(AnyCamera::Lytro(Box::new(LytroCamera::connect(&parsed).await?))),
+            other => Err(Error::Unsupported(format!(
+                "URL scheme {other}:// (supported: ptpip://, yi:// or ambarella://, lytro://)"
+            ))),
+        }
+    }
+
+    /// The Yi camera behind this, for Yi-only commands.
+    pub fn yi(&mut self, what: &str) -> Result<&mut YiCamera> {
+        match self {
+            AnyCamera::Yi(c) => Ok(c),
+            _ => Err(Error::Unsupported(format!("{what} needs a yi:// camera"))),
+        }
+    }
+
+    /// The Lytro camera behind this, for Lytro-only options.
+    pub fn lytro(&mut self, what: &str) -> Result<&mut LytroCamera> {
+        match self {
+            AnyCamera::Lytro(c) => Ok(c),
+            _ => Err(Error::Unsupported(format!("{what} applies to lytro:// cameras only"))),
         }
     }
 }
@@ -25,6 +49,8 @@ macro_rules! dispatch {
     ($self:expr, $cam:ident => $body:expr) => {
         match $self {
             AnyCamera::Ptp($cam) => $body,
+            AnyCamera::Yi($cam) => $body,
+            AnyCamera::Lytro($cam) => $body,
         }
     };
 }
@@ -58,6 +84,10 @@ impl Camera for AnyCamera {
         dispatch!(self, c => c.next_event().await)
     }
     async fn close(self) -> Result<()> {
-        dispatch!(self, c => c.close().await)
+        match self {
+            AnyCamera::Ptp(c) => c.close().await,
+            AnyCamera::Yi(c) => c.close().await,
+            AnyCamera::Lytro(c) => c.close().await,
+        }
     }
 }

@@ -7,7 +7,189 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use camctl_core::{Error, Result};
-use camctl_ptpip::emulator::{Emulator, EmulatorConfig};
+
+use crate::cli::EmulatedProtocol;
+
+/// Runs `camctl pull URL DIR` `runs` times as a child process, checks `files` (relative paths whose
+/// sizes add up to `total`) arrived, and returns the best run.
+async fn pull_runs(url: &str, work: &Path, files: &[&str], total: u64, runs: u32) -> Result<Run> {
+    let exe = std::env::current_exe().map_err(|e| Error::io("finding the camctl binary", e))?;
+    let mut best_run: Option<Run> = None;
+    for i in 0..runs {
+        let out = work.join(format!("camctl-{i}"));
+        let run = measure(Command::new(&exe).arg("pull").arg(url).arg(&out).stdout(Stdio::null())).await?;
+        let got: u64 =
+            files.iter().map(|f| std::fs::metadata(out.join(f)).map(|m| m.len()).unwrap_or(0)).sum();
+        if got != total {
+            return Err(Error::Protocol(format!("camctl pull fetched {got} of {total} bytes")));
+        }
+        std::fs::remove_dir_all(&out).map_err(|e| Error::io("cleaning up", e))?;
+        report_run("camctl pull", total, &run);
+        best_run = Some(best(best_run, run));
+    }
+    best_run.ok_or_else(|| Error::InvalidValue("--runs must be at least 1".into()))
+}
+
+/// A plain TCP copy of `files` over loopback (blocking sockets, 1 MiB buffers, one connection per
+/// file, sender and receiver in this process): the ceiling a protocol client is compared with.
+fn plain_tcp_copy(media: &Path, files: &[&str], work: &Path, runs: u32) -> Result<Duration> {
+    use std::io::{Read, Write};
+    let io = |e| Error::io("plain TCP copy", e);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(io)?;
+    let addr = listener.local_addr().map_err(io)?;
+    let sources: Vec<PathBuf> = files.iter().map(|f| media.join(f)).collect();
+    let count = sources.len() * runs as usize;
+    let sender = std::thread::spawn(move || -> std::io::Result<()> {
+        for source in sources.iter().cycle().take(count) {
+            let (mut sock, _) = listener.accept()?;
+            let mut file = std::fs::File::open(source)?;
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = file.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                sock.write_all(&buf[..n])?;
+            }
+        }
+        Ok(())
+    });
+    let mut best_time = Duration::MAX;
+    for i in 0..runs {
+        let start = Instant::now();
+        for (j, _) in files.iter().enumerate() {
+            let target = work.join(format!("tcp-{i}-{j}"));
+            let mut sock = std::net::TcpStream::connect(addr).map_err(io)?;
+            let mut file = std::fs::File::create(&target).map_err(io)?;
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = sock.read(&mut buf).map_err(io)?;
+                if n == 0 {
+                    break;
+                }
+                file.write_all(&buf[..n]).map_err(io)?;
+            }
+            file.sync_data().map_err(io)?;
+            drop(file);
+            std::fs::remove_file(&target).map_err(io)?;
+        }
+        best_time = best_time.min(start.elapsed());
+    }
+    sender.join().map_err(|_| Error::Protocol("sender thread panicked".into()))?.map_err(io)?;
+    Ok(best_time)
+}
+
+/// Yi: one `size_mib` file over the data port against a plain TCP copy; config-get round trips.
+async fn yi(size_mib: u64, runs: u32) -> Result<bool> {
+    use camctl_ambarella::emulator::{Emulator, EmulatorConfig};
+    let work = tempfile::tempdir().map_err(|e| Error::io("creating a temporary folder", e))?;
+    let media = work.path().join("media");
+    let rel = "DCIM/100MEDIA/YDXJ0001.mp4";
+    let size = size_mib << 20;
+    write_test_file(&media.join(rel), size)?;
+    let config = EmulatorConfig { media_dir: media.clone(), data_port: 0, ..EmulatorConfig::default() };
+    let emulator =
+        Emulator::bind(([127, 0, 0, 1], 0).into(), config).await.map_err(|e| Error::io("binding", e))?;
+    let url = emulator.url();
+    let server = tokio::spawn(emulator.serve());
+    println!("Yi (Ambarella) benchmark: one {size_mib} MiB file from {url}, best of {runs} run(s)\n");
+
+    let plain = {
+        let (media, work_path) = (media.clone(), work.path().to_path_buf());
+        tokio::task::spawn_blocking(move || plain_tcp_copy(&media, &[rel], &work_path, runs))
+            .await
+            .map_err(|e| Error::Protocol(e.to_string()))??
+    };
+    report_run("plain TCP copy", size, &Run { elapsed: plain, peak_rss_kib: 0 });
+    let all: Vec<String> = std::fs::read_dir(media.join("DCIM/100MEDIA"))
+        .map_err(|e| Error::io("listing media", e))?
+        .filter_map(|e| e.ok())
+        .map(|e| format!("DCIM/100MEDIA/{}", e.file_name().to_string_lossy()))
+        .collect();
+    let all_refs: Vec<&str> = all.iter().map(String::as_str).collect();
+    let total: u64 = all.iter().map(|f| std::fs::metadata(media.join(f)).map(|m| m.len()).unwrap_or(0)).sum();
+    let camctl = pull_runs(&url, work.path(), &all_refs, total, runs).await?;
+
+    // Config-get round trips on one connection (msg_id 1), in this process.
+    let parsed = url.parse().map_err(|e: camctl_core::UrlError| Error::InvalidValue(e.to_string()))?;
+    let mut camera = camctl_ambarella::YiCamera::connect(&parsed).await?;
+    let gets = 50_000u32;
+    let start = Instant::now();
+    for _ in 0..gets {
+        camera.client().get_setting("video_resolution").await?;
+    }
+    let per_second = f64::from(gets) / start.elapsed().as_secs_f64();
+    server.abort();
+
+    let camctl_rate = rate(total, camctl.elapsed);
+    let plain_rate = rate(size, plain);
+    let ratio = camctl_rate / plain_rate;
+    let rss_mib = camctl.peak_rss_kib as f64 / 1024.0;
+    println!("\nresult:");
+    println!("  camctl pull      {camctl_rate:8.1} MB/s, peak RSS {rss_mib:.1} MiB (target < 64 MiB)");
+    println!("  plain TCP copy   {plain_rate:8.1} MB/s");
+    println!("  camctl / plain TCP copy: {:.0}% (target >= 80%)", ratio * 100.0);
+    println!("  config get round trips: {per_second:.0} per second on one connection (target >= 20000)");
+    let ok = rss_mib < 64.0 && ratio >= 0.8 && per_second >= 20_000.0;
+    println!("  targets {}", if ok { "met" } else { "NOT met" });
+    Ok(ok)
+}
+
+/// Lytro: a `size_mib` picture set (RAW pictures) pulled with every format against a plain TCP copy.
+async fn lytro(size_mib: u64, runs: u32) -> Result<bool> {
+    use camctl_lytro::emulator::{Emulator, EmulatorConfig};
+    let work = tempfile::tempdir().map_err(|e| Error::io("creating a temporary folder", e))?;
+    let media = work.path().join("media");
+    // Pictures of one real-size RAW each (16,137,600 bytes, §5.5) until the set reaches the size.
+    const RAW: u64 = 16_137_600;
+    let count = (size_mib << 20).div_ceil(RAW);
+    let names: Vec<String> = (1..=count).map(|i| format!("IMG_{i:04}.RAW")).collect();
+    for name in &names {
+        write_test_file(&media.join(name), RAW)?;
+    }
+    let size = RAW * count;
+    let config = EmulatorConfig {
+        media_dir: media.clone(),
+        mdns: false,
+        idle_power_off: Duration::ZERO,
+        ..EmulatorConfig::default()
+    };
+    let emulator =
+        Emulator::bind(([127, 0, 0, 1], 0).into(), config).await.map_err(|e| Error::io("binding", e))?;
+    let url = format!("{}&formats=raw", emulator.url());
+    let server = tokio::spawn(emulator.serve());
+    println!(
+        "Lytro benchmark: {count} RAW pictures, {:.0} MiB in all, from {url}, best of {runs} run(s)\n",
+        size as f64 / (1 << 20) as f64
+    );
+    let plain = {
+        let (media, work_path, refs) = (media.clone(), work.path().to_path_buf(), names.clone());
+        tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
+            plain_tcp_copy(&media, &refs, &work_path, runs)
+        })
+        .await
+        .map_err(|e| Error::Protocol(e.to_string()))??
+    };
+    report_run("plain TCP copy", size, &Run { elapsed: plain, peak_rss_kib: 0 });
+    // The camera lists `IMG_nnnn.raw` under DCIM/100PHOTO.
+    let pulled: Vec<String> = (1..=count).map(|i| format!("DCIM/100PHOTO/IMG_{i:04}.raw")).collect();
+    let pulled_refs: Vec<&str> = pulled.iter().map(String::as_str).collect();
+    let camctl = pull_runs(&url, work.path(), &pulled_refs, size, runs).await?;
+    server.abort();
+
+    let camctl_rate = rate(size, camctl.elapsed);
+    let plain_rate = rate(size, plain);
+    let ratio = camctl_rate / plain_rate;
+    let rss_mib = camctl.peak_rss_kib as f64 / 1024.0;
+    println!("\nresult:");
+    println!("  camctl pull      {camctl_rate:8.1} MB/s, peak RSS {rss_mib:.1} MiB");
+    println!("  plain TCP copy   {plain_rate:8.1} MB/s");
+    println!("  camctl / plain TCP copy: {:.0}% (target >= 80%)", ratio * 100.0);
+    let ok = ratio >= 0.8;
+    println!("  targets {}", if ok { "met" } else { "NOT met" });
+    Ok(ok)
+}
 
 /// One measured client run.
 struct Run {
@@ -15,8 +197,21 @@ struct Run {
     peak_rss_kib: u64,
 }
 
-/// Runs the PTP/IP benchmark: one `size_mib` object pulled by camctl and by gphoto2.
-pub async fn ptpip(size_mib: u64, runs: u32) -> Result<bool> {
+/// Runs the benchmark of one protocol; returns whether its targets were met.
+pub async fn run(protocol: EmulatedProtocol, size_mib: u64, runs: u32) -> Result<bool> {
+    if runs == 0 || size_mib == 0 {
+        return Err(Error::InvalidValue("--runs and --size-mib must be at least 1".into()));
+    }
+    match protocol {
+        EmulatedProtocol::Ptpip => ptpip(size_mib, runs).await,
+        EmulatedProtocol::Yi => yi(size_mib, runs).await,
+        EmulatedProtocol::Lytro => lytro(size_mib, runs).await,
+    }
+}
+
+/// PTP/IP: one `size_mib` object pulled by camctl and by gphoto2.
+async fn ptpip(size_mib: u64, runs: u32) -> Result<bool> {
+    use camctl_ptpip::emulator::{Emulator, EmulatorConfig};
     let work = tempfile::tempdir().map_err(|e| Error::io("creating a temporary folder", e))?;
     let media = work.path().join("media");
     let rel = "DCIM/100EMU01/BIG_0001.MOV";
@@ -30,17 +225,7 @@ pub async fn ptpip(size_mib: u64, runs: u32) -> Result<bool> {
     let server = tokio::spawn(emulator.serve());
     println!("PTP/IP benchmark: one {size_mib} MiB object from {url}, best of {runs} run(s)\n");
 
-    let exe = std::env::current_exe().map_err(|e| Error::io("finding the camctl binary", e))?;
-    let mut camctl_best: Option<Run> = None;
-    for i in 0..runs {
-        let out = work.path().join(format!("camctl-{i}"));
-        let run = measure(Command::new(&exe).arg("pull").arg(&url).arg(&out).stdout(Stdio::null())).await?;
-        check_size(&out.join(rel), size)?;
-        std::fs::remove_dir_all(&out).map_err(|e| Error::io("cleaning up", e))?;
-        report_run("camctl pull", size, &run);
-        camctl_best = Some(best(camctl_best, run));
-    }
-    let camctl = camctl_best.ok_or_else(|| Error::InvalidValue("--runs must be at least 1".into()))?;
+    let camctl = pull_runs(&url, work.path(), &[rel], size, runs).await?;
 
     let mut gphoto2_best: Option<Run> = None;
     if Command::new("gphoto2").arg("--version").stdout(Stdio::null()).status().is_ok() {

@@ -1,13 +1,16 @@
 //! The command line (see DESIGN.md for the contract).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// Control and emulate Wi-Fi cameras: PTP/IP (Canon, Nikon, Sony, Fuji, Ricoh...).
+/// Control and emulate Wi-Fi cameras: PTP/IP (Canon, Nikon, Sony, Fuji, Ricoh...), the Ambarella remote
+/// API (Xiaomi Yi, YI 4K, SJCAM) and the Lytro light-field camera.
 ///
-/// Cameras are addressed by URL: ptpip://HOST[:PORT] (default port 15740).
+/// Cameras are addressed by URL: ptpip://HOST[:PORT] (port 15740), yi://HOST[:PORT][?data_port=N]
+/// (alias ambarella://; ports 7878 and 8787), lytro://HOST[:PORT][?callback_port=N&download_port=N]
+/// (ports 5678, 5679 and 5677).
 #[derive(Parser, Debug)]
 #[command(name = "camctl", version, about, long_about = None)]
 pub struct Cli {
@@ -42,6 +45,12 @@ pub enum Command {
         url: String,
         /// Target folder (created if missing).
         dir: PathBuf,
+        /// Lytro: picture formats to fetch (jpeg, raw, txt, thumb, stack); default jpeg.
+        #[arg(long, value_delimiter = ',', value_name = "FORMATS")]
+        format: Vec<String>,
+        /// Lytro: fetch every format of every picture.
+        #[arg(long, conflicts_with = "format")]
+        all_formats: bool,
     },
     /// Take a picture and print the files it produced.
     Capture {
@@ -78,19 +87,42 @@ pub enum Command {
         #[arg(long = "for", value_name = "SECS")]
         duration: Option<f64>,
     },
+    /// Start or stop video recording (Yi), or show how long it has been recording.
+    Record {
+        /// Camera URL.
+        url: String,
+        #[command(subcommand)]
+        action: RecordAction,
+        /// Print JSON.
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// Start or stop the live preview (Yi); start prints the RTSP URL to open in a player.
+    Preview {
+        /// Camera URL.
+        url: String,
+        #[command(subcommand)]
+        action: PreviewAction,
+    },
+    /// Find cameras on the local network (mDNS: _lytro._tcp, _ptp._tcp) and print ready-to-use URLs.
+    Discover {
+        /// How long to listen, in seconds.
+        #[arg(long, default_value_t = 3.0, value_name = "SECS")]
+        timeout: f64,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+        /// Browse only on the interface owning this address (repeatable); default: every interface
+        /// with an IPv4 address except loopback.
+        #[arg(long = "interface", value_name = "ADDR")]
+        interfaces: Vec<IpAddr>,
+    },
     /// Run a camera emulator until SIGINT/SIGTERM; prints "listening URL" when ready.
     Emulate {
         /// Which camera to emulate.
         protocol: EmulatedProtocol,
-        /// Address to listen on; port 0 picks a free port.
-        #[arg(long, default_value = "127.0.0.1:15740")]
-        listen: SocketAddr,
-        /// Folder whose files the camera serves (sample pictures are generated if it is empty).
-        #[arg(long)]
-        media: Option<PathBuf>,
-        /// PTP/IP: send data phases as Data packets of this many bytes instead of one End_Data.
-        #[arg(long, value_name = "BYTES")]
-        chunk_size: Option<usize>,
+        #[command(flatten)]
+        options: EmulateOptions,
     },
     /// Start built-in emulators and tour them with the client; exit 0 only if everything worked.
     Demo,
@@ -125,8 +157,71 @@ pub enum ConfigAction {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum RecordAction {
+    /// Start recording.
+    Start,
+    /// Stop recording and print the new video file.
+    Stop,
+    /// Seconds recorded so far (nothing when idle).
+    Status,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PreviewAction {
+    /// Start the preview and print its RTSP URL.
+    Start,
+    /// Stop the preview.
+    Stop,
+}
+
+/// Options of `camctl emulate`; each protocol uses the ones that apply to it.
+#[derive(clap::Args, Debug, Default)]
+pub struct EmulateOptions {
+    /// Address to listen on (default 127.0.0.1 and the camera's real port); port 0 picks free ports for
+    /// every port the protocol needs, and the printed URL carries them all.
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Folder whose files the camera serves (sample media are generated if it is empty).
+    #[arg(long)]
+    pub media: Option<PathBuf>,
+    /// PTP/IP: send data phases as Data packets of this many bytes instead of one End_Data.
+    #[arg(long, value_name = "BYTES")]
+    pub chunk_size: Option<usize>,
+    /// Yi: data (file transfer) port; default 8787 with the real command port, else a free port.
+    #[arg(long, value_name = "PORT")]
+    pub data_port: Option<u16>,
+    /// Lytro: second command (download) port; default 5679 with the real command port, else free.
+    #[arg(long, value_name = "PORT")]
+    pub download_port: Option<u16>,
+    /// Lytro: callback (event) port; default 5677 with the real command port, else free.
+    #[arg(long, value_name = "PORT")]
+    pub callback_port: Option<u16>,
+    /// Lytro: power off after this many seconds without use (0 = never).
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub idle_power_off: u64,
+    /// Lytro: do not announce the camera over mDNS.
+    #[arg(long)]
+    pub no_mdns: bool,
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EmulatedProtocol {
     /// A PTP/IP camera.
     Ptpip,
+    /// A Xiaomi Yi action camera (Ambarella remote API).
+    Yi,
+    /// A first-generation Lytro light-field camera.
+    Lytro,
+}
+
+impl EmulatedProtocol {
+    /// The camera's real (command) port.
+    pub fn default_port(self) -> u16 {
+        match self {
+            EmulatedProtocol::Ptpip => camctl_ptpip::DEFAULT_PORT,
+            EmulatedProtocol::Yi => camctl_ambarella::DEFAULT_PORT,
+            EmulatedProtocol::Lytro => camctl_lytro::DEFAULT_COMMAND_PORT,
+        }
+    }
 }

@@ -8,7 +8,7 @@ use camctl_core::{Camera, CameraInfo, Error, MediaItem, Result, Setting, Setting
 use serde_json::json;
 
 use crate::any::AnyCamera;
-use crate::cli::{Command, ConfigAction};
+use crate::cli::{Command, ConfigAction, PreviewAction, RecordAction};
 use crate::pull::{PullReport, pull};
 
 /// Runs one subcommand.
@@ -26,9 +26,18 @@ pub async fn run(command: Command) -> Result<ExitCode> {
             camera.close().await?;
             print_items(&items, json);
         }
-        Command::Pull { url, dir } => {
+        Command::Pull { url, dir, format, all_formats } => {
             let dir = DownloadDir::open(dir)?;
             let mut camera = AnyCamera::connect(&url).await?;
+            if all_formats || !format.is_empty() {
+                let formats = if all_formats {
+                    camctl_lytro::PictureFormat::ALL.to_vec()
+                } else {
+                    camctl_lytro::PictureFormat::parse_list(&format.join(","))
+                        .map_err(|e| Error::InvalidValue(e.to_string()))?
+                };
+                camera.lytro("--format/--all-formats")?.set_formats(&formats);
+            }
             let items = camera.list_media().await?;
             let report = pull(&mut camera, &items, &dir).await?;
             camera.close().await?;
@@ -71,12 +80,50 @@ pub async fn run(command: Command) -> Result<ExitCode> {
             watch_events(&mut camera, json, count, duration).await?;
             camera.close().await?;
         }
-        Command::Emulate { protocol, listen, media, chunk_size } => {
-            crate::emulate::run(protocol, listen, media, chunk_size).await?;
+        Command::Record { url, action, json } => {
+            let mut camera = AnyCamera::connect(&url).await?;
+            let yi = camera.yi("record")?;
+            match action {
+                RecordAction::Start => {
+                    yi.start_recording().await?;
+                    println!(
+                        "{}",
+                        if json { json!({"recording": true}).to_string() } else { "recording".into() }
+                    );
+                }
+                RecordAction::Stop => {
+                    let item = yi.stop_recording().await?;
+                    print_items(std::slice::from_ref(&item), json);
+                }
+                RecordAction::Status => {
+                    let seconds = yi.record_time().await?;
+                    match (json, seconds) {
+                        (true, s) => println!("{}", json!({"recording": s.is_some(), "seconds": s})),
+                        (false, Some(s)) => println!("recording for {s} s"),
+                        (false, None) => println!("not recording"),
+                    }
+                }
+            }
+            camera.close().await?;
+        }
+        Command::Preview { url, action } => {
+            let mut camera = AnyCamera::connect(&url).await?;
+            let yi = camera.yi("preview")?;
+            match action {
+                PreviewAction::Start => println!("{}", yi.start_preview().await?),
+                PreviewAction::Stop => yi.stop_preview().await?,
+            }
+            camera.close().await?;
+        }
+        Command::Discover { timeout, json, interfaces } => {
+            crate::discover::run(timeout, json, interfaces).await?;
+        }
+        Command::Emulate { protocol, options } => {
+            crate::emulate::run(protocol, options).await?;
         }
         Command::Demo => return crate::demo::run().await,
-        Command::Bench { protocol: crate::cli::EmulatedProtocol::Ptpip, size_mib, runs } => {
-            let met = crate::bench::ptpip(size_mib, runs).await?;
+        Command::Bench { protocol, size_mib, runs } => {
+            let met = crate::bench::run(protocol, size_mib, runs).await?;
             return Ok(if met { ExitCode::SUCCESS } else { ExitCode::FAILURE });
         }
     }

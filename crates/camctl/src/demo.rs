@@ -7,9 +7,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use camctl_core::download::DownloadDir;
-use camctl_core::{Camera, Error, Result, SettingForm};
+use camctl_core::{Camera, CameraUrl, Error, Result, SettingForm};
 use camctl_ptpip::PtpCamera;
-use camctl_ptpip::emulator::{Emulator, EmulatorConfig};
 
 use crate::pull::pull;
 
@@ -48,6 +47,10 @@ pub async fn run() -> Result<ExitCode> {
     println!("camctl demo: built-in camera emulators, real sockets on 127.0.0.1\n");
     let mut report = Report::default();
     ptpip_tour(workdir.path(), &mut report).await;
+    println!();
+    yi_tour(workdir.path(), &mut report).await;
+    println!();
+    lytro_tour(workdir.path(), &mut report).await;
 
     let failures = report.failures();
     println!();
@@ -66,7 +69,12 @@ pub async fn run() -> Result<ExitCode> {
     }
 }
 
+fn parse_url(url: &str) -> Result<CameraUrl> {
+    url.parse().map_err(|e: camctl_core::UrlError| Error::InvalidValue(e.to_string()))
+}
+
 async fn ptpip_tour(workdir: &Path, report: &mut Report) {
+    use camctl_ptpip::emulator::{Emulator, EmulatorConfig};
     let media = workdir.join("ptpip-media");
     let config = EmulatorConfig { media_dir: media.clone(), ..EmulatorConfig::default() };
     let emulator = match Emulator::bind(([127, 0, 0, 1], 0).into(), config).await {
@@ -79,11 +87,11 @@ async fn ptpip_tour(workdir: &Path, report: &mut Report) {
     let url = emulator.url();
     println!("PTP/IP camera emulator at {url}");
     let server = tokio::spawn(emulator.serve());
-    let connected =
-        async { PtpCamera::connect(&url.parse().map_err(|e| Error::InvalidValue(format!("{e}")))?).await };
-    match connected.await {
+    match async { PtpCamera::connect(&parse_url(&url)?).await }.await {
         Ok(mut camera) => {
-            generic_tour(&mut camera, &media, &workdir.join("ptpip-pulled"), "f-number", report).await;
+            let change = SettingChange::OtherChoice("f-number");
+            generic_tour(&mut camera, Verify::SameAs(&media), &workdir.join("ptpip-pulled"), change, report)
+                .await;
             report.record("close", camera.close().await.map(|_| "session closed".into()));
         }
         Err(e) => {
@@ -93,13 +101,127 @@ async fn ptpip_tour(workdir: &Path, report: &mut Report) {
     server.abort();
 }
 
+async fn yi_tour(workdir: &Path, report: &mut Report) {
+    use camctl_ambarella::YiCamera;
+    use camctl_ambarella::emulator::{Emulator, EmulatorConfig};
+    let media = workdir.join("yi-media");
+    let config = EmulatorConfig { media_dir: media.clone(), data_port: 0, ..EmulatorConfig::default() };
+    let emulator = match Emulator::bind(([127, 0, 0, 1], 0).into(), config).await {
+        Ok(e) => e,
+        Err(e) => {
+            report.record("emulator", Err(Error::io("starting the Yi emulator", e)));
+            return;
+        }
+    };
+    let url = emulator.url();
+    println!("Xiaomi Yi (Ambarella) camera emulator at {url}");
+    let server = tokio::spawn(emulator.serve());
+    match async { YiCamera::connect(&parse_url(&url)?).await }.await {
+        Ok(mut camera) => {
+            let change = SettingChange::OtherChoice("video_resolution");
+            let target = workdir.join("yi-pulled");
+            generic_tour(&mut camera, Verify::SameAs(&media), &target, change, report).await;
+            report.record(
+                "record",
+                async {
+                    camera.start_recording().await?;
+                    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+                    let item = camera.stop_recording().await?;
+                    let mut video = Vec::new();
+                    camera.download(&item, 0, &mut video).await?;
+                    if video.get(4..8) != Some(b"ftyp") {
+                        return Err(Error::Protocol(format!("{} is not an MP4 file", item.path)));
+                    }
+                    Ok(format!("{} ({} bytes, MP4)", item.path, video.len()))
+                }
+                .await,
+            );
+            report.record(
+                "preview",
+                async {
+                    let rtsp = camera.start_preview().await?;
+                    camera.stop_preview().await?;
+                    Ok(format!("live view at {rtsp}"))
+                }
+                .await,
+            );
+            report.record("close", camera.close().await.map(|_| "session closed".into()));
+        }
+        Err(e) => {
+            report.record("connect", Err(e));
+        }
+    }
+    server.abort();
+}
+
+async fn lytro_tour(workdir: &Path, report: &mut Report) {
+    use camctl_lytro::emulator::{Emulator, EmulatorConfig};
+    use camctl_lytro::{LytroCamera, PictureFormat};
+    let media = workdir.join("lytro-media");
+    let config = EmulatorConfig { media_dir: media.clone(), ..EmulatorConfig::default() };
+    let emulator = match Emulator::bind(([127, 0, 0, 1], 0).into(), config).await {
+        Ok(e) => e,
+        Err(e) => {
+            report.record("emulator", Err(Error::io("starting the Lytro emulator", e)));
+            return;
+        }
+    };
+    let url = emulator.url();
+    println!("Lytro light-field camera emulator at {url}");
+    let server = tokio::spawn(emulator.serve());
+    match async { LytroCamera::connect(&parse_url(&url)?).await }.await {
+        Ok(mut camera) => {
+            let change = SettingChange::To("camera_time", "2031-02-03 04:05:06");
+            let target = workdir.join("lytro-pulled");
+            generic_tour(&mut camera, Verify::Structure, &target, change, report).await;
+            report.record(
+                "all formats",
+                async {
+                    camera.set_formats(&PictureFormat::ALL);
+                    let items = camera.list_media().await?;
+                    let dir = DownloadDir::open(workdir.join("lytro-all"))?;
+                    let r = pull(&mut camera, &items, &dir).await?;
+                    check_structure(&dir, &items)?;
+                    Ok(format!(
+                        "{} files (JPEG, RAW, metadata, thumbnail, focus stack), {} bytes",
+                        r.fetched.len(),
+                        r.bytes
+                    ))
+                }
+                .await,
+            );
+            report.record("close", camera.close().await.map(|_| "session closed".into()));
+        }
+        Err(e) => {
+            report.record("connect", Err(e));
+        }
+    }
+    server.abort();
+}
+
+/// Which setting the tour changes, and how.
+enum SettingChange<'a> {
+    /// Pick another of the setting's choices.
+    OtherChoice(&'a str),
+    /// Set this value; the read-back must start with it.
+    To(&'a str, &'a str),
+}
+
+/// How pulled files are checked.
+enum Verify<'a> {
+    /// Byte-identical to the file at the same relative path in this folder (the emulator's media).
+    SameAs(&'a Path),
+    /// Sizes as listed and JPEGs complete (formats the emulator generates on the fly).
+    Structure,
+}
+
 /// The tour every protocol gets: info, settings, listing, capture, pull, verification, idempotence.
 /// `media` is the emulator's media folder, which pulled files must match byte for byte.
 async fn generic_tour<C: Camera>(
     camera: &mut C,
-    media: &Path,
+    verify: Verify<'_>,
     target: &Path,
-    setting_key: &str,
+    change: SettingChange<'_>,
     report: &mut Report,
 ) {
     report.record(
@@ -109,7 +231,7 @@ async fn generic_tour<C: Camera>(
             format!("{} {}, serial {}, firmware {}{battery}", i.manufacturer, i.model, i.serial, i.firmware)
         }),
     );
-    report.record("config", change_a_setting(camera, setting_key).await);
+    report.record("config", change_a_setting(camera, change).await);
     let before = match camera.list_media().await {
         Ok(items) => {
             let bytes: u64 = items.iter().map(|i| i.size).sum();
@@ -136,7 +258,7 @@ async fn generic_tour<C: Camera>(
         }
         .await,
     );
-    report.record("pull", pull_and_verify(camera, media, target).await);
+    report.record("pull", pull_and_verify(camera, verify, target).await);
     report.record(
         "pull again",
         async {
@@ -153,51 +275,80 @@ async fn generic_tour<C: Camera>(
     );
 }
 
-async fn change_a_setting<C: Camera>(camera: &mut C, key: &str) -> Result<String> {
+async fn change_a_setting<C: Camera>(camera: &mut C, change: SettingChange<'_>) -> Result<String> {
     let all = camera.settings().await?;
-    let setting = camera.setting(key).await?;
-    let SettingForm::Choices { choices } = &setting.form else {
-        return Err(Error::Protocol(format!("{key} has no list of choices")));
+    let (key, new) = match change {
+        SettingChange::To(key, value) => (key, value.to_string()),
+        SettingChange::OtherChoice(key) => {
+            let setting = camera.setting(key).await?;
+            let SettingForm::Choices { choices } = &setting.form else {
+                return Err(Error::Protocol(format!("{key} has no list of choices")));
+            };
+            let other = choices.iter().find(|c| **c != setting.value);
+            (key, other.ok_or_else(|| Error::Protocol(format!("{key} has one choice")))?.clone())
+        }
     };
-    let new = choices
-        .iter()
-        .find(|c| **c != setting.value)
-        .ok_or_else(|| Error::Protocol(format!("{key} has one choice")))?;
-    let changed = camera.set_setting(key, new).await?;
+    let before = camera.setting(key).await?;
+    let changed = camera.set_setting(key, &new).await?;
     let read_back = camera.setting(key).await?;
-    if changed.value != *new || read_back.value != *new {
+    if !changed.value.starts_with(&new) || !read_back.value.starts_with(&new) {
         return Err(Error::Protocol(format!("set {key} to {new}, camera reports {}", read_back.value)));
     }
-    Ok(format!("{} settings; {key} {} -> {new} (read back {})", all.len(), setting.value, read_back.value))
+    Ok(format!("{} settings; {key} {} -> {new} (read back {})", all.len(), before.value, read_back.value))
 }
 
-async fn pull_and_verify<C: Camera>(camera: &mut C, media: &Path, target: &Path) -> Result<String> {
+/// Sizes as listed, and JPEGs complete.
+fn check_structure(dir: &DownloadDir, items: &[camctl_core::MediaItem]) -> Result<()> {
+    let mut problems = String::new();
+    for item in items {
+        let path = dir.final_path(&item.path)?;
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&item.path, e))?;
+        if bytes.len() as u64 != item.size {
+            let _ = write!(problems, "{}: {} bytes, listed {}; ", item.path, bytes.len(), item.size);
+        } else if is_jpeg_name(&item.path) && !is_complete_jpeg(&bytes) {
+            let _ = write!(problems, "{} is not a complete JPEG; ", item.path);
+        }
+    }
+    if problems.is_empty() { Ok(()) } else { Err(Error::Protocol(problems)) }
+}
+
+fn is_jpeg_name(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    lower.ends_with(".jpg") || lower.ends_with(".jpeg")
+}
+
+fn is_complete_jpeg(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0xFF, 0xD8]) && bytes.ends_with(&[0xFF, 0xD9])
+}
+
+async fn pull_and_verify<C: Camera>(camera: &mut C, verify: Verify<'_>, target: &Path) -> Result<String> {
     let dir = DownloadDir::open(target)?;
     let items = camera.list_media().await?;
     let r = pull(camera, &items, &dir).await?;
     if let Some((path, e)) = r.failed.first() {
         return Err(Error::Protocol(format!("{path}: {e}")));
     }
-    let mut problems = String::new();
-    for item in &items {
-        let pulled =
-            tokio::fs::read(dir.final_path(&item.path)?).await.map_err(|e| Error::io(&item.path, e))?;
-        let original = tokio::fs::read(media.join(&item.path)).await.map_err(|e| Error::io(&item.path, e))?;
-        if pulled != original {
-            let _ = write!(problems, "{} differs; ", item.path);
-        } else if item.path.to_ascii_lowercase().ends_with(".jpg")
-            && !(pulled.starts_with(&[0xFF, 0xD8]) && pulled.ends_with(&[0xFF, 0xD9]))
-        {
-            let _ = write!(problems, "{} is not a complete JPEG; ", item.path);
+    let how = match verify {
+        Verify::Structure => {
+            check_structure(&dir, &items)?;
+            "sizes as listed, JPEGs complete"
         }
-    }
-    if !problems.is_empty() {
-        return Err(Error::Protocol(problems));
-    }
-    Ok(format!(
-        "{} files, {} bytes at {:.1} MB/s, all byte-identical to the camera's",
-        r.fetched.len(),
-        r.bytes,
-        r.megabytes_per_second()
-    ))
+        Verify::SameAs(media) => {
+            check_structure(&dir, &items)?;
+            let mut problems = String::new();
+            for item in &items {
+                let pulled =
+                    std::fs::read(dir.final_path(&item.path)?).map_err(|e| Error::io(&item.path, e))?;
+                let original = std::fs::read(media.join(&item.path)).map_err(|e| Error::io(&item.path, e))?;
+                if pulled != original {
+                    let _ = write!(problems, "{} differs; ", item.path);
+                }
+            }
+            if !problems.is_empty() {
+                return Err(Error::Protocol(problems));
+            }
+            "all byte-identical to the camera's"
+        }
+    };
+    Ok(format!("{} files, {} bytes at {:.1} MB/s, {how}", r.fetched.len(), r.bytes, r.megabytes_per_second()))
 }

@@ -3,42 +3,79 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use camctl_core::{Error, Result};
-use camctl_ptpip::emulator::{DataInMode, Emulator, EmulatorConfig};
 
-use crate::cli::EmulatedProtocol;
+use crate::cli::{EmulateOptions, EmulatedProtocol};
 
 /// Binds, prints `listening URL` (flushed) once ready, serves until SIGINT or SIGTERM.
-pub async fn run(
-    protocol: EmulatedProtocol,
-    listen: SocketAddr,
-    media: Option<PathBuf>,
-    chunk_size: Option<usize>,
-) -> Result<()> {
+pub async fn run(protocol: EmulatedProtocol, options: EmulateOptions) -> Result<()> {
+    let listen =
+        options.listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], protocol.default_port())));
+    let media = options.media.clone().unwrap_or_else(|| PathBuf::from("camctl-media"));
+    let bind_error = |e| Error::io(format!("listening on {listen}"), e);
+    // A secondary port follows the command port: the camera's real one next to its real command port,
+    // a free one otherwise (so `--listen 127.0.0.1:0` needs nothing else).
+    let companion = |explicit: Option<u16>, real: u16| {
+        explicit.unwrap_or(if listen.port() == protocol.default_port() { real } else { 0 })
+    };
     match protocol {
         EmulatedProtocol::Ptpip => {
-            let mut config = EmulatorConfig {
-                media_dir: media.unwrap_or_else(|| PathBuf::from("camctl-media")),
-                ..EmulatorConfig::default()
-            };
-            if let Some(size) = chunk_size {
+            use camctl_ptpip::emulator::{DataInMode, Emulator, EmulatorConfig};
+            let mut config = EmulatorConfig { media_dir: media, ..EmulatorConfig::default() };
+            if let Some(size) = options.chunk_size {
                 if size == 0 {
                     return Err(Error::InvalidValue("--chunk-size must be positive".into()));
                 }
                 config.data_in = DataInMode::Chunked { size };
             }
-            let emulator = Emulator::bind(listen, config)
-                .await
-                .map_err(|e| Error::io(format!("listening on {listen}"), e))?;
+            let emulator = Emulator::bind(listen, config).await.map_err(bind_error)?;
             announce(&emulator.url())?;
-            tokio::select! {
-                served = emulator.serve() => served.map_err(|e| Error::io("serving", e))?,
-                _ = shutdown_signal() => tracing::info!("shutting down"),
-            }
+            serve_until_signal(emulator.serve()).await
+        }
+        EmulatedProtocol::Yi => {
+            use camctl_ambarella::emulator::{Emulator, EmulatorConfig};
+            let config = EmulatorConfig {
+                media_dir: media,
+                data_port: companion(options.data_port, camctl_ambarella::DEFAULT_DATA_PORT),
+                ..EmulatorConfig::default()
+            };
+            let emulator = Emulator::bind(listen, config).await.map_err(bind_error)?;
+            announce(&emulator.url())?;
+            serve_until_signal(emulator.serve()).await
+        }
+        EmulatedProtocol::Lytro => {
+            use camctl_lytro::emulator::{Emulator, EmulatorConfig};
+            let config = EmulatorConfig {
+                media_dir: media,
+                download_port: companion(options.download_port, camctl_lytro::DEFAULT_DOWNLOAD_PORT),
+                callback_port: companion(options.callback_port, camctl_lytro::DEFAULT_CALLBACK_PORT),
+                idle_power_off: Duration::from_secs(options.idle_power_off),
+                mdns: !options.no_mdns,
+                ..EmulatorConfig::default()
+            };
+            let emulator = Emulator::bind(listen, config).await.map_err(bind_error)?;
+            announce(&emulator.url())?;
+            serve_until_signal(async {
+                emulator.serve().await?;
+                // Powered off after idling: like the real camera, stay silent until stopped.
+                tracing::warn!("camera powered off after idling; waiting for SIGINT/SIGTERM");
+                std::future::pending::<std::io::Result<()>>().await
+            })
+            .await
         }
     }
-    Ok(())
+}
+
+async fn serve_until_signal(serve: impl Future<Output = std::io::Result<()>>) -> Result<()> {
+    tokio::select! {
+        served = serve => served.map_err(|e| Error::io("serving", e)),
+        _ = shutdown_signal() => {
+            tracing::info!("shutting down");
+            Ok(())
+        }
+    }
 }
 
 /// The one line on stdout that tells scripts the emulator is ready.

@@ -1,0 +1,297 @@
+//! [`camctl_core::Camera`] for the Ambarella remote API: what `camctl` drives, plus the extra operations
+//! of these cameras (recording, live view, upload, delete, thumbnails, format, card space).
+
+use std::path::Path;
+
+use camctl_core::{
+    Camera, CameraInfo, CameraUrl, Error as CoreError, Event, MediaItem, Result, Setting, SettingForm,
+};
+use tokio::io::AsyncWrite;
+
+use crate::client::{Client, ClientConfig, Storage};
+use crate::wire::{as_text, parse_date};
+use crate::{DEFAULT_DATA_PORT, DEFAULT_PORT, SD_ROOT};
+
+/// An Ambarella camera (Xiaomi Yi...) behind a [`Client`] session.
+///
+/// ```no_run
+/// # async fn demo() -> camctl_core::Result<()> {
+/// use camctl_core::Camera;
+/// let url = "yi://127.0.0.1:7878?data_port=8787".parse().unwrap();
+/// let mut cam = camctl_ambarella::YiCamera::connect(&url).await?;
+/// for item in cam.list_media().await? {
+///     println!("{} {}", item.path, item.size);
+/// }
+/// cam.close().await
+/// # }
+/// ```
+pub struct YiCamera {
+    client: Client,
+}
+
+/// Camera path of a media item (`id` holds it; `path` is relative to the card root).
+fn camera_path(item: &MediaItem) -> String {
+    if item.id.starts_with('/') {
+        item.id.clone()
+    } else {
+        format!("{SD_ROOT}/{}", item.path.trim_start_matches('/'))
+    }
+}
+
+/// `DCIM/100MEDIA/x.jpg` for `/tmp/fuse_d/DCIM/100MEDIA/x.jpg` (other roots kept as given, minus `/`).
+fn relative_path(camera: &str) -> String {
+    let rest = camera.strip_prefix(SD_ROOT).or_else(|| camera.strip_prefix("/var/www")).unwrap_or(camera);
+    rest.trim_start_matches('/').to_string()
+}
+
+impl YiCamera {
+    /// Connects to `yi://HOST[:PORT][?data_port=N]` (or `ambarella://`), defaults 7878 and 8787.
+    pub async fn connect(url: &CameraUrl) -> Result<YiCamera> {
+        Self::connect_with(url, ClientConfig::default()).await
+    }
+
+    /// Connects with explicit client settings.
+    pub async fn connect_with(url: &CameraUrl, config: ClientConfig) -> Result<YiCamera> {
+        if url.scheme != "yi" && url.scheme != "ambarella" {
+            return Err(CoreError::InvalidValue(format!("not a yi:// or ambarella:// URL: {url}")));
+        }
+        let data_port = url
+            .option_u16("data_port")
+            .map_err(|e| CoreError::InvalidValue(e.to_string()))?
+            .unwrap_or(DEFAULT_DATA_PORT);
+        let data_url = CameraUrl { port: Some(data_port), options: Default::default(), ..url.clone() };
+        let client =
+            Client::connect(&url.socket_addr(DEFAULT_PORT), &data_url.socket_addr(DEFAULT_DATA_PORT), config)
+                .await?;
+        Ok(YiCamera { client })
+    }
+
+    /// The underlying session, for protocol-level operations.
+    pub fn client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
+    /// A media item for a camera path, with size and date from msg 1026.
+    async fn item_for(&mut self, camera: &str) -> Result<MediaItem> {
+        let info = self.client.media_info(camera).await?;
+        Ok(MediaItem {
+            path: relative_path(camera),
+            size: info.int("size").and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+            modified: info.text("date").as_deref().and_then(parse_date),
+            id: camera.to_string(),
+        })
+    }
+
+    /// Starts recording video.
+    pub async fn start_recording(&mut self) -> Result<()> {
+        Ok(self.client.start_recording().await?)
+    }
+
+    /// Stops recording; returns the new video file.
+    pub async fn stop_recording(&mut self) -> Result<MediaItem> {
+        let path = self.client.stop_recording().await?;
+        self.item_for(&path).await
+    }
+
+    /// Seconds recorded so far, `None` when not recording.
+    pub async fn record_time(&mut self) -> Result<Option<u64>> {
+        Ok(self.client.record_time().await?)
+    }
+
+    /// Starts the live view; returns its RTSP URL (`rtsp://HOST/live` unless the camera names another).
+    pub async fn start_preview(&mut self) -> Result<String> {
+        Ok(self.client.start_preview().await?)
+    }
+
+    /// Stops the live view.
+    pub async fn stop_preview(&mut self) -> Result<()> {
+        Ok(self.client.stop_preview().await?)
+    }
+
+    /// Uploads a local file. `remote` is an absolute camera path (`/tmp/fuse_d/...`), a path relative to
+    /// the card root (`DCIM/100MEDIA/x.jpg`) or a bare name (the session's directory). Returns bytes sent.
+    pub async fn upload(&mut self, local: &Path, remote: &str) -> Result<u64> {
+        let remote = if remote.starts_with('/') || !remote.contains('/') {
+            remote.to_string()
+        } else {
+            format!("{SD_ROOT}/{remote}")
+        };
+        Ok(self.client.upload(local, &remote).await?)
+    }
+
+    /// Deletes a file.
+    pub async fn delete(&mut self, item: &MediaItem) -> Result<()> {
+        Ok(self.client.delete(&camera_path(item)).await?)
+    }
+
+    /// The camera's thumbnail of a file (a small JPEG).
+    pub async fn thumbnail(&mut self, item: &MediaItem) -> Result<Vec<u8>> {
+        Ok(self.client.thumbnail(&camera_path(item)).await?)
+    }
+
+    /// Formats the memory card (erases everything).
+    pub async fn format(&mut self) -> Result<()> {
+        Ok(self.client.format().await?)
+    }
+
+    /// Card size and free space.
+    pub async fn storage(&mut self) -> Result<Storage> {
+        Ok(self.client.storage().await?)
+    }
+
+    async fn describe(&mut self, key: &str, value: String) -> Result<Setting> {
+        let (writable, form) = match self.client.setting_options(key).await {
+            Ok(o) if o.options.is_empty() => (o.settable, SettingForm::Free),
+            Ok(o) => (o.settable, SettingForm::Choices { choices: o.options }),
+            // No option list at all: show it, but do not claim it can be set.
+            Err(e) => {
+                tracing::debug!(key, error = %e, "no options");
+                (false, SettingForm::Free)
+            }
+        };
+        Ok(Setting { key: key.to_string(), label: key.replace('_', " "), value, writable, form })
+    }
+}
+
+impl Camera for YiCamera {
+    async fn info(&mut self) -> Result<CameraInfo> {
+        let settings = self.client.all_settings().await?;
+        let get =
+            |k: &str| settings.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap_or_default();
+        let (hw, sw, serial) = (get("hw_version"), get("sw_version"), get("serial_number"));
+        let battery = self.client.battery().await.ok();
+        // msg 11 is optional (the Yi's answer shape is undocumented): use what it has.
+        let device = self.client.device_info().await.ok();
+        let field = |k: &str| device.as_ref().and_then(|d| d.get(k)).map(as_text).filter(|s| !s.is_empty());
+        let model = field("model")
+            .unwrap_or_else(|| if hw.is_empty() { "Ambarella camera".into() } else { hw.clone() });
+        let mut extra = Vec::new();
+        if !hw.is_empty() {
+            extra.push(("hardware".to_string(), hw));
+        }
+        for key in ["video_standard", "system_mode", "sd_card_status", "app_status"] {
+            let v = get(key);
+            if !v.is_empty() {
+                extra.push((key.replace('_', " "), v));
+            }
+        }
+        if let Some(b) = battery.filter(|b| b.adapter) {
+            extra.push((
+                "power".into(),
+                if b.percent.is_some() { "USB adapter".into() } else { "adapter".into() },
+            ));
+        }
+        if let Ok(s) = self.client.storage().await {
+            extra.push((
+                "storage".into(),
+                format!("{} MiB free of {} MiB", s.free_kib >> 10, s.total_kib >> 10),
+            ));
+        }
+        Ok(CameraInfo {
+            protocol: "ambarella".into(),
+            manufacturer: field("brand").unwrap_or_else(|| "Xiaomi YI".into()),
+            model,
+            serial,
+            firmware: field("fw_ver").unwrap_or(sw),
+            battery: battery.and_then(|b| b.percent),
+            extra,
+        })
+    }
+
+    async fn list_media(&mut self) -> Result<Vec<MediaItem>> {
+        let root = format!("{SD_ROOT}/DCIM");
+        let mut items = Vec::new();
+        let top = self.client.list(&root).await?;
+        for entry in top {
+            if entry.is_dir {
+                let dir = format!("{root}/{}", entry.name);
+                for file in self.client.list(&dir).await?.into_iter().filter(|f| !f.is_dir) {
+                    let camera = format!("{dir}/{}", file.name);
+                    items.push(MediaItem {
+                        path: relative_path(&camera),
+                        size: file.size,
+                        modified: file.date,
+                        id: camera,
+                    });
+                }
+            } else {
+                let camera = format!("{root}/{}", entry.name);
+                items.push(MediaItem {
+                    path: relative_path(&camera),
+                    size: entry.size,
+                    modified: entry.date,
+                    id: camera,
+                });
+            }
+        }
+        Ok(items)
+    }
+
+    async fn download<W>(&mut self, item: &MediaItem, offset: u64, out: &mut W) -> Result<u64>
+    where
+        W: AsyncWrite + Unpin + Send,
+    {
+        if offset > 0 && offset >= item.size {
+            return Ok(0);
+        }
+        let done = self.client.download(&camera_path(item), offset, out).await?;
+        Ok(done.bytes)
+    }
+
+    async fn capture(&mut self) -> Result<Vec<MediaItem>> {
+        let path = self.client.take_photo().await?;
+        Ok(vec![self.item_for(&path).await?])
+    }
+
+    async fn settings(&mut self) -> Result<Vec<Setting>> {
+        let all = self.client.all_settings().await?;
+        let mut out = Vec::with_capacity(all.len());
+        for (key, value) in all {
+            out.push(self.describe(&key, value).await?);
+        }
+        Ok(out)
+    }
+
+    async fn setting(&mut self, key: &str) -> Result<Setting> {
+        let value = self.client.get_setting(key).await?;
+        self.describe(key, value).await
+    }
+
+    async fn set_setting(&mut self, key: &str, value: &str) -> Result<Setting> {
+        let current = self.setting(key).await?;
+        if !current.writable {
+            return Err(CoreError::InvalidValue(format!("{key} is read-only")));
+        }
+        if let SettingForm::Choices { choices } = &current.form
+            && !choices.iter().any(|c| c == value)
+        {
+            return Err(CoreError::InvalidValue(format!(
+                "{value:?} for {key}: use one of: {}",
+                choices.join(", ")
+            )));
+        }
+        self.client.set_setting(key, value).await?;
+        self.setting(key).await
+    }
+
+    async fn next_event(&mut self) -> Result<Option<Event>> {
+        Ok(self.client.next_event().await?.map(|n| Event { detail: n.param_text(), name: n.kind }))
+    }
+
+    async fn close(self) -> Result<()> {
+        Ok(self.client.close().await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_map_between_camera_and_card() {
+        assert_eq!(relative_path("/tmp/fuse_d/DCIM/100MEDIA/YDXJ0001.jpg"), "DCIM/100MEDIA/YDXJ0001.jpg");
+        let item =
+            MediaItem { path: "DCIM/100MEDIA/a.jpg".into(), size: 1, modified: None, id: String::new() };
+        assert_eq!(camera_path(&item), "/tmp/fuse_d/DCIM/100MEDIA/a.jpg");
+    }
+}

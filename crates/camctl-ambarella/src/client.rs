@@ -1,0 +1,880 @@
+//! Client of the remote API: one session on the command port (7878) and a data connection (8787) for
+//! file transfers.
+//!
+//! A background task reads the command connection: replies go to the request waiting for them (matched
+//! by `msg_id`; a `-4` with any id counts), notifications (`msg_id` 7) are queued as events whatever order
+//! they come in, and the camera's session-holder query (1793) is answered at once so the session is kept
+//! (configurable: [`ClientConfig::keep_session`]). A `-4` (token no longer valid) triggers one transparent
+//! re-authentication and a resend. Downloads stream from the data socket to any `AsyncWrite` through one
+//! 1 MiB buffer.
+//!
+//! ```no_run
+//! # async fn demo() -> camctl_ambarella::Result<()> {
+//! use camctl_ambarella::client::{Client, ClientConfig};
+//! let mut cam = Client::connect("127.0.0.1:7878", "127.0.0.1:8787", ClientConfig::default()).await?;
+//! println!("video standard: {}", cam.get_setting("video_standard").await?);
+//! let mut out = tokio::fs::File::create("/tmp/YDXJ0001.jpg").await?;
+//! cam.download("/tmp/fuse_d/DCIM/100MEDIA/YDXJ0001.jpg", 0, &mut out).await?;
+//! cam.close().await?;
+//! # Ok(()) }
+//! ```
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use md5::{Digest, Md5};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{Mutex, mpsc};
+use tracing::{debug, info, warn};
+
+use crate::error::{Error, Result};
+use crate::wire::{
+    Command, JsonStream, ListEntry, Message, Notification, Reply, SettingOptions, TransferDone, as_i64,
+    as_text, msg, pairs, parse_listing, rval,
+};
+
+/// Behaviour and limits of a [`Client`].
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Longest wait for one reply, connection or data read.
+    pub timeout: Duration,
+    /// Answer the camera's session-holder query (1793) with `rval: 0` to keep the session when another
+    /// client connects (default). `false` leaves it unanswered, so the camera hands the session over after
+    /// 800 ms (like YI's own SDK).
+    pub keep_session: bool,
+    /// Check the MD5 of whole-file downloads against `get_file_complete` (default `true`).
+    pub verify_md5: bool,
+    /// Largest JSON object accepted from the camera.
+    pub max_object: usize,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            timeout: Duration::from_secs(10),
+            keep_session: true,
+            verify_md5: true,
+            max_object: crate::wire::DEFAULT_MAX_OBJECT,
+        }
+    }
+}
+
+/// Battery state from msg 13.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Battery {
+    /// Charge in percent, when reported.
+    pub percent: Option<u8>,
+    /// Running on USB power (`type: "adapter"`).
+    pub adapter: bool,
+}
+
+/// Card capacity from msg 5, in KiB as the camera reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Storage {
+    /// Total size in KiB.
+    pub total_kib: u64,
+    /// Free space in KiB.
+    pub free_kib: u64,
+}
+
+/// What a download did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Downloaded {
+    /// Bytes written to the output.
+    pub bytes: u64,
+    /// Size of the whole file on the camera.
+    pub size: u64,
+    /// MD5 from `get_file_complete`, when reported.
+    pub md5: Option<String>,
+    /// Whether the MD5 was checked (whole-file fetch with verification on).
+    pub verified: bool,
+}
+
+/// Size of the buffer between the data socket and the output: big reads keep loopback and Wi-Fi busy
+/// with few system calls.
+const DATA_CHUNK: usize = 1 << 20;
+
+/// Events kept for [`Client::next_event`] before the oldest are dropped.
+const BACKLOG: usize = 1024;
+
+/// Largest thumbnail accepted.
+const MAX_THUMB: u64 = 64 << 20;
+
+/// How the reader task and the client share the command connection's write side and state.
+struct Shared {
+    writer: Mutex<OwnedWriteHalf>,
+    token: AtomicI64,
+    /// Sequence number of the next notification.
+    seq: AtomicU64,
+    /// Why the reader stopped, once it has.
+    end: StdMutex<Option<String>>,
+}
+
+/// A session with an Ambarella camera.
+pub struct Client {
+    shared: Arc<Shared>,
+    replies: mpsc::Receiver<Reply>,
+    notes: mpsc::Receiver<(u64, Notification)>,
+    backlog: VecDeque<(u64, Notification)>,
+    reader: tokio::task::JoinHandle<()>,
+    config: ClientConfig,
+    data_addr: String,
+    data: Option<TcpStream>,
+    host: String,
+    buf: Vec<u8>,
+    start_reply: Reply,
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+/// Connects with the configured timeout and TCP_NODELAY (one small request per write, no Nagle delay).
+async fn connect_tcp(addr: &str, timeout: Duration, what: &str) -> Result<TcpStream> {
+    match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+        Ok(Ok(s)) => {
+            s.set_nodelay(true)?;
+            Ok(s)
+        }
+        Ok(Err(e)) => {
+            Err(Error::Io(std::io::Error::new(e.kind(), format!("connecting to {what} {addr}: {e}"))))
+        }
+        Err(_) => Err(Error::Timeout(format!("connecting to {what} {addr}"))),
+    }
+}
+
+fn check(reply: Reply) -> Result<Reply> {
+    if reply.rval == rval::OK {
+        Ok(reply)
+    } else {
+        Err(Error::Camera { msg_id: reply.msg_id, rval: reply.rval })
+    }
+}
+
+fn md5_hex(hasher: Md5) -> String {
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Client {
+    /// Connects to the command port `addr` (`host:port`), remembers `data_addr` for transfers and starts a
+    /// session. Fails with [`Error::SessionTaken`] when another client keeps the session.
+    pub async fn connect(addr: &str, data_addr: &str, config: ClientConfig) -> Result<Client> {
+        let stream = connect_tcp(addr, config.timeout, "the camera").await?;
+        let host = stream.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|_| "127.0.0.1".into());
+        let host = if host.contains(':') { format!("[{host}]") } else { host };
+        let (read, write) = stream.into_split();
+        let shared = Arc::new(Shared {
+            writer: Mutex::new(write),
+            token: AtomicI64::new(0),
+            seq: AtomicU64::new(0),
+            end: StdMutex::new(None),
+        });
+        let (reply_tx, replies) = mpsc::channel(64);
+        let (note_tx, notes) = mpsc::channel(4096);
+        let reader = tokio::spawn(read_loop(read, Arc::clone(&shared), reply_tx, note_tx, config.clone()));
+        let mut client = Client {
+            shared,
+            replies,
+            notes,
+            backlog: VecDeque::new(),
+            reader,
+            config,
+            data_addr: data_addr.to_string(),
+            data: None,
+            host,
+            buf: Vec::with_capacity(256),
+            start_reply: Reply { msg_id: msg::START_SESSION, rval: 0, raw: Default::default() },
+        };
+        client.start_session().await?;
+        Ok(client)
+    }
+
+    /// The current session token.
+    pub fn token(&self) -> i64 {
+        self.shared.token.load(Ordering::Relaxed)
+    }
+
+    /// The 257 reply of the current session (newer firmware adds `rtsp`, `model`, `album`).
+    pub fn session_reply(&self) -> &Reply {
+        &self.start_reply
+    }
+
+    async fn start_session(&mut self) -> Result<()> {
+        let reply = self.exchange(&Command::StartSession, 0, self.config.timeout).await?;
+        match reply.rval {
+            rval::OK => {
+                let token = reply
+                    .param()
+                    .and_then(as_i64)
+                    .ok_or_else(|| Error::Protocol("257 reply without a token".into()))?;
+                self.shared.token.store(token, Ordering::Relaxed);
+                debug!(token, "session started");
+                self.start_reply = reply;
+                Ok(())
+            }
+            rval::SESSION_START_FAIL => Err(Error::SessionTaken),
+            code => Err(Error::Camera { msg_id: msg::START_SESSION, rval: code }),
+        }
+    }
+
+    /// Why the connection ended, as an error.
+    fn closed(&self) -> Error {
+        let reason = self.shared.end.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        Error::Closed(reason)
+    }
+
+    /// Sends a request (one write) without waiting.
+    async fn send(&mut self, cmd: &Command<'_>, token: i64) -> Result<()> {
+        self.buf.clear();
+        cmd.encode(token, &mut self.buf);
+        let mut w = self.shared.writer.lock().await;
+        w.write_all(&self.buf)
+            .await
+            .map_err(|e| if self.reader.is_finished() { self.closed() } else { Error::Io(e) })
+    }
+
+    /// Waits for the reply to `msg_id` (or a `-4` in either form), dropping stale replies.
+    async fn await_reply(&mut self, msg_id: i64, timeout: Duration) -> Result<Reply> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.replies.recv()).await {
+                Ok(Some(r)) if r.msg_id == msg_id => return Ok(r),
+                Ok(Some(r)) if r.rval == rval::INVALID_TOKEN && r.msg_id == 0 => return Ok(r),
+                Ok(Some(r)) => debug!(msg_id = r.msg_id, rval = r.rval, "stale reply dropped"),
+                Ok(None) => return Err(self.closed()),
+                Err(_) => return Err(Error::Timeout(format!("the reply to msg_id {msg_id}"))),
+            }
+        }
+    }
+
+    async fn exchange(&mut self, cmd: &Command<'_>, token: i64, timeout: Duration) -> Result<Reply> {
+        self.send(cmd, token).await?;
+        self.await_reply(cmd.msg_id(), timeout).await
+    }
+
+    /// Sends `cmd` and returns the camera's reply whatever its `rval`, re-authenticating once on `-4`.
+    pub async fn request(&mut self, cmd: &Command<'_>) -> Result<Reply> {
+        self.request_with_timeout(cmd, self.config.timeout).await
+    }
+
+    async fn request_with_timeout(&mut self, cmd: &Command<'_>, timeout: Duration) -> Result<Reply> {
+        let reply = self.exchange(cmd, self.token(), timeout).await?;
+        if reply.rval != rval::INVALID_TOKEN || matches!(cmd, Command::StartSession) {
+            return Ok(reply);
+        }
+        info!(msg_id = cmd.msg_id(), "token rejected (-4): starting a new session");
+        self.start_session().await?;
+        let reply = self.exchange(cmd, self.token(), timeout).await?;
+        if reply.rval == rval::INVALID_TOKEN {
+            return Err(Error::Camera { msg_id: cmd.msg_id(), rval: reply.rval });
+        }
+        Ok(reply)
+    }
+
+    /// Like [`request`](Self::request) but an `rval` other than 0 is an [`Error::Camera`].
+    pub async fn call(&mut self, cmd: &Command<'_>) -> Result<Reply> {
+        check(self.request(cmd).await?)
+    }
+
+    /// Number of the next notification the reader will queue (notifications older than this were
+    /// already received).
+    fn seq_now(&self) -> u64 {
+        self.shared.seq.load(Ordering::Acquire)
+    }
+
+    /// Moves queued notifications into the backlog, keeping it bounded.
+    fn drain_notes(&mut self) {
+        while let Ok(n) = self.notes.try_recv() {
+            self.push_backlog(n);
+        }
+    }
+
+    fn push_backlog(&mut self, n: (u64, Notification)) {
+        if self.backlog.len() >= BACKLOG {
+            self.backlog.pop_front();
+        }
+        self.backlog.push_back(n);
+    }
+
+    /// Waits for a notification numbered `>= floor` whose type is one of `kinds`. It stays in the event
+    /// backlog too, so [`next_event`](Self::next_event) still reports it.
+    async fn wait_note(&mut self, floor: u64, kinds: &[&str], timeout: Duration) -> Result<Notification> {
+        self.drain_notes();
+        if let Some((_, n)) =
+            self.backlog.iter().find(|(s, n)| *s >= floor && kinds.contains(&n.kind.as_str()))
+        {
+            return Ok(n.clone());
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.notes.recv()).await {
+                Ok(Some((s, n))) => {
+                    let hit = s >= floor && kinds.contains(&n.kind.as_str());
+                    self.push_backlog((s, n.clone()));
+                    if hit {
+                        return Ok(n);
+                    }
+                }
+                Ok(None) => return Err(self.closed()),
+                Err(_) => return Err(Error::Timeout(format!("the {} notification", kinds.join("/")))),
+            }
+        }
+    }
+
+    /// The next notification (in arrival order); `None` once the camera closed the connection.
+    pub async fn next_event(&mut self) -> Result<Option<Notification>> {
+        if let Some((_, n)) = self.backlog.pop_front() {
+            return Ok(Some(n));
+        }
+        Ok(self.notes.recv().await.map(|(_, n)| n))
+    }
+
+    /// A notification if one is already queued, without waiting.
+    pub fn try_next_event(&mut self) -> Option<Notification> {
+        self.drain_notes();
+        self.backlog.pop_front().map(|(_, n)| n)
+    }
+
+    // ---- settings -------------------------------------------------------------------------------
+
+    /// Value of one setting (msg 1).
+    pub async fn get_setting(&mut self, key: &str) -> Result<String> {
+        let reply = self.call(&Command::GetSetting { key }).await?;
+        Ok(reply.text("param").unwrap_or_default())
+    }
+
+    /// Sets one setting (msg 2). A `-14`/`-21` ("unchanged" on some firmware) counts as success when the
+    /// setting already holds `value`.
+    pub async fn set_setting(&mut self, key: &str, value: &str) -> Result<()> {
+        let reply = self.request(&Command::SetSetting { key, value }).await?;
+        match reply.rval {
+            rval::OK => Ok(()),
+            rval::INVALID_OPERATION | rval::SYSTEM_BUSY
+                if self.get_setting(key).await.is_ok_and(|current| current == value) =>
+            {
+                Ok(())
+            }
+            code => Err(Error::Camera { msg_id: msg::SET_SETTING, rval: code }),
+        }
+    }
+
+    /// All settings in camera order (msg 3).
+    pub async fn all_settings(&mut self) -> Result<Vec<(String, String)>> {
+        let reply = self.call(&Command::GetAllSettings).await?;
+        Ok(reply.param().map(pairs).unwrap_or_default())
+    }
+
+    /// Permission and allowed values of a setting: msg 9, falling back to the early-firmware describe form
+    /// (msg 3 with `param`) when msg 9 is refused or lists nothing.
+    pub async fn setting_options(&mut self, key: &str) -> Result<SettingOptions> {
+        let first = self.request(&Command::GetOptions { key }).await?;
+        if first.rval == rval::OK
+            && let Some(o) = SettingOptions::from_options_reply(&first)
+        {
+            return Ok(o);
+        }
+        let reply = self.request(&Command::DescribeSetting { key }).await?;
+        if reply.rval == rval::OK
+            && let Some(text) = reply.param().map(pairs).and_then(|p| p.into_iter().find(|(k, _)| k == key))
+            && let Some(o) = SettingOptions::from_describe(&text.1)
+        {
+            return Ok(o);
+        }
+        if first.rval == rval::OK {
+            // msg 9 answered without options (fw 1.5.12 does that for keys it cannot list).
+            return Ok(SettingOptions { settable: true, options: Vec::new() });
+        }
+        Err(Error::Camera { msg_id: msg::GET_SETTING_OPTIONS, rval: first.rval })
+    }
+
+    /// Device description (msg 11); firmware without it answers an error.
+    pub async fn device_info(&mut self) -> Result<Reply> {
+        self.call(&Command::GetDeviceInfo).await
+    }
+
+    /// Battery level (msg 13; `param` may be a string or a number).
+    pub async fn battery(&mut self) -> Result<Battery> {
+        let reply = self.call(&Command::GetBattery).await?;
+        let percent = reply.param().and_then(as_i64).and_then(|p| u8::try_from(p.clamp(0, 100)).ok());
+        Ok(Battery { percent, adapter: reply.text("type").is_some_and(|t| t == "adapter") })
+    }
+
+    /// Card capacity (msg 5, `total` and `free`).
+    pub async fn storage(&mut self) -> Result<Storage> {
+        let mut get = async |kind| -> Result<u64> {
+            let reply = self.call(&Command::GetSpace { kind }).await?;
+            reply
+                .param()
+                .and_then(crate::wire::as_u64)
+                .ok_or_else(|| Error::Protocol("msg 5 without a size".into()))
+        };
+        let total_kib = get("total").await?;
+        let free_kib = get("free").await?;
+        Ok(Storage { total_kib, free_kib })
+    }
+
+    /// Formats the card (msg 4). The camera answers when it is done, so this waits longer than usual.
+    pub async fn format(&mut self) -> Result<()> {
+        let timeout = self.config.timeout * 6;
+        check(self.request_with_timeout(&Command::Format, timeout).await?).map(drop)
+    }
+
+    // ---- capture --------------------------------------------------------------------------------
+
+    /// Takes a photo (msg 769) and returns the camera path from `photo_taken`. The camera replies only
+    /// after the photo is saved; the notification may come before or after the reply.
+    pub async fn take_photo(&mut self) -> Result<String> {
+        let floor = self.seq_now();
+        let timeout = self.config.timeout * 3;
+        check(self.request_with_timeout(&Command::TakePhoto, timeout).await?)?;
+        let note = self.wait_note(floor, &["photo_taken"], timeout).await?;
+        Ok(note.param_text())
+    }
+
+    /// Starts recording (msg 513).
+    pub async fn start_recording(&mut self) -> Result<()> {
+        self.call(&Command::StartRecording).await.map(drop)
+    }
+
+    /// Stops recording (msg 514) and returns the camera path from `video_record_complete`.
+    pub async fn stop_recording(&mut self) -> Result<String> {
+        let floor = self.seq_now();
+        self.call(&Command::StopRecording).await?;
+        let note = self.wait_note(floor, &["video_record_complete"], self.config.timeout * 6).await?;
+        Ok(note.param_text())
+    }
+
+    /// Seconds recorded so far (msg 515); `None` when not recording (`-14`).
+    pub async fn record_time(&mut self) -> Result<Option<u64>> {
+        let reply = self.request(&Command::RecordTime).await?;
+        match reply.rval {
+            rval::OK => Ok(reply.param().and_then(crate::wire::as_u64)),
+            rval::INVALID_OPERATION => Ok(None),
+            code => Err(Error::Camera { msg_id: msg::GET_RECORD_TIME, rval: code }),
+        }
+    }
+
+    /// The RTSP live-view URL: the 257 reply's `rtsp` key when the camera gave one, else
+    /// `rtsp://HOST/live` (port 554).
+    pub fn rtsp_url(&self) -> String {
+        match self.start_reply.text("rtsp") {
+            Some(url) if !url.is_empty() => url,
+            _ => format!("rtsp://{}/live", self.host),
+        }
+    }
+
+    /// Starts the viewfinder (msg 259 `none_force`), waits briefly for `vf_start`, returns the RTSP URL.
+    pub async fn start_preview(&mut self) -> Result<String> {
+        let floor = self.seq_now();
+        self.call(&Command::StartPreview).await?;
+        let wait = self.config.timeout.min(Duration::from_secs(3));
+        if let Err(e) = self.wait_note(floor, &["vf_start"], wait).await {
+            warn!(error = %e, "no vf_start after 259; the stream may still come up");
+        }
+        Ok(self.rtsp_url())
+    }
+
+    /// Stops the viewfinder (msg 260).
+    pub async fn stop_preview(&mut self) -> Result<()> {
+        self.call(&Command::StopPreview).await.map(drop)
+    }
+
+    // ---- files ----------------------------------------------------------------------------------
+
+    /// Lists a directory (absolute camera path, e.g. `/tmp/fuse_d/DCIM`) with sizes and dates (msg 1282
+    /// `-D -S`).
+    pub async fn list(&mut self, dir: &str) -> Result<Vec<ListEntry>> {
+        // The camera needs the trailing slash (listing without it crashes some firmware).
+        let param = format!("{}/ -D -S", dir.trim_end_matches('/'));
+        let reply = self.call(&Command::List { param: &param }).await?;
+        Ok(reply.get("listing").map(parse_listing).unwrap_or_default())
+    }
+
+    /// Changes the session's directory (msg 1283); returns the new `pwd`.
+    pub async fn cd(&mut self, dir: &str) -> Result<String> {
+        let reply = self.call(&Command::Cd { path: dir }).await?;
+        Ok(reply.text("pwd").unwrap_or_default())
+    }
+
+    /// Media information (msg 1026): size, date, resolution, duration...
+    pub async fn media_info(&mut self, path: &str) -> Result<Reply> {
+        self.call(&Command::MediaInfo { path }).await
+    }
+
+    /// Deletes a file (msg 1281).
+    pub async fn delete(&mut self, path: &str) -> Result<()> {
+        self.call(&Command::Delete { path }).await.map(drop)
+    }
+
+    /// The data connection, opened on first use and kept for later transfers.
+    async fn data_conn(&mut self) -> Result<TcpStream> {
+        match self.data.take() {
+            Some(s) => Ok(s),
+            None => connect_tcp(&self.data_addr, self.config.timeout, "the data port").await,
+        }
+    }
+
+    /// Downloads `path` from byte `offset` to its end into `out` over the data port (msg 1285), streaming.
+    /// When the whole file is fetched (`offset == 0`) and verification is on, the data must match the
+    /// MD5 of `get_file_complete` or the result is [`Error::Md5Mismatch`].
+    ///
+    /// If writing to `out` fails, the transfer is cancelled (msg 1287) and the write error returned.
+    pub async fn download<W>(&mut self, path: &str, offset: u64, out: &mut W) -> Result<Downloaded>
+    where
+        W: AsyncWrite + Unpin + ?Sized,
+    {
+        let mut data = self.data_conn().await?;
+        let floor = self.seq_now();
+        let cmd = Command::GetFile { path, offset, fetch_size: 0 };
+        // Data may arrive before the reply, so the first read runs alongside the wait for the reply.
+        self.send(&cmd, self.token()).await?;
+        let mut buf = vec![0u8; DATA_CHUNK];
+        let mut hasher = (offset == 0 && self.config.verify_md5).then(Md5::new);
+        let mut received = 0u64;
+        let mut expected: Option<(u64, u64)> = None; // (rem_size, size)
+        let mut reauthed = false;
+        let timeout = self.config.timeout;
+        let result: Result<()> = async {
+            loop {
+                if let Some((rem, _)) = expected
+                    && received >= rem
+                {
+                    return Ok(());
+                }
+                if let Some((rem, _)) = expected {
+                    // Size known: a plain read loop, no select or timer per chunk.
+                    while received < rem {
+                        let want = ((rem - received).min(DATA_CHUNK as u64)) as usize;
+                        let n = match tokio::time::timeout(timeout, data.read(&mut buf[..want])).await {
+                            Ok(Ok(0)) => {
+                                return Err(Error::Transfer(format!("data connection closed after {received} bytes")));
+                            }
+                            Ok(Ok(n)) => n,
+                            Ok(Err(e)) => return Err(Error::Io(e)),
+                            Err(_) => return Err(Error::Timeout("file data".into())),
+                        };
+                        if let Some(h) = hasher.as_mut() {
+                            h.update(&buf[..n]);
+                        }
+                        received += n as u64;
+                        if let Err(e) = out.write_all(&buf[..n]).await {
+                            return Err(Error::Transfer(format!("writing the download: {e}")));
+                        }
+                    }
+                    return Ok(());
+                }
+                let want = DATA_CHUNK;
+                tokio::select! {
+                    biased;
+                    reply = self.replies.recv(), if expected.is_none() => {
+                        let Some(reply) = reply else { return Err(self.closed()) };
+                        if reply.msg_id != msg::GET_FILE && !(reply.rval == rval::INVALID_TOKEN && reply.msg_id == 0) {
+                            debug!(msg_id = reply.msg_id, "stale reply dropped");
+                            continue;
+                        }
+                        if reply.rval == rval::INVALID_TOKEN && !reauthed && received == 0 {
+                            reauthed = true;
+                            self.start_session().await?;
+                            self.send(&cmd, self.token()).await?;
+                            continue;
+                        }
+                        let reply = check(reply)?;
+                        let size = reply.int("size").and_then(|s| u64::try_from(s).ok());
+                        let rem = reply.int("rem_size").and_then(|s| u64::try_from(s).ok());
+                        let (rem, size) = match (rem, size) {
+                            (Some(r), Some(s)) => (r, s),
+                            (None, Some(s)) => (s.saturating_sub(offset), s),
+                            (Some(r), None) => (r, offset + r),
+                            (None, None) => return Err(Error::Protocol("1285 reply without size".into())),
+                        };
+                        if received > rem {
+                            return Err(Error::Protocol(format!("camera sent {received} bytes, announced {rem}")));
+                        }
+                        expected = Some((rem, size));
+                    }
+                    read = tokio::time::timeout(timeout, data.read(&mut buf[..want])) => {
+                        let n = match read {
+                            Ok(Ok(0)) => return Err(Error::Transfer(format!("data connection closed after {received} bytes"))),
+                            Ok(Ok(n)) => n,
+                            Ok(Err(e)) => return Err(Error::Io(e)),
+                            Err(_) => return Err(Error::Timeout("file data".into())),
+                        };
+                        if let Some(h) = hasher.as_mut() {
+                            h.update(&buf[..n]);
+                        }
+                        received += n as u64;
+                        if let Err(e) = out.write_all(&buf[..n]).await {
+                            return Err(Error::Transfer(format!("writing the download: {e}")));
+                        }
+                    }
+                }
+            }
+        }
+        .await;
+        if let Err(e) = result {
+            if matches!(e, Error::Camera { .. }) && received == 0 {
+                // A refused request leaves the data connection clean.
+                self.data = Some(data);
+            } else {
+                // The data socket may hold the rest of this file: never reuse it. Ask the camera to stop
+                // so the next transfer is not refused as busy.
+                drop(data);
+                let cancel = Command::CancelTransfer { path };
+                let _ = self.request_with_timeout(&cancel, Duration::from_secs(2).min(timeout)).await;
+            }
+            return Err(e);
+        }
+        self.data = Some(data);
+        out.flush().await.map_err(|e| Error::Transfer(format!("writing the download: {e}")))?;
+        let (rem, size) = expected.unwrap_or_default();
+        let note = self.wait_note(floor, &["get_file_complete", "get_file_fail"], timeout).await?;
+        if note.kind == "get_file_fail" {
+            return Err(Error::Transfer(format!("camera reported get_file_fail ({})", note.param_text())));
+        }
+        let done = TransferDone::from_notification(&note);
+        let whole = offset == 0 && rem == size;
+        let mut verified = false;
+        if let (Some(h), true) = (hasher, whole) {
+            let actual = md5_hex(h);
+            match &done.md5 {
+                Some(expected) if *expected != actual => {
+                    return Err(Error::Md5Mismatch { expected: expected.clone(), actual });
+                }
+                Some(_) => verified = true,
+                None => warn!(path, "get_file_complete without md5sum: not verified"),
+            }
+        }
+        Ok(Downloaded { bytes: received, size, md5: done.md5, verified })
+    }
+
+    /// Cancels a running transfer (msg 1287).
+    pub async fn cancel_transfer(&mut self, path: &str) -> Result<()> {
+        self.call(&Command::CancelTransfer { path }).await.map(drop)
+    }
+
+    /// Uploads `len` bytes from `src` whose MD5 is `md5` (hex) to `remote` (msg 1286). The camera's
+    /// `put_file_complete` must report the same MD5 and size.
+    pub async fn upload_from<R>(&mut self, src: &mut R, len: u64, md5: &str, remote: &str) -> Result<u64>
+    where
+        R: AsyncRead + Unpin + ?Sized,
+    {
+        let mut data = self.data_conn().await?;
+        let floor = self.seq_now();
+        self.call(&Command::PutFile { path: remote, offset: 0, size: len, md5 }).await?;
+        let mut buf = vec![0u8; DATA_CHUNK.min(usize::try_from(len).unwrap_or(DATA_CHUNK)).max(1)];
+        let mut sent = 0u64;
+        while sent < len {
+            let want = (len - sent).min(buf.len() as u64) as usize;
+            let n = src.read(&mut buf[..want]).await?;
+            if n == 0 {
+                return Err(Error::Transfer(format!("source ended after {sent} of {len} bytes")));
+            }
+            if let Err(e) = data.write_all(&buf[..n]).await {
+                return Err(Error::Transfer(format!("data connection: {e}")));
+            }
+            sent += n as u64;
+        }
+        self.data = Some(data);
+        let note =
+            self.wait_note(floor, &["put_file_complete", "put_file_fail"], self.config.timeout).await?;
+        if note.kind == "put_file_fail" {
+            return Err(Error::Transfer(format!("camera reported put_file_fail ({})", note.param_text())));
+        }
+        let done = TransferDone::from_notification(&note);
+        if let Some(theirs) = done.md5
+            && !theirs.eq_ignore_ascii_case(md5)
+        {
+            return Err(Error::Md5Mismatch { expected: md5.to_string(), actual: theirs });
+        }
+        if let Some(bytes) = done.bytes
+            && bytes != len
+        {
+            return Err(Error::Transfer(format!("camera received {bytes} of {len} bytes")));
+        }
+        Ok(len)
+    }
+
+    /// Uploads a local file to `remote` (a bare name goes to the session's directory, or give an
+    /// absolute camera path). Reads the file twice (MD5 first, as the request needs it), never whole.
+    pub async fn upload(&mut self, local: &Path, remote: &str) -> Result<u64> {
+        let mut file = tokio::fs::File::open(local).await?;
+        let mut hasher = Md5::new();
+        let mut buf = vec![0u8; DATA_CHUNK];
+        let mut len = 0u64;
+        loop {
+            let n = file.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            len += n as u64;
+        }
+        drop(buf);
+        let md5 = md5_hex(hasher);
+        let mut file = tokio::fs::File::open(local).await?;
+        let mut limited = (&mut file).take(len);
+        self.upload_from(&mut limited, len, &md5, remote).await
+    }
+
+    /// Fetches a thumbnail (msg 1025): the bytes arrive on the data port *before* the reply that gives
+    /// their size and MD5.
+    pub async fn thumbnail(&mut self, path: &str) -> Result<Vec<u8>> {
+        let mut data = self.data_conn().await?;
+        self.send(&Command::Thumbnail { path, kind: "thumb" }, self.token()).await?;
+        let mut bytes = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let timeout = self.config.timeout;
+        let mut reply: Option<Reply> = None;
+        let result: Result<()> = async {
+            loop {
+                if let Some(r) = &reply {
+                    let size =
+                        r.int("size").and_then(|s| u64::try_from(s).ok()).unwrap_or(bytes.len() as u64);
+                    if size > MAX_THUMB {
+                        return Err(Error::Protocol(format!("thumbnail of {size} bytes")));
+                    }
+                    if bytes.len() as u64 >= size {
+                        bytes.truncate(size as usize);
+                        return Ok(());
+                    }
+                }
+                tokio::select! {
+                    biased;
+                    r = self.replies.recv(), if reply.is_none() => {
+                        let Some(r) = r else { return Err(self.closed()) };
+                        if r.msg_id != msg::GET_THUMB && !(r.rval == rval::INVALID_TOKEN && r.msg_id == 0) {
+                            continue;
+                        }
+                        reply = Some(check(r)?);
+                    }
+                    read = tokio::time::timeout(timeout, data.read(&mut buf)) => {
+                        let n = match read {
+                            Ok(Ok(0)) => return Err(Error::Transfer("data connection closed".into())),
+                            Ok(Ok(n)) => n,
+                            Ok(Err(e)) => return Err(Error::Io(e)),
+                            Err(_) => return Err(Error::Timeout("thumbnail data".into())),
+                        };
+                        if (bytes.len() + n) as u64 > MAX_THUMB {
+                            return Err(Error::Protocol("thumbnail too large".into()));
+                        }
+                        bytes.extend_from_slice(&buf[..n]);
+                    }
+                }
+            }
+        }
+        .await;
+        result?;
+        self.data = Some(data);
+        if let Some(theirs) = reply.as_ref().and_then(|r| r.text("md5sum")) {
+            let mut h = Md5::new();
+            h.update(&bytes);
+            let actual = md5_hex(h);
+            if !theirs.eq_ignore_ascii_case(&actual) {
+                return Err(Error::Md5Mismatch { expected: theirs, actual });
+            }
+        }
+        Ok(bytes)
+    }
+
+    /// Ends the session (msg 258) and closes the connections.
+    pub async fn close(mut self) -> Result<()> {
+        let result = self.exchange(&Command::StopSession, self.token(), self.config.timeout).await;
+        let mut w = self.shared.writer.lock().await;
+        let _ = w.shutdown().await;
+        drop(w);
+        match result {
+            Ok(r) if r.rval == rval::OK || r.rval == rval::INVALID_TOKEN => Ok(()),
+            Ok(r) => Err(Error::Camera { msg_id: msg::STOP_SESSION, rval: r.rval }),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Reads the command connection: routes replies and notifications, answers 1793.
+async fn read_loop(
+    mut read: OwnedReadHalf,
+    shared: Arc<Shared>,
+    replies: mpsc::Sender<Reply>,
+    notes: mpsc::Sender<(u64, Notification)>,
+    config: ClientConfig,
+) {
+    let mut stream = JsonStream::new(config.max_object);
+    let mut buf = vec![0u8; 64 * 1024];
+    let reason = loop {
+        let n = match read.read(&mut buf).await {
+            Ok(0) => break "end of stream".to_string(),
+            Ok(n) => n,
+            Err(e) => break e.to_string(),
+        };
+        stream.push(&buf[..n]);
+        let mut fatal = None;
+        loop {
+            let object = match stream.next_object() {
+                Ok(Some(o)) => o,
+                Ok(None) => break,
+                Err(e) => {
+                    fatal = Some(e.to_string());
+                    break;
+                }
+            };
+            let message = match Message::decode(object) {
+                Ok(m) => m,
+                Err(e) => {
+                    warn!(error = %e, object = %String::from_utf8_lossy(object), "undecodable object from camera, skipped");
+                    continue;
+                }
+            };
+            match message {
+                // Never block here (1793 must be answered in time): a reply nobody waits for while 64
+                // others are unread is unsolicited and can go.
+                Message::Reply(r) => {
+                    if let Err(mpsc::error::TrySendError::Full(r)) = replies.try_send(r) {
+                        warn!(msg_id = r.msg_id, "reply queue full, reply dropped");
+                    }
+                }
+                Message::Other { msg_id, raw } => {
+                    // A reply without rval (some firmware omits it on success).
+                    if let Err(mpsc::error::TrySendError::Full(_)) =
+                        replies.try_send(Reply { msg_id, rval: rval::OK, raw })
+                    {
+                        warn!(msg_id, "reply queue full, reply dropped");
+                    }
+                }
+                Message::Notification(n) => {
+                    debug!(kind = %n.kind, param = %n.param.as_ref().map(as_text).unwrap_or_default(), "notification");
+                    // Numbered before it is queued, so a waiter's floor never admits an older one.
+                    let seq = shared.seq.fetch_add(1, Ordering::AcqRel);
+                    if let Err(mpsc::error::TrySendError::Full(_)) = notes.try_send((seq, n)) {
+                        warn!("event queue full, notification dropped");
+                    }
+                }
+                Message::SessionHolderQuery => {
+                    if config.keep_session {
+                        let token = shared.token.load(Ordering::Relaxed);
+                        let mut out = Vec::with_capacity(64);
+                        Command::HolderAnswer { rval: Some(0) }.encode(token, &mut out);
+                        let mut w = shared.writer.lock().await;
+                        if let Err(e) = w.write_all(&out).await {
+                            warn!(error = %e, "could not answer the session-holder query");
+                        }
+                        info!("another client asked for the session: kept it");
+                    } else {
+                        info!("another client asked for the session: yielding");
+                    }
+                }
+            }
+        }
+        if let Some(f) = fatal {
+            break f;
+        }
+    };
+    debug!(%reason, "command connection ended");
+    *shared.end.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
+}

@@ -1,0 +1,24 @@
+//! Ambarella "remote API" (Xiaomi Yi, YI 4K, SJCAM and other Ambarella cameras): JSON objects over TCP
+//! 7878, raw file data over TCP 8787.
+//!
+//! [`wire`] is the pure codec, [`client`] speaks to a camera, [`YiCamera`] adapts it to
+//! [`camctl_core::Camera`], and [`emulator`] behaves like a camera. Camera URLs are
+//! `yi://HOST[:PORT][?data_port=N]` (alias `ambarella://`), defaults 7878 and 8787.
+
+mod camera;
+pub mod client;
+pub mod emulator;
+mod error;
+pub mod wire;
+
+pub use camera::YiCamera;
+pub use error::{Error, Result};
+
+/// The camera's command port.
+pub const DEFAULT_PORT: u16 = 7878;
+
+/// The camera's data port.
+pub const DEFAULT_DATA_PORT: u16 = 8787;
+
+/// Where the camera's SD card is mounted; camera paths start with it.
+pub const SD_ROOT: &str = "/tmp/fuse_d";

@@ -1,0 +1,130 @@
+//! Framing over a byte stream: read one header, read or stream its payload, write one frame in one
+//! write. Shared by the client and the emulator.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+
+use crate::error::{Error, Result};
+use crate::wire::{HEADER_LEN, Header, WireError};
+
+/// Read-ahead buffer. Reads larger than this (download chunks) bypass it and land directly in the
+/// caller's buffer.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// One command connection (port 5678 or 5679 equivalent).
+pub struct Connection<S> {
+    stream: BufReader<S>,
+    out: Vec<u8>,
+    read_timeout: Option<Duration>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
+    /// Wraps a connected stream.
+    pub fn new(stream: S) -> Self {
+        Connection {
+            stream: BufReader::with_capacity(READ_BUFFER, stream),
+            out: Vec::new(),
+            read_timeout: None,
+        }
+    }
+
+    /// Makes every read fail with [`Error::Timeout`] when the peer sends nothing for `timeout`.
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
+        self.read_timeout = timeout;
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &S {
+        self.stream.get_ref()
+    }
+
+    async fn read_some(&mut self, buf: &mut [u8]) -> Result<usize> {
+        match self.read_timeout {
+            None => Ok(self.stream.read(buf).await?),
+            Some(t) => match tokio::time::timeout(t, self.stream.read(buf)).await {
+                Ok(r) => Ok(r?),
+                Err(_) => Err(Error::Timeout("data from the peer")),
+            },
+        }
+    }
+
+    /// Fills `buf` completely; a clean end of stream is [`WireError::Truncated`].
+    pub async fn read_exact(&mut self, buf: &mut [u8]) -> Result<()> {
+        let mut got = 0;
+        while got < buf.len() {
+            match self.read_some(&mut buf[got..]).await? {
+                0 => return Err(Error::Wire(WireError::Truncated("payload"))),
+                n => got += n,
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the next header; [`Error::Closed`] on a clean end of stream before its first byte.
+    pub async fn read_header(&mut self) -> Result<Header> {
+        let mut head = [0u8; HEADER_LEN];
+        let mut got = 0;
+        while got < HEADER_LEN {
+            match self.read_some(&mut head[got..]).await? {
+                0 if got == 0 => return Err(Error::Closed),
+                0 => return Err(Error::Wire(WireError::Truncated("header"))),
+                n => got += n,
+            }
+        }
+        Ok(Header::decode(&head)?)
+    }
+
+    /// Reads exactly `len` payload bytes into memory, refusing more than `max` (checked before
+    /// allocating).
+    pub async fn read_payload(&mut self, len: u32, max: usize) -> Result<Vec<u8>> {
+        let len = len as usize;
+        if len > max {
+            return Err(Error::Wire(WireError::TooLarge {
+                what: "payload",
+                len: len as u64,
+                max: max as u64,
+            }));
+        }
+        let mut buf = vec![0u8; len];
+        self.read_exact(&mut buf).await?;
+        Ok(buf)
+    }
+
+    /// Copies exactly `n` payload bytes to `out` through `buf` (never the whole payload in memory).
+    pub async fn copy_payload<W: AsyncWrite + Unpin + ?Sized>(
+        &mut self,
+        mut n: u64,
+        out: &mut W,
+        buf: &mut [u8],
+    ) -> Result<()> {
+        while n > 0 {
+            let want = buf.len().min(usize::try_from(n).unwrap_or(usize::MAX));
+            self.read_exact(&mut buf[..want]).await?;
+            out.write_all(&buf[..want]).await?;
+            n -= want as u64;
+        }
+        Ok(())
+    }
+
+    /// Discards exactly `n` payload bytes.
+    pub async fn skip_payload(&mut self, n: u64) -> Result<()> {
+        let mut buf = vec![0u8; READ_BUFFER.min(usize::try_from(n).unwrap_or(usize::MAX))];
+        self.copy_payload(n, &mut tokio::io::sink(), &mut buf).await
+    }
+
+    /// Writes header and payload in one write.
+    pub async fn write_frame(&mut self, header: &Header, payload: &[u8]) -> Result<()> {
+        self.out.clear();
+        self.out.extend_from_slice(&header.encode());
+        self.out.extend_from_slice(payload);
+        self.stream.get_mut().write_all(&self.out).await?;
+        Ok(())
+    }
+
+    /// Writes bytes as they are (a frame the caller assembled, e.g. header + chunk in one buffer).
+    pub async fn write_raw(&mut self, bytes: &[u8]) -> Result<()> {
+        self.stream.get_mut().write_all(bytes).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,59 @@
+//! Errors of the Lytro client, connection layer and discovery.
+
+use crate::wire::WireError;
+
+/// What went wrong talking to a Lytro camera.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Socket error.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The peer sent bytes that do not decode.
+    #[error("malformed message: {0}")]
+    Wire(#[from] WireError),
+    /// The peer closed the connection.
+    #[error("connection closed by peer")]
+    Closed,
+    /// No answer in time.
+    #[error("timed out waiting for {0}")]
+    Timeout(&'static str),
+    /// A file or picture the camera does not have (LOAD answered with length 0).
+    #[error("not found on the camera: {0}")]
+    NotFound(String),
+    /// The peer answered something the protocol does not allow here.
+    #[error("{0}")]
+    Protocol(String),
+    /// A previous operation was abandoned half-way, so the connection's state is unknown.
+    #[error("connection unusable after an interrupted operation; reconnect")]
+    Poisoned,
+    /// An argument the protocol cannot carry.
+    #[error("invalid value: {0}")]
+    InvalidValue(String),
+    /// mDNS / DNS-SD failure.
+    #[error("mDNS: {0}")]
+    Mdns(String),
+}
+
+impl From<Error> for camctl_core::Error {
+    fn from(e: Error) -> Self {
+        use camctl_core::Error as E;
+        match e {
+            Error::Io(io) => E::io("Lytro connection", io),
+            Error::Timeout(what) => E::Timeout(format!("waiting for {what}")),
+            Error::NotFound(what) => E::NotFound(what),
+            Error::InvalidValue(v) => E::InvalidValue(v),
+            Error::Wire(_) | Error::Closed | Error::Protocol(_) | Error::Poisoned | Error::Mdns(_) => {
+                E::Protocol(e.to_string())
+            }
+        }
+    }
+}
+
+impl From<mdns_sd::Error> for Error {
+    fn from(e: mdns_sd::Error) -> Self {
+        Error::Mdns(e.to_string())
+    }
+}
+
+/// Result with this crate's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,537 @@
+//! The client state machine: authenticate (tutk.md §3.1), then query and change settings and receive
+//! media frames, over any [`ClientTransport`].
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use camctl_wyze::{ClientConfig, Emulator, EmulatorConfig, WyzeSession, transport::memory_pair};
+//! let (client_end, camera_end) = memory_pair(16);
+//! let camera = EmulatorConfig::new("AbCdEfGh/JkLmN0p", "2CAABBCCDDEE");
+//! tokio::spawn(Emulator::new(camera).serve(camera_end));
+//!
+//! let session = WyzeSession::connect(client_end, ClientConfig::new("AbCdEfGh/JkLmN0p", "2CAABBCCDDEE")).await.unwrap();
+//! session.set_setting("night-vision", "auto").await.unwrap();
+//! assert_eq!(session.setting("night-vision").await.unwrap().value, "auto");
+//! let (info, frame) = session.recv_frame().await.unwrap();
+//! assert!(info.is_keyframe() && !frame.is_empty());
+//! # });
+//! ```
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use camctl_core::{CameraInfo, Event, Setting};
+use serde_json::Value;
+use tokio::time::{Instant, timeout_at};
+
+use crate::auth;
+use crate::error::{Error, Result};
+use crate::settings::{self, ResolutionEncoding, SettingKind, SettingSpec};
+use crate::transport::{ClientTransport, IOTYPE_USER_DEFINED_START, MediaFrame, TransportError};
+use crate::wire::{AuthReply, FrameSize, HlMessage, Request, ResolvingBit, Response, VideoParams, code};
+
+/// Unsolicited messages kept for [`WyzeSession::next_event`]; older ones are dropped beyond this.
+const MAX_QUEUED_EVENTS: usize = 256;
+
+/// Everything the client needs to know before connecting.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The camera's ENR (16 characters, or 32 for status-6 cameras).
+    pub enr: String,
+    /// The parent (base station) ENR, appended to `enr` as the second key of status 6 (DWB).
+    pub parent_enr: Option<String>,
+    /// The camera's MAC (12 hex digits); its first 4 bytes are the 10002 "username".
+    pub mac: String,
+    /// The model (`WYZE_CAKP2JFUS`, `HL_DB2`, ...), when known; taken from cameraInfo otherwise.
+    pub model: Option<String>,
+    /// Phone id: its first 4 bytes are the 10006/10008 "username".
+    pub phone_id: String,
+    /// The account's open_user_id sent in 10006/10008.
+    pub open_user_id: String,
+    /// Ask for video right after authentication (10002/10006/10008 flag).
+    pub open_video: bool,
+    /// Ask for audio right after authentication.
+    pub open_audio: bool,
+    /// Frame size to request after authentication; `None` skips the 10056/10052 step.
+    pub frame_size: Option<FrameSize>,
+    /// Bitrate to request with it (KB/s).
+    pub bitrate: u16,
+    /// `Some` sends the 5-byte 10056 variant with this fps (0 = auto).
+    pub fps: Option<u16>,
+    /// Force 10002, 10006 or 10008 instead of choosing by model and protocol level.
+    pub auth_command: Option<u16>,
+    /// The 10000 hello (empty by default; see [`Request::connect_wake`]).
+    pub hello: Request,
+    /// Send 10010 `[1, 1]` after the resolution step (FSS does; go2rtc relies on the auth flag).
+    pub start_video_command: bool,
+    /// How long to wait for each reply and for each frame.
+    pub timeout: Duration,
+    /// Encoding of the 10050 resolution byte.
+    pub resolution_encoding: ResolutionEncoding,
+}
+
+impl ClientConfig {
+    /// Defaults: empty hello, video on, audio off, 1080p at 120 KB/s, 5 s timeout.
+    pub fn new(enr: &str, mac: &str) -> Self {
+        ClientConfig {
+            enr: enr.into(),
+            parent_enr: None,
+            mac: mac.into(),
+            model: None,
+            phone_id: "camctl".into(),
+            open_user_id: String::new(),
+            open_video: true,
+            open_audio: false,
+            frame_size: Some(FrameSize::HD_1080P),
+            bitrate: crate::wire::bitrate::HD,
+            fps: None,
+            auth_command: None,
+            hello: Request::connect(),
+            start_video_command: false,
+            timeout: Duration::from_secs(5),
+            resolution_encoding: ResolutionEncoding::default(),
+        }
+    }
+}
+
+/// What the handshake learned.
+#[derive(Debug, Clone)]
+pub struct SessionDetails {
+    /// The camera's protocol level (header of its 10001 reply).
+    pub protocol: u16,
+    /// Camera status in 10001.
+    pub status: u8,
+    /// The challenge-response command used (10002, 10006 or 10008).
+    pub auth_command: u16,
+    /// The camera's JSON reply.
+    pub auth_reply: AuthReply,
+    /// The model used for command selection.
+    pub model: Option<String>,
+}
+
+/// An authenticated session with a Wyze camera over transport `T`.
+///
+/// Methods take `&self`: one task may receive frames while another changes settings. Control exchanges
+/// are serialized (the protocol has no transaction ids, so one request per code may be outstanding).
+pub struct WyzeSession<T> {
+    transport: T,
+    config: ClientConfig,
+    details: SessionDetails,
+    control: tokio::sync::Mutex<()>,
+    unsolicited: std::sync::Mutex<VecDeque<HlMessage>>,
+}
+
+impl<T> std::fmt::Debug for WyzeSession<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WyzeSession").field("details", &self.details).finish_non_exhaustive()
+    }
+}
+
+/// Sends `msg` and waits for the message with code `msg.code + 1`; other messages are queued.
+async fn exchange_on<T: ClientTransport>(
+    transport: &T,
+    queue: &std::sync::Mutex<VecDeque<HlMessage>>,
+    msg: &HlMessage,
+    timeout: Duration,
+) -> Result<HlMessage> {
+    let expected = code::response_to(msg.code);
+    transport.send_ioctrl(IOTYPE_USER_DEFINED_START, msg.encode()?).await?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let (ctrl_type, data) = timeout_at(deadline, transport.recv_ioctrl())
+            .await
+            .map_err(|_| Error::Timeout { request: msg.code, expected, timeout })??;
+        if ctrl_type != IOTYPE_USER_DEFINED_START {
+            tracing::debug!(ctrl_type, "ignoring non-HL ioctrl");
+            continue;
+        }
+        match HlMessage::decode(&data) {
+            Ok(reply) if reply.code == expected => return Ok(reply),
+            Ok(other) => push_event(queue, other),
+            // A garbled message is that message's problem, not the session's.
+            Err(e) => tracing::warn!("ignoring undecodable ioctrl: {e}"),
+        }
+    }
+}
+
+fn push_event(queue: &std::sync::Mutex<VecDeque<HlMessage>>, msg: HlMessage) {
+    let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
+    if q.len() >= MAX_QUEUED_EVENTS {
+        q.pop_front();
+    }
+    q.push_back(msg);
+}
+
+impl<T: ClientTransport> WyzeSession<T> {
+    /// Runs the handshake: 10000 → 10001 → 10002/10006/10008 → 10003/10007/10009, then the frame size
+    /// and bitrate (10056 or 10052) and, if configured, 10010.
+    pub async fn connect(transport: T, config: ClientConfig) -> Result<Self> {
+        let queue = std::sync::Mutex::new(VecDeque::new());
+        let hello = config.hello.to_message()?;
+        let reply = exchange_on(&transport, &queue, &hello, config.timeout).await?;
+        let protocol = reply.protocol;
+        let Response::Challenge { status, challenge } = Response::decode(&reply)? else {
+            return Err(Error::Protocol("10001 did not decode as a challenge".into()));
+        };
+        let mut material = config.enr.clone().into_bytes();
+        if status == 6 && material.len() < 32 {
+            material.extend_from_slice(config.parent_enr.as_deref().unwrap_or_default().as_bytes());
+        }
+        let answer = auth::solve_challenge(status, &challenge, &material)
+            .map_err(|_| Error::CameraStatus { status })?;
+        let model = config.model.clone();
+        let auth_code = config.auth_command.unwrap_or_else(|| auth::auth_command(model.as_deref(), protocol));
+        let (open_video, open_audio) = (u8::from(config.open_video), u8::from(config.open_audio));
+        let request = if auth_code == code::CONNECT_AUTH {
+            Request::ConnectAuth {
+                response: answer,
+                username: auth::username(&config.mac),
+                open_video,
+                open_audio,
+            }
+        } else {
+            Request::ConnectUserAuth {
+                code: auth_code,
+                response: answer,
+                username: auth::username(&config.phone_id),
+                open_video,
+                open_audio,
+                open_user_id: config.open_user_id.clone().into_bytes(),
+            }
+        };
+        tracing::debug!(status, protocol, auth_code, "answering challenge");
+        let reply = exchange_on(&transport, &queue, &request.to_message()?, config.timeout).await?;
+        let Response::AuthResult { reply: auth_reply, .. } = Response::decode(&reply)? else {
+            return Err(Error::Protocol(format!("K{} is not an authentication result", reply.code)));
+        };
+        match auth_reply.connection_res.as_str() {
+            "1" => {}
+            "2" => return Err(Error::WrongEnr),
+            other => return Err(Error::AuthFailed(other.to_string())),
+        }
+        let model = model.or_else(|| {
+            auth_reply.camera_info.pointer("/basicInfo/model").and_then(Value::as_str).map(str::to_string)
+        });
+        let details = SessionDetails { protocol, status, auth_command: auth_code, auth_reply, model };
+        let session = WyzeSession {
+            transport,
+            config,
+            details,
+            control: tokio::sync::Mutex::new(()),
+            unsolicited: queue,
+        };
+        if let Some(fs) = session.config.frame_size {
+            session.set_resolution(fs, session.config.bitrate).await?;
+        }
+        if session.config.start_video_command {
+            session.control_channel(1, true).await?;
+        }
+        Ok(session)
+    }
+
+    /// What the handshake learned.
+    pub fn details(&self) -> &SessionDetails {
+        &self.details
+    }
+
+    /// The cameraInfo JSON of the authentication reply.
+    pub fn camera_info_json(&self) -> &Value {
+        &self.details.auth_reply.camera_info
+    }
+
+    /// The camera's protocol level.
+    pub fn protocol_level(&self) -> u16 {
+        self.details.protocol
+    }
+
+    /// The transport (e.g. for statistics).
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    /// Identity for `camctl info`, from the cameraInfo JSON.
+    pub fn info(&self) -> CameraInfo {
+        let ci = self.camera_info_json();
+        let text = |ptr: &str| match ci.pointer(ptr) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => String::new(),
+        };
+        let mut extra = vec![
+            ("protocol level".to_string(), self.details.protocol.to_string()),
+            ("authenticated with".to_string(), format!("K{}", self.details.auth_command)),
+        ];
+        for (label, ptr) in [
+            ("hardware", "/basicInfo/hardware"),
+            ("wifi signal", "/basicInfo/wifidb"),
+            ("video codec", "/videoParm/type"),
+            ("fps", "/videoParm/fps"),
+            ("audio sample rate", "/audioParm/sampleRate"),
+            ("sd card", "/sdParm/status"),
+        ] {
+            let v = text(ptr);
+            if !v.is_empty() {
+                extra.push((label.to_string(), v));
+            }
+        }
+        let model = text("/basicInfo/model");
+        let mac = text("/basicInfo/mac");
+        CameraInfo {
+            protocol: "wyze".into(),
+            manufacturer: "Wyze".into(),
+            model: if model.is_empty() { self.details.model.clone().unwrap_or_default() } else { model },
+            serial: if mac.is_empty() { self.config.mac.clone() } else { mac },
+            firmware: text("/basicInfo/firmware"),
+            battery: None,
+            extra,
+        }
+    }
+
+    /// Sends any request and waits for its reply (code + 1), decoded.
+    pub async fn request(&self, request: &Request) -> Result<Response> {
+        let reply = self.exchange(&request.to_message()?).await?;
+        Ok(Response::decode(&reply)?)
+    }
+
+    /// Sends a raw HL message and waits for the message with code + 1.
+    pub async fn exchange(&self, msg: &HlMessage) -> Result<HlMessage> {
+        let _guard = self.control.lock().await;
+        exchange_on(&self.transport, &self.unsolicited, msg, self.config.timeout).await
+    }
+
+    /// Sets frame size and bitrate: 10056 (3-byte, or 5-byte when `fps` is configured), or 10052 on the
+    /// models that need it. The camera must answer `01`.
+    pub async fn set_resolution(&self, frame_size: FrameSize, bitrate: u16) -> Result<()> {
+        let request = if auth::uses_k10052(self.details.model.as_deref()) {
+            Request::SetVideoParam(VideoParams {
+                bitrate,
+                resolution: frame_size.0.wrapping_add(1),
+                ..Default::default()
+            })
+        } else {
+            Request::SetResolvingBit(ResolvingBit {
+                frame_size: Some(frame_size.0),
+                bitrate,
+                fps: self.config.fps,
+            })
+        };
+        self.expect_ok(&request).await
+    }
+
+    async fn expect_ok(&self, request: &Request) -> Result<()> {
+        match self.request(request).await? {
+            Response::SetResult { ok: true, .. } => Ok(()),
+            other => Err(Error::Refused(other.code().wrapping_sub(1))),
+        }
+    }
+
+    /// 10010: enables (`true`) or disables a media channel (1 video, 2 audio, 3 return audio, 4 RDT).
+    pub async fn control_channel(&self, media: u8, enable: bool) -> Result<()> {
+        self.request(&Request::ControlChannel { media, enable: if enable { 1 } else { 2 } }).await?;
+        Ok(())
+    }
+
+    /// 10050: the video parameter block.
+    pub async fn video_params(&self) -> Result<VideoParams> {
+        match self.request(&Request::Query { code: code::GET_VIDEO_PARAM }).await? {
+            Response::VideoParams(p) => Ok(p),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// 10020: parameter values by id (values as the camera's strings).
+    pub async fn check_params(&self, ids: &[u8]) -> Result<BTreeMap<u8, String>> {
+        let Response::Params(json) = self.request(&Request::CheckParams { ids: ids.to_vec() }).await? else {
+            return Err(Error::Protocol("10021 is not JSON".into()));
+        };
+        let mut out = BTreeMap::new();
+        if let Value::Object(map) = json {
+            for (k, v) in map {
+                let Ok(id) = k.parse::<u8>() else { continue };
+                let v = match v {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                out.insert(id, v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// All settings of [`settings::SETTINGS`] with current values.
+    pub async fn settings(&self) -> Result<Vec<Setting>> {
+        let mut out = Vec::with_capacity(settings::SETTINGS.len());
+        for spec in settings::SETTINGS {
+            out.push(self.read_setting(spec).await?);
+        }
+        Ok(out)
+    }
+
+    /// One setting by key.
+    pub async fn setting(&self, key: &str) -> Result<Setting> {
+        self.read_setting(find(key)?).await
+    }
+
+    /// Changes a setting (user-facing value, e.g. `on`, `auto`, `360p`, `120`) and returns it re-read.
+    pub async fn set_setting(&self, key: &str, value: &str) -> Result<Setting> {
+        let spec = find(key)?;
+        let v = spec
+            .parse(value)
+            .ok_or_else(|| Error::InvalidValue { key: key.to_string(), value: value.to_string() })?;
+        self.write_value(spec, v).await?;
+        self.read_setting(spec).await
+    }
+
+    async fn read_setting(&self, spec: &SettingSpec) -> Result<Setting> {
+        let value = self.read_value(spec).await?;
+        Ok(Setting {
+            key: spec.key.to_string(),
+            label: spec.label.to_string(),
+            value: value.map_or_else(|| "unknown".to_string(), |v| spec.render(v)),
+            writable: true,
+            form: spec.form(),
+        })
+    }
+
+    /// The wire value of a setting (`None` when the camera reports it as unknown).
+    pub async fn read_value(&self, spec: &SettingSpec) -> Result<Option<i64>> {
+        Ok(Some(match spec.kind {
+            SettingKind::Byte { get, .. } => match self.request(&Request::Query { code: get }).await? {
+                Response::Byte { value, .. } => value.into(),
+                Response::Raw { payload, .. } if !payload.is_empty() => payload[0].into(),
+                other => return Err(unexpected(&other)),
+            },
+            SettingKind::Resolution => {
+                let vp = self.video_params().await?;
+                return Ok(self.config.resolution_encoding.decode(vp.resolution).map(i64::from));
+            }
+            SettingKind::Bitrate => self.video_params().await?.bitrate.into(),
+            SettingKind::Fps => self.video_params().await?.fps.into(),
+            SettingKind::HorFlip => self.video_params().await?.hor_flip.into(),
+            SettingKind::VerFlip => self.video_params().await?.ver_flip.into(),
+            SettingKind::MotionDetection => {
+                match self.request(&Request::Query { code: code::GET_MOTION_ALARM }).await? {
+                    Response::MotionAlarm(m) => m.enabled.into(),
+                    other => return Err(unexpected(&other)),
+                }
+            }
+            SettingKind::Alarm => {
+                match self.request(&Request::Query { code: code::GET_ALARM_FLASHING }).await? {
+                    Response::AlarmFlashing([v, _]) => v.into(),
+                    other => return Err(unexpected(&other)),
+                }
+            }
+            SettingKind::CameraTime => {
+                match self.request(&Request::Query { code: code::GET_CAMERA_TIME }).await? {
+                    Response::CameraTime(t) => i64::try_from(t).unwrap_or(i64::MAX),
+                    other => return Err(unexpected(&other)),
+                }
+            }
+            SettingKind::TimeZone => {
+                let params = self.check_params(&[22]).await?;
+                return Ok(params.get(&22).and_then(|v| v.trim().parse().ok()));
+            }
+        }))
+    }
+
+    /// Writes a wire value (already validated by [`SettingSpec::parse`]).
+    pub async fn write_value(&self, spec: &SettingSpec, v: i64) -> Result<()> {
+        let byte = u8::try_from(v).unwrap_or(0);
+        let video = |p: VideoParams| Request::SetVideoParam(p);
+        match spec.kind {
+            SettingKind::Byte { set, .. } => {
+                self.request(&Request::SetByte { code: set, value: byte }).await?;
+            }
+            SettingKind::Resolution => {
+                let current = self.video_params().await?.bitrate;
+                let bitrate = if current == 0 { self.config.bitrate } else { current };
+                self.set_resolution(FrameSize(byte), bitrate).await?;
+            }
+            SettingKind::Bitrate => {
+                let bitrate = u16::try_from(v).unwrap_or(u16::MAX);
+                self.expect_ok(&video(VideoParams { bitrate, ..Default::default() })).await?;
+            }
+            SettingKind::Fps => {
+                self.expect_ok(&video(VideoParams { fps: byte, ..Default::default() })).await?
+            }
+            SettingKind::HorFlip => {
+                self.expect_ok(&video(VideoParams { hor_flip: byte, ..Default::default() })).await?
+            }
+            SettingKind::VerFlip => {
+                self.expect_ok(&video(VideoParams { ver_flip: byte, ..Default::default() })).await?
+            }
+            SettingKind::MotionDetection => {
+                let code = if auth::uses_k10052(self.details.model.as_deref()) {
+                    code::SET_MOTION_ALARM_DB
+                } else {
+                    code::SET_MOTION_ALARM
+                };
+                self.request(&Request::SetMotionAlarm { code, value: byte, extra: 0 }).await?;
+            }
+            SettingKind::Alarm => {
+                self.request(&Request::SetAlarmFlashing(byte)).await?;
+            }
+            SettingKind::CameraTime => {
+                self.request(&Request::SetCameraTime(u32::try_from(v).unwrap_or(0))).await?;
+            }
+            SettingKind::TimeZone => {
+                self.request(&Request::SetTimeZone(i8::try_from(v).unwrap_or(0))).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The next media frame (video or audio), or [`Error::NoFrames`] after the configured timeout.
+    pub async fn recv_frame(&self) -> Result<MediaFrame> {
+        match tokio::time::timeout(self.config.timeout, self.transport.recv_frame()).await {
+            Ok(frame) => Ok(frame?),
+            Err(_) => Err(Error::NoFrames(self.config.timeout)),
+        }
+    }
+
+    /// The next message the camera sent on its own (or a late reply), as an event; `None` once the
+    /// transport is closed. Waits without a timeout and blocks control requests meanwhile.
+    pub async fn next_event(&self) -> Result<Option<Event>> {
+        loop {
+            let queued = self.unsolicited.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+            if let Some(msg) = queued {
+                return Ok(Some(event_of(&msg)));
+            }
+            let _guard = self.control.lock().await;
+            // Re-check: an exchange may have queued something while we waited for the lock.
+            if !self.unsolicited.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
+                continue;
+            }
+            match self.transport.recv_ioctrl().await {
+                Ok((IOTYPE_USER_DEFINED_START, data)) => match HlMessage::decode(&data) {
+                    Ok(msg) => return Ok(Some(event_of(&msg))),
+                    Err(e) => tracing::warn!("ignoring undecodable ioctrl: {e}"),
+                },
+                Ok(_) => {}
+                Err(TransportError::Closed) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Ends the session and hands back the transport.
+    pub fn into_transport(self) -> T {
+        self.transport
+    }
+}
+
+fn find(key: &str) -> Result<&'static SettingSpec> {
+    settings::find(key).ok_or_else(|| Error::UnknownSetting(key.to_string()))
+}
+
+fn unexpected(r: &Response) -> Error {
+    Error::Protocol(format!("unexpected reply K{}", r.code()))
+}
+
+/// An unsolicited message as a [`camctl_core::Event`]: name `K<code>`, detail the JSON text or hex bytes.
+pub fn event_of(msg: &HlMessage) -> Event {
+    let detail = match std::str::from_utf8(&msg.payload) {
+        Ok(text) if text.trim_start().starts_with('{') => text.to_string(),
+        _ => auth::hex(&msg.payload),
+    };
+    Event { name: format!("K{}", msg.code), detail }
+}

@@ -1,0 +1,758 @@
+//! A Wyze camera at the message layer (tutk.md §9): answers the handshake with the configured status and
+//! key, keeps a settings store, and streams the embedded H.264 sample clip with advancing `FRAMEINFO`,
+//! over any [`CameraTransport`].
+//!
+//! The emulator chooses a secret R per handshake, sends `C = encrypt_challenge(R)` in 10001 and accepts
+//! the challenge response only if it equals R; anything else gets `connectionRes` "2".
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, watch};
+
+use crate::auth;
+use crate::error::Result;
+use crate::settings::{ResolutionEncoding, SETTINGS, SettingKind};
+use crate::transport::{CameraTransport, IOTYPE_USER_DEFINED_START, TransportError};
+use crate::wire::{
+    AuthReply, CruisePoint, FrameInfo, FrameSize, HlMessage, MotionAlarm, Request, Response, VideoParams,
+    code, codec,
+};
+
+/// How fast the emulator sends frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pacing {
+    /// One video frame every 1/fps seconds, like a camera.
+    RealTime,
+    /// As fast as the transport takes them (tests, benchmarks); timestamps still advance by 1/fps.
+    Unpaced,
+}
+
+/// Everything configurable about the emulated camera (tutk.md §9).
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Protocol level written in every reply header (e.g. 1, 5, 25, 37).
+    pub protocol: u16,
+    /// Camera status in 10001: 1 default key, 3 ENR, 6 double ENR; 2/4/5 make clients give up.
+    pub status: u8,
+    /// ENR, 16 or 32 characters (status 6 uses characters 16..32 as the second key).
+    pub enr: String,
+    /// MAC (12 hex digits), reported in cameraInfo and FRAMEINFO.
+    pub mac: String,
+    /// Model, e.g. `WYZE_CAKP2JFUS`.
+    pub model: String,
+    /// Firmware version string.
+    pub firmware: String,
+    /// Replaces the generated cameraInfo JSON when set.
+    pub camera_info: Option<Value>,
+    /// Forces `connectionRes` (e.g. "2") whatever the client answers.
+    pub connection_res: Option<String>,
+    /// Initial frame size.
+    pub frame_size: FrameSize,
+    /// Initial bitrate, KB/s.
+    pub bitrate: u16,
+    /// Initial frame rate.
+    pub fps: u8,
+    /// Frame pacing.
+    pub pacing: Pacing,
+    /// Fixed challenge secret R (random per handshake otherwise).
+    pub challenge_secret: Option<[u8; 16]>,
+    /// Encoding of the 10050 / 10020 resolution value.
+    pub resolution_encoding: ResolutionEncoding,
+    /// Codes never answered (simulates a camera that ignores them; clients time out).
+    pub silent_codes: Vec<u16>,
+    /// Answer unknown codes with an empty code + 1 (default: no reply, as §9 suggests).
+    pub answer_unknown: bool,
+    /// Audio codec for audio frames (G.711 µ-law at 8 kHz by default).
+    pub audio_codec: u16,
+}
+
+impl EmulatorConfig {
+    /// A Wyze Cam v3 at protocol level 25 in status 3 (ENR key), 1080p / 120 KB/s / 15 fps, unpaced.
+    pub fn new(enr: &str, mac: &str) -> Self {
+        EmulatorConfig {
+            protocol: 25,
+            status: 3,
+            enr: enr.into(),
+            mac: mac.into(),
+            model: "WYZE_CAKP2JFUS".into(),
+            firmware: "4.36.11.0".into(),
+            camera_info: None,
+            connection_res: None,
+            frame_size: FrameSize::HD_1080P,
+            bitrate: crate::wire::bitrate::HD,
+            fps: camctl_core::video::SAMPLE_FPS as u8,
+            pacing: Pacing::Unpaced,
+            challenge_secret: None,
+            resolution_encoding: ResolutionEncoding::default(),
+            silent_codes: Vec::new(),
+            answer_unknown: false,
+            audio_codec: codec::G711U,
+        }
+    }
+}
+
+/// The emulated camera's settings store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CameraSettings {
+    /// One-byte settings keyed by their getter code (or setter code when there is no getter).
+    pub bytes: BTreeMap<u16, u8>,
+    /// Current frame size.
+    pub frame_size: u8,
+    /// Current bitrate.
+    pub bitrate: u16,
+    /// Current frame rate.
+    pub fps: u8,
+    /// Horizontal flip 1/2.
+    pub hor_flip: u8,
+    /// Vertical flip 1/2.
+    pub ver_flip: u8,
+    /// Motion alarm.
+    pub motion_alarm: MotionAlarm,
+    /// Siren + light 1/2.
+    pub alarm: u8,
+    /// Time zone in hours.
+    pub time_zone: i8,
+    /// Camera clock minus system clock, seconds.
+    pub clock_offset: i64,
+    /// Pan-cruise points.
+    pub cruise_points: Vec<CruisePoint>,
+}
+
+impl CameraSettings {
+    fn new(config: &EmulatorConfig) -> Self {
+        let mut bytes = BTreeMap::new();
+        for spec in SETTINGS {
+            if let SettingKind::Byte { get, .. } = spec.kind {
+                // Wyze convention: 1 on / 2 off; night vision starts on auto (3), night switch on dusk (1).
+                let default = match get {
+                    code::GET_NIGHT_VISION => 3,
+                    code::GET_NETWORK_LIGHT
+                    | code::GET_OSD
+                    | code::GET_IRLED
+                    | code::GET_AUTO_SWITCH_NIGHT => 1,
+                    _ => 2,
+                };
+                bytes.insert(get, default);
+            }
+        }
+        CameraSettings {
+            bytes,
+            frame_size: config.frame_size.0,
+            bitrate: config.bitrate,
+            fps: config.fps.max(1),
+            hor_flip: 2,
+            ver_flip: 2,
+            motion_alarm: MotionAlarm { enabled: 1, sensitivity: 50 },
+            alarm: 2,
+            time_zone: 0,
+            clock_offset: 0,
+            cruise_points: Vec::new(),
+        }
+    }
+
+    /// The value of a K10020 parameter id, as the camera's string.
+    pub fn param(&self, id: u8, enc: ResolutionEncoding) -> Option<String> {
+        let byte = |c: u16| self.bytes.get(&c).map(u8::to_string);
+        Some(match id {
+            1 => return byte(code::GET_NETWORK_LIGHT),
+            2 => return byte(code::GET_NIGHT_VISION),
+            3 => self.bitrate.to_string(),
+            4 => enc.encode(self.frame_size).to_string(),
+            5 => self.fps.to_string(),
+            6 => self.hor_flip.to_string(),
+            7 => self.ver_flip.to_string(),
+            13 => self.motion_alarm.enabled.to_string(),
+            21 => return byte(code::GET_MOTION_TAGGING),
+            22 => self.time_zone.to_string(),
+            27 => return byte(code::GET_MOTION_TRACKING),
+            50 => return byte(code::GET_IRLED),
+            _ => return None,
+        })
+    }
+}
+
+/// One authentication attempt as the emulator saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthRecord {
+    /// 10002, 10006 or 10008.
+    pub code: u16,
+    /// The 4-byte "username" (not checked, like real cameras).
+    pub username: [u8; 4],
+    /// open_user_id of 10006/10008 (empty for 10002).
+    pub open_user_id: Vec<u8>,
+    /// Whether the challenge response was right.
+    pub accepted: bool,
+}
+
+/// The emulator's observable state.
+#[derive(Debug, Clone)]
+pub struct EmulatorState {
+    /// Settings store.
+    pub settings: CameraSettings,
+    /// Sessions served (each [`Emulator::serve`] call).
+    pub sessions: u64,
+    /// Whether the latest session has authenticated.
+    pub authenticated: bool,
+    /// Every authentication attempt.
+    pub auth_log: Vec<AuthRecord>,
+    /// Video streaming on in the latest session.
+    pub video_on: bool,
+    /// Audio streaming on in the latest session.
+    pub audio_on: bool,
+    /// Video frames sent.
+    pub video_frames_sent: u64,
+    /// Audio frames sent.
+    pub audio_frames_sent: u64,
+    /// Codes of every request received, in order.
+    pub requests: Vec<u16>,
+}
+
+// Camera-wide state: the settings survive across sessions, like a real camera's.
+struct Shared {
+    state: Mutex<EmulatorState>,
+    outbox: broadcast::Sender<HlMessage>,
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, EmulatorState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Inspects and drives a running emulator from outside (tests, the CLI).
+#[derive(Clone)]
+pub struct EmulatorHandle {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for EmulatorHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatorHandle").finish_non_exhaustive()
+    }
+}
+
+impl EmulatorHandle {
+    /// A snapshot of the state.
+    pub fn state(&self) -> EmulatorState {
+        self.shared.state().clone()
+    }
+
+    /// Sends a message unprompted to every connected client (it shows up as a client event).
+    pub fn push_message(&self, msg: HlMessage) {
+        let _ = self.shared.outbox.send(msg);
+    }
+}
+
+/// The emulated camera. Build with [`Emulator::new`], keep an [`EmulatorHandle`], then `serve` a transport
+/// per client session; clones share the camera (settings, logs), so one camera can serve many sessions.
+#[derive(Clone)]
+pub struct Emulator {
+    config: Arc<EmulatorConfig>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// One decoded clip, ready to stream: Annex-B access units with keyframe flags.
+struct Clip {
+    frames: Vec<(Vec<u8>, bool)>,
+}
+
+fn clip_for(frame_size: u8) -> &'static Clip {
+    static SD: OnceLock<Clip> = OnceLock::new();
+    static HD: OnceLock<Clip> = OnceLock::new();
+    let load = |bytes: &[u8]| Clip {
+        frames: camctl_core::video::frames(bytes).map(|f| (f.to_annexb(), f.keyframe)).collect(),
+    };
+    // Only two clips ship: sizes whose picture is 360p or smaller (1 SD, 4 doorbell SD) get the 360p one.
+    match frame_size {
+        1 | 4 => SD.get_or_init(|| load(camctl_core::video::SAMPLE_360P)),
+        _ => HD.get_or_init(|| load(camctl_core::video::SAMPLE_1080P)),
+    }
+}
+
+/// 16 pseudo-random bytes without a dependency: std's randomly keyed SipHash over a counter and the time.
+fn random16() -> [u8; 16] {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut out = [0u8; 16];
+    for half in out.chunks_exact_mut(8) {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos());
+        half.copy_from_slice(&h.finish().to_le_bytes());
+    }
+    out
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+impl Emulator {
+    /// An emulator with this configuration.
+    pub fn new(config: EmulatorConfig) -> Self {
+        let settings = CameraSettings::new(&config);
+        let (outbox, _) = broadcast::channel(64);
+        let state = EmulatorState {
+            settings,
+            sessions: 0,
+            authenticated: false,
+            auth_log: Vec::new(),
+            video_on: false,
+            audio_on: false,
+            video_frames_sent: 0,
+            audio_frames_sent: 0,
+            requests: Vec::new(),
+        };
+        let shared = Arc::new(Shared { state: Mutex::new(state), outbox });
+        Emulator { config: Arc::new(config), shared }
+    }
+
+    /// A handle for inspecting the state while [`Emulator::serve`] runs.
+    pub fn handle(&self) -> EmulatorHandle {
+        EmulatorHandle { shared: self.shared.clone() }
+    }
+
+    /// Serves one client session on `transport` until it closes: answers ioctrls and streams media
+    /// concurrently. Each session authenticates anew; settings persist across sessions.
+    pub async fn serve<T: CameraTransport>(self, transport: T) -> Result<()> {
+        let Emulator { config, shared } = self;
+        let outbox = shared.outbox.subscribe();
+        {
+            let mut st = shared.state();
+            st.sessions += 1;
+            st.authenticated = false;
+            st.video_on = false;
+            st.audio_on = false;
+        }
+        // Per session: (video on, audio on); the media pump sleeps until one is set.
+        let (streaming, streaming_rx) = watch::channel((false, false));
+        let control = Control {
+            config: &config,
+            shared: &shared,
+            streaming: &streaming,
+            authenticated: false,
+            secret: None,
+        };
+        let result = tokio::select! {
+            r = control.run(&transport, outbox) => r,
+            r = media_pump(&config, &shared, streaming_rx, &transport) => r,
+        };
+        match result {
+            Err(crate::Error::Transport(TransportError::Closed)) => Ok(()),
+            other => other,
+        }
+    }
+}
+
+struct Control<'a> {
+    config: &'a EmulatorConfig,
+    shared: &'a Shared,
+    streaming: &'a watch::Sender<(bool, bool)>,
+    authenticated: bool,
+    secret: Option<[u8; 16]>,
+}
+
+impl Control<'_> {
+    fn set_streaming(&self, video: Option<bool>, audio: Option<bool>) {
+        let (v, a) = *self.streaming.borrow();
+        let (v, a) = (video.unwrap_or(v), audio.unwrap_or(a));
+        self.streaming.send_replace((v, a));
+        let mut st = self.shared.state();
+        (st.video_on, st.audio_on) = (v, a);
+    }
+
+    async fn run<T: CameraTransport>(
+        mut self,
+        transport: &T,
+        mut outbox: broadcast::Receiver<HlMessage>,
+    ) -> Result<()> {
+        loop {
+            tokio::select! {
+                received = transport.recv_ioctrl() => {
+                    let (ctrl_type, data) = received?;
+                    if ctrl_type != IOTYPE_USER_DEFINED_START {
+                        tracing::debug!(ctrl_type, "ignoring non-HL ioctrl");
+                        continue;
+                    }
+                    let msg = match HlMessage::decode(&data) {
+                        Ok(msg) => msg,
+                        Err(e) => {
+                            tracing::warn!("emulator: ignoring undecodable message: {e}");
+                            continue;
+                        }
+                    };
+                    if let Some(reply) = self.handle(&msg) {
+                        let bytes = reply.to_message(self.config.protocol)?.encode()?;
+                        transport.send_ioctrl(IOTYPE_USER_DEFINED_START, bytes).await?;
+                    }
+                }
+                pushed = outbox.recv() => match pushed {
+                    Ok(msg) => transport.send_ioctrl(IOTYPE_USER_DEFINED_START, msg.encode()?).await?,
+                    Err(broadcast::error::RecvError::Lagged(n)) => tracing::warn!(n, "emulator: dropped pushed messages"),
+                    // The sender lives in `shared`, which outlives this loop; nothing more will come.
+                    Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+                },
+            }
+        }
+    }
+
+    fn camera_info(&self) -> Value {
+        if let Some(ci) = &self.config.camera_info {
+            return ci.clone();
+        }
+        let st = self.shared.state();
+        let s = &st.settings;
+        let b = |c: u16| s.bytes.get(&c).copied().unwrap_or(2).to_string();
+        let enc = self.config.resolution_encoding;
+        json!({
+            "videoParm": {
+                "type": "h264",
+                "bitRate": s.bitrate.to_string(),
+                "resolution": enc.encode(s.frame_size).to_string(),
+                "fps": s.fps.to_string(),
+                "horizontalFlip": s.hor_flip.to_string(),
+                "verticalFlip": s.ver_flip.to_string(),
+            },
+            "settingParm": { "stateVision": b(code::GET_NETWORK_LIGHT), "nightVision": b(code::GET_NIGHT_VISION), "osd": b(code::GET_OSD), "tz": s.time_zone.to_string() },
+            "basicInfo": {
+                "firmware": self.config.firmware,
+                "type": "Camera",
+                "hardware": "0.0.0.0",
+                "model": self.config.model,
+                "mac": self.config.mac,
+                "wifidb": "80",
+            },
+            "audioParm": { "sampleRate": "8000" },
+            "channelResquestResult": { "video": "1", "audio": "1" },
+            "recordType": { "type": "1" },
+            "sdParm": { "status": "2", "capacity": "0", "free": "0" },
+            "type": "normal",
+        })
+    }
+
+    fn handle(&mut self, msg: &HlMessage) -> Option<Response> {
+        self.shared.state().requests.push(msg.code);
+        if self.config.silent_codes.contains(&msg.code) {
+            return None;
+        }
+        let request = match Request::decode(msg) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!("emulator: bad request: {e}");
+                return None;
+            }
+        };
+        let reply_code = code::response_to(msg.code);
+        match request {
+            Request::ConnectRequest { .. } => {
+                let secret = self.config.challenge_secret.unwrap_or_else(random16);
+                self.secret = Some(secret);
+                let challenge =
+                    auth::encrypt_challenge(self.config.status, &secret, self.config.enr.as_bytes())
+                        .unwrap_or_else(|_| random16());
+                return Some(Response::Challenge { status: self.config.status, challenge });
+            }
+            Request::ConnectAuth { response, username, open_video, open_audio } => {
+                return Some(self.authenticate(
+                    msg.code,
+                    response,
+                    username,
+                    Vec::new(),
+                    open_video,
+                    open_audio,
+                ));
+            }
+            Request::ConnectUserAuth { code, response, username, open_video, open_audio, open_user_id } => {
+                return Some(self.authenticate(
+                    code,
+                    response,
+                    username,
+                    open_user_id,
+                    open_video,
+                    open_audio,
+                ));
+            }
+            _ => {}
+        }
+        if !self.authenticated {
+            tracing::debug!(code = msg.code, "emulator: ignoring request before authentication");
+            return None;
+        }
+        let ack = Some(Response::Raw { code: reply_code, payload: vec![1] });
+        let enc = self.config.resolution_encoding;
+        match request {
+            Request::ControlChannel { media, enable } => {
+                let on = enable == 1;
+                match media {
+                    1 => self.set_streaming(Some(on), None),
+                    2 => self.set_streaming(None, Some(on)),
+                    _ => {}
+                }
+                Some(Response::Raw { code: reply_code, payload: Vec::new() })
+            }
+            Request::CheckParams { ids } => {
+                let st = self.shared.state();
+                let map: serde_json::Map<String, Value> = ids
+                    .iter()
+                    .filter_map(|id| st.settings.param(*id, enc).map(|v| (id.to_string(), Value::String(v))))
+                    .collect();
+                Some(Response::Params(Value::Object(map)))
+            }
+            Request::Query { code: q } => {
+                let st = self.shared.state();
+                let s = &st.settings;
+                match q {
+                    c if code::BYTE_QUERIES.contains(&c) => Some(Response::Byte {
+                        code: reply_code,
+                        value: s.bytes.get(&c).copied().unwrap_or(2),
+                    }),
+                    code::GET_VIDEO_PARAM => Some(Response::VideoParams(VideoParams {
+                        bitrate: s.bitrate,
+                        resolution: enc.encode(s.frame_size),
+                        fps: s.fps,
+                        hor_flip: s.hor_flip,
+                        ver_flip: s.ver_flip,
+                    })),
+                    code::GET_CAMERA_TIME => {
+                        Some(Response::CameraTime(u64::try_from(unix_now() + s.clock_offset).unwrap_or(0)))
+                    }
+                    code::GET_MOTION_ALARM => Some(Response::MotionAlarm(s.motion_alarm)),
+                    code::GET_ALARM_FLASHING => Some(Response::AlarmFlashing([s.alarm, s.alarm])),
+                    code::GET_CRUISE_POINTS => Some(Response::CruisePoints(s.cruise_points.clone())),
+                    // JSON/raw queries whose reply content the reference does not know: no reply.
+                    _ => None,
+                }
+            }
+            Request::SetByte { code: set, value } => {
+                let getter = SETTINGS.iter().find_map(|spec| match spec.kind {
+                    SettingKind::Byte { get, set: s } if s == set => Some(get),
+                    _ => None,
+                });
+                self.shared.state().settings.bytes.insert(getter.unwrap_or(set), value);
+                ack
+            }
+            Request::SetVideoParam(p) => {
+                let mut st = self.shared.state();
+                let s = &mut st.settings;
+                // Zero means "leave unchanged" [inferred]; 10052's resolution is frame size + 1.
+                if p.bitrate != 0 {
+                    s.bitrate = p.bitrate;
+                }
+                if let Some(fs) = p.resolution.checked_sub(1) {
+                    s.frame_size = fs;
+                }
+                if p.fps != 0 {
+                    s.fps = p.fps;
+                }
+                if p.hor_flip != 0 {
+                    s.hor_flip = p.hor_flip;
+                }
+                if p.ver_flip != 0 {
+                    s.ver_flip = p.ver_flip;
+                }
+                Some(Response::SetResult { code: reply_code, ok: true })
+            }
+            Request::SetResolvingBit(rb) => {
+                let mut st = self.shared.state();
+                if let Some(fs) = rb.frame_size {
+                    st.settings.frame_size = fs;
+                }
+                if rb.bitrate != 0 {
+                    st.settings.bitrate = rb.bitrate;
+                }
+                if let Some(fps) = rb.fps.filter(|f| *f != 0) {
+                    st.settings.fps = u8::try_from(fps).unwrap_or(u8::MAX);
+                }
+                Some(Response::SetResult { code: reply_code, ok: true })
+            }
+            Request::SetCameraTime(t) => {
+                self.shared.state().settings.clock_offset = i64::from(t) - unix_now();
+                ack
+            }
+            Request::SetMotionAlarm { value, .. } => {
+                self.shared.state().settings.motion_alarm.enabled = value;
+                ack
+            }
+            Request::SetTimeZone(tz) => {
+                self.shared.state().settings.time_zone = tz;
+                ack
+            }
+            Request::SetAlarmFlashing(v) => {
+                self.shared.state().settings.alarm = v;
+                ack
+            }
+            Request::SetCruisePoints(points) => {
+                self.shared.state().settings.cruise_points = points;
+                ack
+            }
+            Request::GetCurCruisePoint(_) => {
+                Some(Response::CurCruisePoint { value: 0, vertical: 0, horizontal: 0 })
+            }
+            // The bridge does not wait for these (tutk.md §4.1).
+            Request::SetRotaryByDegree { .. } | Request::ResetRotatePosition(_) => None,
+            Request::TakePhoto
+            | Request::StartBoa
+            | Request::FormatSd
+            | Request::SetRotaryByAction { .. }
+            | Request::SetPtzPosition { .. } => ack,
+            Request::Raw { code: c, .. } => {
+                tracing::debug!(code = c, "emulator: unknown K-command");
+                self.config.answer_unknown.then(|| Response::Raw { code: reply_code, payload: Vec::new() })
+            }
+            Request::ConnectRequest { .. }
+            | Request::ConnectAuth { .. }
+            | Request::ConnectUserAuth { .. } => None,
+        }
+    }
+
+    fn authenticate(
+        &mut self,
+        code: u16,
+        response: [u8; 16],
+        username: [u8; 4],
+        open_user_id: Vec<u8>,
+        open_video: u8,
+        open_audio: u8,
+    ) -> Response {
+        let status_ok = auth::KeySchedule::for_status(self.config.status).is_ok();
+        let accepted = status_ok && self.secret.take() == Some(response);
+        let connection_res = self
+            .config
+            .connection_res
+            .clone()
+            .unwrap_or_else(|| if accepted { "1".into() } else { "2".into() });
+        let success = connection_res == "1";
+        tracing::debug!(code, accepted, username = ?String::from_utf8_lossy(&username), "emulator: auth");
+        self.shared.state().auth_log.push(AuthRecord { code, username, open_user_id, accepted });
+        let camera_info = if success { self.camera_info() } else { Value::Null };
+        if success {
+            self.authenticated = true;
+            self.shared.state().authenticated = true;
+            // go2rtc/SEYDX: the stream starts right after the reply when the flags are 1.
+            self.set_streaming(Some(open_video == 1), Some(open_audio == 1));
+        }
+        Response::AuthResult {
+            code: code::response_to(code),
+            reply: AuthReply::new(&connection_res, camera_info),
+        }
+    }
+}
+
+/// Streams video (and audio when on) while enabled; returns only on a transport error.
+async fn media_pump<T: CameraTransport>(
+    config: &EmulatorConfig,
+    shared: &Shared,
+    mut streaming: watch::Receiver<(bool, bool)>,
+    transport: &T,
+) -> Result<()> {
+    let start = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let mut deadline = tokio::time::Instant::now();
+    let mut media_us: u64 = 0; // stream time of the next video frame
+    let mut audio_us: u64 = 0;
+    let (mut video_no, mut audio_no) = (0u32, 0u32);
+    let mut index = 0usize;
+    let mut current_clip: Option<u8> = None;
+    loop {
+        // Waiting here (rather than polling) keeps an idle emulator at zero CPU.
+        if streaming.wait_for(|(video, audio)| *video || *audio).await.is_err() {
+            return Ok(());
+        }
+        let (video_on, audio_on) = *streaming.borrow();
+        let (fs, fps, bitrate) = {
+            let s = &shared.state().settings;
+            (s.frame_size, s.fps.max(1), s.bitrate)
+        };
+        if !video_on {
+            // A restart of video begins at a keyframe.
+            current_clip = None;
+        }
+        let frame_us = 1_000_000 / u64::from(fps);
+        let stamp = |us: u64| {
+            let t = start + Duration::from_micros(us);
+            (u32::try_from(t.as_secs()).unwrap_or(u32::MAX), t.subsec_micros())
+        };
+        if video_on {
+            let clip_key = if matches!(fs, 1 | 4) { 1 } else { 0 };
+            if current_clip != Some(clip_key) {
+                // A new resolution (or a restart) starts at the clip's first frame: an IDR with SPS/PPS.
+                current_clip = Some(clip_key);
+                index = 0;
+            }
+            let clip = clip_for(fs);
+            let Some((data, keyframe)) = clip.frames.get(index % clip.frames.len().max(1)) else {
+                return Ok(());
+            };
+            index = (index + 1) % clip.frames.len();
+            video_no = video_no.wrapping_add(1);
+            let (secs, us) = stamp(media_us);
+            let mut info = FrameInfo {
+                codec_id: codec::H264,
+                flags: u8::from(*keyframe),
+                cam_index: 0,
+                online_num: 1,
+                framerate: fps,
+                frame_size: fs,
+                bitrate: u8::try_from(bitrate).unwrap_or(u8::MAX),
+                timestamp_us: us,
+                timestamp: secs,
+                frame_len: u32::try_from(data.len()).unwrap_or(u32::MAX),
+                frame_no: video_no,
+                ..Default::default()
+            };
+            info.set_mac(&config.mac);
+            transport.send_frame(info, data.clone()).await?;
+            shared.state().video_frames_sent += 1;
+        }
+        media_us += frame_us;
+        if audio_on {
+            // 160-sample frames at 8 kHz (20 ms): send as many as cover the video frame interval.
+            let samples = crate::wire::codec::samples_per_frame(config.audio_codec);
+            let audio_frame_us = u64::from(samples) * 1_000_000 / 8000;
+            while audio_us < media_us {
+                audio_no = audio_no.wrapping_add(1);
+                let (secs, us) = stamp(audio_us);
+                let flags = crate::wire::AudioFlags { sample_rate: 8000, bits16: false, stereo: false };
+                // µ-law silence is 0xFF.
+                let payload = vec![0xFF; samples as usize];
+                let mut info = FrameInfo {
+                    codec_id: config.audio_codec,
+                    flags: flags.to_byte().unwrap_or(0),
+                    online_num: 1,
+                    framerate: fps,
+                    timestamp_us: us,
+                    timestamp: secs,
+                    frame_len: samples,
+                    frame_no: audio_no,
+                    ..Default::default()
+                };
+                info.set_mac(&config.mac);
+                transport.send_frame(info, payload).await?;
+                shared.state().audio_frames_sent += 1;
+                audio_us += audio_frame_us;
+            }
+        } else {
+            audio_us = media_us;
+        }
+        if config.pacing == Pacing::RealTime {
+            deadline += Duration::from_micros(frame_us);
+            // After a pause (streaming off, slow client) restart the clock instead of bursting to catch up.
+            let now = tokio::time::Instant::now();
+            if deadline + Duration::from_micros(frame_us) < now {
+                deadline = now;
+            }
+            tokio::time::sleep_until(deadline).await;
+        } else {
+            // Let the control loop run between frames even when the client drains instantly.
+            tokio::task::yield_now().await;
+        }
+    }
+}
