@@ -45,9 +45,15 @@ fn relative_path(camera: &str) -> String {
 }
 
 impl YiCamera {
-    /// Connects to `yi://HOST[:PORT][?data_port=N]` (or `ambarella://`), defaults 7878 and 8787.
+    /// Connects to `yi://HOST[:PORT][?data_port=N][&verify=0]` (or `ambarella://`), defaults 7878 and
+    /// 8787. `verify=0` skips the MD5 check of whole-file downloads (it costs CPU at high speed).
     pub async fn connect(url: &CameraUrl) -> Result<YiCamera> {
-        Self::connect_with(url, ClientConfig::default()).await
+        let verify_md5 = match url.options.get("verify").map(String::as_str) {
+            None | Some("1") => true,
+            Some("0") => false,
+            Some(other) => return Err(CoreError::InvalidValue(format!("verify={other} (use 0 or 1)"))),
+        };
+        Self::connect_with(url, ClientConfig { verify_md5, ..ClientConfig::default() }).await
     }
 
     /// Connects with explicit client settings.
