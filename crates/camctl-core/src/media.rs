@@ -258,6 +258,51 @@ fn paint_scene(c: &mut Canvas, rng: &mut Rng) {
     }
 }
 
+/// `len` deterministic, incompressible-looking bytes (xorshift64; same `seed`, same bytes): stand-in
+/// for video and RAW files in tests and benchmarks.
+///
+/// ```
+/// let a = camctl_core::media::noise(1000, 7);
+/// assert_eq!(a, camctl_core::media::noise(1000, 7));
+/// assert_ne!(a, camctl_core::media::noise(1000, 8));
+/// ```
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut out = vec![0u8; len];
+    fill_noise(&mut out, &mut (seed | 1));
+    out
+}
+
+fn fill_noise(buf: &mut [u8], state: &mut u64) {
+    let mut x = *state;
+    for chunk in buf.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
+    *state = x;
+}
+
+/// Writes a file of [`noise`] of `size` bytes (parents created), 1 MiB at a time, so files of any size
+/// cost little memory.
+pub fn write_noise_file(path: &Path, size: u64, seed: u64) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut block = vec![0u8; 1 << 20];
+    let mut state = seed | 1;
+    let mut left = size;
+    while left > 0 {
+        fill_noise(&mut block, &mut state);
+        let n = left.min(block.len() as u64) as usize;
+        file.write_all(&block[..n])?;
+        left -= n as u64;
+    }
+    file.flush()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,17 +12,7 @@ use camctl_ptpip::{Error, PtpCamera};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+use camctl_core::media::noise as pseudo_random;
 
 /// A card with two folders, a sample JPEG and a 3 MiB file.
 fn card(root: &Path) {

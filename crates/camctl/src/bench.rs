@@ -339,27 +339,10 @@ fn check_size(path: &Path, size: u64) -> Result<()> {
     Ok(())
 }
 
-/// Writes `size` bytes of incompressible-looking data in 1 MiB blocks.
-fn write_test_file(path: &PathBuf, size: u64) -> Result<()> {
-    use std::io::Write;
-    let io = |e| Error::io(path.display().to_string(), e);
-    std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(io)?;
-    let mut file = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut block = vec![0u8; 1 << 20];
-    let mut left = size;
-    while left > 0 {
-        for word in block.chunks_exact_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            word.copy_from_slice(&x.to_le_bytes());
-        }
-        let n = left.min(block.len() as u64) as usize;
-        file.write_all(&block[..n]).map_err(io)?;
-        left -= n as u64;
-    }
-    file.flush().map_err(io)
+/// Writes `size` bytes of incompressible-looking data.
+fn write_test_file(path: &Path, size: u64) -> Result<()> {
+    camctl_core::media::write_noise_file(path, size, 0x9E37_79B9_7F4A_7C15)
+        .map_err(|e| Error::io(path.display().to_string(), e))
 }
 
 /// Runs a child to completion and reads its wall time and peak RSS (`wait4`), without blocking the

@@ -41,17 +41,8 @@ pub async fn emulator() -> Emu {
     emulator_with(|_| {}).await
 }
 
-pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+#[allow(unused_imports)] // Not every test file uses it.
+pub use camctl_core::media::noise as pseudo_random;
 
 /// A raw peer speaking JSON objects on a TCP connection.
 pub struct Raw {

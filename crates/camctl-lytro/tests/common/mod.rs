@@ -60,14 +60,5 @@ pub async fn client(emu: &Running) -> Client {
     Client::connect("127.0.0.1", client_config(emu)).await.unwrap()
 }
 
-pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+#[allow(unused_imports)] // Not every test file uses it.
+pub use camctl_core::media::noise as pseudo_random;

@@ -94,17 +94,7 @@ fn unsafe_kill(pid: u32) {
 
 /// Writes a file of `len` pseudo-random bytes (deterministic from `seed`).
 pub fn write_random_file(path: &Path, len: usize, seed: u64) {
-    let mut x = seed | 1;
-    let bytes: Vec<u8> = (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, bytes).unwrap();
+    camctl_core::media::write_noise_file(path, len as u64, seed).unwrap();
 }
 
 /// Every file under `root`, as sorted relative paths.
