@@ -47,12 +47,24 @@ pub struct ServiceRecords {
 impl ServiceRecords {
     /// The records of the camera with `serial` at `addr`, command port `port`.
     pub fn new(serial: &str, addr: IpAddr, port: u16) -> ServiceRecords {
-        let instance = format!("lytro-{serial}");
+        Self::for_service(SERVICE_TYPE_FQDN, &format!("lytro-{serial}"), addr, port)
+    }
+
+    /// The same record set for any DNS-SD service (`_ptp._tcp` for a PTP/IP camera): PTR, SRV to
+    /// `instance.local.:port`, empty TXT, A/AAAA.
+    ///
+    /// ```
+    /// use camctl_lytro::mdns::ServiceRecords;
+    /// let r = ServiceRecords::for_service("_ptp._tcp", "camctl-0001", "10.0.0.2".parse().unwrap(), 15740);
+    /// assert_eq!(r.fullname, "camctl-0001._ptp._tcp.local.");
+    /// ```
+    pub fn for_service(service_type: &str, instance: &str, addr: IpAddr, port: u16) -> ServiceRecords {
+        let (_, fqdn) = crate::discovery::normalize_service_type(service_type);
         ServiceRecords {
-            service_type: SERVICE_TYPE_FQDN.into(),
-            fullname: format!("{instance}.{SERVICE_TYPE_FQDN}"),
+            fullname: format!("{instance}.{fqdn}"),
+            service_type: fqdn,
             host: format!("{instance}.local."),
-            instance,
+            instance: instance.to_string(),
             port,
             addr,
             txt: Vec::new(),

@@ -200,7 +200,7 @@ pub struct EmulateOptions {
     /// Lytro: power off after this many seconds without use (0 = never).
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub idle_power_off: u64,
-    /// Lytro: do not announce the camera over mDNS.
+    /// Lytro, PTP/IP: do not announce the camera over mDNS (it never announces on loopback).
     #[arg(long)]
     pub no_mdns: bool,
 }

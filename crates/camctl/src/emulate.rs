@@ -30,7 +30,22 @@ pub async fn run(protocol: EmulatedProtocol, options: EmulateOptions) -> Result<
                 }
                 config.data_in = DataInMode::Chunked { size };
             }
+            let serial = config.serial.clone();
             let emulator = Emulator::bind(listen, config).await.map_err(bind_error)?;
+            // Like the Lytro emulator: `_ptp._tcp` only on the interface owning the listen address,
+            // never on loopback.
+            let _mdns = match camctl_lytro::mdns::announce_scope(listen.ip(), !options.no_mdns, false) {
+                Some(scope) => {
+                    let records = camctl_lytro::mdns::ServiceRecords::for_service(
+                        "_ptp._tcp",
+                        &format!("camctl-ptpip-{serial}"),
+                        listen.ip(),
+                        emulator.local_addr().port(),
+                    );
+                    Some(camctl_lytro::mdns::announce(&records, scope)?)
+                }
+                None => None,
+            };
             announce(&emulator.url())?;
             serve_until_signal(emulator.serve()).await
         }

@@ -1,6 +1,6 @@
 //! mDNS discovery across a network the test builds itself: two network namespaces joined by a veth
-//! pair with link-local addresses (169.254.77.0/24). The Lytro emulator announces in one, `camctl
-//! discover` browses in the other. Nothing is sent on the machine's own interfaces.
+//! pair with link-local addresses (169.254.77.0/24). The Lytro and PTP/IP emulators announce in one,
+//! `camctl discover` browses in the other. Nothing is sent on the machine's own interfaces.
 //!
 //! Needs root (`ip netns add`); without it the test says why it is skipped, and under CI=true it fails.
 
@@ -80,7 +80,7 @@ fn can_create_namespaces() -> bool {
 }
 
 #[test]
-fn discover_finds_the_lytro_emulator_across_namespaces() {
+fn discover_finds_lytro_and_ptpip_emulators_across_namespaces() {
     if !can_create_namespaces() {
         return;
     }
@@ -97,6 +97,17 @@ fn discover_finds_the_lytro_emulator_across_namespaces() {
     let mut line = String::new();
     BufReader::new(emulator.stdout.take().unwrap()).read_line(&mut line).unwrap();
     assert_eq!(line.trim(), format!("listening lytro://{CAMERA_ADDR}:5678"));
+    // A PTP/IP camera beside it announces `_ptp._tcp`.
+    let mut ptp = net
+        .camctl_in(&net.camera_ns)
+        .args(["emulate", "ptpip", "--listen", &format!("{CAMERA_ADDR}:15740"), "--media"])
+        .arg(media.path().join("ptp"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(ptp.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), format!("listening ptpip://{CAMERA_ADDR}:15740"));
 
     let out = net
         .camctl_in(&net.client_ns)
@@ -115,10 +126,21 @@ fn discover_finds_the_lytro_emulator_across_namespaces() {
     assert_eq!(lytro["instance"], "lytro-A123456789");
     assert_eq!(lytro["host"], "lytro-A123456789.local.");
 
-    // The URL works as printed.
+    let ptpip = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["service"] == "_ptp._tcp")
+        .unwrap_or_else(|| panic!("no _ptp._tcp camera in {found}"));
+    assert_eq!(ptpip["url"], format!("ptpip://{CAMERA_ADDR}:15740"));
+
+    // The URLs work as printed.
     let info = net.camctl_in(&net.client_ns).args(["info", lytro["url"].as_str().unwrap()]).output().unwrap();
     assert!(info.status.success(), "{}", String::from_utf8_lossy(&info.stderr));
     assert!(String::from_utf8_lossy(&info.stdout).contains("A123456789"));
+    let info = net.camctl_in(&net.client_ns).args(["info", ptpip["url"].as_str().unwrap()]).output().unwrap();
+    assert!(info.status.success(), "{}", String::from_utf8_lossy(&info.stderr));
+    assert!(String::from_utf8_lossy(&info.stdout).contains("camctl PTP/IP emulator"));
 
     // Text output: one line per camera, URL first.
     let text = net
@@ -129,8 +151,10 @@ fn discover_finds_the_lytro_emulator_across_namespaces() {
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.lines().any(|l| l.starts_with(&format!("lytro://{CAMERA_ADDR}:5678"))), "{text}");
 
-    let _ = Command::new("kill").arg(emulator.id().to_string()).status();
-    let _ = emulator.wait();
+    for child in [&mut emulator, &mut ptp] {
+        let _ = Command::new("kill").arg(child.id().to_string()).status();
+        let _ = child.wait();
+    }
 }
 
 #[test]
