@@ -8,6 +8,7 @@
 //! - [`emulator`]: [`Emulator`], a camera that authenticates clients, keeps settings and streams H.264.
 //! - [`sink`]: writes received frames as a playable Annex-B stream.
 //! - [`settings`]: the user-facing setting keys and their K-command pairs.
+//! - [`tutk`]: the native TUTK LAN transport (OLD and CC51 discovery, DTLS, AV layer), client and camera.
 //!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -27,6 +28,7 @@ mod error;
 pub mod settings;
 pub mod sink;
 pub mod transport;
+pub mod tutk;
 pub mod wire;
 
 pub use client::{ClientConfig, SessionDetails, WyzeSession};

@@ -156,7 +156,10 @@ impl Cc51Packet {
                     return Err(short(48));
                 }
                 check(&d[..28], &d[28..48])?;
-                Ok(Cc51Packet::Keepalive { counter: u32::from_le_bytes([d[16], d[17], d[18], d[19]]), sid: sid_at(20) })
+                Ok(Cc51Packet::Keepalive {
+                    counter: u32::from_le_bytes([d[16], d[17], d[18], d[19]]),
+                    sid: sid_at(20),
+                })
             }
             CMD_DATA => {
                 let total = usize::from(u16::from_le_bytes([d[6], d[7]]));
@@ -217,12 +220,10 @@ mod tests {
         let wrong = hmac_key("ABCDEFGHIJKLMNOPQRST", "XXXXXXXX");
         assert_eq!(Cc51Packet::decode(&bytes, &wrong), Err(PacketError::BadHmac));
         let data = Cc51Packet::Data { channel: 1, ticket: 1, sid: SID, payload: vec![1; 50] }.encode(&key);
-        assert_eq!(Cc51Packet::decode(&data, &key).unwrap_or_else(|e| panic!("{e}")).clone(), Cc51Packet::Data {
-            channel: 1,
-            ticket: 1,
-            sid: SID,
-            payload: vec![1; 50]
-        });
+        assert_eq!(
+            Cc51Packet::decode(&data, &key).unwrap_or_else(|e| panic!("{e}")).clone(),
+            Cc51Packet::Data { channel: 1, ticket: 1, sid: SID, payload: vec![1; 50] }
+        );
         for n in 0..data.len() {
             assert!(Cc51Packet::decode(&data[..n], &key).is_err());
         }

@@ -89,9 +89,7 @@ fn header(mode: u8, body_len: usize, seq: u16, cmd: u16, flags: u16) -> Vec<u8> 
 }
 
 fn arr<const N: usize>(b: &[u8], at: usize) -> Result<[u8; N], PacketError> {
-    b.get(at..at + N)
-        .and_then(|s| s.try_into().ok())
-        .ok_or(PacketError::Short { need: at + N, got: b.len() })
+    b.get(at..at + N).and_then(|s| s.try_into().ok()).ok_or(PacketError::Short { need: at + N, got: b.len() })
 }
 
 impl OldPacket {

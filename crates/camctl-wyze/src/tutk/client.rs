@@ -1,0 +1,489 @@
+//! The viewer role over tokio UDP: discovery (OLD and/or CC51), DTLS client, AV login, then a
+//! [`ClientTransport`] for [`crate::WyzeSession`].
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+use tokio::sync::{Mutex, mpsc};
+use tokio::task::JoinHandle;
+
+use super::av::{AvEvent, encode_login};
+use super::cc51::{Cc51Packet, hmac_key};
+use super::dtls::DtlsEndpoint;
+use super::framing::{Framing, Side};
+use super::link::Link;
+use super::old::OldPacket;
+use super::transcode::TailSwap;
+use super::{Firmware, auth_key_bytes, random_bytes, uid_bytes};
+use crate::transport::{ClientTransport, MediaFrame, TransportError};
+
+/// Why connecting failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TutkError {
+    /// A socket error.
+    #[error("UDP: {0}")]
+    Io(#[from] std::io::Error),
+    /// Nobody answered discovery.
+    #[error(
+        "no TUTK discovery answer from {addr} within {after:?} (camera offline, wrong UID, wrong AuthKey/ENR/MAC, or its session limit reached)"
+    )]
+    DiscoveryTimeout {
+        /// Where the probes went.
+        addr: SocketAddr,
+        /// How long.
+        after: Duration,
+    },
+    /// The camera answered discovery but not the session request.
+    #[error("TUTK session setup with {addr} timed out after {after:?}")]
+    SessionTimeout {
+        /// The camera.
+        addr: SocketAddr,
+        /// How long.
+        after: Duration,
+    },
+    /// The DTLS handshake did not complete.
+    #[error("DTLS handshake with the camera failed ({detail}): wrong ENR? (the PSK is SHA-256 of the ENR)")]
+    DtlsHandshake {
+        /// What OpenSSL said, or the timeout.
+        detail: String,
+    },
+    /// No AV login answer.
+    #[error("AV login timed out after {0:?}")]
+    AvLoginTimeout(Duration),
+    /// The camera refused the AV login.
+    #[error("AV login refused by the camera (wrong account/password, i.e. wrong ENR?)")]
+    AvLoginRefused,
+}
+
+impl From<TutkError> for TransportError {
+    fn from(e: TutkError) -> Self {
+        match e {
+            TutkError::Io(io) => TransportError::Io(io),
+            other => TransportError::Other(other.to_string()),
+        }
+    }
+}
+
+impl From<TutkError> for crate::Error {
+    fn from(e: TutkError) -> Self {
+        crate::Error::Transport(e.into())
+    }
+}
+
+/// Options of [`connect`].
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Which discovery flavour to use (default: probe both).
+    pub firmware: Firmware,
+    /// DTLS on channel 0 (default true; `false` sends AV messages in the clear, which only the camctl
+    /// emulator understands: non-DTLS Wyze firmware uses another session format).
+    pub dtls: bool,
+    /// Overall limit for each phase (discovery, session, DTLS, login) and the idle limit afterwards.
+    pub timeout: Duration,
+    /// Overrides the derived AuthKey (tests, unusual cameras).
+    pub auth_key: Option<String>,
+    /// Overrides the derived PSK (default [`crate::auth::dtls_psk`]).
+    pub psk: Option<Vec<u8>>,
+    /// Overrides the AV login password (default [`crate::auth::av_password`]).
+    pub av_password: Option<String>,
+    /// OLD-flavour tail swap (default: go2rtc's, see [`TailSwap`]).
+    pub tail_swap: TailSwap,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            firmware: Firmware::Auto,
+            dtls: true,
+            timeout: Duration::from_secs(5),
+            auth_key: None,
+            psk: None,
+            av_password: None,
+            tail_swap: TailSwap::default(),
+        }
+    }
+}
+
+/// A connected TUTK AV channel (client role). Dropping it sends DTLS close_notify and stops its task.
+#[derive(Debug)]
+pub struct UdpClientTransport {
+    ioctrl_tx: mpsc::Sender<(u32, Vec<u8>)>,
+    ioctrl_rx: Mutex<mpsc::Receiver<(u32, Vec<u8>)>>,
+    frame_rx: Mutex<mpsc::Receiver<MediaFrame>>,
+    ended: Arc<StdMutex<Option<String>>>,
+    peer: SocketAddr,
+    firmware: Firmware,
+    task: JoinHandle<()>,
+}
+
+impl Drop for UdpClientTransport {
+    fn drop(&mut self) {
+        // Closing the command channel makes the task send close_notify and exit; abort is the backstop.
+        let task = self.task.abort_handle();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            task.abort();
+        });
+    }
+}
+
+impl UdpClientTransport {
+    /// The camera's address after discovery (its session port).
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// The flavour the camera answered in.
+    pub fn firmware(&self) -> Firmware {
+        self.firmware
+    }
+
+    fn closed(&self) -> TransportError {
+        match self.ended.lock().ok().and_then(|e| e.clone()) {
+            Some(reason) if reason == "timeout" => TransportError::Timeout,
+            Some(reason) => TransportError::Other(reason),
+            None => TransportError::Closed,
+        }
+    }
+}
+
+impl ClientTransport for UdpClientTransport {
+    async fn send_ioctrl(&self, ctrl_type: u32, data: Vec<u8>) -> Result<(), TransportError> {
+        self.ioctrl_tx.send((ctrl_type, data)).await.map_err(|_| self.closed())
+    }
+
+    async fn recv_ioctrl(&self) -> Result<(u32, Vec<u8>), TransportError> {
+        let got = self.ioctrl_rx.lock().await.recv().await;
+        got.ok_or_else(|| self.closed())
+    }
+
+    async fn recv_frame(&self) -> Result<MediaFrame, TransportError> {
+        let got = self.frame_rx.lock().await.recv().await;
+        got.ok_or_else(|| self.closed())
+    }
+}
+
+async fn recv_until(
+    sock: &UdpSocket,
+    buf: &mut [u8],
+    until: Instant,
+) -> std::io::Result<Option<(usize, SocketAddr)>> {
+    match tokio::time::timeout_at(until.into(), sock.recv_from(buf)).await {
+        Ok(r) => r.map(Some),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Connects to the camera at `addr` (its IOTC port, 32761 on real cameras): discovery, session, DTLS,
+/// AV login. Then run [`crate::WyzeSession::connect`] on the result for the K-command authentication.
+/// Only `addr`'s IP is ever sent to; the camera's answers may come from another port, which is adopted.
+pub async fn connect(
+    addr: SocketAddr,
+    uid: &str,
+    enr: &str,
+    mac: &str,
+    options: ConnectOptions,
+) -> Result<UdpClientTransport, TutkError> {
+    let bind: SocketAddr = if addr.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+    let sock = UdpSocket::bind(bind).await?;
+    let auth_key = options.auth_key.clone().unwrap_or_else(|| crate::auth::auth_key(enr, mac));
+    let key = hmac_key(uid, &auth_key);
+    let swap = options.tail_swap;
+    let timeout = options.timeout;
+    let sid: [u8; 8] = random_bytes();
+    let uidb = uid_bytes(uid);
+    let mut buf = vec![0u8; 65536];
+
+    // Discovery: both probes every 100 ms until one flavour answers (go2rtc `discovery()`).
+    let old_probe =
+        OldPacket::Disco { response: false, stage: 1, uid: uidb, sid, auth_key: auth_key_bytes(&auth_key) }
+            .encode(swap);
+    let cc_probe = Cc51Packet::Disco { response: false, seq: 0, ticket: 0, sid }.encode(&key);
+    let deadline = Instant::now() + timeout;
+    let (mut peer, flavour) = 'disco: loop {
+        if Instant::now() >= deadline {
+            return Err(TutkError::DiscoveryTimeout { addr, after: timeout });
+        }
+        if options.firmware != Firmware::Cc51 {
+            sock.send_to(&old_probe, addr).await?;
+        }
+        if options.firmware != Firmware::Old {
+            sock.send_to(&cc_probe, addr).await?;
+        }
+        let tick = (Instant::now() + Duration::from_millis(100)).min(deadline);
+        while let Some((n, src)) = recv_until(&sock, &mut buf, tick).await? {
+            if src.ip() != addr.ip() {
+                continue;
+            }
+            let d = &buf[..n];
+            if options.firmware != Firmware::Cc51
+                && let Ok(OldPacket::Disco { response: true, .. }) = OldPacket::decode(d, swap)
+            {
+                break 'disco (src, Framing::old(Side::Client, sid, swap));
+            }
+            if options.firmware != Firmware::Old
+                && let Ok(Cc51Packet::Disco { response: true, seq: 1, ticket, sid: cam_sid }) =
+                    Cc51Packet::decode(d, &key)
+            {
+                break 'disco (src, Framing::cc51(Side::Client, cam_sid, key.clone(), ticket));
+            }
+        }
+    };
+    let firmware = flavour.firmware();
+    tracing::debug!(%peer, firmware = firmware.name(), "tutk: camera answered discovery");
+
+    // Session setup: OLD stage 2 + 0x0402 until 0x0404; CC51 seq 2 until seq 3.
+    let setup = match firmware {
+        Firmware::Old => {
+            let stage2 =
+                OldPacket::Disco { response: false, stage: 2, uid: uidb, sid, auth_key: [0; 8] }.encode(swap);
+            sock.send_to(&stage2, peer).await?;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            OldPacket::Session { response: false, uid: uidb, sid, time: now.as_secs() as u32 }.encode(swap)
+        }
+        _ => Cc51Packet::Disco { response: false, seq: 2, ticket: flavour.ticket(), sid: flavour.sid() }
+            .encode(&key),
+    };
+    let deadline = Instant::now() + timeout;
+    'setup: loop {
+        if Instant::now() >= deadline {
+            return Err(TutkError::SessionTimeout { addr, after: timeout });
+        }
+        sock.send_to(&setup, peer).await?;
+        let tick = (Instant::now() + Duration::from_millis(100)).min(deadline);
+        while let Some((n, src)) = recv_until(&sock, &mut buf, tick).await? {
+            if src.ip() != addr.ip() {
+                continue;
+            }
+            let d = &buf[..n];
+            let done = match firmware {
+                Firmware::Old => {
+                    matches!(OldPacket::decode(d, swap), Ok(OldPacket::Session { response: true, .. }))
+                }
+                _ => matches!(
+                    Cc51Packet::decode(d, &key),
+                    Ok(Cc51Packet::Disco { response: true, seq: 3, .. })
+                ),
+            };
+            if done {
+                // Sessions move to the answer's source port (go2rtc `reader()`).
+                peer = src;
+                break 'setup;
+            }
+        }
+    }
+
+    let now = Instant::now();
+    let dtls = if options.dtls {
+        let psk = options.psk.clone().unwrap_or_else(|| crate::auth::dtls_psk(enr).to_vec());
+        Some(DtlsEndpoint::client(&psk).map_err(|e| TutkError::DtlsHandshake { detail: e.to_string() })?)
+    } else {
+        None
+    };
+    let mut link = Link::new(flavour, dtls, now);
+    let dtls_err = |e: super::dtls::DtlsError| TutkError::DtlsHandshake { detail: e.to_string() };
+
+    // DTLS handshake (OpenSSL retransmits its flights when ticked).
+    let deadline = Instant::now() + timeout;
+    while !link.ready() {
+        if Instant::now() >= deadline {
+            return Err(TutkError::DtlsHandshake {
+                detail: format!("no handshake completion within {timeout:?}"),
+            });
+        }
+        for d in link.tick(Instant::now()).map_err(dtls_err)?.datagrams {
+            sock.send_to(&d, peer).await?;
+        }
+        let tick = (Instant::now() + super::link::TICK).min(deadline);
+        while let Some((n, src)) = recv_until(&sock, &mut buf, tick).await? {
+            if src.ip() != addr.ip() {
+                continue;
+            }
+            let out = link.on_datagram(&buf[..n], Instant::now()).map_err(dtls_err)?;
+            if out.valid {
+                peer = src;
+            }
+            for d in out.datagrams {
+                sock.send_to(&d, peer).await?;
+            }
+            if link.ready() {
+                break;
+            }
+        }
+    }
+
+    // AV login: #1 and #2 10 ms apart, repeated every 500 ms until answered.
+    let password = options
+        .av_password
+        .clone()
+        .unwrap_or_else(|| crate::auth::av_password(enr, options.dtls).to_string());
+    let random = u32::from_le_bytes(random_bytes());
+    let deadline = Instant::now() + timeout;
+    let mut early = Vec::new();
+    'login: loop {
+        if Instant::now() >= deadline {
+            return Err(TutkError::AvLoginTimeout(timeout));
+        }
+        for second in [false, true] {
+            for d in link.send_av(&encode_login(second, random, "admin", &password)).map_err(dtls_err)? {
+                sock.send_to(&d, peer).await?;
+            }
+            if !second {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        let tick = (Instant::now() + Duration::from_millis(500)).min(deadline);
+        while let Some((n, src)) = recv_until(&sock, &mut buf, tick).await? {
+            if src.ip() != addr.ip() {
+                continue;
+            }
+            let out = link.on_datagram(&buf[..n], Instant::now()).map_err(dtls_err)?;
+            for d in out.datagrams {
+                sock.send_to(&d, peer).await?;
+            }
+            for ev in out.events {
+                match ev {
+                    AvEvent::LoginResponse { ok: true } => break 'login,
+                    AvEvent::LoginResponse { ok: false } => return Err(TutkError::AvLoginRefused),
+                    other => early.push(other),
+                }
+            }
+        }
+    }
+    let now = Instant::now();
+    let ack = link.av.ack(0, 0, now);
+    for d in link.send_av(&ack).map_err(dtls_err)? {
+        sock.send_to(&d, peer).await?;
+    }
+    link.av.start_ticker(now);
+
+    let (ioctrl_tx, cmd_rx) = mpsc::channel(64);
+    let (in_tx, ioctrl_rx) = mpsc::channel(256);
+    let (frame_tx, frame_rx) = mpsc::channel(256);
+    let ended = Arc::new(StdMutex::new(None));
+    let runner = Runner { sock, peer, ip: addr, link, in_tx, frame_tx, ended: ended.clone(), idle: timeout };
+    for ev in early {
+        runner.deliver(ev);
+    }
+    let task = tokio::spawn(runner.run(cmd_rx));
+    Ok(UdpClientTransport {
+        ioctrl_tx,
+        ioctrl_rx: Mutex::new(ioctrl_rx),
+        frame_rx: Mutex::new(frame_rx),
+        ended,
+        peer,
+        firmware,
+        task,
+    })
+}
+
+struct Runner {
+    sock: UdpSocket,
+    peer: SocketAddr,
+    ip: SocketAddr,
+    link: Link,
+    in_tx: mpsc::Sender<(u32, Vec<u8>)>,
+    frame_tx: mpsc::Sender<MediaFrame>,
+    ended: Arc<StdMutex<Option<String>>>,
+    idle: Duration,
+}
+
+impl Runner {
+    fn deliver(&self, ev: AvEvent) {
+        match ev {
+            AvEvent::IoCtrl(t, d) => {
+                let full = self.in_tx.try_send((t, d)).is_err();
+                if full {
+                    tracing::warn!("tutk: ioctrl queue full, dropping a message");
+                }
+            }
+            // A lagging consumer sees a frame_no gap rather than stalling the ACK flow.
+            AvEvent::Frame(info, data) => {
+                let _ = self.frame_tx.try_send((info, data));
+            }
+            _ => {}
+        }
+    }
+
+    async fn send_all(&self, ds: Vec<Vec<u8>>) -> std::io::Result<()> {
+        for d in ds {
+            self.sock.send_to(&d, self.peer).await?;
+        }
+        Ok(())
+    }
+
+    async fn run(mut self, mut cmds: mpsc::Receiver<(u32, Vec<u8>)>) {
+        let reason = self.run_inner(&mut cmds).await;
+        if let Ok(mut e) = self.ended.lock() {
+            *e = Some(reason);
+        }
+    }
+
+    async fn run_inner(&mut self, cmds: &mut mpsc::Receiver<(u32, Vec<u8>)>) -> String {
+        let mut buf = vec![0u8; 65536];
+        let mut last_heard = Instant::now();
+        loop {
+            let now = Instant::now();
+            if now.duration_since(last_heard) > self.idle {
+                return "timeout".into();
+            }
+            let deadline = self.link.deadline(now);
+            tokio::select! {
+                r = self.sock.recv_from(&mut buf) => {
+                    let (n, src) = match r {
+                        Ok(x) => x,
+                        Err(e) => return format!("UDP: {e}"),
+                    };
+                    if src.ip() != self.ip.ip() {
+                        continue;
+                    }
+                    match self.link.on_datagram(&buf[..n], Instant::now()) {
+                        Ok(out) => {
+                            if out.valid {
+                                last_heard = Instant::now();
+                                self.peer = src;
+                            }
+                            if let Err(e) = self.send_all(out.datagrams).await {
+                                return format!("UDP: {e}");
+                            }
+                            for ev in out.events {
+                                self.deliver(ev);
+                            }
+                        }
+                        Err(super::dtls::DtlsError::Closed) => return "camera closed the session".into(),
+                        Err(e) => return e.to_string(),
+                    }
+                }
+                cmd = cmds.recv() => match cmd {
+                    Some((t, data)) => match self.link.send_ioctrl(t, &data, Instant::now()) {
+                        Ok(ds) => {
+                            if let Err(e) = self.send_all(ds).await {
+                                return format!("UDP: {e}");
+                            }
+                        }
+                        Err(e) => return e.to_string(),
+                    },
+                    None => {
+                        let bye = self.link.close();
+                        let _ = self.send_all(bye).await;
+                        return "closed".into();
+                    }
+                },
+                _ = tokio::time::sleep_until(deadline.into()) => match self.link.tick(Instant::now()) {
+                    Ok(out) => {
+                        if let Err(e) = self.send_all(out.datagrams).await {
+                            return format!("UDP: {e}");
+                        }
+                        for ev in out.events {
+                            self.deliver(ev);
+                        }
+                    }
+                    Err(e) => return e.to_string(),
+                },
+            }
+        }
+    }
+}

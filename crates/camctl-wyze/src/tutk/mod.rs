@@ -1,0 +1,111 @@
+//! Native TUTK LAN transport, both roles, without any vendor library (tutk.md §6.4, plan §6.5).
+//!
+//! Layers, bottom to top, each sans-IO (datagrams and `Instant`s in, datagrams and deadlines out):
+//! - [`transcode`] + [`old`]: OLD firmware, TransCode-obfuscated `04 02 1A` packets;
+//! - [`cc51`]: NEW firmware, 0xCC51 packets with an HMAC-SHA1 trailer;
+//! - [`framing`]: one session's wrapper of either flavour (data, keepalives);
+//! - [`dtls`]: DTLS 1.2 PSK (OpenSSL over memory buffers);
+//! - [`av`]: AV login, IOCTRL, ACKs, media packets, frame reassembly.
+//!
+//! [`client`] and [`server`] drive these over tokio UDP sockets and expose the part-1 traits
+//! ([`crate::ClientTransport`], [`crate::CameraTransport`]).
+
+pub mod av;
+pub mod cc51;
+pub mod client;
+pub mod dtls;
+pub mod framing;
+pub mod link;
+pub mod old;
+pub mod server;
+pub mod transcode;
+
+pub use client::{ConnectOptions, TutkError, UdpClientTransport, connect};
+pub use server::{ServerConfig, TutkServer, UdpCameraTransport};
+
+/// Why a datagram or AV message did not decode. Every decoder returns this instead of panicking.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PacketError {
+    /// Fewer bytes than the layout needs.
+    #[error("packet too short: need {need} bytes, got {got}")]
+    Short {
+        /// Bytes needed.
+        need: usize,
+        /// Bytes present.
+        got: usize,
+    },
+    /// Not a packet of this protocol.
+    #[error("bad magic")]
+    BadMagic,
+    /// A command this implementation does not know.
+    #[error("unknown command 0x{0:04x}")]
+    UnknownCommand(u16),
+    /// The CC51 HMAC-SHA1 trailer does not match (wrong UID/AuthKey, or forged).
+    #[error("HMAC mismatch (wrong UID or AuthKey?)")]
+    BadHmac,
+    /// Structurally invalid.
+    #[error("malformed packet: {0}")]
+    Malformed(&'static str),
+}
+
+/// Which IOTC discovery/session flavour a camera speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Firmware {
+    /// Probe both and take whichever answers first (client only).
+    #[default]
+    Auto,
+    /// OLD: TransCode-obfuscated `04 02 1A` packets.
+    Old,
+    /// NEW: 0xCC51 packets with HMAC-SHA1.
+    Cc51,
+}
+
+impl Firmware {
+    /// `auto`, `old`, `cc51`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Firmware::Auto => "auto",
+            Firmware::Old => "old",
+            Firmware::Cc51 => "cc51",
+        }
+    }
+
+    /// Parses [`Firmware::name`] (also `new` for CC51).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Some(Firmware::Auto),
+            "old" => Some(Firmware::Old),
+            "cc51" | "new" => Some(Firmware::Cc51),
+            _ => None,
+        }
+    }
+}
+
+/// The 20-byte UID field: the ASCII UID, truncated or zero-padded.
+pub fn uid_bytes(uid: &str) -> [u8; 20] {
+    let mut out = [0u8; 20];
+    let n = uid.len().min(20);
+    out[..n].copy_from_slice(&uid.as_bytes()[..n]);
+    out
+}
+
+/// The 8-byte AuthKey field.
+pub fn auth_key_bytes(auth_key: &str) -> [u8; 8] {
+    let mut out = [0u8; 8];
+    let n = auth_key.len().min(8);
+    out[..n].copy_from_slice(&auth_key.as_bytes()[..n]);
+    out
+}
+
+/// `n` random bytes from OpenSSL (falls back to the clock if OpenSSL's RNG fails).
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    if openssl::rand::rand_bytes(&mut b).is_err() {
+        let t =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        for (i, x) in b.iter_mut().enumerate() {
+            *x = (t >> ((i % 16) * 8)) as u8;
+        }
+    }
+    b
+}

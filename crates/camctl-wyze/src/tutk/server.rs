@@ -1,0 +1,414 @@
+//! The camera role over tokio UDP: answers discovery in one flavour, runs the DTLS server and the AV
+//! login, and drives part 1's [`Emulator`] per session through a [`CameraTransport`].
+//!
+//! Discovery is answered from the bound ("IOTC") socket; established sessions talk from a second,
+//! ephemeral socket, as real cameras do (clients must follow the port change). Datagrams of a session
+//! are accepted on either socket.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+use tokio::sync::{Mutex, mpsc};
+
+use super::av::{AvEvent, encode_login_response};
+use super::cc51::{Cc51Packet, hmac_key};
+use super::dtls::DtlsEndpoint;
+use super::framing::{Framing, Side};
+use super::link::Link;
+use super::old::OldPacket;
+use super::transcode::TailSwap;
+use super::{Firmware, auth_key_bytes, random_bytes, uid_bytes};
+use crate::transport::{CameraTransport, MediaFrame, TransportError};
+use crate::wire::FrameInfo;
+use crate::{Emulator, EmulatorConfig};
+
+/// Configuration of a [`TutkServer`].
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The 20-character UID.
+    pub uid: String,
+    /// ENR (PSK, AV password, AuthKey).
+    pub enr: String,
+    /// MAC (AuthKey).
+    pub mac: String,
+    /// Discovery flavour (`Auto` is treated as `Cc51`).
+    pub firmware: Firmware,
+    /// Concurrent sessions; further clients get no discovery answer (default 2).
+    pub max_sessions: usize,
+    /// DTLS on channel 0 (default true).
+    pub dtls: bool,
+    /// Refuse AV logins whose password is not [`crate::auth::av_password`] (default false: what real
+    /// cameras do on a wrong password is undocumented; the K-auth rejects a wrong ENR anyway).
+    pub check_av_password: bool,
+    /// A session ends after this long without a valid datagram (default 10 s).
+    pub idle_timeout: Duration,
+    /// Camera keepalive period (default 1 s).
+    pub keepalive: Duration,
+    /// OLD-flavour tail swap.
+    pub tail_swap: TailSwap,
+    /// The message-layer camera (settings, clip, pacing).
+    pub emulator: EmulatorConfig,
+}
+
+impl ServerConfig {
+    /// Defaults for a camera with these identifiers.
+    pub fn new(uid: &str, enr: &str, mac: &str) -> Self {
+        ServerConfig {
+            uid: uid.into(),
+            enr: enr.into(),
+            mac: mac.into(),
+            firmware: Firmware::Cc51,
+            max_sessions: 2,
+            dtls: true,
+            check_av_password: false,
+            idle_timeout: Duration::from_secs(10),
+            keepalive: Duration::from_secs(1),
+            tail_swap: TailSwap::default(),
+            emulator: EmulatorConfig::new(enr, mac),
+        }
+    }
+}
+
+type Sessions = Arc<StdMutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>>;
+
+/// An emulated TUTK camera on UDP.
+#[derive(Debug)]
+pub struct TutkServer {
+    main: Arc<UdpSocket>,
+    session: Arc<UdpSocket>,
+    config: Arc<ServerConfig>,
+    emulator: Emulator,
+}
+
+fn pct(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => char::from(b).to_string(),
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl TutkServer {
+    /// Binds the IOTC socket at `addr` (and a session socket on the same IP).
+    pub async fn bind(addr: SocketAddr, config: ServerConfig) -> std::io::Result<Self> {
+        let main = UdpSocket::bind(addr).await?;
+        let session = UdpSocket::bind(SocketAddr::new(main.local_addr()?.ip(), 0)).await?;
+        let emulator = Emulator::new(config.emulator.clone());
+        Ok(TutkServer {
+            main: Arc::new(main),
+            session: Arc::new(session),
+            config: Arc::new(config),
+            emulator,
+        })
+    }
+
+    /// The IOTC socket's address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.main.local_addr()
+    }
+
+    /// The part-1 emulator (for [`Emulator::handle`]).
+    pub fn emulator(&self) -> &Emulator {
+        &self.emulator
+    }
+
+    /// `wyze://HOST:PORT?uid=..&enr=..&mac=..&model=..` (plus `dtls=false` without DTLS).
+    pub fn url(&self) -> std::io::Result<String> {
+        let a = self.local_addr()?;
+        let c = &self.config;
+        let mut u = format!(
+            "wyze://{a}?uid={}&enr={}&mac={}&model={}",
+            pct(&c.uid),
+            pct(&c.enr),
+            pct(&c.mac),
+            pct(&c.emulator.model)
+        );
+        if !c.dtls {
+            u.push_str("&dtls=false");
+        }
+        Ok(u)
+    }
+
+    /// Serves until the socket fails.
+    pub async fn serve(self) -> std::io::Result<()> {
+        let sessions: Sessions = Arc::default();
+        let c = self.config.clone();
+        let auth_key = crate::auth::auth_key(&c.enr, &c.mac);
+        let key = hmac_key(&c.uid, &auth_key);
+        let uid = uid_bytes(&c.uid);
+        let mut tickets: HashMap<SocketAddr, (u16, [u8; 8])> = HashMap::new();
+        let (mut b1, mut b2) = (vec![0u8; 65536], vec![0u8; 65536]);
+        loop {
+            let (n, src, from_main) = tokio::select! {
+                r = self.main.recv_from(&mut b1) => { let (n, s) = r?; (n, s, true) }
+                r = self.session.recv_from(&mut b2) => { let (n, s) = r?; (n, s, false) }
+            };
+            let d = if from_main { &b1[..n] } else { &b2[..n] };
+            let existing = sessions.lock().ok().and_then(|s| s.get(&src).cloned());
+            if let Some(tx) = existing {
+                // A full queue drops the datagram: UDP semantics, and it costs only that session.
+                let _ = tx.try_send(d.to_vec());
+                continue;
+            }
+            let count = sessions.lock().map(|s| s.len()).unwrap_or(usize::MAX);
+            let full = count >= c.max_sessions;
+            if c.firmware == Firmware::Old {
+                match OldPacket::decode(d, c.tail_swap) {
+                    Ok(OldPacket::Disco { response: false, stage, uid: u, sid, auth_key: ak })
+                        if u == uid =>
+                    {
+                        if stage == 1 && ak != auth_key_bytes(&auth_key) {
+                            tracing::info!(%src, "tutk: discovery with a wrong AuthKey ignored");
+                            continue;
+                        }
+                        if full {
+                            tracing::info!(%src, "tutk: session limit reached, discovery ignored");
+                            continue;
+                        }
+                        let answer = OldPacket::Disco { response: true, stage, uid, sid, auth_key: [0; 8] };
+                        self.main.send_to(&answer.encode(c.tail_swap), src).await?;
+                    }
+                    Ok(OldPacket::Session { response: false, uid: u, sid, time }) if u == uid && !full => {
+                        let reply = OldPacket::Session { response: true, uid, sid, time }.encode(c.tail_swap);
+                        let framing = Framing::old(Side::Camera, sid, c.tail_swap);
+                        self.start_session(&sessions, src, framing, reply).await?;
+                    }
+                    Ok(other) => tracing::debug!(%src, ?other, "tutk: ignoring packet"),
+                    Err(e) => tracing::debug!(%src, "tutk: ignoring datagram: {e}"),
+                }
+            } else {
+                match Cc51Packet::decode(d, &key) {
+                    Ok(Cc51Packet::Disco { response: false, seq: 0, sid, .. }) => {
+                        if full {
+                            tracing::info!(%src, "tutk: session limit reached, discovery ignored");
+                            continue;
+                        }
+                        if tickets.len() > 64 {
+                            tickets.clear();
+                        }
+                        let ticket = tickets
+                            .entry(src)
+                            .or_insert_with(|| (u16::from_le_bytes(random_bytes()) | 1, sid))
+                            .0;
+                        let answer = Cc51Packet::Disco { response: true, seq: 1, ticket, sid };
+                        self.main.send_to(&answer.encode(&key), src).await?;
+                    }
+                    Ok(Cc51Packet::Disco { response: false, seq: 2, ticket, sid }) if !full => {
+                        if tickets.get(&src).map(|t| t.0) != Some(ticket) {
+                            tracing::debug!(%src, "tutk: unknown ticket");
+                            continue;
+                        }
+                        tickets.remove(&src);
+                        let reply = Cc51Packet::Disco { response: true, seq: 3, ticket, sid }.encode(&key);
+                        let framing = Framing::cc51(Side::Camera, sid, key.clone(), ticket);
+                        self.start_session(&sessions, src, framing, reply).await?;
+                    }
+                    Ok(other) => tracing::debug!(%src, ?other, "tutk: ignoring packet"),
+                    Err(e) => tracing::debug!(%src, "tutk: ignoring datagram: {e}"),
+                }
+            }
+        }
+    }
+
+    async fn start_session(
+        &self,
+        sessions: &Sessions,
+        peer: SocketAddr,
+        framing: Framing,
+        setup_reply: Vec<u8>,
+    ) -> std::io::Result<()> {
+        let c = &self.config;
+        self.session.send_to(&setup_reply, peer).await?;
+        let dtls = if c.dtls {
+            match DtlsEndpoint::server(&crate::auth::dtls_psk(&c.enr)) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    tracing::warn!("tutk: {e}");
+                    return Ok(());
+                }
+            }
+        } else {
+            None
+        };
+        let (tx, rx) = mpsc::channel(256);
+        if let Ok(mut s) = sessions.lock() {
+            s.insert(peer, tx);
+        }
+        tracing::info!(%peer, "tutk: session started");
+        let (ioctrl_out_tx, ioctrl_out_rx) = mpsc::channel(64);
+        let (ioctrl_in_tx, ioctrl_in_rx) = mpsc::channel(64);
+        // Small: the emulator's send_frame waits while the session pushes packets (backpressure).
+        let (frame_tx, frame_rx) = mpsc::channel(2);
+        let transport =
+            UdpCameraTransport { ioctrl_tx: ioctrl_out_tx, ioctrl_rx: Mutex::new(ioctrl_in_rx), frame_tx };
+        let emulator = self.emulator.clone();
+        let session = Session {
+            sock: self.session.clone(),
+            peer,
+            link: Link::new(framing, dtls, Instant::now()),
+            setup_reply,
+            config: self.config.clone(),
+            ioctrl_in: ioctrl_in_tx,
+            logged_in: false,
+        };
+        let sessions = sessions.clone();
+        tokio::spawn(async move {
+            let emu = tokio::spawn(emulator.serve(transport));
+            let reason = session.run(rx, ioctrl_out_rx, frame_rx).await;
+            tracing::info!(%peer, "tutk: session ended: {reason}");
+            if let Ok(mut s) = sessions.lock() {
+                s.remove(&peer);
+            }
+            emu.abort();
+        });
+        Ok(())
+    }
+}
+
+/// The camera end of one session's AV channel, handed to part 1's [`Emulator`].
+#[derive(Debug)]
+pub struct UdpCameraTransport {
+    ioctrl_tx: mpsc::Sender<(u32, Vec<u8>)>,
+    ioctrl_rx: Mutex<mpsc::Receiver<(u32, Vec<u8>)>>,
+    frame_tx: mpsc::Sender<MediaFrame>,
+}
+
+impl CameraTransport for UdpCameraTransport {
+    async fn send_ioctrl(&self, ctrl_type: u32, data: Vec<u8>) -> Result<(), TransportError> {
+        self.ioctrl_tx.send((ctrl_type, data)).await.map_err(|_| TransportError::Closed)
+    }
+
+    async fn recv_ioctrl(&self) -> Result<(u32, Vec<u8>), TransportError> {
+        self.ioctrl_rx.lock().await.recv().await.ok_or(TransportError::Closed)
+    }
+
+    async fn send_frame(&self, info: FrameInfo, data: Vec<u8>) -> Result<(), TransportError> {
+        self.frame_tx.send((info, data)).await.map_err(|_| TransportError::Closed)
+    }
+}
+
+struct Session {
+    sock: Arc<UdpSocket>,
+    peer: SocketAddr,
+    link: Link,
+    setup_reply: Vec<u8>,
+    config: Arc<ServerConfig>,
+    ioctrl_in: mpsc::Sender<(u32, Vec<u8>)>,
+    logged_in: bool,
+}
+
+impl Session {
+    async fn send_all(&self, ds: Vec<Vec<u8>>) -> std::io::Result<()> {
+        for d in ds {
+            self.sock.send_to(&d, self.peer).await?;
+        }
+        Ok(())
+    }
+
+    fn on_events(&mut self, events: Vec<AvEvent>) -> Result<Vec<Vec<u8>>, String> {
+        let mut out = Vec::new();
+        for ev in events {
+            match ev {
+                AvEvent::Login { random, username, password } => {
+                    let expected = crate::auth::av_password(&self.config.enr, self.config.dtls);
+                    let ok = !self.config.check_av_password || (username == "admin" && password == expected);
+                    if !ok {
+                        tracing::info!(peer = %self.peer, "tutk: AV login with a wrong password refused");
+                    }
+                    self.logged_in |= ok;
+                    let resp = encode_login_response(ok, random, false);
+                    out.extend(self.link.send_av(&resp).map_err(|e| e.to_string())?);
+                }
+                AvEvent::IoCtrl(t, d) if self.logged_in => {
+                    let full = self.ioctrl_in.try_send((t, d)).is_err();
+                    if full {
+                        tracing::warn!("tutk: emulator ioctrl queue full");
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    async fn run(
+        mut self,
+        mut datagrams: mpsc::Receiver<Vec<u8>>,
+        mut ioctrl_out: mpsc::Receiver<(u32, Vec<u8>)>,
+        mut frames: mpsc::Receiver<MediaFrame>,
+    ) -> String {
+        let mut last_heard = Instant::now();
+        let mut next_keepalive = Instant::now() + self.config.keepalive;
+        loop {
+            let now = Instant::now();
+            if now.duration_since(last_heard) > self.config.idle_timeout {
+                return "client silent (idle timeout)".into();
+            }
+            if now >= next_keepalive {
+                next_keepalive = now + self.config.keepalive;
+                let ka = self.link.framing.keepalive();
+                if let Err(e) = self.send_all(vec![ka]).await {
+                    return format!("UDP: {e}");
+                }
+            }
+            let deadline = self.link.deadline(now).min(next_keepalive);
+            let ready = self.link.ready() && self.logged_in;
+            let step: Result<Vec<Vec<u8>>, String> = tokio::select! {
+                d = datagrams.recv() => match d {
+                    None => return "server stopped".into(),
+                    Some(d) => match self.link.on_datagram(&d, Instant::now()) {
+                        Ok(out) => {
+                            if out.valid {
+                                last_heard = Instant::now();
+                            }
+                            let mut ds = out.datagrams;
+                            // A retransmitted setup packet means our answer was lost.
+                            if !self.link.ready() && out.events.is_empty() && out.valid && d.len() <= 64 {
+                                ds.push(self.setup_reply.clone());
+                            }
+                            self.on_events(out.events).map(|mut more| { ds.append(&mut more); ds })
+                        }
+                        Err(super::dtls::DtlsError::Closed) => return "client closed the session".into(),
+                        Err(e) => return e.to_string(),
+                    },
+                },
+                m = ioctrl_out.recv(), if ready => match m {
+                    None => return "emulator stopped".into(),
+                    Some((t, data)) => self.link.send_ioctrl(t, &data, Instant::now()).map_err(|e| e.to_string()),
+                },
+                f = frames.recv(), if ready => match f {
+                    None => return "emulator stopped".into(),
+                    Some((info, data)) => match self.link.av.send_frame(&info, &data) {
+                        Ok(pkts) => {
+                            let mut ds = Vec::new();
+                            for p in pkts {
+                                match self.link.send_av(&p) {
+                                    Ok(mut d) => ds.append(&mut d),
+                                    Err(e) => return e.to_string(),
+                                }
+                            }
+                            Ok(ds)
+                        }
+                        Err(e) => { tracing::warn!("tutk: frame not sent: {e}"); Ok(vec![]) }
+                    },
+                },
+                _ = tokio::time::sleep_until(deadline.into()) => match self.link.tick(Instant::now()) {
+                    Ok(out) => self.on_events(out.events).map(|mut more| { let mut ds = out.datagrams; ds.append(&mut more); ds }),
+                    Err(e) => return e.to_string(),
+                },
+            };
+            match step {
+                Ok(ds) => {
+                    if let Err(e) = self.send_all(ds).await {
+                        return format!("UDP: {e}");
+                    }
+                }
+                Err(e) => return e,
+            }
+        }
+    }
+}
