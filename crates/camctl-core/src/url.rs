@@ -68,7 +68,7 @@ impl fmt::Display for CameraUrl {
             write!(f, ":{port}")?;
         }
         for (i, (k, v)) in self.options.iter().enumerate() {
-            write!(f, "{}{k}={v}", if i == 0 { '?' } else { '&' })?;
+            write!(f, "{}{}={}", if i == 0 { '?' } else { '&' }, percent_encode(k), percent_encode(v))?;
         }
         Ok(())
     }
@@ -114,12 +114,42 @@ impl FromStr for CameraUrl {
         let mut options = BTreeMap::new();
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').ok_or_else(|| UrlError::BadOption(pair.to_string()))?;
-            if k.is_empty() || options.insert(k.to_string(), v.to_string()).is_some() {
-                return Err(UrlError::BadOption(pair.to_string()));
+            let bad = || UrlError::BadOption(pair.to_string());
+            let (k, v) = (percent_decode(k).ok_or_else(bad)?, percent_decode(v).ok_or_else(bad)?);
+            if k.is_empty() || options.insert(k, v).is_some() {
+                return Err(bad());
             }
         }
         Ok(CameraUrl { scheme: scheme.to_ascii_lowercase(), host: host.to_string(), port, options })
     }
+}
+
+/// `%XX` escapes decoded (camera secrets such as a Wyze ENR may contain `/`, `+` or `=`).
+fn percent_decode(s: &str) -> Option<String> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        if b == b'%' {
+            let hex = [bytes.next()?, bytes.next()?];
+            out.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
+        } else {
+            out.push(b);
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Escapes everything but RFC 3986 unreserved characters.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b',' | b':') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -137,6 +167,15 @@ mod tests {
         assert_eq!(u.host, "::1");
         assert_eq!(u.socket_addr(1), "[::1]:32761");
         assert_eq!(u.to_string(), "wyze://[::1]:32761?enr=x&mac=AA&uid=ABC");
+    }
+
+    #[test]
+    fn option_values_are_percent_decoded_and_encoded() {
+        let u: CameraUrl = "wyze://127.0.0.1:32761?enr=Ab%2FCd%2B%3D&uid=X".parse().unwrap();
+        assert_eq!(u.options["enr"], "Ab/Cd+=");
+        assert_eq!(u.to_string(), "wyze://127.0.0.1:32761?enr=Ab%2FCd%2B%3D&uid=X");
+        assert!("wyze://h?enr=%zz".parse::<CameraUrl>().is_err());
+        assert!("wyze://h?enr=%2".parse::<CameraUrl>().is_err());
     }
 
     #[test]

@@ -22,6 +22,7 @@
 //! ```
 
 pub mod auth;
+mod camera;
 pub mod client;
 pub mod emulator;
 mod error;
@@ -31,6 +32,7 @@ pub mod transport;
 pub mod tutk;
 pub mod wire;
 
+pub use camera::{DEFAULT_PORT, LiveReport, WyzeCamera};
 pub use client::{ClientConfig, SessionDetails, WyzeSession};
 pub use emulator::{Emulator, EmulatorConfig, EmulatorHandle, Pacing};
 pub use error::{Error, Result};

@@ -4,6 +4,7 @@ use camctl_ambarella::YiCamera;
 use camctl_core::{Camera, CameraInfo, CameraUrl, Error, Event, MediaItem, Result, Setting};
 use camctl_lytro::LytroCamera;
 use camctl_ptpip::PtpCamera;
+use camctl_wyze::WyzeCamera;
 use tokio::io::AsyncWrite;
 
 /// A connected camera of any supported protocol.
@@ -11,6 +12,7 @@ pub enum AnyCamera {
     Ptp(Box<PtpCamera>),
     Yi(Box<YiCamera>),
     Lytro(Box<LytroCamera>),
+    Wyze(Box<WyzeCamera>),
 }
 
 impl AnyCamera {
@@ -22,8 +24,9 @@ impl AnyCamera {
             "ptpip" | "ptp" => Ok(AnyCamera::Ptp(Box::new(PtpCamera::connect(&parsed).await?))),
             "yi" | "ambarella" => Ok(AnyCamera::Yi(Box::new(YiCamera::connect(&parsed).await?))),
             "lytro" => Ok(AnyCamera::Lytro(Box::new(LytroCamera::connect(&parsed).await?))),
+            "wyze" => Ok(AnyCamera::Wyze(Box::new(WyzeCamera::connect(&parsed).await?))),
             other => Err(Error::Unsupported(format!(
-                "URL scheme {other}:// (supported: ptpip://, yi:// or ambarella://, lytro://)"
+                "URL scheme {other}:// (supported: ptpip://, yi:// or ambarella://, lytro://, wyze://)"
             ))),
         }
     }
@@ -33,6 +36,14 @@ impl AnyCamera {
         match self {
             AnyCamera::Yi(c) => Ok(c),
             _ => Err(Error::Unsupported(format!("{what} needs a yi:// camera"))),
+        }
+    }
+
+    /// The Wyze camera behind this, for live video.
+    pub fn wyze(&mut self, what: &str) -> Result<&mut WyzeCamera> {
+        match self {
+            AnyCamera::Wyze(c) => Ok(c),
+            _ => Err(Error::Unsupported(format!("{what} needs a wyze:// camera"))),
         }
     }
 
@@ -51,6 +62,7 @@ macro_rules! dispatch {
             AnyCamera::Ptp($cam) => $body,
             AnyCamera::Yi($cam) => $body,
             AnyCamera::Lytro($cam) => $body,
+            AnyCamera::Wyze($cam) => $body,
         }
     };
 }
@@ -88,6 +100,7 @@ impl Camera for AnyCamera {
             AnyCamera::Ptp(c) => c.close().await,
             AnyCamera::Yi(c) => c.close().await,
             AnyCamera::Lytro(c) => c.close().await,
+            AnyCamera::Wyze(c) => c.close().await,
         }
     }
 }

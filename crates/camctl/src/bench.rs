@@ -100,7 +100,7 @@ async fn yi(size_mib: u64, runs: u32) -> Result<bool> {
             .await
             .map_err(|e| Error::Protocol(e.to_string()))??
     };
-    report_run("plain TCP copy", size, &Run { elapsed: plain, peak_rss_kib: 0 });
+    report_run("plain TCP copy", size, &Run { elapsed: plain, peak_rss_kib: 0, cpu: Duration::ZERO });
     let all: Vec<String> = std::fs::read_dir(media.join("DCIM/100MEDIA"))
         .map_err(|e| Error::io("listing media", e))?
         .filter_map(|e| e.ok())
@@ -217,7 +217,7 @@ async fn lytro(size_mib: u64, runs: u32) -> Result<bool> {
         .await
         .map_err(|e| Error::Protocol(e.to_string()))??
     };
-    report_run("plain TCP copy", size, &Run { elapsed: plain, peak_rss_kib: 0 });
+    report_run("plain TCP copy", size, &Run { elapsed: plain, peak_rss_kib: 0, cpu: Duration::ZERO });
     // The camera lists `IMG_nnnn.raw` under DCIM/100PHOTO.
     let pulled: Vec<String> = (1..=count).map(|i| format!("DCIM/100PHOTO/IMG_{i:04}.raw")).collect();
     let pulled_refs: Vec<&str> = pulled.iter().map(String::as_str).collect();
@@ -241,10 +241,18 @@ async fn lytro(size_mib: u64, runs: u32) -> Result<bool> {
 struct Run {
     elapsed: Duration,
     peak_rss_kib: u64,
+    /// User + system CPU time of the child.
+    cpu: Duration,
 }
 
 /// Runs the benchmark of one protocol; returns whether its targets were met.
-pub async fn run(protocol: EmulatedProtocol, size_mib: u64, runs: u32) -> Result<bool> {
+pub async fn run(
+    protocol: EmulatedProtocol,
+    size_mib: u64,
+    runs: u32,
+    seconds: u64,
+    realtime: bool,
+) -> Result<bool> {
     if runs == 0 || size_mib == 0 {
         return Err(Error::InvalidValue("--runs and --size-mib must be at least 1".into()));
     }
@@ -252,7 +260,57 @@ pub async fn run(protocol: EmulatedProtocol, size_mib: u64, runs: u32) -> Result
         EmulatedProtocol::Ptpip => ptpip(size_mib, runs).await,
         EmulatedProtocol::Yi => yi(size_mib, runs).await,
         EmulatedProtocol::Lytro => lytro(size_mib, runs).await,
+        EmulatedProtocol::Wyze => wyze(seconds, realtime).await,
     }
+}
+
+/// Wyze: `camctl live` receiving the emulator's 1080p stream over TUTK/UDP for `seconds`.
+async fn wyze(seconds: u64, realtime: bool) -> Result<bool> {
+    use camctl_wyze::tutk::{ServerConfig, TutkServer};
+    use camctl_wyze::wire::FrameSize;
+    let work = tempfile::tempdir().map_err(|e| Error::io("creating a temporary folder", e))?;
+    let mut config = ServerConfig::new("CAMCTLBENCH000000001", "camctlEmu/Enr+16", "2CAA8E000001");
+    config.emulator.frame_size = FrameSize::HD_1080P;
+    config.emulator.pacing =
+        if realtime { camctl_wyze::Pacing::RealTime } else { camctl_wyze::Pacing::Unpaced };
+    let server =
+        TutkServer::bind(([127, 0, 0, 1], 0).into(), config).await.map_err(|e| Error::io("binding", e))?;
+    let url = server.url().map_err(|e| Error::io("binding", e))?;
+    let task = tokio::spawn(server.serve());
+    let mode = if realtime { "real time" } else { "as fast as the client takes it" };
+    println!("Wyze benchmark: 1080p H.264 from {url}\n  {seconds} s of `camctl live`, frames sent {mode}\n");
+    let exe = std::env::current_exe().map_err(|e| Error::io("finding the camctl binary", e))?;
+    let out = work.path().join("live.h264");
+    let log = work.path().join("live.log");
+    let log_file = std::fs::File::create(&log).map_err(|e| Error::io("creating a log", e))?;
+    let mut cmd = Command::new(&exe);
+    cmd.args(["live", &url, "--for", &seconds.to_string(), "--out"]).arg(&out).stderr(log_file);
+    let run = measure(&mut cmd).await?;
+    task.abort();
+
+    let video = std::fs::read(&out).map_err(|e| Error::io("reading the recording", e))?;
+    let frames = camctl_core::video::frames(&video).count() as u64;
+    let info =
+        camctl_core::video::clip_info(&video).map_err(|e| Error::Protocol(format!("recording: {e}")))?;
+    let summary = std::fs::read_to_string(&log).unwrap_or_default();
+    let seconds_run = run.elapsed.as_secs_f64();
+    let fps = frames as f64 / seconds_run;
+    let cpu_per_frame_us = run.cpu.as_secs_f64() * 1e6 / frames.max(1) as f64;
+    println!("  {}", summary.lines().last().unwrap_or("").trim());
+    println!("\nresult:");
+    println!(
+        "  {frames} frames of {}x{} in {seconds_run:.1} s: {fps:.0} frames/s delivered",
+        info.width, info.height
+    );
+    println!("  {} bytes of H.264, {:.1} MB/s", video.len(), video.len() as f64 / 1e6 / seconds_run);
+    println!(
+        "  camctl live CPU: {:.2} s ({cpu_per_frame_us:.0} us per frame), peak RSS {:.1} MiB",
+        run.cpu.as_secs_f64(),
+        run.peak_rss_kib as f64 / 1024.0
+    );
+    let ok = frames > 0 && (info.width, info.height) == (1920, 1080);
+    println!("  stream {}", if ok { "valid" } else { "NOT valid" });
+    Ok(ok)
 }
 
 /// PTP/IP: one `size_mib` object pulled by camctl and by gphoto2.
@@ -368,5 +426,10 @@ async fn measure(cmd: &mut Command) -> Result<Run> {
         Some(s) if libc::WIFEXITED(s) && libc::WEXITSTATUS(s) == 0 => {}
         _ => return Err(Error::Protocol(format!("{:?} failed", cmd.get_program()))),
     }
-    Ok(Run { elapsed, peak_rss_kib: rusage.ru_maxrss as u64 })
+    let time = |t: libc::timeval| Duration::new(t.tv_sec.max(0) as u64, (t.tv_usec.max(0) as u32) * 1000);
+    Ok(Run {
+        elapsed,
+        peak_rss_kib: rusage.ru_maxrss as u64,
+        cpu: time(rusage.ru_utime) + time(rusage.ru_stime),
+    })
 }

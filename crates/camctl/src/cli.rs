@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 ///
 /// Cameras are addressed by URL: ptpip://HOST[:PORT] (port 15740), yi://HOST[:PORT][?data_port=N]
 /// (alias ambarella://; ports 7878 and 8787), lytro://HOST[:PORT][?callback_port=N&download_port=N]
-/// (ports 5678, 5679 and 5677).
+/// (ports 5678, 5679 and 5677), wyze://HOST[:PORT]?uid=..&enr=..&mac=.. (UDP 32761).
 #[derive(Parser, Debug)]
 #[command(name = "camctl", version, about, long_about = None)]
 pub struct Cli {
@@ -104,6 +104,17 @@ pub enum Command {
         #[command(subcommand)]
         action: PreviewAction,
     },
+    /// Write the live video (Annex-B H.264/H.265) to FILE or stdout (Wyze).
+    Live {
+        /// Camera URL.
+        url: String,
+        /// Output file, or - for stdout (e.g. `| ffplay -`).
+        #[arg(long, value_name = "FILE")]
+        out: String,
+        /// Stop after this many seconds (default: until interrupted).
+        #[arg(long = "for", value_name = "SECS")]
+        duration: Option<f64>,
+    },
     /// Find cameras on the local network (mDNS: _lytro._tcp, _ptp._tcp) and print ready-to-use URLs.
     Discover {
         /// How long to listen, in seconds.
@@ -136,6 +147,12 @@ pub enum Command {
         /// Runs per client; the best is reported.
         #[arg(long, default_value_t = 2)]
         runs: u32,
+        /// Wyze: seconds of live video to receive.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Wyze: the emulator paces frames in real time (15 fps) instead of as fast as possible.
+        #[arg(long)]
+        realtime: bool,
     },
 }
 
@@ -203,6 +220,24 @@ pub struct EmulateOptions {
     /// Lytro, PTP/IP: do not announce the camera over mDNS (it never announces on loopback).
     #[arg(long)]
     pub no_mdns: bool,
+    /// Wyze: the camera's 20-character UID.
+    #[arg(long, default_value = "CAMCTLEMULATOR000001")]
+    pub uid: String,
+    /// Wyze: the camera's ENR (16 or 32 characters).
+    #[arg(long, default_value = "camctlEmu/Enr+16")]
+    pub enr: String,
+    /// Wyze: the camera's MAC (12 hex digits).
+    #[arg(long, default_value = "2CAA8E000001")]
+    pub mac: String,
+    /// Wyze: discovery flavour of the firmware, old (TransCode) or cc51.
+    #[arg(long, default_value = "cc51")]
+    pub firmware: String,
+    /// Wyze: sessions served at once; more clients get no answer.
+    #[arg(long, default_value_t = 2)]
+    pub max_sessions: usize,
+    /// Wyze: send video as fast as the client takes it instead of in real time (benchmarks).
+    #[arg(long)]
+    pub unpaced: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -213,6 +248,8 @@ pub enum EmulatedProtocol {
     Yi,
     /// A first-generation Lytro light-field camera.
     Lytro,
+    /// A Wyze camera (TUTK over UDP).
+    Wyze,
 }
 
 impl EmulatedProtocol {
@@ -222,6 +259,7 @@ impl EmulatedProtocol {
             EmulatedProtocol::Ptpip => camctl_ptpip::DEFAULT_PORT,
             EmulatedProtocol::Yi => camctl_ambarella::DEFAULT_PORT,
             EmulatedProtocol::Lytro => camctl_lytro::DEFAULT_COMMAND_PORT,
+            EmulatedProtocol::Wyze => camctl_wyze::DEFAULT_PORT,
         }
     }
 }

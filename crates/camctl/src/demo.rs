@@ -51,6 +51,8 @@ pub async fn run() -> Result<ExitCode> {
     yi_tour(workdir.path(), &mut report).await;
     println!();
     lytro_tour(workdir.path(), &mut report).await;
+    println!();
+    wyze_tour(&mut report).await;
 
     let failures = report.failures();
     println!();
@@ -197,6 +199,98 @@ async fn lytro_tour(workdir: &Path, report: &mut Report) {
         }
     }
     server.abort();
+}
+
+async fn wyze_tour(report: &mut Report) {
+    use camctl_wyze::WyzeCamera;
+    use camctl_wyze::tutk::{ServerConfig, TutkServer};
+    let mut config = ServerConfig::new("CAMCTLDEMO0000000001", "camctlDemo/Enr16", "2CAA8E00D3E0");
+    config.emulator.pacing = camctl_wyze::Pacing::RealTime;
+    let server = match TutkServer::bind(([127, 0, 0, 1], 0).into(), config).await {
+        Ok(s) => s,
+        Err(e) => {
+            report.record("emulator", Err(Error::io("starting the Wyze emulator", e)));
+            return;
+        }
+    };
+    let url = match server.url() {
+        Ok(u) => u,
+        Err(e) => {
+            report.record("emulator", Err(Error::io("reading the Wyze emulator's address", e)));
+            return;
+        }
+    };
+    println!("Wyze camera emulator (TUTK over UDP, DTLS) at {url}");
+    let task = tokio::spawn(server.serve());
+    match async { WyzeCamera::connect(&parse_url(&url)?).await }.await {
+        Ok(mut camera) => {
+            report.record(
+                "connect",
+                camera.info().await.map(|i| {
+                    let how =
+                        i.extra.iter().find(|(k, _)| k.contains("authenticated")).map(|(_, v)| v.as_str());
+                    format!(
+                        "{} {}, firmware {}, authenticated with {}",
+                        i.manufacturer,
+                        i.model,
+                        i.firmware,
+                        how.unwrap_or("?")
+                    )
+                }),
+            );
+            report.record(
+                "settings",
+                async {
+                    let all = camera.settings().await?;
+                    let night = camera.setting("night-vision").await?;
+                    Ok(format!("{} settings; night-vision {}", all.len(), night.value))
+                }
+                .await,
+            );
+            report.record(
+                "resolution",
+                change_a_setting(&mut camera, SettingChange::To("resolution", "360p")).await,
+            );
+            report.record(
+                "live",
+                async {
+                    let mut video = Vec::new();
+                    let live = camera.live(&mut video, Some(std::time::Duration::from_secs(2))).await?;
+                    use camctl_core::video::{nal_type, nal_units, parse_sps};
+                    let clip = camctl_core::video::clip_info(&video)
+                        .map_err(|e| Error::Protocol(format!("the recorded H.264 does not parse: {e}")))?;
+                    // Frames already on their way keep the old size: the newest SPS tells the new one.
+                    let last_sps = nal_units(&video)
+                        .filter(|n| n.nal_type() == nal_type::SPS)
+                        .last()
+                        .and_then(|n| parse_sps(n.bytes()).ok())
+                        .ok_or_else(|| Error::Protocol("no SPS in the recording".into()))?;
+                    if (last_sps.width, last_sps.height) != (640, 360) || clip.frames < 10 {
+                        return Err(Error::Protocol(format!(
+                            "recorded {} frames ending at {}x{}, expected 360p",
+                            clip.frames, last_sps.width, last_sps.height
+                        )));
+                    }
+                    Ok(format!(
+                        "{} frames of H.264 in {:.1} s ({} bytes, {} keyframes, {} gaps), now {}x{}",
+                        clip.frames,
+                        live.elapsed.as_secs_f64(),
+                        video.len(),
+                        clip.keyframes,
+                        live.stats.gaps,
+                        last_sps.width,
+                        last_sps.height
+                    ))
+                }
+                .await,
+            );
+            report.record("close", camera.close().await.map(|_| "session closed".into()));
+        }
+        Err(e) => {
+            report.record("connect", Err(e));
+        }
+    }
+    task.abort();
 }
 
 /// Which setting the tour changes, and how.

@@ -60,6 +60,25 @@ pub async fn run(protocol: EmulatedProtocol, options: EmulateOptions) -> Result<
             announce(&emulator.url())?;
             serve_until_signal(emulator.serve()).await
         }
+        EmulatedProtocol::Wyze => {
+            use camctl_wyze::tutk::{Firmware, ServerConfig, TutkServer};
+            let mut config = ServerConfig::new(&options.uid, &options.enr, &options.mac);
+            config.firmware = match Firmware::parse(&options.firmware) {
+                Some(Firmware::Auto) | None => {
+                    return Err(Error::InvalidValue(format!(
+                        "--firmware {} (use old or cc51)",
+                        options.firmware
+                    )));
+                }
+                Some(f) => f,
+            };
+            config.max_sessions = options.max_sessions.max(1);
+            config.emulator.pacing =
+                if options.unpaced { camctl_wyze::Pacing::Unpaced } else { camctl_wyze::Pacing::RealTime };
+            let server = TutkServer::bind(listen, config).await.map_err(bind_error)?;
+            announce(&server.url().map_err(|e| Error::io("reading the bound address", e))?)?;
+            serve_until_signal(server.serve()).await
+        }
         EmulatedProtocol::Lytro => {
             use camctl_lytro::emulator::{Emulator, EmulatorConfig};
             let config = EmulatorConfig {
