@@ -24,6 +24,8 @@ struct Target {
     enr: String,
     mac: String,
     model: Option<String>,
+    /// Resolution to ask for when connecting; `None` keeps the camera's.
+    resolution: Option<crate::wire::FrameSize>,
     options: ConnectOptions,
 }
 
@@ -55,7 +57,14 @@ impl Target {
             let secs: f64 = t.parse().map_err(|_| CoreError::InvalidValue(format!("timeout={t}")))?;
             options.timeout = Duration::from_secs_f64(secs.clamp(0.1, 600.0));
         }
+        let resolution = match url.options.get("resolution") {
+            Some(r) => Some(crate::wire::FrameSize::parse(r).ok_or_else(|| {
+                CoreError::InvalidValue(format!("resolution={r} (use 1080p, 720p, 360p or 2k)"))
+            })?),
+            None => None,
+        };
         Ok(Target {
+            resolution,
             host: url.host.clone(),
             port: url.port_or(DEFAULT_PORT),
             uid: required("uid")?,
@@ -66,7 +75,8 @@ impl Target {
         })
     }
 
-    async fn connect(&self) -> Result<WyzeSession<UdpClientTransport>> {
+    /// Connects; video flows only if `video` (info and settings need none).
+    async fn connect(&self, video: bool) -> Result<WyzeSession<UdpClientTransport>> {
         let addr = resolve(&self.host, self.port).await?;
         let transport = crate::tutk::connect(addr, &self.uid, &self.enr, &self.mac, self.options.clone())
             .await
@@ -74,6 +84,9 @@ impl Target {
         let mut config = ClientConfig::new(&self.enr, &self.mac);
         config.model = self.model.clone();
         config.timeout = self.options.timeout;
+        config.open_video = video;
+        // Keep the resolution the camera has unless the URL asks for one.
+        config.frame_size = self.resolution;
         Ok(WyzeSession::connect(transport, config).await?)
     }
 }
@@ -102,16 +115,19 @@ pub struct LiveReport {
 pub struct WyzeCamera {
     target: Target,
     session: WyzeSession<UdpClientTransport>,
+    /// Whether the video channel is on.
+    video: bool,
 }
 
 impl WyzeCamera {
     /// Connects: LAN discovery to `HOST:PORT` (default 32761), session, DTLS, AV login, then the
     /// K-command authentication with the ENR. URL options: `uid`, `enr`, `mac` (required), `model`,
-    /// `firmware=auto|old|cc51`, `dtls=true|false`, `timeout=SECS`.
+    /// `firmware=auto|old|cc51`, `dtls=true|false`, `timeout=SECS`, `resolution=1080p|720p|360p|2k`
+    /// (asked for on connecting; otherwise the camera keeps its own).
     pub async fn connect(url: &CameraUrl) -> Result<WyzeCamera> {
         let target = Target::from_url(url)?;
-        let session = target.connect().await?;
-        Ok(WyzeCamera { target, session })
+        let session = target.connect(false).await?;
+        Ok(WyzeCamera { target, session, video: false })
     }
 
     /// The message-layer session, for Wyze-specific requests.
@@ -126,6 +142,11 @@ impl WyzeCamera {
     pub async fn live<W: Write>(&mut self, out: W, duration: Option<Duration>) -> Result<LiveReport> {
         let start = Instant::now();
         let deadline = duration.map(|d| tokio::time::Instant::now() + d);
+        if !self.video {
+            // 10010: switch the video channel on (media 1).
+            self.session.control_channel(1, true).await?;
+            self.video = true;
+        }
         let mut sink = AnnexBSink::new(out);
         let mut report = LiveReport::default();
         let mut failures = 0u32;
@@ -162,7 +183,7 @@ impl WyzeCamera {
                         }
                         tokio::time::sleep(backoff).await;
                         backoff = (backoff * 2).min(Duration::from_secs(8));
-                        match self.target.connect().await {
+                        match self.target.connect(true).await {
                             Ok(session) => {
                                 self.session = session;
                                 report.reconnects += 1;
@@ -220,6 +241,7 @@ impl Camera for WyzeCamera {
     }
 
     async fn close(self) -> Result<()> {
+        self.session.into_transport().close().await;
         Ok(())
     }
 }

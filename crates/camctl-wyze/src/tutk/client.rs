@@ -140,6 +140,14 @@ impl UdpClientTransport {
         self.firmware
     }
 
+    /// Ends the session politely: DTLS close_notify (so the camera frees its session slot at once
+    /// rather than after its idle timeout), waiting at most half a second for it to go out.
+    pub async fn close(mut self) {
+        // Dropping the only command sender tells the task to say goodbye and stop.
+        self.ioctrl_tx = mpsc::channel(1).0;
+        let _ = tokio::time::timeout(Duration::from_millis(500), &mut self.task).await;
+    }
+
     fn closed(&self) -> TransportError {
         match self.ended.lock().ok().and_then(|e| e.clone()) {
             Some(reason) if reason == "timeout" => TransportError::Timeout,
