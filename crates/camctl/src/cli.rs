@@ -115,7 +115,8 @@ pub enum Command {
         #[arg(long = "for", value_name = "SECS")]
         duration: Option<f64>,
     },
-    /// Find cameras on the local network (mDNS: _lytro._tcp, _ptp._tcp) and print ready-to-use URLs.
+    /// Find cameras on the local network (mDNS: _lytro._tcp, _ptp._tcp; TUTK LAN search for a Wyze UID)
+    /// and print ready-to-use URLs.
     Discover {
         /// How long to listen, in seconds.
         #[arg(long, default_value_t = 3.0, value_name = "SECS")]
@@ -127,6 +128,16 @@ pub enum Command {
         /// with an IPv4 address except loopback.
         #[arg(long = "interface", value_name = "ADDR")]
         interfaces: Vec<IpAddr>,
+        /// Also run a TUTK LAN search (broadcast) for the Wyze camera with this UID (OLD firmware
+        /// answers it); needs --wyze-enr and --wyze-mac too.
+        #[arg(long, value_name = "UID", requires_all = ["wyze_enr", "wyze_mac"])]
+        wyze_uid: Option<String>,
+        /// The Wyze camera's ENR, for the LAN search's AuthKey.
+        #[arg(long, value_name = "ENR")]
+        wyze_enr: Option<String>,
+        /// The Wyze camera's MAC, for the LAN search's AuthKey.
+        #[arg(long, value_name = "MAC")]
+        wyze_mac: Option<String>,
     },
     /// Run a camera emulator until SIGINT/SIGTERM; prints "listening URL" when ready.
     Emulate {

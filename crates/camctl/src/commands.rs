@@ -151,8 +151,12 @@ pub async fn run(command: Command) -> Result<ExitCode> {
                 report.reconnects
             );
         }
-        Command::Discover { timeout, json, interfaces } => {
-            crate::discover::run(timeout, json, interfaces).await?;
+        Command::Discover { timeout, json, interfaces, wyze_uid, wyze_enr, wyze_mac } => {
+            let wyze = match (wyze_uid, wyze_enr, wyze_mac) {
+                (Some(uid), Some(enr), Some(mac)) => Some(crate::discover::WyzeSearch { uid, enr, mac }),
+                _ => None,
+            };
+            crate::discover::run(timeout, json, interfaces, wyze).await?;
         }
         Command::Emulate { protocol, options } => {
             crate::emulate::run(protocol, options).await?;

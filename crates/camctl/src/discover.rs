@@ -1,7 +1,8 @@
 //! `camctl discover`: find cameras on the local network and print URLs the other commands accept.
 //!
 //! DNS-SD over multicast DNS: Lytro cameras announce `_lytro._tcp` (instance `lytro-A#########`, SRV to
-//! the command port); PTP/IP cameras that use ZeroConf announce `_ptp._tcp`.
+//! the command port); PTP/IP cameras that use ZeroConf announce `_ptp._tcp`. Wyze cameras answer a TUTK
+//! LAN search (a UDP broadcast to port 32761 naming their UID), which needs the UID, ENR and MAC.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -12,16 +13,56 @@ use serde_json::json;
 /// Service types browsed, with the URL scheme each maps to.
 const SERVICES: [(&str, &str); 2] = [("_lytro._tcp", "lytro"), ("_ptp._tcp", "ptpip")];
 
+/// The Wyze camera a TUTK LAN search looks for.
+pub struct WyzeSearch {
+    /// 20-character UID.
+    pub uid: String,
+    /// ENR (for the AuthKey in the probe).
+    pub enr: String,
+    /// MAC (for the AuthKey in the probe).
+    pub mac: String,
+}
+
 /// Browses for `timeout_secs` and prints what answered.
-pub async fn run(timeout_secs: f64, json: bool, interfaces: Vec<IpAddr>) -> Result<()> {
+pub async fn run(
+    timeout_secs: f64,
+    json: bool,
+    interfaces: Vec<IpAddr>,
+    wyze: Option<WyzeSearch>,
+) -> Result<()> {
     if !timeout_secs.is_finite() || timeout_secs <= 0.0 {
         return Err(Error::InvalidValue(format!("--timeout {timeout_secs}")));
     }
+    let timeout = Duration::from_secs_f64(timeout_secs);
     let interfaces = if interfaces.is_empty() { default_interfaces()? } else { interfaces };
     let types: Vec<&str> = SERVICES.iter().map(|(t, _)| *t).collect();
-    let found = camctl_lytro::discovery::browse(&types, &interfaces, Duration::from_secs_f64(timeout_secs))
-        .await
-        .map_err(camctl_core::Error::from)?;
+    let mdns = camctl_lytro::discovery::browse(&types, &interfaces, timeout);
+    let tutk = async {
+        let Some(w) = &wyze else { return Ok(Vec::new()) };
+        let mut urls = Vec::new();
+        for ip in &interfaces {
+            let Some(broadcast) = broadcast_of(*ip) else { continue };
+            let target = std::net::SocketAddr::new(broadcast.into(), camctl_wyze::DEFAULT_PORT);
+            let cameras = camctl_wyze::tutk::lan_search(*ip, target, &w.uid, &w.enr, &w.mac, timeout)
+                .await
+                .map_err(|e| Error::from(camctl_wyze::Error::from(e)))?;
+            for cam in cameras {
+                let mut url: camctl_core::CameraUrl =
+                    format!("wyze://{cam}").parse().map_err(|e: camctl_core::UrlError| {
+                        Error::Protocol(format!("camera address {cam}: {e}"))
+                    })?;
+                url.options.insert("uid".into(), w.uid.clone());
+                url.options.insert("enr".into(), w.enr.clone());
+                url.options.insert("mac".into(), w.mac.clone());
+                url.options.insert("firmware".into(), "old".into());
+                urls.push(url.to_string());
+            }
+        }
+        Ok::<_, Error>(urls)
+    };
+    let (found, wyze_urls) = tokio::join!(mdns, tutk);
+    let found = found.map_err(camctl_core::Error::from)?;
+    let wyze_urls = wyze_urls?;
     let mut rows = Vec::new();
     for f in &found {
         let scheme =
@@ -32,7 +73,7 @@ pub async fn run(timeout_secs: f64, json: bool, interfaces: Vec<IpAddr>) -> Resu
         rows.push((format!("{scheme}://{host}:{}", f.port), f));
     }
     if json {
-        let list: Vec<_> = rows
+        let mut list: Vec<_> = rows
             .iter()
             .map(|(url, f)| {
                 json!({
@@ -44,15 +85,32 @@ pub async fn run(timeout_secs: f64, json: bool, interfaces: Vec<IpAddr>) -> Resu
                 })
             })
             .collect();
+        list.extend(wyze_urls.iter().map(
+            |url| json!({ "url": url, "service": "tutk", "instance": wyze.as_ref().map(|w| w.uid.as_str()) }),
+        ));
         println!("{}", serde_json::to_string_pretty(&list).unwrap_or_else(|_| "[]".into()));
-    } else if rows.is_empty() {
+    } else if rows.is_empty() && wyze_urls.is_empty() {
         eprintln!("no cameras found in {timeout_secs} s");
     } else {
         for (url, f) in &rows {
             println!("{url:<32} {}", f.instance);
         }
+        for url in &wyze_urls {
+            println!("{url}");
+        }
     }
     Ok(())
+}
+
+/// The IPv4 broadcast address of the interface that owns `ip`.
+pub fn broadcast_of(ip: IpAddr) -> Option<std::net::Ipv4Addr> {
+    let addrs = if_addrs::get_if_addrs().ok()?;
+    addrs.into_iter().find_map(|i| match i.addr {
+        if_addrs::IfAddr::V4(v4) if IpAddr::V4(v4.ip) == ip && !v4.ip.is_loopback() => {
+            Some(v4.broadcast.unwrap_or_else(|| (u32::from(v4.ip) | !u32::from(v4.netmask)).into()))
+        }
+        _ => None,
+    })
 }
 
 /// Every IPv4 address of an interface that is up and not loopback: where cameras are.

@@ -73,6 +73,8 @@ pub async fn run(protocol: EmulatedProtocol, options: EmulateOptions) -> Result<
                 Some(f) => f,
             };
             config.max_sessions = options.max_sessions.max(1);
+            // LAN search is a broadcast: listen on the listen interface's broadcast address too.
+            config.lan_search_addr = crate::discover::broadcast_of(listen.ip()).map(Into::into);
             config.emulator.pacing =
                 if options.unpaced { camctl_wyze::Pacing::Unpaced } else { camctl_wyze::Pacing::RealTime };
             let server = TutkServer::bind(listen, config).await.map_err(bind_error)?;

@@ -41,7 +41,7 @@ impl TestNetwork {
         for (ns, dev, addr) in
             [(&net.camera_ns, &veth_cam, CAMERA_ADDR), (&net.client_ns, &veth_cli, CLIENT_ADDR)]
         {
-            ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev]);
+            ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "brd", "+", "dev", dev]);
             ip(&["-n", ns, "link", "set", dev, "up"]);
             ip(&["-n", ns, "link", "set", "lo", "up"]);
         }
@@ -181,6 +181,58 @@ fn emulator_on_loopback_does_not_announce() {
         .unwrap();
     let found: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(found, serde_json::json!([]));
+    let _ = Command::new("kill").arg(emulator.id().to_string()).status();
+    let _ = emulator.wait();
+}
+
+#[test]
+fn tutk_lan_search_finds_the_wyze_emulator_by_broadcast() {
+    if !can_create_namespaces() {
+        return;
+    }
+    let net = TestNetwork::create("w");
+    let (uid, enr, mac) = ("CAMCTLNETNS000000001", "netnsEnr/Key+016", "2CAA8E00AA01");
+    let mut emulator = net
+        .camctl_in(&net.camera_ns)
+        .args(["emulate", "wyze", "--firmware", "old", "--listen", &format!("{CAMERA_ADDR}:32761")])
+        .args(["--uid", uid, "--enr", enr, "--mac", mac])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(emulator.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.starts_with(&format!("listening wyze://{CAMERA_ADDR}:32761?")), "{line}");
+
+    let out = net
+        .camctl_in(&net.client_ns)
+        .args(["discover", "--timeout", "2", "--json", "--interface", CLIENT_ADDR])
+        .args(["--wyze-uid", uid, "--wyze-enr", enr, "--wyze-mac", mac])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let found: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let wyze = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["service"] == "tutk")
+        .unwrap_or_else(|| panic!("no TUTK answer in {found}"));
+    let url = wyze["url"].as_str().unwrap();
+    assert!(url.starts_with(&format!("wyze://{CAMERA_ADDR}:32761?")), "{url}");
+    // A different UID finds nothing.
+    let out = net
+        .camctl_in(&net.client_ns)
+        .args(["discover", "--timeout", "1", "--json", "--interface", CLIENT_ADDR])
+        .args(["--wyze-uid", "CAMCTLOTHER000000001", "--wyze-enr", enr, "--wyze-mac", mac])
+        .output()
+        .unwrap();
+    let none: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!none.as_array().unwrap().iter().any(|f| f["service"] == "tutk"), "{none}");
+
+    // The found URL works as printed.
+    let info = net.camctl_in(&net.client_ns).args(["info", url]).output().unwrap();
+    assert!(info.status.success(), "{}", String::from_utf8_lossy(&info.stderr));
+    assert!(String::from_utf8_lossy(&info.stdout).contains("Wyze"));
     let _ = Command::new("kill").arg(emulator.id().to_string()).status();
     let _ = emulator.wait();
 }

@@ -495,3 +495,57 @@ impl Runner {
         }
     }
 }
+
+/// TUTK LAN search (OLD firmware): broadcasts the stage-1 discovery request for `uid` (with the
+/// AuthKey of `enr` and `mac`) from `local` to `broadcast` (normally `x.x.x.255:32761`) every 100 ms
+/// for `timeout`, and returns the addresses of the cameras that answered. NEW (CC51) firmware does not
+/// answer this probe. Sends only to `broadcast`.
+pub async fn lan_search(
+    local: std::net::IpAddr,
+    broadcast: SocketAddr,
+    uid: &str,
+    enr: &str,
+    mac: &str,
+    timeout: Duration,
+) -> Result<Vec<SocketAddr>, TutkError> {
+    let sock = UdpSocket::bind(SocketAddr::new(local, 0)).await?;
+    sock.set_broadcast(true)?;
+    let tail_swap = TailSwap::default();
+    let uid_b = super::uid_bytes(uid);
+    let probe = OldPacket::Disco {
+        response: false,
+        stage: 1,
+        uid: uid_b,
+        sid: super::random_bytes(),
+        auth_key: super::auth_key_bytes(&crate::auth::auth_key(enr, mac)),
+    }
+    .encode(tail_swap);
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut next_probe = tokio::time::Instant::now();
+    let mut found: Vec<SocketAddr> = Vec::new();
+    let mut buf = vec![0u8; 2048];
+    loop {
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return Ok(found);
+        }
+        if now >= next_probe {
+            sock.send_to(&probe, broadcast).await?;
+            next_probe = now + Duration::from_millis(100);
+        }
+        let wait = next_probe.min(deadline);
+        match tokio::time::timeout_at(wait, sock.recv_from(&mut buf)).await {
+            Ok(Ok((n, src))) => {
+                if let Ok(OldPacket::Disco { response: true, uid, .. }) =
+                    OldPacket::decode(&buf[..n], tail_swap)
+                    && uid == uid_b
+                    && !found.contains(&src)
+                {
+                    found.push(src);
+                }
+            }
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => {}
+        }
+    }
+}

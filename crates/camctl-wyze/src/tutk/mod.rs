@@ -20,7 +20,7 @@ pub mod old;
 pub mod server;
 pub mod transcode;
 
-pub use client::{ConnectOptions, TutkError, UdpClientTransport, connect};
+pub use client::{ConnectOptions, TutkError, UdpClientTransport, connect, lan_search};
 pub use server::{ServerConfig, TutkServer, UdpCameraTransport};
 
 /// Why a datagram or AV message did not decode. Every decoder returns this instead of panicking.

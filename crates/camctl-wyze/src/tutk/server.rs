@@ -51,6 +51,10 @@ pub struct ServerConfig {
     pub tail_swap: TailSwap,
     /// The message-layer camera (settings, clip, pacing).
     pub emulator: EmulatorConfig,
+    /// Also answer LAN search broadcasts sent to this address (the broadcast address of the listen
+    /// interface; a socket bound to a unicast address never sees them). OLD firmware only: NEW (CC51)
+    /// cameras do not answer the OLD LAN-search probe.
+    pub lan_search_addr: Option<std::net::IpAddr>,
 }
 
 impl ServerConfig {
@@ -68,6 +72,7 @@ impl ServerConfig {
             keepalive: Duration::from_secs(1),
             tail_swap: TailSwap::default(),
             emulator: EmulatorConfig::new(enr, mac),
+            lan_search_addr: None,
         }
     }
 }
@@ -79,6 +84,8 @@ type Sessions = Arc<StdMutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>>;
 pub struct TutkServer {
     main: Arc<UdpSocket>,
     session: Arc<UdpSocket>,
+    /// Bound to the broadcast address, for LAN search.
+    broadcast: Option<UdpSocket>,
     config: Arc<ServerConfig>,
     emulator: Emulator,
 }
@@ -97,10 +104,17 @@ impl TutkServer {
     pub async fn bind(addr: SocketAddr, config: ServerConfig) -> std::io::Result<Self> {
         let main = UdpSocket::bind(addr).await?;
         let session = UdpSocket::bind(SocketAddr::new(main.local_addr()?.ip(), 0)).await?;
+        let broadcast = match config.lan_search_addr {
+            Some(ip) if config.firmware == Firmware::Old => {
+                Some(UdpSocket::bind(SocketAddr::new(ip, main.local_addr()?.port())).await?)
+            }
+            _ => None,
+        };
         let emulator = Emulator::new(config.emulator.clone());
         Ok(TutkServer {
             main: Arc::new(main),
             session: Arc::new(session),
+            broadcast,
             config: Arc::new(config),
             emulator,
         })
@@ -141,13 +155,21 @@ impl TutkServer {
         let key = hmac_key(&c.uid, &auth_key);
         let uid = uid_bytes(&c.uid);
         let mut tickets: HashMap<SocketAddr, (u16, [u8; 8])> = HashMap::new();
-        let (mut b1, mut b2) = (vec![0u8; 65536], vec![0u8; 65536]);
+        let (mut b1, mut b2, mut b3) = (vec![0u8; 65536], vec![0u8; 65536], vec![0u8; 2048]);
         loop {
-            let (n, src, from_main) = tokio::select! {
-                r = self.main.recv_from(&mut b1) => { let (n, s) = r?; (n, s, true) }
-                r = self.session.recv_from(&mut b2) => { let (n, s) = r?; (n, s, false) }
+            // 0 = main socket, 1 = session socket, 2 = LAN-search broadcasts (answered from main).
+            let (n, src, which) = tokio::select! {
+                r = self.main.recv_from(&mut b1) => { let (n, s) = r?; (n, s, 0) }
+                r = self.session.recv_from(&mut b2) => { let (n, s) = r?; (n, s, 1) }
+                r = async { self.broadcast.as_ref()?.recv_from(&mut b3).await.ok() }, if self.broadcast.is_some() => {
+                    match r { Some((n, s)) => (n, s, 2), None => continue }
+                }
             };
-            let d = if from_main { &b1[..n] } else { &b2[..n] };
+            let d = match which {
+                0 => &b1[..n],
+                1 => &b2[..n],
+                _ => &b3[..n],
+            };
             let existing = sessions.lock().ok().and_then(|s| s.get(&src).cloned());
             if let Some(tx) = existing {
                 // A full queue drops the datagram: UDP semantics, and it costs only that session.
