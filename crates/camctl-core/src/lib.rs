@@ -9,6 +9,7 @@
 
 pub mod camera;
 pub mod download;
+pub mod io;
 pub mod media;
 pub mod time;
 pub mod url;

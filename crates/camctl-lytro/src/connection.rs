@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use camctl_core::io::{ReadFullError, read_full};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 use crate::error::{Error, Result};
 use crate::wire::{HEADER_LEN, Header, WireError};
@@ -39,39 +40,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.stream.get_ref()
     }
 
-    async fn read_some(&mut self, buf: &mut [u8]) -> Result<usize> {
-        match self.read_timeout {
-            None => Ok(self.stream.read(buf).await?),
-            Some(t) => match tokio::time::timeout(t, self.stream.read(buf)).await {
-                Ok(r) => Ok(r?),
-                Err(_) => Err(Error::Timeout("data from the peer")),
-            },
-        }
-    }
-
-    /// Fills `buf` completely; a clean end of stream is [`WireError::Truncated`].
+    /// Fills `buf` completely; any end of stream is [`WireError::Truncated`].
     pub async fn read_exact(&mut self, buf: &mut [u8]) -> Result<()> {
-        let mut got = 0;
-        while got < buf.len() {
-            match self.read_some(&mut buf[got..]).await? {
-                0 => return Err(Error::Wire(WireError::Truncated("payload"))),
-                n => got += n,
-            }
+        match read_full(&mut self.stream, buf, self.read_timeout).await {
+            Err(ReadFullError::Closed) => Err(Error::Wire(WireError::Truncated("payload"))),
+            other => other.map_err(|e| read_error(e, "payload")),
         }
-        Ok(())
     }
 
     /// Reads the next header; [`Error::Closed`] on a clean end of stream before its first byte.
     pub async fn read_header(&mut self) -> Result<Header> {
         let mut head = [0u8; HEADER_LEN];
-        let mut got = 0;
-        while got < HEADER_LEN {
-            match self.read_some(&mut head[got..]).await? {
-                0 if got == 0 => return Err(Error::Closed),
-                0 => return Err(Error::Wire(WireError::Truncated("header"))),
-                n => got += n,
-            }
-        }
+        read_full(&mut self.stream, &mut head, self.read_timeout)
+            .await
+            .map_err(|e| read_error(e, "header"))?;
         Ok(Header::decode(&head)?)
     }
 
@@ -126,5 +108,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     pub async fn write_raw(&mut self, bytes: &[u8]) -> Result<()> {
         self.stream.get_mut().write_all(bytes).await?;
         Ok(())
+    }
+}
+
+/// This crate's error for a failed [`read_full`] of the named part.
+fn read_error(e: ReadFullError, what: &'static str) -> Error {
+    match e {
+        ReadFullError::Closed => Error::Closed,
+        ReadFullError::Truncated { .. } => Error::Wire(WireError::Truncated(what)),
+        ReadFullError::Timeout(_) => Error::Timeout("data from the peer"),
+        ReadFullError::Io(e) => Error::Io(e),
     }
 }

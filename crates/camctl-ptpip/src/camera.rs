@@ -172,9 +172,7 @@ impl Camera for PtpCamera {
         }
         if !self.supports_op(op::GET_PARTIAL_OBJECT).await? || offset > u64::from(u32::MAX) {
             // No partial reads: fetch it all and drop what the caller already has.
-            let mut skip = SkipWriter { inner: out, skip: offset };
-            let n = self.client.get_object(handle, &mut skip).await?;
-            return Ok(n.saturating_sub(offset));
+            return Ok(self.client.get_object_from(handle, offset, out).await?);
         }
         let mut done = 0u64;
         let mut position = offset;
@@ -272,41 +270,5 @@ impl Camera for PtpCamera {
 
     async fn close(self) -> Result<()> {
         Ok(self.client.close().await?)
-    }
-}
-
-/// Drops the first `skip` bytes written through it.
-struct SkipWriter<'a, W> {
-    inner: &'a mut W,
-    skip: u64,
-}
-
-impl<W: AsyncWrite + Unpin> AsyncWrite for SkipWriter<'_, W> {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        let this = &mut *self;
-        if this.skip > 0 {
-            let n = (this.skip.min(buf.len() as u64)) as usize;
-            this.skip -= n as u64;
-            return std::task::Poll::Ready(Ok(n));
-        }
-        std::pin::Pin::new(&mut *this.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut *self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut *self.inner).poll_shutdown(cx)
     }
 }

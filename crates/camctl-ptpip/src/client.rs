@@ -407,7 +407,18 @@ impl Client {
         handle: u32,
         out: &mut W,
     ) -> Result<u64> {
-        let mut counter = CountingWriter { inner: out, count: 0 };
+        self.get_object_from(handle, 0, out).await
+    }
+
+    /// GetObject, dropping the first `skip` bytes (resuming on a camera without GetPartialObject);
+    /// returns the number of bytes written to `out`.
+    pub async fn get_object_from<W: AsyncWrite + Unpin + Send>(
+        &mut self,
+        handle: u32,
+        skip: u64,
+        out: &mut W,
+    ) -> Result<u64> {
+        let mut counter = CountingWriter { inner: out, count: 0, skip };
         self.call(op::GET_OBJECT, &[handle], None, DataIn::Stream(&mut counter)).await?;
         counter.inner.flush().await?;
         Ok(counter.count)
@@ -421,7 +432,7 @@ impl Client {
         max: u32,
         out: &mut W,
     ) -> Result<u64> {
-        let mut counter = CountingWriter { inner: out, count: 0 };
+        let mut counter = CountingWriter { inner: out, count: 0, skip: 0 };
         self.call(op::GET_PARTIAL_OBJECT, &[handle, offset, max], None, DataIn::Stream(&mut counter)).await?;
         counter.inner.flush().await?;
         Ok(counter.count)
@@ -590,10 +601,11 @@ async fn event_loop(
     }
 }
 
-/// Counts bytes on their way to the caller's writer.
+/// Counts bytes on their way to the caller's writer, after dropping the first `skip` of them.
 struct CountingWriter<'a, W: ?Sized> {
     inner: &'a mut W,
     count: u64,
+    skip: u64,
 }
 
 impl<W: AsyncWrite + Unpin + ?Sized> AsyncWrite for CountingWriter<'_, W> {
@@ -603,6 +615,11 @@ impl<W: AsyncWrite + Unpin + ?Sized> AsyncWrite for CountingWriter<'_, W> {
         buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
         let this = &mut *self;
+        if this.skip > 0 {
+            let n = this.skip.min(buf.len() as u64) as usize;
+            this.skip -= n as u64;
+            return std::task::Poll::Ready(Ok(n));
+        }
         let poll = std::pin::Pin::new(&mut *this.inner).poll_write(cx, buf);
         if let std::task::Poll::Ready(Ok(n)) = poll {
             this.count += n as u64;

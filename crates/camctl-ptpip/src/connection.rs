@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use camctl_core::io::{ReadFullError, read_full, read_some};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 use crate::error::{Error, Result};
 use crate::wire::{HEADER_LEN, Header, Packet, WireError, kind};
@@ -38,13 +39,7 @@ impl<S: AsyncRead + Unpin> Connection<S> {
     }
 
     async fn read_some(&mut self, buf: &mut [u8]) -> Result<usize> {
-        match self.read_timeout {
-            None => Ok(self.stream.read(buf).await?),
-            Some(t) => match tokio::time::timeout(t, self.stream.read(buf)).await {
-                Ok(r) => Ok(r?),
-                Err(_) => Err(Error::Timeout("data from the peer")),
-            },
-        }
+        read_some(&mut self.stream, buf, self.read_timeout).await.map_err(|e| read_error(e, "packet"))
     }
 
     /// The underlying stream.
@@ -55,14 +50,9 @@ impl<S: AsyncRead + Unpin> Connection<S> {
     /// Reads the next header; `Error::Closed` on a clean end of stream before it.
     pub async fn read_header(&mut self) -> Result<Header> {
         let mut head = [0u8; HEADER_LEN];
-        let mut got = 0;
-        while got < HEADER_LEN {
-            match self.read_some(&mut head[got..]).await? {
-                0 if got == 0 => return Err(Error::Closed),
-                0 => return Err(Error::Wire(WireError::Truncated("header"))),
-                n => got += n,
-            }
-        }
+        read_full(&mut self.stream, &mut head, self.read_timeout)
+            .await
+            .map_err(|e| read_error(e, "header"))?;
         Ok(Header::decode(&head)?)
     }
 
@@ -116,14 +106,10 @@ impl<S: AsyncRead + Unpin> Connection<S> {
     }
 
     async fn read_exact(&mut self, buf: &mut [u8]) -> Result<()> {
-        let mut got = 0;
-        while got < buf.len() {
-            match self.read_some(&mut buf[got..]).await? {
-                0 => return Err(Error::Wire(WireError::Truncated("packet"))),
-                n => got += n,
-            }
+        match read_full(&mut self.stream, buf, self.read_timeout).await {
+            Err(ReadFullError::Closed) => Err(Error::Wire(WireError::Truncated("packet"))),
+            other => other.map_err(|e| read_error(e, "packet")),
         }
-        Ok(())
     }
 }
 
@@ -162,5 +148,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
         self.stream.get_mut().write_all(&self.out).await?;
         Ok(())
+    }
+}
+
+/// This crate's error for a failed read of the named part.
+fn read_error(e: ReadFullError, what: &'static str) -> Error {
+    match e {
+        ReadFullError::Closed => Error::Closed,
+        ReadFullError::Truncated { .. } => Error::Wire(WireError::Truncated(what)),
+        ReadFullError::Timeout(_) => Error::Timeout("data from the peer"),
+        ReadFullError::Io(e) => Error::Io(e),
     }
 }

@@ -84,6 +84,9 @@ async fn objects_stream_whole_and_partial_in_both_data_modes() {
         let mut whole = Vec::new();
         assert_eq!(c.get_object(handle, &mut whole).await.unwrap(), original.len() as u64);
         assert!(whole == original);
+        let mut rest = Vec::new();
+        assert_eq!(c.get_object_from(handle, 777, &mut rest).await.unwrap(), original.len() as u64 - 777);
+        assert!(rest == original[777..]);
         let mut part = Vec::new();
         c.get_partial_object(handle, 1000, 5000, &mut part).await.unwrap();
         assert_eq!(part, original[1000..6000]);
