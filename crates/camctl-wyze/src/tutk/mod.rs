@@ -9,6 +9,17 @@
 //!
 //! [`client`] and [`server`] drive these over tokio UDP sockets and expose the part-1 traits
 //! ([`crate::ClientTransport`], [`crate::CameraTransport`]).
+//!
+//! Choices where the reference disagrees with itself or is silent (all unverified against real cameras):
+//! - TransCode tail swap: go2rtc's "always" by default, FSS's "never" as [`transcode::TailSwap`].
+//! - The camera's answers 0x0602, 0x0404 and 0x0428 mirror the request layouts; the client accepts any
+//!   body for them. CC51 camera answers use direction 0xFFFF and echo the client's session id.
+//! - ACK fields `[8..11]` are read as the first and last acknowledged IOCTRL command sequence (from 1);
+//!   an IOCTRL is resent every 500 ms, at most 12 times, until acknowledged or answered.
+//! - AV login config word 2 (FSS/SEYDX; go2rtc writes 4); a refused login answer has byte 4 = 0.
+//! - A camera at its session limit ignores discovery (no wire code for "full" is known).
+//! - A session ends on DTLS close_notify or after the idle timeout.
+//! - LAN search is the OLD stage-1 discovery probe sent to a broadcast address.
 
 pub mod av;
 pub mod cc51;
