@@ -39,6 +39,15 @@ impl AnyCamera {
         }
     }
 
+    /// Opens whatever event channel the protocol opens lazily (the Lytro callback port), so that no
+    /// event is missed between "connected" and the first wait.
+    pub async fn prepare_events(&mut self) -> Result<()> {
+        if let AnyCamera::Lytro(c) = self {
+            c.client().subscribe().await?;
+        }
+        Ok(())
+    }
+
     /// The Wyze camera behind this, for live video.
     pub fn wyze(&mut self, what: &str) -> Result<&mut WyzeCamera> {
         match self {

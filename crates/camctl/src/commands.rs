@@ -123,6 +123,7 @@ pub async fn run(command: Command) -> Result<ExitCode> {
             };
             let mut camera = AnyCamera::connect(&url).await?;
             let wyze = camera.wyze("live")?;
+            tracing::info!("connected; receiving live video");
             let report = if out == "-" {
                 wyze.live(std::io::BufWriter::new(std::io::stdout().lock()), duration).await?
             } else {
@@ -183,6 +184,9 @@ async fn watch_events(
         Some(s) => return Err(Error::InvalidValue(format!("--for {s}"))),
         None => None,
     };
+    camera.prepare_events().await?;
+    // Scripts (and the tests) wait for this line on stderr (with -v) before they make the camera act.
+    tracing::info!("connected; waiting for events");
     let mut seen = 0u64;
     while count.is_none_or(|c| seen < c) {
         let next = camera.next_event();

@@ -3,9 +3,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::Stdio;
 
-use common::{Emulator, camctl, files_under, run, run_ok, write_random_file};
+use common::{Emulator, files_under, run, run_ok, spawn_ready, write_random_file};
 
 fn card(root: &Path) -> std::path::PathBuf {
     let media = root.join("card");
@@ -135,13 +134,8 @@ fn config_list_get_set_and_refusals() {
 fn events_reports_what_another_client_changes() {
     let tmp = tempfile::tempdir().unwrap();
     let emu = Emulator::start("ptpip", &card(tmp.path()), &[]);
-    let watcher = camctl()
-        .args(["events", &emu.url, "--json", "--count", "1", "--for", "20"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Give the watcher time to open its session before the change.
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    let watcher =
+        spawn_ready(&["events", &emu.url, "--json", "--count", "1", "--for", "20"], "waiting for events");
     run_ok(&["config", &emu.url, "set", "iso", "800"]);
     let out = watcher.wait_with_output().unwrap();
     assert!(out.status.success());

@@ -2,9 +2,7 @@
 
 mod common;
 
-use std::process::Stdio;
-
-use common::{Emulator, camctl, files_under, run, run_ok};
+use common::{Emulator, files_under, run, run_ok, spawn_ready};
 
 #[test]
 fn info_ls_and_pull_formats() {
@@ -47,12 +45,8 @@ fn info_ls_and_pull_formats() {
 fn capture_time_and_events() {
     let tmp = tempfile::tempdir().unwrap();
     let emu = Emulator::start("lytro", &tmp.path().join("card"), &[]);
-    let watcher = camctl()
-        .args(["events", &emu.url, "--json", "--count", "2", "--for", "30"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    let watcher =
+        spawn_ready(&["events", &emu.url, "--json", "--count", "2", "--for", "30"], "waiting for events");
     let shot = run_ok(&["capture", &emu.url]);
     assert!(shot.contains("DCIM/100PHOTO/IMG_") && shot.contains(".jpg"), "{shot}");
     let out = watcher.wait_with_output().unwrap();

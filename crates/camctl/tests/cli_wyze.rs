@@ -4,7 +4,7 @@ mod common;
 
 use std::process::Stdio;
 
-use common::{Emulator, camctl, require_program, run, run_ok};
+use common::{Emulator, camctl, require_program, run, run_ok, spawn_ready};
 
 fn emulator(tmp: &std::path::Path, firmware: &str, extra: &[&str]) -> Emulator {
     let mut args = vec!["--firmware", firmware];
@@ -90,13 +90,7 @@ fn session_limit_is_enforced() {
     let tmp = tempfile::tempdir().unwrap();
     let emu = emulator(tmp.path(), "cc51", &["--max-sessions", "1"]);
     // One client holds the only session...
-    let holder = camctl()
-        .args(["live", &emu.url, "--out", "-", "--for", "6"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let holder = spawn_ready(&["live", &emu.url, "--out", "-", "--for", "6"], "receiving live video");
     // ...so a second one gets no answer and says why it may be.
     let out = run(&["info", &format!("{}&timeout=2", emu.url)]);
     assert!(!out.status.success());

@@ -131,3 +131,30 @@ pub fn require_program(name: &str) -> bool {
     }
     found
 }
+
+/// Starts camctl with `-v` and waits (up to 30 s) until its stderr shows `marker`, i.e. until it is
+/// connected; stdout is piped. Stderr keeps being drained in the background.
+pub fn spawn_ready(args: &[&str], marker: &str) -> Child {
+    let mut child = camctl()
+        .arg("-v")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn camctl");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let marker = marker.to_string();
+    std::thread::spawn(move || {
+        let mut ready = Some(tx);
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains(&marker)
+                && let Some(tx) = ready.take()
+            {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(30)).expect("camctl did not get ready");
+    child
+}
