@@ -62,7 +62,7 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// Download chunk size, clamped to 1..=[`MAX_CHUNK`] (2 MiB, the camera's largest buffer).
     pub chunk_size: u32,
-    /// Download requests kept in flight on one connection (1 = strict request/response, as [LIB]).
+    /// Download requests kept in flight on one connection (1 = strict request/response, as \[LIB\]).
     /// Pipelining is what lytro-dl did; whether real cameras cope is not established (§2.3).
     pub pipeline: usize,
     /// Send a cheap query (`C6 00 06`, battery) after this long without any command, so the camera's
@@ -392,7 +392,7 @@ impl Client {
         self.small(&Request::take_picture()).await.map(drop)
     }
 
-    /// Deletes a picture (`C0 00 05` with the entry's 24-byte descriptor, as kennege's fork of [LIB]
+    /// Deletes a picture (`C0 00 05` with the entry's 24-byte descriptor, as kennege's fork of \[LIB\]
     /// does). An empty answer is taken as "no such picture".
     pub async fn delete_picture(&mut self, entry: &PictureEntry) -> Result<()> {
         let answer = self.small(&Request::delete_picture(entry)).await?;
@@ -499,7 +499,7 @@ impl Client {
     }
 
     /// Streams a picture in `format` by id (`C2 00 05`) from byte `offset` of the picture data (the
-    /// blob's 4-byte prefix is skipped, as [LIB] does) into `out`; returns the bytes written.
+    /// blob's 4-byte prefix is skipped, as \[LIB\] does) into `out`; returns the bytes written.
     pub async fn download_picture<W: AsyncWrite + Unpin + ?Sized>(
         &mut self,
         id: &str,

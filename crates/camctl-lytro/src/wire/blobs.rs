@@ -5,14 +5,14 @@ use camctl_core::time::DateTime;
 
 use super::{PictureRef, WireError, c_string, put_str};
 
-/// Bytes before the data of a `C2 00 05` picture blob; [LIB] starts downloading at offset 4.
+/// Bytes before the data of a `C2 00 05` picture blob; \[LIB\] starts downloading at offset 4.
 /// Their content is unknown.
 pub const PICTURE_PREFIX_LEN: usize = 4;
 
 /// Size of the header in front of the JPEGs of a focus stack (content unknown, §5.5).
 pub const STACK_HEADER_LEN: usize = 0x1C;
 
-/// Size of a RAW sensor file: 3280 x 3280 pixels, 12 bits each ([DOC] TheFileFormat).
+/// Size of a RAW sensor file: 3280 x 3280 pixels, 12 bits each (\[DOC\] TheFileFormat).
 pub const RAW_LEN: usize = 16_137_600;
 
 /// Side of the square thumbnail.
@@ -246,7 +246,7 @@ pub struct PictureEntry {
 
 impl PictureEntry {
     /// Decodes one entry; needs the fields through the picture id (0x60 bytes). Date, 0x78 and the
-    /// rotation are read when the entry is long enough, as [LIB] reads fixed offsets.
+    /// rotation are read when the entry is long enough, as \[LIB\] reads fixed offsets.
     pub fn decode(b: &[u8]) -> Result<PictureEntry, WireError> {
         if b.len() < 0x60 {
             return Err(WireError::Truncated("picture list entry"));
@@ -347,7 +347,7 @@ pub struct PictureList {
     pub version: u32,
     /// Entry length from the header (128 in practice).
     pub entry_len: u32,
-    /// Record definitions (meaning unknown; [LIB] calls them index, offset).
+    /// Record definitions (meaning unknown; \[LIB\] calls them index, offset).
     pub records: Vec<(u32, u32)>,
     /// The pictures.
     pub entries: Vec<PictureEntry>,

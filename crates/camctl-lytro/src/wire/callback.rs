@@ -29,7 +29,7 @@ pub enum CallbackError {
     NoName(String),
 }
 
-/// Meaning of the known callbacks (parameters as [LIB] parses them).
+/// Meaning of the known callbacks (parameters as \[LIB\] parses them).
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallbackEvent {
     /// Sent about every 100 ms when nothing else happens.

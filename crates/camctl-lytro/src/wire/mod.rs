@@ -34,7 +34,7 @@ pub const MAGIC: [u8; 4] = [0xAF, 0x55, 0xAA, 0xFA];
 /// Size of every frame header.
 pub const HEADER_LEN: usize = 28;
 
-/// Largest download buffer the camera can allocate ([LIB]: "Maximum buffer size the camera is able to
+/// Largest download buffer the camera can allocate (\[LIB\]: "Maximum buffer size the camera is able to
 /// allocate"), hence the largest useful chunk.
 pub const MAX_CHUNK: u32 = 0x20_0000;
 
@@ -322,7 +322,7 @@ impl Request {
 
     /// `C4 00`: download `buffer` bytes of the loaded blob from `offset`.
     ///
-    /// Param byte 0 is `00` as in [LIB] and lytro-dl's Wi-Fi code (pyly/lyli use `01`; meaning unknown).
+    /// Param byte 0 is `00` as in \[LIB\] and lytro-dl's Wi-Fi code (pyly/lyli use `01`; meaning unknown).
     pub fn download(offset: u32, buffer: u32) -> Request {
         let mut r = Request::buffer(cmd::DOWNLOAD, 0, buffer);
         r.header.params[1..5].copy_from_slice(&offset.to_le_bytes());
