@@ -99,16 +99,36 @@ pub struct MemoryCamera {
     frame_tx: mpsc::Sender<MediaFrame>,
 }
 
+/// The raw channel ends behind a [`MemoryCamera`], for a transport that moves them over a network
+/// (the TUTK server): IOCTRL messages in for the camera, its IOCTRL messages and frames out.
+#[derive(Debug)]
+pub(crate) struct CameraChannels {
+    pub ioctrl_in: mpsc::Sender<(u32, Vec<u8>)>,
+    pub ioctrl_out: mpsc::Receiver<(u32, Vec<u8>)>,
+    pub frames: mpsc::Receiver<MediaFrame>,
+}
+
+/// A camera end whose other side is raw channels (see [`CameraChannels`]).
+pub(crate) fn camera_channels(frame_capacity: usize) -> (MemoryCamera, CameraChannels) {
+    let (in_tx, in_rx) = mpsc::channel(64);
+    let (out_tx, out_rx) = mpsc::channel(64);
+    let (frame_tx, frame_rx) = mpsc::channel(frame_capacity.max(1));
+    (
+        MemoryCamera { ioctrl_tx: out_tx, ioctrl_rx: Mutex::new(in_rx), frame_tx },
+        CameraChannels { ioctrl_in: in_tx, ioctrl_out: out_rx, frames: frame_rx },
+    )
+}
+
 /// A connected in-memory client/camera pair: reliable, ordered, with `frame_capacity` frames of buffering
 /// (the camera's `send_frame` waits when the client lags). Dropping one end closes the other.
 pub fn memory_pair(frame_capacity: usize) -> (MemoryClient, MemoryCamera) {
-    let (c2s_tx, c2s_rx) = mpsc::channel(64);
-    let (s2c_tx, s2c_rx) = mpsc::channel(64);
-    let (frame_tx, frame_rx) = mpsc::channel(frame_capacity.max(1));
-    (
-        MemoryClient { ioctrl_tx: c2s_tx, ioctrl_rx: Mutex::new(s2c_rx), frame_rx: Mutex::new(frame_rx) },
-        MemoryCamera { ioctrl_tx: s2c_tx, ioctrl_rx: Mutex::new(c2s_rx), frame_tx },
-    )
+    let (camera, ch) = camera_channels(frame_capacity);
+    let client = MemoryClient {
+        ioctrl_tx: ch.ioctrl_in,
+        ioctrl_rx: Mutex::new(ch.ioctrl_out),
+        frame_rx: Mutex::new(ch.frames),
+    };
+    (client, camera)
 }
 
 impl ClientTransport for MemoryClient {

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::mpsc;
 
 use super::av::{AvEvent, encode_login_response};
 use super::cc51::{Cc51Packet, hmac_key};
@@ -21,8 +21,7 @@ use super::link::Link;
 use super::old::OldPacket;
 use super::transcode::TailSwap;
 use super::{Firmware, auth_key_bytes, random_bytes, uid_bytes};
-use crate::transport::{CameraTransport, MediaFrame, TransportError};
-use crate::wire::FrameInfo;
+use crate::transport::MediaFrame;
 use crate::{Emulator, EmulatorConfig};
 
 /// Configuration of a [`TutkServer`].
@@ -261,12 +260,8 @@ impl TutkServer {
             s.insert(peer, tx);
         }
         tracing::info!(%peer, "tutk: session started");
-        let (ioctrl_out_tx, ioctrl_out_rx) = mpsc::channel(64);
-        let (ioctrl_in_tx, ioctrl_in_rx) = mpsc::channel(64);
-        // Small: the emulator's send_frame waits while the session pushes packets (backpressure).
-        let (frame_tx, frame_rx) = mpsc::channel(2);
-        let transport =
-            UdpCameraTransport { ioctrl_tx: ioctrl_out_tx, ioctrl_rx: Mutex::new(ioctrl_in_rx), frame_tx };
+        // Small frame queue: the emulator's send_frame waits while the session pushes packets (backpressure).
+        let (transport, channels) = crate::transport::camera_channels(2);
         let emulator = self.emulator.clone();
         let session = Session {
             sock: self.session.clone(),
@@ -274,13 +269,13 @@ impl TutkServer {
             link: Link::new(framing, dtls, Instant::now()),
             setup_reply,
             config: self.config.clone(),
-            ioctrl_in: ioctrl_in_tx,
+            ioctrl_in: channels.ioctrl_in,
             logged_in: false,
         };
         let sessions = sessions.clone();
         tokio::spawn(async move {
             let emu = tokio::spawn(emulator.serve(transport));
-            let reason = session.run(rx, ioctrl_out_rx, frame_rx).await;
+            let reason = session.run(rx, channels.ioctrl_out, channels.frames).await;
             tracing::info!(%peer, "tutk: session ended: {reason}");
             if let Ok(mut s) = sessions.lock() {
                 s.remove(&peer);
@@ -291,27 +286,9 @@ impl TutkServer {
     }
 }
 
-/// The camera end of one session's AV channel, handed to part 1's [`Emulator`].
-#[derive(Debug)]
-pub struct UdpCameraTransport {
-    ioctrl_tx: mpsc::Sender<(u32, Vec<u8>)>,
-    ioctrl_rx: Mutex<mpsc::Receiver<(u32, Vec<u8>)>>,
-    frame_tx: mpsc::Sender<MediaFrame>,
-}
-
-impl CameraTransport for UdpCameraTransport {
-    async fn send_ioctrl(&self, ctrl_type: u32, data: Vec<u8>) -> Result<(), TransportError> {
-        self.ioctrl_tx.send((ctrl_type, data)).await.map_err(|_| TransportError::Closed)
-    }
-
-    async fn recv_ioctrl(&self) -> Result<(u32, Vec<u8>), TransportError> {
-        self.ioctrl_rx.lock().await.recv().await.ok_or(TransportError::Closed)
-    }
-
-    async fn send_frame(&self, info: FrameInfo, data: Vec<u8>) -> Result<(), TransportError> {
-        self.frame_tx.send((info, data)).await.map_err(|_| TransportError::Closed)
-    }
-}
+/// The camera end of one session's AV channel, handed to part 1's [`Emulator`]: the in-memory camera
+/// end, whose other side the session moves over UDP.
+pub type UdpCameraTransport = crate::transport::MemoryCamera;
 
 struct Session {
     sock: Arc<UdpSocket>,
