@@ -162,6 +162,31 @@ fn md5_hex(hasher: Md5) -> String {
     hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Handles one read from the data port: counts it, writes it to `out` and hands it to the hasher (which
+/// gives back a buffer for the next read).
+async fn take_chunk<W: AsyncWrite + Unpin + ?Sized>(
+    read: std::result::Result<std::io::Result<usize>, tokio::time::error::Elapsed>,
+    buf: &mut Vec<u8>,
+    received: &mut u64,
+    out: &mut W,
+    hasher: &mut Option<BackgroundMd5>,
+) -> Result<()> {
+    let n = match read {
+        Ok(Ok(0)) => return Err(Error::Transfer(format!("data connection closed after {received} bytes"))),
+        Ok(Ok(n)) => n,
+        Ok(Err(e)) => return Err(Error::Io(e)),
+        Err(_) => return Err(Error::Timeout("file data".into())),
+    };
+    *received += n as u64;
+    if let Err(e) = out.write_all(&buf[..n]).await {
+        return Err(Error::Transfer(format!("writing the download: {e}")));
+    }
+    if let Some(h) = hasher.as_mut() {
+        *buf = h.submit(std::mem::take(buf), n).await?;
+    }
+    Ok(())
+}
+
 /// MD5 of a download computed on a blocking thread while the next chunk is read and written, so a
 /// verified download runs at the speed of the slower of the two instead of their sum.
 struct BackgroundMd5 {
@@ -589,21 +614,8 @@ impl Client {
                     // Size known: a plain read loop, no select or timer per chunk.
                     while received < rem {
                         let want = ((rem - received).min(DATA_CHUNK as u64)) as usize;
-                        let n = match tokio::time::timeout(timeout, data.read(&mut buf[..want])).await {
-                            Ok(Ok(0)) => {
-                                return Err(Error::Transfer(format!("data connection closed after {received} bytes")));
-                            }
-                            Ok(Ok(n)) => n,
-                            Ok(Err(e)) => return Err(Error::Io(e)),
-                            Err(_) => return Err(Error::Timeout("file data".into())),
-                        };
-                        received += n as u64;
-                        if let Err(e) = out.write_all(&buf[..n]).await {
-                            return Err(Error::Transfer(format!("writing the download: {e}")));
-                        }
-                        if let Some(h) = hasher.as_mut() {
-                            buf = h.submit(std::mem::take(&mut buf), n).await?;
-                        }
+                        let read = tokio::time::timeout(timeout, data.read(&mut buf[..want])).await;
+                        take_chunk(read, &mut buf, &mut received, out, &mut hasher).await?;
                     }
                     return Ok(());
                 }
@@ -637,19 +649,7 @@ impl Client {
                         expected = Some((rem, size));
                     }
                     read = tokio::time::timeout(timeout, data.read(&mut buf[..want])) => {
-                        let n = match read {
-                            Ok(Ok(0)) => return Err(Error::Transfer(format!("data connection closed after {received} bytes"))),
-                            Ok(Ok(n)) => n,
-                            Ok(Err(e)) => return Err(Error::Io(e)),
-                            Err(_) => return Err(Error::Timeout("file data".into())),
-                        };
-                        received += n as u64;
-                        if let Err(e) = out.write_all(&buf[..n]).await {
-                            return Err(Error::Transfer(format!("writing the download: {e}")));
-                        }
-                        if let Some(h) = hasher.as_mut() {
-                            buf = h.submit(std::mem::take(&mut buf), n).await?;
-                        }
+                        take_chunk(read, &mut buf, &mut received, out, &mut hasher).await?;
                     }
                 }
             }
