@@ -48,11 +48,32 @@ impl TestNetwork {
         net
     }
 
+    /// `camctl emulate ARGS` inside the camera namespace; returns it with the URL it printed. The child
+    /// is stopped (SIGTERM) when the returned guard drops.
+    fn emulate(&self, args: &[&str]) -> (Running, String) {
+        let mut child =
+            self.camctl_in(&self.camera_ns).arg("emulate").args(args).stdout(Stdio::piped()).spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line.trim().strip_prefix("listening ").unwrap_or_else(|| panic!("{line:?}")).to_string();
+        (Running(child), url)
+    }
+
     /// camctl inside namespace `ns`.
     fn camctl_in(&self, ns: &str) -> Command {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", ns]).arg(camctl().get_program());
         cmd
+    }
+}
+
+/// A child process stopped with SIGTERM on drop.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let _ = self.0.wait();
     }
 }
 
@@ -87,27 +108,15 @@ fn discover_finds_lytro_and_ptpip_emulators_across_namespaces() {
     let net = TestNetwork::create("d");
     let media = tempfile::tempdir().unwrap();
     // The camera's real ports, so the announced SRV port yields a URL usable as is.
-    let mut emulator = net
-        .camctl_in(&net.camera_ns)
-        .args(["emulate", "lytro", "--listen", &format!("{CAMERA_ADDR}:5678"), "--media"])
-        .arg(media.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(emulator.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), format!("listening lytro://{CAMERA_ADDR}:5678"));
+    let dir = media.path().to_str().unwrap();
+    let (_lytro, url) = net.emulate(&["lytro", "--listen", &format!("{CAMERA_ADDR}:5678"), "--media", dir]);
+    assert_eq!(url, format!("lytro://{CAMERA_ADDR}:5678"));
     // A PTP/IP camera beside it announces `_ptp._tcp`.
-    let mut ptp = net
-        .camctl_in(&net.camera_ns)
-        .args(["emulate", "ptpip", "--listen", &format!("{CAMERA_ADDR}:15740"), "--media"])
-        .arg(media.path().join("ptp"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(ptp.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), format!("listening ptpip://{CAMERA_ADDR}:15740"));
+    let ptp_dir = media.path().join("ptp");
+    let ptp_args =
+        ["ptpip", "--listen", &format!("{CAMERA_ADDR}:15740"), "--media", ptp_dir.to_str().unwrap()];
+    let (_ptp, url) = net.emulate(&ptp_args);
+    assert_eq!(url, format!("ptpip://{CAMERA_ADDR}:15740"));
 
     let out = net
         .camctl_in(&net.client_ns)
@@ -150,11 +159,6 @@ fn discover_finds_lytro_and_ptpip_emulators_across_namespaces() {
         .unwrap();
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.lines().any(|l| l.starts_with(&format!("lytro://{CAMERA_ADDR}:5678"))), "{text}");
-
-    for child in [&mut emulator, &mut ptp] {
-        let _ = Command::new("kill").arg(child.id().to_string()).status();
-        let _ = child.wait();
-    }
 }
 
 #[test]
@@ -165,15 +169,8 @@ fn emulator_on_loopback_does_not_announce() {
     // An emulator on the namespace's loopback must stay silent: discover on the veth finds nothing.
     let net = TestNetwork::create("l");
     let media = tempfile::tempdir().unwrap();
-    let mut emulator = net
-        .camctl_in(&net.camera_ns)
-        .args(["emulate", "lytro", "--listen", "127.0.0.1:0", "--media"])
-        .arg(media.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(emulator.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let (_lytro, _) =
+        net.emulate(&["lytro", "--listen", "127.0.0.1:0", "--media", media.path().to_str().unwrap()]);
     let out = net
         .camctl_in(&net.client_ns)
         .args(["discover", "--timeout", "2", "--json", "--interface", CLIENT_ADDR])
@@ -181,8 +178,6 @@ fn emulator_on_loopback_does_not_announce() {
         .unwrap();
     let found: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(found, serde_json::json!([]));
-    let _ = Command::new("kill").arg(emulator.id().to_string()).status();
-    let _ = emulator.wait();
 }
 
 #[test]
@@ -192,16 +187,21 @@ fn tutk_lan_search_finds_the_wyze_emulator_by_broadcast() {
     }
     let net = TestNetwork::create("w");
     let (uid, enr, mac) = ("CAMCTLNETNS000000001", "netnsEnr/Key+016", "2CAA8E00AA01");
-    let mut emulator = net
-        .camctl_in(&net.camera_ns)
-        .args(["emulate", "wyze", "--firmware", "old", "--listen", &format!("{CAMERA_ADDR}:32761")])
-        .args(["--uid", uid, "--enr", enr, "--mac", mac])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(emulator.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert!(line.starts_with(&format!("listening wyze://{CAMERA_ADDR}:32761?")), "{line}");
+    let listen = format!("{CAMERA_ADDR}:32761");
+    let (_wyze, url) = net.emulate(&[
+        "wyze",
+        "--firmware",
+        "old",
+        "--listen",
+        &listen,
+        "--uid",
+        uid,
+        "--enr",
+        enr,
+        "--mac",
+        mac,
+    ]);
+    assert!(url.starts_with(&format!("wyze://{CAMERA_ADDR}:32761?")), "{url}");
 
     let out = net
         .camctl_in(&net.client_ns)
@@ -233,6 +233,4 @@ fn tutk_lan_search_finds_the_wyze_emulator_by_broadcast() {
     let info = net.camctl_in(&net.client_ns).args(["info", url]).output().unwrap();
     assert!(info.status.success(), "{}", String::from_utf8_lossy(&info.stderr));
     assert!(String::from_utf8_lossy(&info.stdout).contains("Wyze"));
-    let _ = Command::new("kill").arg(emulator.id().to_string()).status();
-    let _ = emulator.wait();
 }
