@@ -15,6 +15,26 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Everything that can go wrong talking to a camera, in terms a user can act on.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Nothing speaking the protocol could be reached at the address (refused, unreachable, no answer).
+    #[error("no {protocol} camera at {addr}: {reason}")]
+    Unreachable {
+        /// Protocol family as users know it (`PTP/IP`, `Yi`, `Lytro`, `Wyze`).
+        protocol: String,
+        /// `host:port` that was tried.
+        addr: String,
+        /// Why, in a few words (`connection refused`, `no answer in 10 s`).
+        reason: String,
+    },
+    /// Something answered at the address, but not in this protocol.
+    #[error("{addr} is not a {protocol} camera: {detail}")]
+    WrongProtocol {
+        /// Protocol family expected.
+        protocol: String,
+        /// `host:port` that answered.
+        addr: String,
+        /// What came back instead (already safe to print).
+        detail: String,
+    },
     /// The network failed (connection refused, reset, closed).
     #[error("{context}: {source}")]
     Io {
@@ -54,6 +74,45 @@ impl Error {
     /// Wraps an I/O error with what was being done.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io { context: context.into(), source }
+    }
+
+    /// A failed connection attempt to `addr`, in the user's terms:
+    /// `no PTP/IP camera at 127.0.0.1:15740: connection refused`.
+    ///
+    /// ```
+    /// use camctl_core::Error;
+    /// let e = Error::unreachable("PTP/IP", "127.0.0.1:15740", &std::io::ErrorKind::ConnectionRefused.into());
+    /// assert_eq!(e.to_string(), "no PTP/IP camera at 127.0.0.1:15740: connection refused");
+    /// ```
+    pub fn unreachable(protocol: &str, addr: &str, source: &std::io::Error) -> Self {
+        let reason = match source.kind() {
+            std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+            std::io::ErrorKind::TimedOut => "no answer".to_string(),
+            _ => source.to_string(),
+        };
+        Error::Unreachable { protocol: protocol.into(), addr: addr.into(), reason }
+    }
+
+    /// Something other than the camera answered: `detail` says what (made safe for the terminal here).
+    pub fn wrong_protocol(protocol: &str, addr: &str, detail: &str) -> Self {
+        Error::WrongProtocol {
+            protocol: protocol.into(),
+            addr: addr.into(),
+            detail: crate::text::escape(detail).into_owned(),
+        }
+    }
+
+    /// Whether the connection to the camera is gone (the session must be opened again), as opposed to
+    /// one request or one file failing.
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(
+            self,
+            Error::Io { .. }
+                | Error::Timeout(_)
+                | Error::Protocol(_)
+                | Error::Unreachable { .. }
+                | Error::WrongProtocol { .. }
+        )
     }
 }
 
@@ -165,6 +224,14 @@ pub trait Camera: Send {
     ) -> impl Future<Output = Result<u64>> + Send
     where
         W: AsyncWrite + Unpin + Send;
+
+    /// The MD5 (lower-case hex) the camera reported for the whole of `item` during the last
+    /// [`download`](Self::download) of it, for protocols whose cameras report one (the Yi's
+    /// `get_file_complete`). The pull engine checks a resumed file against it.
+    fn reported_md5(&self, item: &MediaItem) -> Option<String> {
+        let _ = item;
+        None
+    }
 
     /// Takes a picture; returns the files it produced.
     fn capture(&mut self) -> impl Future<Output = Result<Vec<MediaItem>>> + Send;

@@ -11,6 +11,7 @@ pub mod camera;
 pub mod download;
 pub mod io;
 pub mod media;
+pub mod text;
 pub mod time;
 pub mod url;
 pub mod video;

@@ -43,15 +43,53 @@ impl DateTime {
         }
     }
 
-    /// The system time for these fields, or `None` if they are out of range or before 1970.
-    pub fn to_system(self) -> Option<SystemTime> {
-        let valid = (1..=12).contains(&self.month)
-            && (1..=31).contains(&self.day)
+    /// Whether the fields name a real calendar date and time (2024-02-31 does not).
+    pub fn is_valid(&self) -> bool {
+        (1..=12).contains(&self.month)
+            && (1..=days_in_month(self.year, self.month)).contains(&self.day)
             && self.hour < 24
             && self.minute < 60
-            && self.second < 60;
+            && self.second < 60
+    }
+
+    /// Parses what users type: `YYYY-MM-DD hh:mm:ss` (or with `T` between date and time),
+    /// refusing dates that do not exist.
+    ///
+    /// ```
+    /// use camctl_core::time::DateTime;
+    /// assert_eq!(DateTime::parse("2024-02-29 10:00:00").unwrap().to_string(), "2024-02-29 10:00:00");
+    /// assert!(DateTime::parse("2024-02-31 10:00:00").is_none());
+    /// assert!(DateTime::parse("2023-02-29T10:00:00").is_none());
+    /// ```
+    pub fn parse(s: &str) -> Option<DateTime> {
+        let s = s.trim();
+        let (date, time) = s.split_once([' ', 'T'])?;
+        let number = |p: &str, digits: usize| {
+            (p.len() == digits && p.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| p.parse::<i32>().ok())
+                .flatten()
+        };
+        let d: Vec<&str> = date.split('-').collect();
+        let t: Vec<&str> = time.trim().split(':').collect();
+        if d.len() != 3 || t.len() != 3 {
+            return None;
+        }
+        let field = |p: &str| number(p, 2).and_then(|v| u8::try_from(v).ok());
+        let dt = DateTime {
+            year: number(d[0], 4)?,
+            month: field(d[1])?,
+            day: field(d[2])?,
+            hour: field(t[0])?,
+            minute: field(t[1])?,
+            second: field(t[2])?,
+        };
+        dt.is_valid().then_some(dt)
+    }
+
+    /// The system time for these fields, or `None` if they are out of range or before 1970.
+    pub fn to_system(self) -> Option<SystemTime> {
         let days = days_from_civil(self.year, self.month, self.day);
-        if !valid || days < 0 {
+        if !self.is_valid() || days < 0 {
             return None;
         }
         let secs = days as u64 * 86_400
@@ -61,9 +99,18 @@ impl DateTime {
         Some(UNIX_EPOCH + Duration::from_secs(secs))
     }
 
-    /// The current time.
+    /// The current time (UTC).
     pub fn now() -> Self {
         Self::from_system(SystemTime::now())
+    }
+
+    /// The current local time (the system's time zone), as a camera's clock shows it: setting a
+    /// camera's clock to "now" means local time, as gphoto2 does.
+    pub fn now_local() -> Self {
+        let now = SystemTime::now();
+        let offset = local_utc_offset_seconds(now);
+        let secs = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as i64 + offset;
+        Self::from_system(UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64))
     }
 }
 
@@ -74,6 +121,40 @@ impl std::fmt::Display for DateTime {
             "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
             self.year, self.month, self.day, self.hour, self.minute, self.second
         )
+    }
+}
+
+/// Seconds east of UTC of the system's time zone at `t` (0 where it cannot be told).
+fn local_utc_offset_seconds(t: SystemTime) -> i64 {
+    #[cfg(unix)]
+    {
+        let secs = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as libc::time_t;
+        // SAFETY: localtime_r only writes into the struct we pass; a zeroed tm is a valid value.
+        let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+        if unsafe { libc::localtime_r(&secs, &mut tm) }.is_null() {
+            return 0;
+        }
+        i64::from(tm.tm_gmtoff as i32)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = t;
+        0
+    }
+}
+
+fn is_leap_year(y: i32) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+/// Days in `month` (1..=12) of `year`; 0 for a month out of range.
+fn days_in_month(year: i32, month: u8) -> u8 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap_year(year) => 29,
+        2 => 28,
+        _ => 0,
     }
 }
 
@@ -120,5 +201,32 @@ mod tests {
         assert_eq!(bad.to_system(), None);
         let early = DateTime { year: 1969, month: 12, day: 31, hour: 0, minute: 0, second: 0 };
         assert_eq!(early.to_system(), None);
+        for (y, m, d) in [(2024, 2, 30), (2023, 2, 29), (2024, 4, 31), (1900, 2, 29)] {
+            let bad = DateTime { year: y, month: m, day: d, hour: 0, minute: 0, second: 0 };
+            assert_eq!(bad.to_system(), None, "{bad}");
+            assert!(!bad.is_valid());
+        }
+        assert!(DateTime { year: 2000, month: 2, day: 29, hour: 23, minute: 59, second: 59 }.is_valid());
+    }
+
+    #[test]
+    fn parse_accepts_only_real_dates() {
+        assert_eq!(DateTime::parse("2024-01-02 03:04:05").unwrap().to_string(), "2024-01-02 03:04:05");
+        assert_eq!(DateTime::parse("2024-01-02T03:04:05").unwrap().to_string(), "2024-01-02 03:04:05");
+        for bad in [
+            "2024-02-31 00:00:00",
+            "2024-1-2 3:4:5",
+            "2024-01-02",
+            "2024-01-02 24:00:00",
+            "+024-01-02 00:00:00",
+            "2024-01-02 00:00:0é",
+        ] {
+            assert!(DateTime::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn local_time_is_a_valid_date() {
+        assert!(DateTime::now_local().is_valid());
     }
 }

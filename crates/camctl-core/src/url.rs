@@ -22,6 +22,16 @@ pub enum UrlError {
     /// A query option was not `key=value` or was given twice.
     #[error("bad option in camera URL: {0:?}")]
     BadOption(String),
+    /// An option the protocol does not know (a typo would otherwise be ignored silently).
+    #[error("unknown option {option:?} in {scheme}:// URL (known: {})", known.join(", "))]
+    UnknownOption {
+        /// The URL's scheme.
+        scheme: String,
+        /// The option given.
+        option: String,
+        /// The options this scheme knows.
+        known: Vec<String>,
+    },
 }
 
 /// A parsed camera address such as `ptpip://192.168.1.1:15740` or `yi://127.0.0.1?data_port=9000`.
@@ -54,6 +64,25 @@ impl CameraUrl {
             .get(key)
             .map(|v| v.parse().map_err(|_| UrlError::BadOption(format!("{key}={v}"))))
             .transpose()
+    }
+
+    /// Refuses options not in `known`, naming the known ones.
+    ///
+    /// ```
+    /// use camctl_core::CameraUrl;
+    /// let url: CameraUrl = "yi://h?data_prot=1".parse().unwrap();
+    /// let err = url.check_options(&["data_port", "verify"]).unwrap_err();
+    /// assert_eq!(err.to_string(), r#"unknown option "data_prot" in yi:// URL (known: data_port, verify)"#);
+    /// ```
+    pub fn check_options(&self, known: &[&str]) -> Result<(), UrlError> {
+        match self.options.keys().find(|k| !known.contains(&k.as_str())) {
+            None => Ok(()),
+            Some(option) => Err(UrlError::UnknownOption {
+                scheme: self.scheme.clone(),
+                option: option.clone(),
+                known: known.iter().map(|k| k.to_string()).collect(),
+            }),
+        }
     }
 
     fn host_for_url(&self) -> String {
@@ -130,7 +159,11 @@ fn percent_decode(s: &str) -> Option<String> {
     let mut bytes = s.bytes();
     while let Some(b) = bytes.next() {
         if b == b'%' {
+            // from_str_radix alone would take "%+5" as 5.
             let hex = [bytes.next()?, bytes.next()?];
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
             out.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
         } else {
             out.push(b);
@@ -176,6 +209,8 @@ mod tests {
         assert_eq!(u.to_string(), "wyze://127.0.0.1:32761?enr=Ab%2FCd%2B%3D&uid=X");
         assert!("wyze://h?enr=%zz".parse::<CameraUrl>().is_err());
         assert!("wyze://h?enr=%2".parse::<CameraUrl>().is_err());
+        assert!("wyze://h?enr=%+5".parse::<CameraUrl>().is_err());
+        assert!("wyze://h?enr=%-1".parse::<CameraUrl>().is_err());
     }
 
     #[test]

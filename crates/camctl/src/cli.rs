@@ -114,6 +114,9 @@ pub enum Command {
         /// Stop after this many seconds (default: until interrupted).
         #[arg(long = "for", value_name = "SECS")]
         duration: Option<f64>,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
     },
     /// Find cameras on the local network (mDNS: _lytro._tcp, _ptp._tcp; TUTK LAN search for a Wyze UID)
     /// and print ready-to-use URLs.

@@ -9,6 +9,7 @@ mod commands;
 mod demo;
 mod discover;
 mod emulate;
+mod live;
 mod pull;
 
 use std::process::ExitCode;
