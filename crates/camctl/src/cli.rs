@@ -51,6 +51,9 @@ pub enum Command {
         /// Lytro: fetch every format of every picture.
         #[arg(long, conflicts_with = "format")]
         all_formats: bool,
+        /// Print one JSON object per file (camera_path, local_path, bytes, status, note, error).
+        #[arg(long)]
+        json: bool,
     },
     /// Take a picture and print the files it produced.
     Capture {

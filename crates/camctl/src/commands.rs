@@ -3,13 +3,104 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::path::PathBuf;
+
 use camctl_core::download::DownloadDir;
+use camctl_core::text::Safe;
 use camctl_core::{Camera, CameraInfo, Error, MediaItem, Result, Setting, SettingForm};
+use camctl_lytro::PictureFormat;
 use serde_json::json;
 
 use crate::any::AnyCamera;
 use crate::cli::{Command, ConfigAction, PreviewAction, RecordAction};
-use crate::pull::{PullReport, pull};
+use crate::pull::{PullOptions, PullReport, Reconnect, Status, camera_identity, pull, pull_with};
+
+/// Exit status after the user stopped a command with a signal (128 + SIGINT), as shells expect.
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// The Lytro picture formats asked for with --format/--all-formats (`None`: the camera's default).
+fn lytro_formats(format: &[String], all_formats: bool) -> Result<Option<Vec<PictureFormat>>> {
+    if all_formats {
+        return Ok(Some(PictureFormat::ALL.to_vec()));
+    }
+    if format.is_empty() {
+        return Ok(None);
+    }
+    PictureFormat::parse_list(&format.join(",")).map(Some).map_err(|e| Error::InvalidValue(e.to_string()))
+}
+
+/// Connects and applies the Lytro formats, for the first connection and every reconnection.
+async fn connect_for_pull(url: &str, formats: Option<&[PictureFormat]>) -> Result<AnyCamera> {
+    let mut camera = AnyCamera::connect(url).await?;
+    if let Some(formats) = formats {
+        camera.lytro("--format/--all-formats")?.set_formats(formats);
+    }
+    Ok(camera)
+}
+
+/// Resolves when the user asks the process to stop: Ctrl-C (SIGINT) or SIGTERM.
+pub async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `camctl pull`: every file the folder lacks, going on past bad ones; Ctrl-C keeps what came.
+async fn pull_command(
+    url: &str,
+    dir: PathBuf,
+    formats: Option<Vec<PictureFormat>>,
+    json: bool,
+) -> Result<ExitCode> {
+    let dir = DownloadDir::open(dir)?;
+    let _lock = dir.lock()?;
+    let mut camera = connect_for_pull(url, formats.as_deref()).await?;
+    let identity = camera_identity(&camera.info().await?);
+    let items = camera.list_media().await?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let signals = tokio::spawn(async move {
+        stop_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let (url_again, formats_again) = (url.to_string(), formats.clone());
+    let reconnect: Reconnect<'_, AnyCamera> = Box::new(move || {
+        let (url, formats) = (url_again.clone(), formats_again.clone());
+        Box::pin(async move { connect_for_pull(&url, formats.as_deref()).await })
+    });
+    let options = PullOptions { reconnect: Some(reconnect), stop: Some(stop_rx), progress: !json };
+    let report = pull_with(&mut camera, &identity, &items, &dir, options).await;
+    signals.abort();
+    if report.interrupted.is_none() {
+        // A camera that stopped answering must not keep the summary from the user.
+        if tokio::time::timeout(Duration::from_secs(5), camera.close()).await.is_err() {
+            tracing::warn!("the camera did not confirm the end of the session");
+        }
+    }
+    print_pull(&report, json);
+    Ok(if report.interrupted.is_some() {
+        ExitCode::from(EXIT_INTERRUPTED)
+    } else if report.all_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
 
 /// Runs one subcommand.
 pub async fn run(command: Command) -> Result<ExitCode> {
@@ -26,40 +117,34 @@ pub async fn run(command: Command) -> Result<ExitCode> {
             camera.close().await?;
             print_items(&items, json);
         }
-        Command::Pull { url, dir, format, all_formats } => {
-            let dir = DownloadDir::open(dir)?;
-            let mut camera = AnyCamera::connect(&url).await?;
-            if all_formats || !format.is_empty() {
-                let formats = if all_formats {
-                    camctl_lytro::PictureFormat::ALL.to_vec()
-                } else {
-                    camctl_lytro::PictureFormat::parse_list(&format.join(","))
-                        .map_err(|e| Error::InvalidValue(e.to_string()))?
-                };
-                camera.lytro("--format/--all-formats")?.set_formats(&formats);
-            }
-            let items = camera.list_media().await?;
-            let report = pull(&mut camera, &items, &dir).await?;
-            camera.close().await?;
-            print_pull(&report);
-            if !report.failed.is_empty() {
-                return Ok(ExitCode::FAILURE);
-            }
+        Command::Pull { url, dir, format, all_formats, json } => {
+            let formats = lytro_formats(&format, all_formats)?;
+            return pull_command(&url, dir, formats, json).await;
         }
         Command::Capture { url, download, json } => {
+            // Check the folder before the shutter fires: a picture taken and then not saved is lost
+            // to the user who asked for it.
+            let target = match download {
+                Some(dir) => {
+                    let dir = DownloadDir::open(dir)?;
+                    let lock = dir.lock()?;
+                    Some((dir, lock))
+                }
+                None => None,
+            };
             let mut camera = AnyCamera::connect(&url).await?;
             let items = camera.capture().await?;
-            let report = match download {
-                Some(dir) => Some(pull(&mut camera, &items, &DownloadDir::open(dir)?).await?),
+            let report = match &target {
+                Some((dir, _lock)) => Some(pull(&mut camera, &items, dir).await?),
                 None => None,
             };
             camera.close().await?;
             print_items(&items, json);
             if let Some(report) = report {
                 if !json {
-                    print_pull(&report);
+                    print_pull(&report, false);
                 }
-                if !report.failed.is_empty() {
+                if !report.all_ok() {
                     return Ok(ExitCode::FAILURE);
                 }
             }
@@ -168,7 +253,7 @@ async fn watch_events(
         if json {
             println!("{}", json!({ "event": event.name, "detail": event.detail }));
         } else {
-            println!("{:<20} {}", event.name, event.detail);
+            println!("{:<20} {}", Safe(&event.name), Safe(&event.detail));
         }
     }
     Ok(())
@@ -200,10 +285,10 @@ fn print_info(info: &CameraInfo, json: bool) {
         ("Protocol", info.protocol.as_str()),
     ];
     for (k, v) in rows {
-        println!("{:<16} {v}", format!("{k}:"));
+        println!("{:<16} {}", format!("{k}:"), Safe(v));
     }
     for (k, v) in &info.extra {
-        println!("{:<16} {v}", format!("{k}:"));
+        println!("{:<16} {}", format!("{}:", Safe(k)), Safe(v));
     }
 }
 
@@ -214,30 +299,55 @@ fn print_items(items: &[MediaItem], json: bool) {
     }
     for item in items {
         let date = item.modified.map(|d| d.to_string()).unwrap_or_else(|| "-".repeat(19));
-        println!("{:>12}  {date}  {}", item.size, item.path);
+        println!("{:>12}  {date}  {}", item.size, Safe(&item.path));
     }
 }
 
-fn print_pull(report: &PullReport) {
-    println!(
-        "fetched {} file(s), {} bytes in {:.2} s ({:.1} MB/s){}; {} already present",
-        report.fetched.len(),
-        report.bytes,
-        report.elapsed.as_secs_f64(),
-        report.megabytes_per_second(),
-        if report.resumed > 0 { format!(", {} resumed", report.resumed) } else { String::new() },
-        report.skipped
-    );
-    for (path, e) in &report.failed {
-        eprintln!("camctl: {path}: {e}");
+fn print_pull(report: &PullReport, json: bool) {
+    if json {
+        for file in &report.files {
+            println!("{}", serde_json::to_string(file).unwrap_or_else(|_| "{}".into()));
+        }
+    } else {
+        let failed = report.failed().count();
+        println!(
+            "{} fetched, {failed} failed, {} already present ({} bytes in {:.2} s, {:.1} MB/s{})",
+            report.fetched(),
+            report.present(),
+            report.bytes,
+            report.elapsed.as_secs_f64(),
+            report.megabytes_per_second(),
+            if report.resumed() > 0 { format!("; {} resumed", report.resumed()) } else { String::new() },
+        );
+    }
+    for file in &report.files {
+        if let Some(note) = &file.note {
+            eprintln!("camctl: {}: {}", Safe(&file.camera_path), Safe(note));
+        }
+        if let (Status::Failed, Some(e)) = (file.status, &file.error) {
+            eprintln!("camctl: failed: {}: {}", Safe(&file.camera_path), Safe(e));
+        }
+    }
+    if let Some(i) = &report.interrupted {
+        eprintln!(
+            "camctl: interrupted: kept {} of {} bytes of {} in {}; run the same command again to resume",
+            i.kept,
+            i.size,
+            Safe(&i.camera_path),
+            i.temp_path.display()
+        );
     }
 }
 
 fn describe_form(form: &SettingForm) -> String {
     match form {
         SettingForm::Free => String::new(),
-        SettingForm::Choices { choices } => format!("[{}]", choices.join(", ")),
-        SettingForm::Range { min, max, step } => format!("[{min} .. {max}, step {step}]"),
+        SettingForm::Choices { choices } => {
+            format!("[{}]", choices.iter().map(|c| Safe(c).to_string()).collect::<Vec<_>>().join(", "))
+        }
+        SettingForm::Range { min, max, step } => {
+            format!("[{} .. {}, step {}]", Safe(min), Safe(max), Safe(step))
+        }
     }
 }
 
@@ -248,7 +358,7 @@ fn print_settings(settings: &[Setting], json: bool) {
     }
     for s in settings {
         let ro = if s.writable { "" } else { " (read-only)" };
-        println!("{:<22} {:<22} {}{ro}", s.key, s.value, describe_form(&s.form));
+        println!("{:<22} {:<22} {}{ro}", Safe(&s.key), Safe(&s.value), describe_form(&s.form));
     }
 }
 
@@ -256,6 +366,6 @@ fn print_setting(setting: &Setting, json: bool) {
     if json {
         println!("{}", serde_json::to_string_pretty(setting).unwrap_or_else(|_| "{}".into()));
     } else {
-        println!("{}", setting.value);
+        println!("{}", Safe(&setting.value));
     }
 }

@@ -183,10 +183,11 @@ async fn lytro_tour(workdir: &Path, report: &mut Report) {
                     let items = camera.list_media().await?;
                     let dir = DownloadDir::open(workdir.join("lytro-all"))?;
                     let r = pull(&mut camera, &items, &dir).await?;
+                    all_fetched(&r)?;
                     check_structure(&dir, &items)?;
                     Ok(format!(
                         "{} files (JPEG, RAW, metadata, thumbnail, focus stack), {} bytes",
-                        r.fetched.len(),
+                        r.fetched(),
                         r.bytes
                     ))
                 }
@@ -359,10 +360,10 @@ async fn generic_tour<C: Camera>(
             let dir = DownloadDir::open(target)?;
             let items = camera.list_media().await?;
             let r = pull(camera, &items, &dir).await?;
-            if r.fetched.is_empty() && r.skipped == items.len() {
-                Ok(format!("nothing new to fetch ({} files already present)", r.skipped))
+            if r.fetched() == 0 && r.present() == items.len() {
+                Ok(format!("nothing new to fetch ({} files already present)", r.present()))
             } else {
-                Err(Error::Protocol(format!("fetched {} files again", r.fetched.len())))
+                Err(Error::Protocol(format!("fetched {} files again", r.fetched())))
             }
         }
         .await,
@@ -419,9 +420,7 @@ async fn pull_and_verify<C: Camera>(camera: &mut C, verify: Verify<'_>, target: 
     let dir = DownloadDir::open(target)?;
     let items = camera.list_media().await?;
     let r = pull(camera, &items, &dir).await?;
-    if let Some((path, e)) = r.failed.first() {
-        return Err(Error::Protocol(format!("{path}: {e}")));
-    }
+    all_fetched(&r)?;
     let how = match verify {
         Verify::Structure => {
             check_structure(&dir, &items)?;
@@ -444,5 +443,14 @@ async fn pull_and_verify<C: Camera>(camera: &mut C, verify: Verify<'_>, target: 
             "all byte-identical to the camera's"
         }
     };
-    Ok(format!("{} files, {} bytes at {:.1} MB/s, {how}", r.fetched.len(), r.bytes, r.megabytes_per_second()))
+    Ok(format!("{} files, {} bytes at {:.1} MB/s, {how}", r.fetched(), r.bytes, r.megabytes_per_second()))
+}
+
+fn all_fetched(r: &crate::pull::PullReport) -> Result<()> {
+    match r.failed().next() {
+        Some(f) => {
+            Err(Error::Protocol(format!("{}: {}", f.camera_path, f.error.as_deref().unwrap_or("failed"))))
+        }
+        None => Ok(()),
+    }
 }

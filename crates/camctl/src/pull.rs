@@ -1,123 +1,554 @@
 //! The download engine behind `pull`, `capture --download` and the demo: only what the folder lacks,
-//! through a temporary file that is renamed when complete, resuming partial files.
+//! through a temporary file that is renamed when complete and verified, resuming only what is provably
+//! the same camera file, and going on past any one bad item.
 
+use std::future::Future;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use camctl_core::download::{DownloadDir, LocalState};
-use camctl_core::{Camera, Error, MediaItem, Result};
+use camctl_core::download::{DownloadDir, DownloadError, Identity, LocalState, PartialFile, Planned};
+use camctl_core::text::Safe;
+use camctl_core::{Camera, CameraInfo, Error, MediaItem, Result};
 use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
 use tokio::io::AsyncWrite;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Bytes before the resume offset fetched again and compared with the partial file: a camera
+/// file replaced by another of the same name and size, or a camera that ignores the offset, shows
+/// up here instead of in a file of mixed content.
+const RESUME_OVERLAP_BYTES: u64 = 64 << 10;
+/// Finished files being fsynced and renamed while the next ones download.
+const FINISHING_IN_FLIGHT: usize = 16;
+/// Lost connections in a row after which the pull gives up on the rest.
+const MAX_RECONNECTS_IN_A_ROW: u32 = 3;
+
+/// What became of one camera file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Downloaded whole in this run.
+    Fetched,
+    /// Continued from a partial file of this same camera file, and verified.
+    Resumed,
+    /// Already complete in the folder.
+    Present,
+    /// Stopped by the user; the partial file is kept for the next run.
+    Interrupted,
+    /// Not fetched (the reason is in `error`).
+    Failed,
+}
+
+/// One camera file's outcome (`pull --json` prints one per line).
+#[derive(Debug, Clone, Serialize)]
+pub struct FileOutcome {
+    /// The camera's path.
+    pub camera_path: String,
+    /// Where it is (or would be) in the folder.
+    pub local_path: Option<PathBuf>,
+    /// Bytes received in this run.
+    pub bytes: u64,
+    /// What happened.
+    pub status: Status,
+    /// Something the user should know although it worked (a numbered name, a restart).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Where an interrupted pull left its current file.
+#[derive(Debug, Clone)]
+pub struct Interruption {
+    /// The camera file being fetched.
+    pub camera_path: String,
+    /// The partial file kept for the next run.
+    pub temp_path: PathBuf,
+    /// Bytes it holds.
+    pub kept: u64,
+    /// The file's full size.
+    pub size: u64,
+}
 
 /// What a pull did.
 #[derive(Debug, Default)]
 pub struct PullReport {
-    /// Files now complete in the folder that were not before.
-    pub fetched: Vec<PathBuf>,
-    /// Files that were already complete.
-    pub skipped: usize,
-    /// Files continued from a partial download.
-    pub resumed: usize,
+    /// One entry per camera file, in camera order.
+    pub files: Vec<FileOutcome>,
     /// Bytes transferred.
     pub bytes: u64,
     /// Time spent.
     pub elapsed: Duration,
-    /// Files that could not be fetched (camera path, reason); the rest went on.
-    pub failed: Vec<(String, Error)>,
+    /// Set when the user stopped the pull.
+    pub interrupted: Option<Interruption>,
 }
 
 impl PullReport {
+    fn count(&self, status: &[Status]) -> usize {
+        self.files.iter().filter(|f| status.contains(&f.status)).count()
+    }
+
+    /// Files now complete that were not before (fetched or resumed).
+    pub fn fetched(&self) -> usize {
+        self.count(&[Status::Fetched, Status::Resumed])
+    }
+
+    /// Files continued from a partial download.
+    pub fn resumed(&self) -> usize {
+        self.count(&[Status::Resumed])
+    }
+
+    /// Files already complete.
+    pub fn present(&self) -> usize {
+        self.count(&[Status::Present])
+    }
+
+    /// Files that did not come (failed or not reached).
+    pub fn failed(&self) -> impl Iterator<Item = &FileOutcome> {
+        self.files.iter().filter(|f| f.status == Status::Failed)
+    }
+
+    /// Whether every file is complete in the folder.
+    pub fn all_ok(&self) -> bool {
+        self.interrupted.is_none() && self.failed().next().is_none()
+    }
+
     /// Transfer rate in MB/s (10^6 bytes).
     pub fn megabytes_per_second(&self) -> f64 {
         self.bytes as f64 / 1e6 / self.elapsed.as_secs_f64().max(1e-9)
     }
 }
 
-/// Downloads `items` into `dir`.
-///
-/// Connection-level failures stop the pull (the next run resumes); a file the camera refuses is
-/// recorded in the report and the others still come.
+/// Opens a new session when the old one is lost, so that one bad item does not stop the rest.
+pub type Reconnect<'a, C> = Box<dyn FnMut() -> Pin<Box<dyn Future<Output = Result<C>> + Send>> + Send + 'a>;
+
+/// How to pull, beyond what and where.
+pub struct PullOptions<'a, C> {
+    /// Reconnects after a lost connection; without it the rest of the files fail.
+    pub reconnect: Option<Reconnect<'a, C>>,
+    /// Becomes `true` when the user asks to stop (Ctrl-C, SIGTERM).
+    pub stop: Option<watch::Receiver<bool>>,
+    /// Show a progress bar (only drawn when stderr is a terminal).
+    pub progress: bool,
+}
+
+impl<C> Default for PullOptions<'_, C> {
+    fn default() -> Self {
+        PullOptions { reconnect: None, stop: None, progress: true }
+    }
+}
+
+/// Which camera a partial file came from: protocol, maker, model and serial.
+pub fn camera_identity(info: &CameraInfo) -> String {
+    format!("{}:{}:{}:{}", info.protocol, info.manufacturer, info.model, info.serial)
+}
+
+/// Downloads `items` into `dir` with default options (the demo and simple callers).
 pub async fn pull<C: Camera>(camera: &mut C, items: &[MediaItem], dir: &DownloadDir) -> Result<PullReport> {
+    let identity = camera_identity(&camera.info().await?);
+    Ok(pull_with(camera, &identity, items, dir, PullOptions::default()).await)
+}
+
+/// Downloads `items` from the camera identified by `identity` into `dir`. Never fails as a whole:
+/// each file's outcome is in the report.
+pub async fn pull_with<C: Camera>(
+    camera: &mut C,
+    identity: &str,
+    items: &[MediaItem],
+    dir: &DownloadDir,
+    mut options: PullOptions<'_, C>,
+) -> PullReport {
     let start = Instant::now();
+    let ids: Vec<Identity> = items.iter().map(|item| Identity::of(identity, item)).collect();
+    let plans = dir.plan(&ids);
     let mut report = PullReport::default();
     let mut todo = Vec::new();
-    for item in items {
-        match dir.state(&item.path, item.size)? {
-            LocalState::Complete => report.skipped += 1,
-            LocalState::Partial { have } => todo.push((item, have)),
-            LocalState::Missing => todo.push((item, 0)),
+    for (index, (item, plan)) in items.iter().zip(plans).enumerate() {
+        let mut outcome = FileOutcome {
+            camera_path: item.path.clone(),
+            local_path: None,
+            bytes: 0,
+            status: Status::Failed,
+            note: None,
+            error: None,
+        };
+        match plan {
+            Ok(plan) => {
+                outcome.local_path = Some(dir.root().join(&plan.rel));
+                if let Some((wanted, why)) = &plan.renamed {
+                    outcome.note = Some(format!(
+                        "saved as {} instead of {}: {why}",
+                        plan.rel.display(),
+                        wanted.display()
+                    ));
+                }
+                if plan.state == LocalState::Complete {
+                    outcome.status = Status::Present;
+                } else {
+                    todo.push((index, plan));
+                }
+            }
+            Err(e) => outcome.error = Some(e.to_string()),
         }
+        report.files.push(outcome);
     }
-    let total: u64 = todo.iter().map(|(item, have)| item.size - have).sum();
-    let bar = progress_bar(total);
-    for (item, _) in todo {
-        let mut file = dir.start(&item.path, item.size, true).await?;
-        let offset = file.offset();
-        if offset > 0 {
-            report.resumed += 1;
+    let total_bytes: u64 = todo
+        .iter()
+        .map(|(i, plan)| match plan.state {
+            LocalState::Partial { have } => items[*i].size - have,
+            _ => items[*i].size,
+        })
+        .sum();
+    let total_files = todo.len();
+    let bar = options.progress.then(|| progress_bar(total_bytes, total_files)).flatten();
+    let mut finishing: Vec<(usize, JoinHandle<std::result::Result<PathBuf, DownloadError>>)> = Vec::new();
+    let mut lost_in_a_row = 0u32;
+    let mut stop_rest: Option<String> = None;
+    let mut connected = true;
+    for (done_count, (index, plan)) in todo.into_iter().enumerate() {
+        let item = &items[index];
+        if let Some(why) = &stop_rest {
+            report.files[index].error = Some(why.clone());
+            continue;
+        }
+        if stop_requested(&options.stop) {
+            stop_rest = Some("not fetched: the pull was interrupted".into());
+            report.files[index].error = stop_rest.clone();
+            continue;
+        }
+        if !connected {
+            match options.reconnect.as_mut() {
+                Some(reconnect) => match reconnect().await {
+                    Ok(new) => {
+                        *camera = new;
+                        connected = true;
+                    }
+                    Err(e) => {
+                        stop_rest = Some(format!("not fetched: could not reconnect: {e}"));
+                        report.files[index].error = stop_rest.clone();
+                        continue;
+                    }
+                },
+                None => {
+                    stop_rest = Some("not fetched: the connection to the camera was lost".into());
+                    report.files[index].error = stop_rest.clone();
+                    continue;
+                }
+            }
         }
         if let Some(bar) = &bar {
-            bar.set_message(item.path.clone());
+            bar.set_prefix(format!("{}/{total_files}", done_count + 1));
+            bar.set_message(Safe(&item.path).to_string());
         }
-        let result = {
-            let mut writer = ProgressWriter { inner: &mut file, bar: bar.as_ref() };
-            camera.download(item, offset, &mut writer).await
-        };
-        match result {
-            Ok(n) => {
-                report.bytes += n;
-                let modified = item.modified.and_then(|d| d.to_system());
-                report.fetched.push(file.finish(modified).await?);
-            }
-            Err(e @ (Error::NotFound(_) | Error::Camera(_) | Error::Download(_))) => {
-                report.failed.push((item.path.clone(), e));
-            }
-            Err(e) => {
-                if let Some(bar) = &bar {
-                    bar.abandon();
+        let fetched = fetch_one(camera, item, &ids[index], &plan, dir, bar.as_ref(), &mut options.stop).await;
+        let outcome = &mut report.files[index];
+        match fetched {
+            Fetched::Done { file, bytes, resumed, note } => {
+                lost_in_a_row = 0;
+                report.bytes += bytes;
+                outcome.bytes = bytes;
+                outcome.status = if resumed { Status::Resumed } else { Status::Fetched };
+                if let Some(note) = note {
+                    outcome.note = Some(match outcome.note.take() {
+                        Some(earlier) => format!("{earlier}; {note}"),
+                        None => note,
+                    });
                 }
-                return Err(e);
+                let modified = item.modified.and_then(|d| d.to_system());
+                if finishing.len() >= FINISHING_IN_FLIGHT {
+                    let (i, handle) = finishing.remove(0);
+                    settle(&mut report.files[i], handle).await;
+                }
+                // fsync and rename off the transfer's path; the status stands once that worked.
+                finishing.push((index, tokio::spawn((*file).finish(modified))));
+            }
+            Fetched::Failed { reason, bytes, connection_lost, disk_full } => {
+                report.bytes += bytes;
+                outcome.bytes = bytes;
+                outcome.error = Some(reason);
+                if disk_full {
+                    stop_rest = Some("not fetched: the disk is full".into());
+                }
+                if connection_lost {
+                    connected = false;
+                    lost_in_a_row += 1;
+                    if lost_in_a_row >= MAX_RECONNECTS_IN_A_ROW {
+                        stop_rest = Some(format!(
+                            "not fetched: the connection was lost {MAX_RECONNECTS_IN_A_ROW} times in a row"
+                        ));
+                    }
+                }
+            }
+            Fetched::Interrupted { temp_path, kept, bytes } => {
+                report.bytes += bytes;
+                outcome.bytes = bytes;
+                outcome.status = Status::Interrupted;
+                report.interrupted =
+                    Some(Interruption { camera_path: item.path.clone(), temp_path, kept, size: item.size });
+                stop_rest = Some("not fetched: the pull was interrupted".into());
             }
         }
+    }
+    for (index, handle) in finishing {
+        settle(&mut report.files[index], handle).await;
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
     report.elapsed = start.elapsed();
-    Ok(report)
+    report
 }
 
-/// A byte progress bar on stderr, only when stderr is a terminal.
-fn progress_bar(total: u64) -> Option<ProgressBar> {
-    if !std::io::stderr().is_terminal() || total == 0 {
+fn stop_requested(stop: &Option<watch::Receiver<bool>>) -> bool {
+    stop.as_ref().is_some_and(|s| *s.borrow())
+}
+
+/// Waits until the user asks to stop (never, without a stop channel).
+async fn stopped(stop: &mut Option<watch::Receiver<bool>>) {
+    match stop {
+        Some(rx) => {
+            if rx.wait_for(|s| *s).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Records how the fsync-and-rename of a downloaded file ended.
+async fn settle(outcome: &mut FileOutcome, handle: JoinHandle<std::result::Result<PathBuf, DownloadError>>) {
+    match handle.await {
+        Ok(Ok(path)) => outcome.local_path = Some(path),
+        Ok(Err(e)) => {
+            outcome.status = Status::Failed;
+            outcome.error = Some(e.to_string());
+        }
+        Err(e) => {
+            outcome.status = Status::Failed;
+            outcome.error = Some(format!("finishing the file: {e}"));
+        }
+    }
+}
+
+enum Fetched {
+    Done { file: Box<PartialFile>, bytes: u64, resumed: bool, note: Option<String> },
+    Failed { reason: String, bytes: u64, connection_lost: bool, disk_full: bool },
+    Interrupted { temp_path: PathBuf, kept: u64, bytes: u64 },
+}
+
+/// How one download attempt ended.
+enum Attempt {
+    Complete {
+        bytes: u64,
+    },
+    /// The bytes re-read before the resume offset differ from the partial file.
+    NotTheSameFile,
+    Error(Error),
+    Stopped,
+}
+
+/// Fetches one file: resumes a partial file after re-reading an overlap, checks a resumed file
+/// against the camera's MD5 when it gives one, and starts over whenever either check fails.
+async fn fetch_one<C: Camera>(
+    camera: &mut C,
+    item: &MediaItem,
+    id: &Identity,
+    plan: &Planned,
+    dir: &DownloadDir,
+    bar: Option<&ProgressBar>,
+    stop: &mut Option<watch::Receiver<bool>>,
+) -> Fetched {
+    let resume = matches!(plan.state, LocalState::Partial { .. });
+    let mut file = match dir.start(&plan.rel, id, resume).await {
+        Ok(f) => f,
+        Err(e) => return local_failure(e.to_string(), 0, false),
+    };
+    let mut note = None;
+    let mut received = 0u64;
+    if file.offset() > 0 {
+        match attempt(camera, item, &mut file, bar, stop).await {
+            Attempt::Complete { bytes } => {
+                received += bytes;
+                match verify_md5(camera, item, &mut file).await {
+                    Ok(true) => return finished(file, item, received, true, None),
+                    Ok(false) => {
+                        note = Some("the resumed file did not match the camera's MD5: fetched again whole");
+                    }
+                    Err(e) => return local_failure(e.to_string(), received, false),
+                }
+            }
+            Attempt::NotTheSameFile => {
+                note = Some("the partial file was not of this camera file: fetched again whole");
+            }
+            Attempt::Stopped => return interrupted(&mut file, received).await,
+            Attempt::Error(e) => return failure(&mut file, e, received).await,
+        }
+        if let Some(bar) = bar {
+            bar.inc_length(item.size);
+        }
+        file = match dir.start(&plan.rel, id, false).await {
+            Ok(f) => f,
+            Err(e) => return local_failure(e.to_string(), received, false),
+        };
+    }
+    match attempt(camera, item, &mut file, bar, stop).await {
+        Attempt::Complete { bytes } => finished(file, item, received + bytes, false, note.map(String::from)),
+        // From offset 0 there is nothing to compare: unreachable in practice, but never trust it.
+        Attempt::NotTheSameFile => {
+            failure(&mut file, Error::Protocol("the camera sent another file's bytes".into()), received).await
+        }
+        Attempt::Stopped => interrupted(&mut file, received).await,
+        Attempt::Error(e) => failure(&mut file, e, received).await,
+    }
+}
+
+/// One download from the file's offset (less the overlap) to its end.
+async fn attempt<C: Camera>(
+    camera: &mut C,
+    item: &MediaItem,
+    file: &mut PartialFile,
+    bar: Option<&ProgressBar>,
+    stop: &mut Option<watch::Receiver<bool>>,
+) -> Attempt {
+    let overlap = match file.tail_before_offset(RESUME_OVERLAP_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(e) => return Attempt::Error(Error::Download(e)),
+    };
+    let from = file.offset() - overlap.len() as u64;
+    let before = file.written();
+    let mut writer = ItemWriter { file, expected: overlap, compared: 0, mismatch: false, bar };
+    let result = tokio::select! {
+        r = camera.download(item, from, &mut writer) => r,
+        () = stopped(stop) => return Attempt::Stopped,
+    };
+    let mismatch = writer.mismatch;
+    let bytes = file.written() - before;
+    if mismatch {
+        return Attempt::NotTheSameFile;
+    }
+    match result {
+        Ok(_) => Attempt::Complete { bytes },
+        Err(e) => Attempt::Error(e),
+    }
+}
+
+/// For a resumed file: `Ok(false)` if the camera reported an MD5 for the whole file and the file
+/// does not have it.
+async fn verify_md5<C: Camera>(camera: &C, item: &MediaItem, file: &mut PartialFile) -> Result<bool> {
+    let Some(expected) = camera.reported_md5(item) else { return Ok(true) };
+    let actual = file.md5_hex().await?;
+    Ok(actual.eq_ignore_ascii_case(&expected))
+}
+
+fn finished(file: PartialFile, item: &MediaItem, bytes: u64, resumed: bool, note: Option<String>) -> Fetched {
+    if file.written() != item.size {
+        let reason = format!(
+            "the camera announced {} bytes but sent {}; the partial file is kept",
+            item.size,
+            file.written()
+        );
+        return Fetched::Failed { reason, bytes, connection_lost: false, disk_full: false };
+    }
+    Fetched::Done { file: Box::new(file), bytes, resumed, note }
+}
+
+/// A failed download: the local side's fault when writing failed, else the camera's or the network's.
+/// What did arrive is written out: the next run checks it (overlap, record) before resuming from it.
+async fn failure(file: &mut PartialFile, e: Error, bytes: u64) -> Fetched {
+    if file.write_failure().is_none() {
+        let _ = file.flush_kept().await;
+    }
+    if file.disk_full() {
+        return local_failure(
+            format!(
+                "disk full writing {}: kept {} bytes in {} for resume; run the same command again once there is room",
+                file.final_path().display(),
+                file.written(),
+                file.temp_path().display()
+            ),
+            bytes,
+            true,
+        );
+    }
+    if let Some(write) = file.write_failure() {
+        // The transfer was cut in the middle: the session's state is unknown, so reconnect.
+        return Fetched::Failed {
+            reason: format!("writing {write}"),
+            bytes,
+            connection_lost: true,
+            disk_full: false,
+        };
+    }
+    Fetched::Failed {
+        reason: e.to_string(),
+        bytes,
+        connection_lost: e.is_connection_lost(),
+        disk_full: false,
+    }
+}
+
+fn local_failure(reason: String, bytes: u64, disk_full: bool) -> Fetched {
+    Fetched::Failed { reason, bytes, connection_lost: disk_full, disk_full }
+}
+
+async fn interrupted(file: &mut PartialFile, bytes: u64) -> Fetched {
+    let kept = file.flush_kept().await.unwrap_or(file.offset());
+    Fetched::Interrupted { temp_path: file.temp_path().to_path_buf(), kept, bytes }
+}
+
+/// A progress bar on stderr with bytes, files and ETA, only when stderr is a terminal.
+fn progress_bar(total_bytes: u64, files: usize) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() || total_bytes == 0 {
         return None;
     }
-    let bar = ProgressBar::new(total);
+    let bar = ProgressBar::new(total_bytes);
     let style = ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+        "[{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} file {prefix} {msg}",
     )
     .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
+    bar.set_prefix(format!("0/{files}"));
     Some(bar)
 }
 
-/// Advances the progress bar by what passes through.
-struct ProgressWriter<'a, W> {
-    inner: &'a mut W,
+/// Checks the re-read overlap against the partial file, then passes the rest to it (advancing the
+/// progress bar). After a mismatch it accepts and drops everything, so that the camera's transfer
+/// ends normally and the session stays usable for the fetch from the start.
+struct ItemWriter<'a> {
+    file: &'a mut PartialFile,
+    expected: Vec<u8>,
+    compared: usize,
+    mismatch: bool,
     bar: Option<&'a ProgressBar>,
 }
 
-impl<W: AsyncWrite + Unpin> AsyncWrite for ProgressWriter<'_, W> {
+impl AsyncWrite for ItemWriter<'_> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let this = &mut *self;
-        let poll = Pin::new(&mut *this.inner).poll_write(cx, buf);
+        if this.mismatch {
+            return Poll::Ready(Ok(buf.len()));
+        }
+        if this.compared < this.expected.len() {
+            let n = buf.len().min(this.expected.len() - this.compared);
+            if buf[..n] != this.expected[this.compared..this.compared + n] {
+                tracing::warn!("the camera's bytes before the resume offset differ from the partial file");
+                this.mismatch = true;
+                return Poll::Ready(Ok(buf.len()));
+            }
+            this.compared += n;
+            // Report only the compared part; the caller sends the rest again.
+            return Poll::Ready(Ok(n));
+        }
+        let poll = Pin::new(&mut *this.file).poll_write(cx, buf);
         if let (Poll::Ready(Ok(n)), Some(bar)) = (&poll, this.bar) {
             bar.inc(*n as u64);
         }
@@ -125,10 +556,10 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for ProgressWriter<'_, W> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut *self.inner).poll_flush(cx)
+        Pin::new(&mut *self.file).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut *self.inner).poll_shutdown(cx)
+        Pin::new(&mut *self.file).poll_shutdown(cx)
     }
 }

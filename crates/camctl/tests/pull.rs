@@ -1,0 +1,415 @@
+//! `camctl pull` against `camctl emulate` processes: resume only what is provably the same file, one
+//! bad item never stops the rest, colliding names, one writer per folder. Interruptions are real: a
+//! proxy on 127.0.0.1 cuts the connection after a number of bytes.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use common::{Emulator, camctl, files_under, run, run_ok, write_random_file};
+
+/// Forwards every connection to `upstream`, cutting each one after `limit` bytes from the camera.
+struct CuttingProxy {
+    port: u16,
+    closed: Arc<AtomicBool>,
+}
+
+impl CuttingProxy {
+    fn start(upstream: u16, limit: u64) -> CuttingProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let closed = Arc::new(AtomicBool::new(false));
+        let stop = closed.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(client) = client else { continue };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else { continue };
+                let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || copy_limited(c2, s2, u64::MAX));
+                std::thread::spawn(move || copy_limited(server, client, limit));
+            }
+        });
+        CuttingProxy { port, closed }
+    }
+}
+
+impl Drop for CuttingProxy {
+    fn drop(&mut self) {
+        self.closed.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn copy_limited(mut from: TcpStream, mut to: TcpStream, limit: u64) {
+    let mut buf = vec![0u8; 64 << 10];
+    let mut sent = 0u64;
+    while sent < limit {
+        let want = buf.len().min((limit - sent) as usize);
+        match from.read(&mut buf[..want]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+                sent += n as u64;
+            }
+        }
+    }
+    let _ = from.shutdown(Shutdown::Both);
+    let _ = to.shutdown(Shutdown::Both);
+}
+
+/// The URL with `ptpip://HOST:PORT` (or an option `key=PORT`) pointing at `port` instead.
+fn with_port(url: &str, option: Option<&str>, port: u16) -> String {
+    match option {
+        None => {
+            let (head, rest) = url.rsplit_once(':').unwrap();
+            let tail = rest.find(['?', '/']).map(|i| &rest[i..]).unwrap_or("");
+            format!("{head}:{port}{tail}")
+        }
+        Some(key) => {
+            let start = url.find(&format!("{key}=")).unwrap() + key.len() + 1;
+            let end = url[start..].find('&').map(|i| start + i).unwrap_or(url.len());
+            format!("{}{port}{}", &url[..start], &url[end..])
+        }
+    }
+}
+
+fn port_of(url: &str, option: Option<&str>) -> u16 {
+    match option {
+        None => url.rsplit(':').next().and_then(|p| p.split(['?', '/']).next()).unwrap().parse().unwrap(),
+        Some(key) => {
+            let start = url.find(&format!("{key}=")).unwrap() + key.len() + 1;
+            url[start..].split('&').next().unwrap().parse().unwrap()
+        }
+    }
+}
+
+fn pull(url: &str, target: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["pull", url, target.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Replaces a camera file by other bytes of the same size and modification time: what a card that
+/// was reformatted and refilled looks like to a client that knows only name, size and date.
+fn replace_keeping_size_and_date(path: &Path, seed: u64) {
+    let meta = std::fs::metadata(path).unwrap();
+    let len = meta.len() as usize;
+    write_random_file(path, len, seed);
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(meta.modified().unwrap()).unwrap();
+}
+
+/// Changes only the first bytes of a camera file (size and date kept).
+fn change_head_keeping_size_and_date(path: &Path) {
+    let meta = std::fs::metadata(path).unwrap();
+    let mut bytes = std::fs::read(path).unwrap();
+    for b in &mut bytes[..100] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(path, &bytes).unwrap();
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(meta.modified().unwrap()).unwrap();
+}
+
+fn temp_of(target: &Path, rel: &str) -> PathBuf {
+    let p = target.join(rel);
+    p.with_file_name(format!(".{}.camctl-part", p.file_name().unwrap().to_string_lossy()))
+}
+
+/// One protocol's resume scenario: a pull cut mid-file leaves a partial file; then the camera's file
+/// is kept, replaced, or a stray partial file is planted, and the next pull must end with exactly the
+/// camera's bytes.
+struct Scenario<'a> {
+    protocol: &'a str,
+    emulator_args: &'a [&'a str],
+    /// Where the data flows: the URL's port (None) or a URL option naming the data port.
+    data_port_option: Option<&'a str>,
+    /// The camera path of the big file, and its path under the media folder.
+    camera_path: &'a str,
+    media_path: &'a str,
+    pull_args: &'a [&'a str],
+    make_media: &'a dyn Fn(&Path),
+}
+
+impl Scenario<'_> {
+    /// Runs a pull through the cutting proxy; returns the emulator and the target folder.
+    fn interrupted_pull(&self, root: &Path) -> (Emulator, PathBuf) {
+        let media = root.join("media");
+        (self.make_media)(&media);
+        let emu = Emulator::start(self.protocol, &media, self.emulator_args);
+        let target = root.join("pulled");
+        let proxy = CuttingProxy::start(port_of(&emu.url, self.data_port_option), 3 << 20);
+        let cut_url = with_port(&emu.url, self.data_port_option, proxy.port);
+        let out = pull(&cut_url, &target, self.pull_args);
+        assert!(!out.status.success(), "a cut transfer must not succeed: {}", text(&out));
+        let kept = std::fs::metadata(temp_of(&target, self.camera_path)).map(|m| m.len()).unwrap_or(0);
+        assert!(kept > 1 << 20, "the partial file should hold the bytes that came ({kept}): {}", text(&out));
+        (emu, target)
+    }
+
+    fn check_same(&self, emu: &Emulator, target: &Path) {
+        let camera = std::fs::read(emu.media.join(self.media_path)).unwrap();
+        let pulled = std::fs::read(target.join(self.camera_path)).unwrap();
+        assert!(camera == pulled, "{} differs from the camera's file", self.camera_path);
+        assert!(!temp_of(target, self.camera_path).exists(), "no partial file may remain");
+    }
+
+    fn run_all(&self) {
+        // The camera's file did not change: resumed.
+        let tmp = tempfile::tempdir().unwrap();
+        let (emu, target) = self.interrupted_pull(tmp.path());
+        let out = pull(&emu.url, &target, self.pull_args);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(text(&out).contains("1 resumed"), "{}", text(&out));
+        self.check_same(&emu, &target);
+
+        // Replaced by another file of the same name, size and date: the overlap differs, start over.
+        let tmp = tempfile::tempdir().unwrap();
+        let (emu, target) = self.interrupted_pull(tmp.path());
+        replace_keeping_size_and_date(&emu.media.join(self.media_path), 99);
+        let out = pull(&emu.url, &target, self.pull_args);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(!text(&out).contains("resumed"), "{}", text(&out));
+        assert!(text(&out).contains("fetched again whole"), "{}", text(&out));
+        self.check_same(&emu, &target);
+
+        // A stray partial file with unrelated bytes and no record: never trusted.
+        let tmp = tempfile::tempdir().unwrap();
+        let media = tmp.path().join("media");
+        (self.make_media)(&media);
+        let emu = Emulator::start(self.protocol, &media, self.emulator_args);
+        let target = tmp.path().join("pulled");
+        let stray = temp_of(&target, self.camera_path);
+        std::fs::create_dir_all(stray.parent().unwrap()).unwrap();
+        write_random_file(&stray, 2 << 20, 5);
+        let out = pull(&emu.url, &target, self.pull_args);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(!text(&out).contains("resumed"), "{}", text(&out));
+        self.check_same(&emu, &target);
+    }
+}
+
+fn ptp_media(media: &Path) {
+    camctl_core::media::write_sample_pictures(&media.join("DCIM/100EMU01"), 1).unwrap();
+    write_random_file(&media.join("DCIM/100EMU01/BIG_0002.JPG"), 8 << 20, 21);
+}
+
+#[test]
+fn ptpip_resumes_only_the_same_file() {
+    Scenario {
+        protocol: "ptpip",
+        emulator_args: &[],
+        data_port_option: None,
+        camera_path: "DCIM/100EMU01/BIG_0002.JPG",
+        media_path: "DCIM/100EMU01/BIG_0002.JPG",
+        pull_args: &[],
+        make_media: &ptp_media,
+    }
+    .run_all();
+}
+
+fn yi_media(media: &Path) {
+    write_random_file(&media.join("DCIM/100MEDIA/YDXJ0001.mp4"), 8 << 20, 31);
+}
+
+const YI: Scenario<'static> = Scenario {
+    protocol: "yi",
+    emulator_args: &[],
+    data_port_option: Some("data_port"),
+    camera_path: "DCIM/100MEDIA/YDXJ0001.mp4",
+    media_path: "DCIM/100MEDIA/YDXJ0001.mp4",
+    pull_args: &[],
+    make_media: &yi_media,
+};
+
+#[test]
+fn yi_resumes_only_the_same_file() {
+    YI.run_all();
+}
+
+#[test]
+fn yi_resumed_file_is_checked_against_the_cameras_md5() {
+    // The first bytes change: the overlap before the resume offset still matches, the MD5 does not.
+    let tmp = tempfile::tempdir().unwrap();
+    let (emu, target) = YI.interrupted_pull(tmp.path());
+    change_head_keeping_size_and_date(&emu.media.join(YI.media_path));
+    let out = pull(&emu.url, &target, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("did not match the camera's MD5"), "{}", text(&out));
+    YI.check_same(&emu, &target);
+}
+
+fn lytro_media(media: &Path) {
+    write_random_file(&media.join("IMG_0001.RAW"), 16_137_600, 41);
+}
+
+#[test]
+fn lytro_resumes_only_the_same_file() {
+    Scenario {
+        protocol: "lytro",
+        emulator_args: &["--no-mdns"],
+        data_port_option: Some("download_port"),
+        camera_path: "DCIM/100PHOTO/IMG_0001.raw",
+        media_path: "IMG_0001.RAW",
+        pull_args: &["--format", "raw"],
+        make_media: &lytro_media,
+    }
+    .run_all();
+}
+
+#[test]
+fn one_bad_item_never_stops_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    camctl_core::media::write_sample_pictures(&media.join("DCIM/100EMU01"), 2).unwrap();
+    write_random_file(&media.join("DCIM/101EMU01/CLIP0001.MOV"), 100_000, 12);
+    write_random_file(&media.join("DCIM/102EMU01/CLIP0002.MOV"), 100_000, 13);
+    let emu = Emulator::start("ptpip", &media, &[]);
+    let target = tmp.path().join("pulled");
+    // A file where the camera's folder must go: that item cannot be written, the others can.
+    std::fs::create_dir_all(target.join("DCIM")).unwrap();
+    std::fs::write(target.join("DCIM/101EMU01"), b"in the way").unwrap();
+
+    let out = pull(&emu.url, &target, &[]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("3 fetched, 1 failed"), "{all}");
+    assert!(all.contains("failed: DCIM/101EMU01/CLIP0001.MOV"), "{all}");
+    for rel in ["DCIM/100EMU01/IMG_0001.JPG", "DCIM/100EMU01/IMG_0002.JPG", "DCIM/102EMU01/CLIP0002.MOV"] {
+        assert_eq!(
+            std::fs::read(target.join(rel)).unwrap(),
+            std::fs::read(media.join(rel)).unwrap(),
+            "{rel}"
+        );
+    }
+
+    // --json: one object per file.
+    let json = run(&["pull", &emu.url, target.to_str().unwrap(), "--json"]);
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(json.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 4);
+    let failed: Vec<&serde_json::Value> = lines.iter().filter(|l| l["status"] == "failed").collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["camera_path"], "DCIM/101EMU01/CLIP0001.MOV");
+    assert!(failed[0]["error"].as_str().unwrap().contains("DCIM/101EMU01"), "{:?}", failed[0]);
+    assert_eq!(lines.iter().filter(|l| l["status"] == "present").count(), 3);
+    for l in &lines {
+        assert!(l["bytes"].is_u64() && l["local_path"].is_string(), "{l}");
+    }
+}
+
+#[test]
+fn hostile_and_colliding_names_ptpip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    let dir = media.join("DCIM/100EMU01");
+    std::fs::create_dir_all(&dir).unwrap();
+    // A name that would set the terminal's title and clear the screen; two names that sanitize alike.
+    write_random_file(&dir.join("evil\u{1b}]0;owned\u{7}\u{1b}[2J.jpg"), 1000, 1);
+    write_random_file(&dir.join("a:b.jpg"), 1001, 2);
+    write_random_file(&dir.join("a_b.jpg"), 1002, 3);
+    let emu = Emulator::start("ptpip", &media, &[]);
+
+    let listing = run_ok(&["ls", &emu.url]);
+    assert!(!listing.contains('\u{1b}') && !listing.contains('\u{7}'), "{listing:?}");
+    assert!(listing.contains(r"evil\e]0;owned\u{7}\e[2J.jpg"), "{listing}");
+
+    let target = tmp.path().join("pulled");
+    let out = pull(&emu.url, &target, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let all = text(&out);
+    assert!(!all.contains('\u{1b}'), "{all:?}");
+    assert!(all.contains("3 fetched, 0 failed"), "{all}");
+    assert!(all.contains("saved as DCIM/100EMU01/a_b~2.jpg"), "{all}");
+    // Every camera file is in the folder once, none overwritten by another.
+    let mut sizes: Vec<u64> = files_under(&target)
+        .iter()
+        .filter(|p| !p.to_string_lossy().contains("camctl-lock"))
+        .map(|p| std::fs::metadata(target.join(p)).unwrap().len())
+        .collect();
+    sizes.sort();
+    assert_eq!(sizes, [1000, 1001, 1002]);
+
+    let again = pull(&emu.url, &target, &[]);
+    assert!(text(&again).contains("0 fetched, 0 failed, 3 already present"), "{}", text(&again));
+}
+
+#[test]
+fn hostile_and_colliding_names_yi() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    let dir = media.join("DCIM/100MEDIA");
+    std::fs::create_dir_all(&dir).unwrap();
+    write_random_file(&dir.join("YDXJ\u{1b}[2J\u{9b}1.jpg"), 1000, 1);
+    write_random_file(&dir.join("x:y.jpg"), 1001, 2);
+    write_random_file(&dir.join("x_y.jpg"), 1002, 3);
+    let emu = Emulator::start("yi", &media, &[]);
+    let listing = run_ok(&["ls", &emu.url]);
+    assert!(!listing.contains('\u{1b}') && !listing.contains('\u{9b}'), "{listing:?}");
+    let target = tmp.path().join("pulled");
+    let out = pull(&emu.url, &target, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let all = text(&out);
+    assert!(!all.contains('\u{1b}') && !all.contains('\u{9b}'), "{all:?}");
+    assert!(all.contains("3 fetched, 0 failed"), "{all}");
+    assert!(all.contains("~2.jpg"), "{all}");
+}
+
+#[test]
+fn a_second_pull_into_the_same_folder_says_who_writes_there() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    camctl_core::media::write_sample_pictures(&media.join("DCIM/100EMU01"), 1).unwrap();
+    let emu = Emulator::start("ptpip", &media, &[]);
+    let target = tmp.path().join("pulled");
+    std::fs::create_dir_all(&target).unwrap();
+    // Hold the folder's lock as another camctl would.
+    let lock = std::fs::File::create(target.join(".camctl-lock")).unwrap();
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor this test owns.
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }, 0);
+    writeln!(&lock, "{}", std::process::id()).unwrap();
+
+    let out = pull(&emu.url, &target, &[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "another camctl is writing into {} (pid {})",
+            target.display(),
+            std::process::id()
+        )),
+        "{err}"
+    );
+    drop(lock);
+    let out = pull(&emu.url, &target, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn capture_download_checks_the_folder_before_the_shutter() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    camctl_core::media::write_sample_pictures(&media.join("DCIM/100EMU01"), 1).unwrap();
+    let emu = Emulator::start("ptpip", &media, &[]);
+    // A file where the folder should be: capture must refuse before taking a picture.
+    let not_a_dir = tmp.path().join("file");
+    std::fs::write(&not_a_dir, b"x").unwrap();
+    let before = files_under(&media).len();
+    let out = camctl().args(["capture", &emu.url, "--download"]).arg(&not_a_dir).output().unwrap();
+    assert!(!out.status.success());
+    assert_eq!(files_under(&media).len(), before, "no picture may be taken");
+}
