@@ -38,29 +38,6 @@ async fn connect_for_pull(url: &str, formats: Option<&[PictureFormat]>) -> Resul
     Ok(camera)
 }
 
-/// Resolves when the user asks the process to stop: Ctrl-C (SIGINT) or SIGTERM.
-pub async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 /// `camctl pull`: every file the folder lacks, going on past bad ones; Ctrl-C keeps what came.
 async fn pull_command(
     url: &str,
@@ -75,7 +52,7 @@ async fn pull_command(
     let items = camera.list_media().await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let signals = tokio::spawn(async move {
-        stop_signal().await;
+        crate::emulate::shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
     let (url_again, formats_again) = (url.to_string(), formats.clone());

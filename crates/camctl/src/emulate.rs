@@ -120,7 +120,8 @@ fn announce(url: &str) -> Result<()> {
     writeln!(out, "listening {url}").and_then(|_| out.flush()).map_err(|e| Error::io("writing to stdout", e))
 }
 
-async fn shutdown_signal() {
+/// Resolves when the user asks the process to stop: Ctrl-C (SIGINT) or SIGTERM.
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
