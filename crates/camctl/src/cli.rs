@@ -170,6 +170,9 @@ pub enum Command {
         /// Wyze: the emulator paces frames in real time (15 fps) instead of as fast as possible.
         #[arg(long)]
         realtime: bool,
+        /// PTP/IP: also pull this many files of 20 KB (camctl against gphoto2).
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        small_files: usize,
     },
 }
 

@@ -9,7 +9,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use camctl_core::download::{DownloadDir, DownloadError, Identity, LocalState, PartialFile, Planned};
+use camctl_core::download::{
+    DownloadDir, DownloadError, Identity, LocalState, PartialFile, Planned, finish_batch,
+};
 use camctl_core::text::Safe;
 use camctl_core::{Camera, CameraInfo, Error, MediaItem, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -22,8 +24,12 @@ use tokio::task::JoinHandle;
 /// file replaced by another of the same name and size, or a camera that ignores the offset, shows
 /// up here instead of in a file of mixed content.
 const RESUME_OVERLAP_BYTES: u64 = 64 << 10;
-/// Finished files being fsynced and renamed while the next ones download.
-const FINISHING_IN_FLIGHT: usize = 16;
+/// Finished files are made durable and renamed in batches (one filesystem sync each) while the next
+/// ones download: a batch closes at this many files or bytes.
+const BATCH_FILES: usize = 64;
+const BATCH_BYTES: u64 = 64 << 20;
+/// Batches being finished at once.
+const BATCHES_IN_FLIGHT: usize = 2;
 /// Lost connections in a row after which the pull gives up on the rest.
 const MAX_RECONNECTS_IN_A_ROW: u32 = 3;
 
@@ -206,7 +212,9 @@ pub async fn pull_with<C: Camera>(
         .sum();
     let total_files = todo.len();
     let bar = options.progress.then(|| progress_bar(total_bytes, total_files)).flatten();
-    let mut finishing: Vec<(usize, JoinHandle<std::result::Result<PathBuf, DownloadError>>)> = Vec::new();
+    let mut batch = Batch::default();
+    let mut finishing: Vec<(Vec<usize>, JoinHandle<Vec<std::result::Result<PathBuf, DownloadError>>>)> =
+        Vec::new();
     let mut lost_in_a_row = 0u32;
     let mut stop_rest: Option<String> = None;
     let mut connected = true;
@@ -260,12 +268,18 @@ pub async fn pull_with<C: Camera>(
                     });
                 }
                 let modified = item.modified.and_then(|d| d.to_system());
-                if finishing.len() >= FINISHING_IN_FLIGHT {
-                    let (i, handle) = finishing.remove(0);
-                    settle(&mut report.files[i], handle).await;
+                batch.bytes += item.size;
+                batch.files.push((*file, modified));
+                batch.indices.push(index);
+                if batch.files.len() >= BATCH_FILES || batch.bytes >= BATCH_BYTES {
+                    if finishing.len() >= BATCHES_IN_FLIGHT {
+                        let (indices, handle) = finishing.remove(0);
+                        settle(&mut report, &indices, handle).await;
+                    }
+                    // Durable and renamed off the transfer's path; the status stands once that worked.
+                    let Batch { files, indices, .. } = std::mem::take(&mut batch);
+                    finishing.push((indices, tokio::spawn(finish_batch(files))));
                 }
-                // fsync and rename off the transfer's path; the status stands once that worked.
-                finishing.push((index, tokio::spawn((*file).finish(modified))));
             }
             Fetched::Failed { reason, bytes, connection_lost, disk_full } => {
                 report.bytes += bytes;
@@ -294,8 +308,11 @@ pub async fn pull_with<C: Camera>(
             }
         }
     }
-    for (index, handle) in finishing {
-        settle(&mut report.files[index], handle).await;
+    if !batch.files.is_empty() {
+        finishing.push((batch.indices, tokio::spawn(finish_batch(batch.files))));
+    }
+    for (indices, handle) in finishing {
+        settle(&mut report, &indices, handle).await;
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();
@@ -320,17 +337,37 @@ async fn stopped(stop: &mut Option<watch::Receiver<bool>>) {
     }
 }
 
-/// Records how the fsync-and-rename of a downloaded file ended.
-async fn settle(outcome: &mut FileOutcome, handle: JoinHandle<std::result::Result<PathBuf, DownloadError>>) {
-    match handle.await {
-        Ok(Ok(path)) => outcome.local_path = Some(path),
-        Ok(Err(e)) => {
-            outcome.status = Status::Failed;
-            outcome.error = Some(e.to_string());
-        }
-        Err(e) => {
-            outcome.status = Status::Failed;
-            outcome.error = Some(format!("finishing the file: {e}"));
+/// Downloaded files waiting to be made durable and renamed.
+#[derive(Default)]
+struct Batch {
+    files: Vec<(PartialFile, Option<std::time::SystemTime>)>,
+    indices: Vec<usize>,
+    bytes: u64,
+}
+
+/// Records how the sync-and-rename of a batch of downloaded files ended.
+async fn settle(
+    report: &mut PullReport,
+    indices: &[usize],
+    handle: JoinHandle<Vec<std::result::Result<PathBuf, DownloadError>>>,
+) {
+    let results = match handle.await {
+        Ok(results) => results,
+        Err(e) => indices
+            .iter()
+            .map(|_| {
+                Err(DownloadError::Io { path: ".".into(), source: std::io::Error::other(e.to_string()) })
+            })
+            .collect(),
+    };
+    for (&index, result) in indices.iter().zip(results) {
+        let outcome = &mut report.files[index];
+        match result {
+            Ok(path) => outcome.local_path = Some(path),
+            Err(e) => {
+                outcome.status = Status::Failed;
+                outcome.error = Some(e.to_string());
+            }
         }
     }
 }
