@@ -170,6 +170,9 @@ impl Target {
             crate::Error::WrongEnr | crate::Error::AuthFailed(_) | crate::Error::CameraStatus { .. } => {
                 CoreError::Rejected(format!("Wyze camera at {addr}: {e}"))
             }
+            crate::Error::Transport(crate::transport::TransportError::Io(io)) => {
+                CoreError::unreachable("Wyze", &addr.to_string(), &io)
+            }
             other => other.into(),
         })
     }
@@ -203,10 +206,15 @@ fn connect_error(addr: SocketAddr, e: TutkError) -> CoreError {
 }
 
 async fn resolve(host: &str, port: u16) -> Result<SocketAddr> {
+    let unreachable = |reason: String| CoreError::Unreachable {
+        protocol: "Wyze".into(),
+        addr: format!("{}:{port}", Safe(host)),
+        reason,
+    };
     let mut addrs = tokio::net::lookup_host((host, port))
         .await
-        .map_err(|e| CoreError::io(format!("resolving {}", Safe(host)), e))?;
-    addrs.next().ok_or_else(|| CoreError::NotFound(format!("no address for {}", Safe(host))))
+        .map_err(|e| unreachable(format!("cannot resolve the host name ({e})")))?;
+    addrs.next().ok_or_else(|| unreachable("the host name has no address".into()))
 }
 
 /// Why [`WyzeCamera::live_until`] stopped.
