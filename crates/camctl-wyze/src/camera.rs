@@ -4,16 +4,20 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use camctl_core::text::Safe;
 use camctl_core::{Camera, CameraInfo, CameraUrl, Error as CoreError, Event, MediaItem, Result, Setting};
 use tokio::io::AsyncWrite;
 
 use crate::client::{ClientConfig, WyzeSession};
 use crate::sink::{AnnexBSink, SinkStats};
-use crate::tutk::{ConnectOptions, Firmware, UdpClientTransport};
+use crate::tutk::{ConnectOptions, Firmware, TutkError, UdpClientTransport};
 use crate::wire::codec;
 
 /// The camera's UDP port (LAN search and session setup).
 pub const DEFAULT_PORT: u16 = 32761;
+
+/// The URL options a `wyze://` URL may carry.
+const KNOWN_OPTIONS: &[&str] = &["uid", "enr", "mac", "model", "firmware", "dtls", "timeout", "resolution"];
 
 /// What a `wyze://` URL says about the camera and how to reach it.
 #[derive(Debug, Clone)]
@@ -29,11 +33,72 @@ struct Target {
     options: ConnectOptions,
 }
 
+/// Checks the UID's form: TUTK UIDs (Wyze `p2p_id`) are 20 characters, uppercase letters and digits.
+fn check_uid(uid: &str) -> Result<()> {
+    const FORM: &str = "20 uppercase letters and digits (the p2p_id from the Wyze app's device list)";
+    let n = uid.chars().count();
+    if n != 20 {
+        return Err(CoreError::InvalidValue(format!(
+            "uid={}: expected {FORM}; it has {n} characters",
+            Safe(uid)
+        )));
+    }
+    if let Some((i, c)) =
+        uid.chars().enumerate().find(|(_, c)| !(c.is_ascii_uppercase() || c.is_ascii_digit()))
+    {
+        let what = if c.is_ascii_lowercase() { "a lowercase letter" } else { "not a letter or digit" };
+        let c = c.to_string();
+        return Err(CoreError::InvalidValue(format!(
+            "uid={}: expected {FORM}; character {} ({}) is {what}",
+            Safe(uid),
+            i + 1,
+            Safe(&c)
+        )));
+    }
+    Ok(())
+}
+
+/// Checks the ENR's form (16 characters, or 32 for double-key cameras; printable ASCII). The ENR is a
+/// secret, so the message says what is wrong without repeating it.
+fn check_enr(enr: &str) -> Result<()> {
+    const FORM: &str = "16 or 32 characters (the ENR from the Wyze app's device list)";
+    let n = enr.chars().count();
+    if n != 16 && n != 32 {
+        return Err(CoreError::InvalidValue(format!("enr=: expected {FORM}; it has {n} characters")));
+    }
+    if let Some(i) = enr.chars().position(|c| !c.is_ascii_graphic()) {
+        return Err(CoreError::InvalidValue(format!(
+            "enr=: expected {FORM}; character {} is not printable ASCII (percent-encode / and + as %2F and %2B)",
+            i + 1
+        )));
+    }
+    Ok(())
+}
+
+/// Checks the MAC's form: 12 hex digits, no separators.
+fn check_mac(mac: &str) -> Result<()> {
+    if mac.len() == 12 && mac.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(());
+    }
+    let hint = if mac.contains([':', '-']) { " without separators" } else { "" };
+    Err(CoreError::InvalidValue(format!(
+        "mac={}: expected 12 hex digits{hint}, e.g. 2CAA8E000001",
+        Safe(mac)
+    )))
+}
+
+/// `2 s`, `0.5 s`: durations in error messages.
+fn secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 { format!("{s:.0} s") } else { format!("{s:.1} s") }
+}
+
 impl Target {
     fn from_url(url: &CameraUrl) -> Result<Target> {
         if url.scheme != "wyze" {
             return Err(CoreError::InvalidValue(format!("not a wyze:// URL: {url}")));
         }
+        url.check_options(KNOWN_OPTIONS).map_err(|e| CoreError::InvalidValue(e.to_string()))?;
         let required = |key: &str| {
             url.options.get(key).filter(|v| !v.is_empty()).cloned().ok_or_else(|| {
                 CoreError::InvalidValue(format!(
@@ -41,25 +106,34 @@ impl Target {
                 ))
             })
         };
+        let (uid, enr, mac) = (required("uid")?, required("enr")?, required("mac")?);
+        check_uid(&uid)?;
+        check_enr(&enr)?;
+        check_mac(&mac)?;
         let mut options = ConnectOptions::default();
         if let Some(f) = url.options.get("firmware") {
-            options.firmware = Firmware::parse(f)
-                .ok_or_else(|| CoreError::InvalidValue(format!("firmware={f} (use auto, old or cc51)")))?;
+            options.firmware = Firmware::parse(f).ok_or_else(|| {
+                CoreError::InvalidValue(format!("firmware={} (use auto, old or cc51)", Safe(f)))
+            })?;
         }
         if let Some(d) = url.options.get("dtls") {
             options.dtls = match d.as_str() {
                 "true" | "1" => true,
                 "false" | "0" => false,
-                other => return Err(CoreError::InvalidValue(format!("dtls={other} (use true or false)"))),
+                other => {
+                    return Err(CoreError::InvalidValue(format!("dtls={} (use true or false)", Safe(other))));
+                }
             };
         }
         if let Some(t) = url.options.get("timeout") {
-            let secs: f64 = t.parse().map_err(|_| CoreError::InvalidValue(format!("timeout={t}")))?;
+            let secs: f64 = t.parse().ok().filter(|s: &f64| s.is_finite() && *s > 0.0).ok_or_else(|| {
+                CoreError::InvalidValue(format!("timeout={} (use seconds, e.g. 5)", Safe(t)))
+            })?;
             options.timeout = Duration::from_secs_f64(secs.clamp(0.1, 600.0));
         }
         let resolution = match url.options.get("resolution") {
             Some(r) => Some(crate::wire::FrameSize::parse(r).ok_or_else(|| {
-                CoreError::InvalidValue(format!("resolution={r} (use 1080p, 720p, 360p or 2k)"))
+                CoreError::InvalidValue(format!("resolution={} (use 1080p, 720p, 360p or 2k)", Safe(r)))
             })?),
             None => None,
         };
@@ -67,9 +141,9 @@ impl Target {
             resolution,
             host: url.host.clone(),
             port: url.port_or(DEFAULT_PORT),
-            uid: required("uid")?,
-            enr: required("enr")?,
-            mac: required("mac")?,
+            uid,
+            enr,
+            mac,
             model: url.options.get("model").cloned(),
             options,
         })
@@ -80,28 +154,85 @@ impl Target {
         let addr = resolve(&self.host, self.port).await?;
         let transport = crate::tutk::connect(addr, &self.uid, &self.enr, &self.mac, self.options.clone())
             .await
-            .map_err(|e| CoreError::from(crate::Error::from(e)))?;
+            .map_err(|e| connect_error(addr, e))?;
+        tracing::info!(firmware = transport.firmware().name(), "TUTK session with {addr}");
         let mut config = ClientConfig::new(&self.enr, &self.mac);
         config.model = self.model.clone();
         config.timeout = self.options.timeout;
         config.open_video = video;
         // Keep the resolution the camera has unless the URL asks for one.
         config.frame_size = self.resolution;
-        Ok(WyzeSession::connect(transport, config).await?)
+        WyzeSession::connect(transport, config).await.map_err(|e| match e {
+            crate::Error::Timeout { request, expected, timeout } => CoreError::Timeout(format!(
+                "after {} waiting for K{expected} from the Wyze camera at {addr} (reply to K{request})",
+                secs(timeout)
+            )),
+            crate::Error::WrongEnr | crate::Error::AuthFailed(_) | crate::Error::CameraStatus { .. } => {
+                CoreError::Rejected(format!("Wyze camera at {addr}: {e}"))
+            }
+            crate::Error::Transport(crate::transport::TransportError::Io(io)) => {
+                CoreError::unreachable("Wyze", &addr.to_string(), &io)
+            }
+            other => other.into(),
+        })
+    }
+}
+
+/// A transport failure in the user's terms, naming protocol, host and port.
+fn connect_error(addr: SocketAddr, e: TutkError) -> CoreError {
+    let at = addr.to_string();
+    let unreachable =
+        |reason: String| CoreError::Unreachable { protocol: "Wyze".into(), addr: at.clone(), reason };
+    match e {
+        TutkError::Io(io) => CoreError::unreachable("Wyze", &at, &io),
+        TutkError::DiscoveryTimeout { after, .. } => unreachable(format!(
+            "no answer to LAN discovery in {} (camera offline, wrong UID, ENR or MAC, or its session limit reached)",
+            secs(after)
+        )),
+        TutkError::SessionTimeout { after, .. } => {
+            unreachable(format!("it answered LAN discovery but not the session request in {}", secs(after)))
+        }
+        TutkError::DtlsHandshake { detail } => CoreError::Rejected(format!(
+            "Wyze camera at {at}: DTLS handshake failed ({detail}); wrong ENR? (the PSK is SHA-256 of the ENR)"
+        )),
+        TutkError::AvLoginTimeout(after) => CoreError::Timeout(format!(
+            "after {} waiting for the AV login answer of the Wyze camera at {at}",
+            secs(after)
+        )),
+        TutkError::AvLoginRefused => {
+            CoreError::Rejected(format!("Wyze camera at {at} refused the AV login (wrong ENR?)"))
+        }
     }
 }
 
 async fn resolve(host: &str, port: u16) -> Result<SocketAddr> {
+    let unreachable = |reason: String| CoreError::Unreachable {
+        protocol: "Wyze".into(),
+        addr: format!("{}:{port}", Safe(host)),
+        reason,
+    };
     let mut addrs = tokio::net::lookup_host((host, port))
         .await
-        .map_err(|e| CoreError::io(format!("resolving {host}"), e))?;
-    addrs.next().ok_or_else(|| CoreError::NotFound(format!("no address for {host}")))
+        .map_err(|e| unreachable(format!("cannot resolve the host name ({e})")))?;
+    addrs.next().ok_or_else(|| unreachable("the host name has no address".into()))
+}
+
+/// Why [`WyzeCamera::live_until`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LiveEnd {
+    /// The requested duration passed.
+    #[default]
+    Duration,
+    /// The stop future completed (Ctrl-C, SIGTERM...).
+    Stopped,
+    /// The output's reader went away (a closed pipe): a normal end for `camctl live --out - | head`.
+    OutputClosed,
 }
 
 /// What [`WyzeCamera::live`] recorded.
 #[derive(Debug, Clone, Default)]
 pub struct LiveReport {
-    /// Sink totals (frames and bytes written, gaps, picture size).
+    /// Sink totals (frames and bytes written, gaps, picture size). Each outage counts as one gap.
     pub stats: SinkStats,
     /// Audio frames received (not written: the output is a video elementary stream).
     pub audio_frames: u64,
@@ -109,6 +240,17 @@ pub struct LiveReport {
     pub reconnects: u32,
     /// Time spent receiving.
     pub elapsed: Duration,
+    /// Why it stopped.
+    pub end: LiveEnd,
+}
+
+/// A failed live session, with what was recorded before it failed (so the caller can keep it).
+#[derive(Debug)]
+pub struct LiveError {
+    /// What went wrong.
+    pub error: CoreError,
+    /// What was written until then.
+    pub report: LiveReport,
 }
 
 /// A Wyze camera reached over the TUTK LAN protocol (`wyze://HOST[:PORT]?uid=..&enr=..&mac=..`).
@@ -121,9 +263,11 @@ pub struct WyzeCamera {
 
 impl WyzeCamera {
     /// Connects: LAN discovery to `HOST:PORT` (default 32761), session, DTLS, AV login, then the
-    /// K-command authentication with the ENR. URL options: `uid`, `enr`, `mac` (required), `model`,
-    /// `firmware=auto|old|cc51`, `dtls=true|false`, `timeout=SECS`, `resolution=1080p|720p|360p|2k`
-    /// (asked for on connecting; otherwise the camera keeps its own).
+    /// K-command authentication with the ENR. URL options: `uid` (20 uppercase letters and digits),
+    /// `enr` (16 or 32 characters), `mac` (12 hex digits), all required and checked for form before
+    /// anything is sent; `model`, `firmware=auto|old|cc51`, `dtls=true|false`, `timeout=SECS`,
+    /// `resolution=1080p|720p|360p|2k` (asked for on connecting; otherwise the camera keeps its own).
+    /// Other options are refused.
     pub async fn connect(url: &CameraUrl) -> Result<WyzeCamera> {
         let target = Target::from_url(url)?;
         let session = target.connect(false).await?;
@@ -135,70 +279,125 @@ impl WyzeCamera {
         &self.session
     }
 
-    /// Writes the live video as an Annex-B elementary stream (H.264 or H.265 as the camera sends it)
-    /// to `out` until `duration` has passed (forever if `None`). When the camera goes away the client
-    /// reconnects with backoff (0.5 s doubling to 8 s) and the stream resumes at the next keyframe;
-    /// it gives up after the camera stays away for the connection timeout five times in a row.
+    /// [`WyzeCamera::live_until`] without a stop signal.
     pub async fn live<W: Write>(&mut self, out: W, duration: Option<Duration>) -> Result<LiveReport> {
+        self.live_until(out, duration, std::future::pending()).await.map_err(|e| e.error)
+    }
+
+    /// Writes the live video as an Annex-B elementary stream (H.264 or H.265 as the camera sends it)
+    /// to `out` until `duration` has passed (forever if `None`), `stop` completes, or `out`'s reader
+    /// goes away (a broken pipe ends the recording normally, [`LiveEnd::OutputClosed`]). `out` is
+    /// flushed before returning. When the camera goes away the client reconnects with backoff (0.5 s
+    /// doubling to 8 s) and the stream resumes at the next keyframe, counted as a gap; it gives up
+    /// after the camera stays away for the connection timeout five times in a row.
+    pub async fn live_until<W: Write, S: Future<Output = ()>>(
+        &mut self,
+        out: W,
+        duration: Option<Duration>,
+        stop: S,
+    ) -> std::result::Result<LiveReport, LiveError> {
         let start = Instant::now();
         let deadline = duration.map(|d| tokio::time::Instant::now() + d);
-        if !self.video {
-            // 10010: switch the video channel on (media 1).
-            self.session.control_channel(1, true).await?;
-            self.video = true;
-        }
         let mut sink = AnnexBSink::new(out);
         let mut report = LiveReport::default();
+        let stop = std::pin::pin!(stop);
+        let result = self.receive(&mut sink, &mut report, deadline, stop).await;
+        report.elapsed = start.elapsed();
+        report.stats = sink.stats();
+        let flushed = sink.into_inner().and_then(|mut w| w.flush());
+        match (result, flushed) {
+            (Ok(end), Ok(())) => Ok(LiveReport { end, ..report }),
+            (Ok(_), Err(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                Ok(LiveReport { end: LiveEnd::OutputClosed, ..report })
+            }
+            (Ok(_), Err(e)) => Err(LiveError { error: CoreError::io("writing the video", e), report }),
+            (Err(error), _) => Err(LiveError { error, report }),
+        }
+    }
+
+    async fn receive<W: Write>(
+        &mut self,
+        sink: &mut AnnexBSink<W>,
+        report: &mut LiveReport,
+        deadline: Option<tokio::time::Instant>,
+        mut stop: std::pin::Pin<&mut impl Future<Output = ()>>,
+    ) -> Result<LiveEnd> {
+        let until_deadline = || async move {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        if !self.video {
+            // 10010: switch the video channel on (media 1).
+            tokio::select! {
+                _ = &mut stop => return Ok(LiveEnd::Stopped),
+                on = self.session.control_channel(1, true) => on?,
+            }
+            self.video = true;
+        }
         let mut failures = 0u32;
         loop {
-            let next = self.session.recv_frame();
-            let frame = match deadline {
-                Some(d) => match tokio::time::timeout_at(d, next).await {
-                    Ok(f) => f,
-                    Err(_) => break,
-                },
-                None => next.await,
+            let frame = tokio::select! {
+                biased;
+                _ = &mut stop => return Ok(LiveEnd::Stopped),
+                _ = until_deadline() => return Ok(LiveEnd::Duration),
+                f = self.session.recv_frame() => f,
             };
-            match frame {
+            let lost = match frame {
                 Ok((info, data)) => {
                     failures = 0;
                     if codec::is_audio(info.codec_id) {
                         report.audio_frames += 1;
                         continue;
                     }
-                    sink.push(&info, &data).map_err(|e| CoreError::io("writing the video", e))?;
+                    match sink.push(&info, &data) {
+                        Ok(_) => continue,
+                        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                            return Ok(LiveEnd::OutputClosed);
+                        }
+                        Err(e) => return Err(CoreError::io("writing the video", e)),
+                    }
                 }
-                Err(e) => {
-                    tracing::warn!("live stream interrupted: {e}");
-                    let mut backoff = Duration::from_millis(500);
-                    loop {
-                        failures += 1;
-                        if failures > 5 {
-                            return Err(CoreError::from(e));
-                        }
-                        if deadline.is_some_and(|d| tokio::time::Instant::now() + backoff >= d) {
-                            report.elapsed = start.elapsed();
-                            report.stats = sink.stats();
-                            return Ok(report);
-                        }
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(Duration::from_secs(8));
-                        match self.target.connect(true).await {
-                            Ok(session) => {
-                                self.session = session;
-                                report.reconnects += 1;
-                                break;
-                            }
-                            Err(e) => tracing::warn!("reconnecting: {e}"),
-                        }
+                Err(e) => e,
+            };
+            tracing::warn!("live stream interrupted: {lost}");
+            // Free the camera's slot now: a camera with one free slot could not take us back otherwise.
+            self.session.transport().shutdown();
+            let mut last = CoreError::from(lost);
+            let mut backoff = Duration::from_millis(500);
+            loop {
+                failures += 1;
+                if failures > 5 {
+                    return Err(last);
+                }
+                tokio::select! {
+                    _ = &mut stop => return Ok(LiveEnd::Stopped),
+                    _ = until_deadline() => return Ok(LiveEnd::Duration),
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(8));
+                let connected = tokio::select! {
+                    _ = &mut stop => return Ok(LiveEnd::Stopped),
+                    _ = until_deadline() => return Ok(LiveEnd::Duration),
+                    c = self.target.connect(true) => c,
+                };
+                match connected {
+                    Ok(session) => {
+                        std::mem::replace(&mut self.session, session).into_transport().close().await;
+                        report.reconnects += 1;
+                        // Frame numbers start again in the new session; the outage is a gap.
+                        sink.discontinuity();
+                        tracing::info!("reconnected; receiving live video");
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!("reconnecting: {e}");
+                        last = e;
                     }
                 }
             }
         }
-        report.elapsed = start.elapsed();
-        report.stats = sink.stats();
-        sink.into_inner().and_then(|mut w| w.flush()).map_err(|e| CoreError::io("writing the video", e))?;
-        Ok(report)
     }
 }
 

@@ -134,6 +134,7 @@ async fn exchange_on<T: ClientTransport>(
     timeout: Duration,
 ) -> Result<HlMessage> {
     let expected = code::response_to(msg.code);
+    tracing::info!("sent {}", describe(msg));
     transport.send_ioctrl(IOTYPE_USER_DEFINED_START, msg.encode()?).await?;
     let deadline = Instant::now() + timeout;
     loop {
@@ -145,12 +146,41 @@ async fn exchange_on<T: ClientTransport>(
             continue;
         }
         match HlMessage::decode(&data) {
-            Ok(reply) if reply.code == expected => return Ok(reply),
-            Ok(other) => push_event(queue, other),
+            Ok(reply) if reply.code == expected => {
+                tracing::info!("received {}", describe(&reply));
+                return Ok(reply);
+            }
+            Ok(other) => {
+                tracing::info!("received {} (unsolicited)", describe(&other));
+                push_event(queue, other)
+            }
             // A garbled message is that message's problem, not the session's.
             Err(e) => tracing::warn!("ignoring undecodable ioctrl: {e}"),
         }
     }
+}
+
+/// One `-v` line for a K-command: number, name and parameter, e.g. `K10032 set status light [2]`.
+/// Camera text is escaped; long binary payloads (challenges, their answers) show only their size.
+pub fn describe(msg: &HlMessage) -> String {
+    let mut line = format!("K{}", msg.code);
+    if let Some(name) = code::name(msg.code) {
+        line.push(' ');
+        line.push_str(&name);
+    }
+    let p = &msg.payload;
+    match std::str::from_utf8(p) {
+        _ if p.is_empty() => {}
+        Ok(text) if text.trim_start().starts_with('{') => {
+            const MAX: usize = 160;
+            let cut = text.char_indices().nth(MAX).map_or(text.len(), |(i, _)| i);
+            let more = if cut < text.len() { "..." } else { "" };
+            line.push_str(&format!(" {}{more}", camctl_core::text::escape(&text[..cut])));
+        }
+        _ if p.len() <= 8 => line.push_str(&format!(" {p:?}")),
+        _ => line.push_str(&format!(" ({} bytes)", p.len())),
+    }
+    line
 }
 
 fn push_event(queue: &std::sync::Mutex<VecDeque<HlMessage>>, msg: HlMessage) {
@@ -374,9 +404,11 @@ impl<T: ClientTransport> WyzeSession<T> {
     /// Changes a setting (user-facing value, e.g. `on`, `auto`, `360p`, `120`) and returns it re-read.
     pub async fn set_setting(&self, key: &str, value: &str) -> Result<Setting> {
         let spec = find(key)?;
-        let v = spec
-            .parse(value)
-            .ok_or_else(|| Error::InvalidValue { key: key.to_string(), value: value.to_string() })?;
+        let v = spec.parse(value).ok_or_else(|| Error::InvalidValue {
+            key: key.to_string(),
+            value: value.to_string(),
+            allowed: spec.allowed(),
+        })?;
         self.write_value(spec, v).await?;
         self.read_setting(spec).await
     }
@@ -503,7 +535,10 @@ impl<T: ClientTransport> WyzeSession<T> {
             }
             match self.transport.recv_ioctrl().await {
                 Ok((IOTYPE_USER_DEFINED_START, data)) => match HlMessage::decode(&data) {
-                    Ok(msg) => return Ok(Some(event_of(&msg))),
+                    Ok(msg) => {
+                        tracing::info!("received {}", describe(&msg));
+                        return Ok(Some(event_of(&msg)));
+                    }
                     Err(e) => tracing::warn!("ignoring undecodable ioctrl: {e}"),
                 },
                 Ok(_) => {}

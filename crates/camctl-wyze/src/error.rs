@@ -47,12 +47,14 @@ pub enum Error {
     #[error("no such setting: {0}")]
     UnknownSetting(String),
     /// A value the setting does not accept.
-    #[error("invalid value {value:?} for {key}")]
+    #[error("invalid value {value:?} for {key} (allowed: {allowed})")]
     InvalidValue {
         /// Setting key.
         key: String,
         /// The value given.
         value: String,
+        /// What the setting accepts, in words.
+        allowed: String,
     },
     /// The setting cannot be written.
     #[error("{0} is read-only")]

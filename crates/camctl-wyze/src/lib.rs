@@ -32,7 +32,7 @@ pub mod transport;
 pub mod tutk;
 pub mod wire;
 
-pub use camera::{DEFAULT_PORT, LiveReport, WyzeCamera};
+pub use camera::{DEFAULT_PORT, LiveEnd, LiveError, LiveReport, WyzeCamera};
 pub use client::{ClientConfig, SessionDetails, WyzeSession};
 pub use emulator::{Emulator, EmulatorConfig, EmulatorHandle, Pacing};
 pub use error::{Error, Result};

@@ -2,7 +2,10 @@
 //! them (tutk.md §4.1, param ids of §4.1's 10020 row). Shared by the client and the emulator so that both
 //! agree on what a key means.
 
+use std::time::{Duration, UNIX_EPOCH};
+
 use camctl_core::SettingForm;
+use camctl_core::time::DateTime;
 
 use crate::wire::code;
 
@@ -49,6 +52,8 @@ pub enum Values {
     FrameSize,
     /// An integer range.
     Range(i64, i64),
+    /// A clock in unix seconds (u32), typed and shown as `YYYY-MM-DD hh:mm:ss`; `now` is local time.
+    Clock,
 }
 
 /// One user-facing setting.
@@ -186,9 +191,9 @@ pub const SETTINGS: &[SettingSpec] = &[
     },
     SettingSpec {
         key: "camera-time",
-        label: "Camera clock (unix seconds)",
+        label: "Camera clock",
         kind: SettingKind::CameraTime,
-        values: Values::Range(0, u32::MAX as i64),
+        values: Values::Clock,
         param_id: None,
     },
     SettingSpec {
@@ -222,6 +227,10 @@ impl SettingSpec {
                 u8::try_from(value).map_or_else(|_| value.to_string(), |v| crate::wire::FrameSize(v).name())
             }
             Values::Range(..) => value.to_string(),
+            Values::Clock => match u64::try_from(value) {
+                Ok(secs) => DateTime::from_system(UNIX_EPOCH + Duration::from_secs(secs)).to_string(),
+                Err(_) => value.to_string(),
+            },
         }
     }
 
@@ -240,6 +249,27 @@ impl SettingSpec {
             Values::Named(table) => named(table),
             Values::FrameSize => crate::wire::FrameSize::parse(&t).map(|f| i64::from(f.0)),
             Values::Range(min, max) => t.parse::<i64>().ok().filter(|v| (min..=max).contains(v)),
+            Values::Clock => {
+                // The camera's clock shows local time (as gphoto2 sets cameras), so "now" is local.
+                let date = if t == "now" { Some(DateTime::now_local()) } else { DateTime::parse(text) };
+                let secs = match date {
+                    Some(d) => d.to_system()?.duration_since(UNIX_EPOCH).ok()?.as_secs(),
+                    None => t.parse::<u64>().ok()?,
+                };
+                u32::try_from(secs).ok().map(i64::from)
+            }
+        }
+    }
+
+    /// The allowed values in words, for an error message: `on, off, auto`, `1 to 30`...
+    pub fn allowed(&self) -> String {
+        match self.form() {
+            SettingForm::Choices { choices } => choices.join(", "),
+            SettingForm::Range { min, max, .. } => format!("{min} to {max}"),
+            SettingForm::Free => match self.values {
+                Values::Clock => "now (local time), a date YYYY-MM-DD hh:mm:ss, or unix seconds".into(),
+                _ => "any value".into(),
+            },
         }
     }
 
@@ -257,6 +287,7 @@ impl SettingSpec {
             Values::Range(min, max) => {
                 SettingForm::Range { min: min.to_string(), max: max.to_string(), step: "1".into() }
             }
+            Values::Clock => SettingForm::Free,
         }
     }
 }
@@ -314,6 +345,31 @@ mod tests {
         for (i, s) in SETTINGS.iter().enumerate() {
             assert!(SETTINGS[i + 1..].iter().all(|o| o.key != s.key), "{}", s.key);
         }
+    }
+
+    #[test]
+    fn refused_values_name_the_allowed_ones() {
+        assert_eq!(find("night-vision").unwrap().allowed(), "on, off, auto");
+        assert_eq!(find("night-switch").unwrap().allowed(), "dusk, dark");
+        assert_eq!(find("fps").unwrap().allowed(), "1 to 30");
+        assert!(find("camera-time").unwrap().allowed().contains("YYYY-MM-DD hh:mm:ss"));
+    }
+
+    #[test]
+    fn camera_time_takes_dates_now_and_seconds() {
+        let clock = find("camera-time").unwrap();
+        assert_eq!(clock.parse("2024-02-29 10:00:00"), Some(1_709_200_800));
+        assert_eq!(clock.parse("2024-02-29T10:00:00"), Some(1_709_200_800));
+        assert_eq!(clock.render(1_709_200_800), "2024-02-29 10:00:00");
+        assert_eq!(clock.parse("1709200800"), Some(1_709_200_800));
+        for bad in ["2024-02-30 10:00:00", "2023-02-29 00:00:00", "yesterday", "2200-01-01 00:00:00", "-5"] {
+            assert_eq!(clock.parse(bad), None, "{bad}");
+        }
+        // "now" is the local wall clock, whatever the time zone.
+        let before = DateTime::now_local().to_system().unwrap().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let now = clock.parse("now").unwrap() as u64;
+        let after = DateTime::now_local().to_system().unwrap().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        assert!((before..=after).contains(&now), "{before} {now} {after}");
     }
 
     #[test]

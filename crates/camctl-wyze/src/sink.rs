@@ -101,6 +101,14 @@ impl<W: Write> AnnexBSink<W> {
         Ok(self.out)
     }
 
+    /// The stream starts over (a new session after an outage): counts one gap, forgets the frame
+    /// numbering (a new session numbers from scratch) and waits for the next keyframe.
+    pub fn discontinuity(&mut self) {
+        self.stats.gaps += 1;
+        self.last_frame_no = None;
+        self.started = false;
+    }
+
     /// Handles one received frame; only I/O errors are errors.
     pub fn push(&mut self, info: &FrameInfo, data: &[u8]) -> io::Result<Pushed> {
         let skip = |stats: &mut SinkStats, missing: u32, reason| {

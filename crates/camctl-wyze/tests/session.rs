@@ -210,8 +210,12 @@ async fn every_setting_round_trips() {
         assert_eq!(session.setting(key).await.unwrap().value, *expect, "{key}");
     }
     let t = session.set_setting("camera-time", &later).await.unwrap();
-    let got: u64 = t.value.parse().unwrap();
+    let shown = camctl_core::time::DateTime::parse(&t.value).unwrap_or_else(|| panic!("{}", t.value));
+    let got = shown.to_system().unwrap().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     assert!(got.abs_diff(now + 3600) <= 5, "{got}");
+    // A typed date is taken as given and reads back the same.
+    let t = session.set_setting("camera-time", "2031-02-03 04:05:06").await.unwrap();
+    assert!(t.value.starts_with("2031-02-03 04:05"), "{}", t.value);
 
     // Setting bitrate kept the resolution, and vice versa.
     let vp = session.video_params().await.unwrap();
@@ -229,6 +233,10 @@ async fn every_setting_round_trips() {
     // Bad input is a clear error.
     assert!(matches!(session.set_setting("night-vision", "purple").await, Err(Error::InvalidValue { .. })));
     assert!(matches!(session.set_setting("fps", "99").await, Err(Error::InvalidValue { .. })));
+    let refused = session.set_setting("night-vision", "purple").await.unwrap_err().to_string();
+    assert_eq!(refused, r#"invalid value "purple" for night-vision (allowed: on, off, auto)"#);
+    let refused = session.set_setting("camera-time", "2024-02-30 00:00:00").await.unwrap_err().to_string();
+    assert!(refused.contains("YYYY-MM-DD hh:mm:ss"), "{refused}");
     assert!(matches!(session.setting("warp-drive").await, Err(Error::UnknownSetting(_))));
 }
 

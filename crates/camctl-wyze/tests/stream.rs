@@ -116,3 +116,20 @@ fn sink_waits_for_keyframe_reports_gaps_and_restores_parameter_sets() {
     let sps_count = camctl_core::video::nal_units(&out).filter(|n| n.nal_type() == 7).count();
     assert_eq!(sps_count, 2, "SPS of the first IDR plus the restored one");
 }
+
+#[test]
+fn a_new_session_is_a_gap_with_fresh_numbering() {
+    let clip: Vec<_> =
+        camctl_core::video::frames(camctl_core::video::SAMPLE_360P).map(|f| f.to_annexb()).collect();
+    let mut sink = AnnexBSink::new(Vec::new());
+    assert!(sink.push(&video(100, true), &clip[0]).unwrap().written);
+    assert!(sink.push(&video(101, false), &clip[1]).unwrap().written);
+    // The camera went away; the new session numbers from 1 and starts mid-GOP.
+    sink.discontinuity();
+    let p = sink.push(&video(1, false), &clip[2]).unwrap();
+    assert_eq!(p.skipped, Some(SkipReason::WaitingForKeyframe), "not stale, but waiting for a keyframe");
+    assert!(sink.push(&video(2, true), &clip[15]).unwrap().written);
+    assert!(sink.push(&video(3, false), &clip[16]).unwrap().written);
+    let stats = sink.stats();
+    assert_eq!((stats.frames_written, stats.gaps, stats.missing_frames), (4, 1, 0));
+}

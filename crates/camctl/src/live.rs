@@ -1,41 +1,86 @@
 //! `camctl live`: the camera's live video to a file or stdout.
+//!
+//! However the recording ends (`--for`, Ctrl-C, SIGTERM, the reader of stdout going away, or the
+//! camera staying away), the file gets its final name complete, the summary is printed and the
+//! camera's session is closed politely so that it frees its slot at once.
 
+use std::fs::File;
+use std::future::Future;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use camctl_core::{Camera, Error, Result};
+use camctl_wyze::{LiveEnd, LiveError, LiveReport};
 
 use crate::any::AnyCamera;
 
 /// Runs `camctl live URL --out OUT [--for SECS] [--force]`.
 pub async fn run(url: &str, out: &str, duration: Option<f64>, force: bool) -> Result<()> {
-    let _ = force;
     let duration = match duration {
         Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
-        Some(s) => return Err(Error::InvalidValue(format!("--for {s}"))),
+        Some(s) => return Err(Error::InvalidValue(format!("--for {s} (use a positive number of seconds)"))),
         None => None,
     };
-    let mut camera = AnyCamera::connect(url).await?;
-    let wyze = camera.wyze("live")?;
-    tracing::info!("connected; receiving live video");
-    let report = if out == "-" {
-        wyze.live(std::io::BufWriter::new(std::io::stdout().lock()), duration).await?
-    } else {
-        // Same guarantee as pull: the final name only appears complete.
-        let path = std::path::PathBuf::from(out);
-        let temp = path.with_file_name(format!(
-            ".{}.camctl-part",
-            path.file_name().and_then(|n| n.to_str()).unwrap_or("live")
-        ));
-        let file = std::fs::File::create(&temp).map_err(|e| Error::io(temp.display().to_string(), e))?;
-        let report = wyze.live(std::io::BufWriter::new(file), duration).await?;
-        std::fs::rename(&temp, &path).map_err(|e| Error::io(path.display().to_string(), e))?;
-        report
+    // From here on SIGINT and SIGTERM end the recording instead of killing the process.
+    let mut stop = std::pin::pin!(stop_signal()?);
+    // The output is checked (and its temporary file created) before any packet goes out.
+    let mut part = if out == "-" { None } else { Some(PartFile::create(Path::new(out), force)?) };
+    let mut camera = tokio::select! {
+        camera = AnyCamera::connect(url) => camera?,
+        _ = &mut stop => {
+            // Nothing recorded: the temporary file goes with `part`.
+            eprintln!("live: stopped before the camera answered; nothing recorded");
+            return Ok(());
+        }
     };
-    camera.close().await?;
+    let recorded = match camera.wyze("live") {
+        Ok(wyze) => {
+            tracing::info!("connected; receiving live video");
+            match &mut part {
+                Some(part) => wyze.live_until(&mut part.writer, duration, stop).await,
+                None => wyze.live_until(BufWriter::new(std::io::stdout().lock()), duration, stop).await,
+            }
+        }
+        Err(e) => Err(LiveError { error: e, report: LiveReport::default() }),
+    };
+    // Politely, so the camera frees the session slot now (a Wyze camera has only two).
+    let closed = camera.close().await;
+    let (report, failure) = match recorded {
+        Ok(report) => (report, None),
+        Err(LiveError { error, report }) => (report, Some(error)),
+    };
+    let mut saved = None;
+    if let Some(part) = part {
+        // A failed recording keeps what it got; one that got nothing leaves no file behind.
+        if failure.is_none() || report.stats.frames_written > 0 {
+            saved = Some(part.commit()?);
+        }
+    }
+    if failure.is_none() || report.stats.frames_written > 0 {
+        print_summary(&report, saved.as_deref());
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    // The recording is safe; a failed goodbye is not worth an error, only a note.
+    if let Err(e) = closed {
+        tracing::warn!("closing the session: {e}");
+    }
+    Ok(())
+}
+
+fn print_summary(report: &LiveReport, saved: Option<&Path>) {
     let s = report.stats;
     let size = s.dimensions.map(|(w, h)| format!("{w}x{h}, ")).unwrap_or_default();
+    let end = match report.end {
+        LiveEnd::Duration => "",
+        LiveEnd::Stopped => ", stopped",
+        LiveEnd::OutputClosed => ", output closed",
+    };
+    let saved = saved.map(|p| format!("; saved as {}", p.display())).unwrap_or_default();
     eprintln!(
-        "live: {} frames ({size}{} bytes) in {:.1} s, {} gaps ({} frames missing), {} reconnects",
+        "live: {} frames ({size}{} bytes) in {:.1} s, {} gaps ({} frames missing), {} reconnects{end}{saved}",
         s.frames_written,
         s.bytes_written,
         report.elapsed.as_secs_f64(),
@@ -43,5 +88,82 @@ pub async fn run(url: &str, out: &str, duration: Option<f64>, force: bool) -> Re
         s.missing_frames,
         report.reconnects
     );
-    Ok(())
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is called, not when
+/// the future is first polled, so a signal arriving while connecting is not lost.
+fn stop_signal() -> Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let install =
+        |kind, name| signal(kind).map_err(|e| Error::io(format!("installing the {name} handler"), e));
+    let mut interrupt = install(SignalKind::interrupt(), "SIGINT")?;
+    let mut terminate = install(SignalKind::terminate(), "SIGTERM")?;
+    Ok(async move {
+        let which = tokio::select! {
+            _ = interrupt.recv() => "SIGINT",
+            _ = terminate.recv() => "SIGTERM",
+        };
+        tracing::info!("{which}: ending the recording");
+    })
+}
+
+/// The recording under its temporary name `.NAME.camctl-part` next to the final one; removed on drop
+/// unless [`PartFile::commit`] gave it its final name.
+struct PartFile {
+    path: PathBuf,
+    temp: PathBuf,
+    writer: BufWriter<File>,
+    committed: bool,
+}
+
+impl PartFile {
+    /// Refuses an existing `path` unless `force`, then creates the temporary file.
+    fn create(path: &Path, force: bool) -> Result<PartFile> {
+        let shown = path.display().to_string();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            return Err(Error::InvalidValue(format!("--out {shown}: not a file name")));
+        };
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if m.is_dir() => {
+                return Err(Error::InvalidValue(format!("--out {shown}: is a folder (give a file name)")));
+            }
+            Ok(_) if !force => {
+                return Err(Error::io(
+                    shown,
+                    std::io::Error::new(
+                        std::io::ErrorKind::AlreadyExists,
+                        "already exists (--force replaces it)",
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        let temp = path.with_file_name(format!(".{name}.camctl-part"));
+        let file = File::create(&temp).map_err(|e| Error::io(temp.display().to_string(), e))?;
+        Ok(PartFile { path: path.to_path_buf(), temp, writer: BufWriter::new(file), committed: false })
+    }
+
+    /// Flushes, fsyncs, renames to the final name and fsyncs the folder, so that after a crash the
+    /// final name is either absent or complete.
+    fn commit(mut self) -> Result<PathBuf> {
+        let io = |p: &Path, e| Error::io(p.display().to_string(), e);
+        self.writer.flush().map_err(|e| io(&self.temp, e))?;
+        self.writer.get_ref().sync_all().map_err(|e| io(&self.temp, e))?;
+        std::fs::rename(&self.temp, &self.path).map_err(|e| io(&self.path, e))?;
+        self.committed = true;
+        let folder = match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        File::open(folder).and_then(|d| d.sync_all()).map_err(|e| io(folder, e))?;
+        Ok(self.path.clone())
+    }
+}
+
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
 }

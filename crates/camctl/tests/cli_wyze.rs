@@ -68,7 +68,7 @@ fn live_to_stdout_and_wrong_keys() {
     assert!(camctl_core::video::clip_info(&out.stdout).unwrap().frames > 5);
 
     // A wrong ENR (and with it a wrong DTLS PSK and AuthKey): one clear line, non-zero exit.
-    let wrong = emu.url.replace("enr=camctlEmu%2FEnr%2B16", "enr=wrongWrongWrong");
+    let wrong = emu.url.replace("enr=camctlEmu%2FEnr%2B16", "enr=wrongWrongWrong0");
     let out = run(&["info", &format!("{wrong}&timeout=3")]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -100,4 +100,105 @@ fn session_limit_is_enforced() {
     assert!(status.success());
     // Once it is gone, the camera serves again.
     run_ok(&["info", &emu.url]);
+}
+
+#[test]
+fn verbose_shows_k_commands_and_quiet_shows_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let emu = emulator(tmp.path(), "cc51", &[]);
+    let out = run(&["-v", "info", &emu.url]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for line in ["sent K10000 connect request", "received K10001 challenge", " auth result"] {
+        assert!(err.lines().any(|l| l.contains(line)), "{line:?} missing:\n{err}");
+    }
+    // Settings show their parameter.
+    let out = run(&["-v", "config", &emu.url, "set", "status-light", "off"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.lines().any(|l| l.contains("sent K10032 set status light [2]")), "{err}");
+    // -vv adds the datagrams.
+    let out = run(&["-vv", "info", &emu.url]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.lines().any(|l| l.contains("tutk: sent") && l.contains("bytes")), "{err}");
+    // Without -v: nothing but the answer.
+    let out = run(&["info", &emu.url]);
+    assert!(out.status.success() && !out.stdout.is_empty());
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
+
+#[test]
+fn url_forms_are_checked_before_any_packet() {
+    // A socket that would see any datagram camctl sent; it never answers.
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let url = |uid: &str, enr: &str, mac: &str, more: &str| {
+        format!("wyze://127.0.0.1:{port}?uid={uid}&enr={enr}&mac={mac}{more}")
+    };
+    let (uid, enr, mac) = ("CAMCTLEMULATOR000001", "camctlEmu%2FEnr%2B16", "2CAA8E000001");
+    let cases = [
+        (
+            url("CAMCTLEMULATOR0001", enr, mac, ""),
+            "uid=CAMCTLEMULATOR0001: expected 20 uppercase letters and digits",
+        ),
+        (url("camctlemulator000001", enr, mac, ""), "character 1 (c) is a lowercase letter"),
+        (url("CAMCTL-EMULATOR-0001", enr, mac, ""), "character 7 (-) is not a letter or digit"),
+        (url(uid, "short", mac, ""), "enr=: expected 16 or 32 characters"),
+        (url(uid, enr, "2C:AA:8E:00:00:01", ""), "expected 12 hex digits without separators"),
+        (url(uid, enr, "2CAA8E00000G", ""), "mac=2CAA8E00000G: expected 12 hex digits"),
+        (
+            url(uid, enr, mac, "&dlts=false"),
+            "unknown option \"dlts\" in wyze:// URL (known: uid, enr, mac, model,",
+        ),
+    ];
+    for (url, expected) in cases {
+        let out = run(&["info", &url]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(expected), "{url}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    // The ENR is a secret: a wrong one is described, never repeated.
+    let out = run(&["info", &url(uid, "notSixteenChars", mac, "")]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("notSixteenChars"));
+    socket.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 2048];
+    let got = socket.recv_from(&mut buf);
+    assert!(
+        matches!(&got, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "a packet was sent: {got:?}"
+    );
+
+    // With a valid URL the silent socket is asked, and the error names protocol, host and port.
+    let out = run(&["info", &url(uid, enr, mac, "&timeout=1")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("no Wyze camera at 127.0.0.1:{port}: no answer to LAN discovery in 1 s")),
+        "{err}"
+    );
+    assert!(socket.recv_from(&mut buf).is_ok(), "discovery went to the given port");
+}
+
+#[test]
+fn refused_values_list_the_allowed_ones_and_the_clock_takes_dates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let emu = emulator(tmp.path(), "cc51", &[]);
+    let out = run(&["config", &emu.url, "set", "night-vision", "purple"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("(allowed: on, off, auto)"), "{err}");
+    let out = run(&["config", &emu.url, "set", "fps", "99"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("(allowed: 1 to 30)"));
+
+    let set = run_ok(&["config", &emu.url, "set", "camera-time", "2031-02-03 04:05:06"]);
+    assert!(set.trim().starts_with("2031-02-03 04:05"), "{set}");
+    // "now" is local time: what `date` prints here, to the minute (or the next one at a boundary).
+    let before = camctl_core::time::DateTime::now_local().to_string();
+    let set = run_ok(&["config", &emu.url, "set", "camera-time", "now"]);
+    let after = camctl_core::time::DateTime::now_local().to_string();
+    let shown = set.trim();
+    assert!(
+        shown.len() == 19 && before[..16] <= shown[..16] && shown[..16] <= after[..16],
+        "{before} {shown} {after}"
+    );
+    let out = run(&["config", &emu.url, "set", "camera-time", "2031-02-30 00:00:00"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("YYYY-MM-DD hh:mm:ss"), "{err}");
 }

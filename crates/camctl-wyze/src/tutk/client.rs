@@ -106,10 +106,14 @@ impl Default for ConnectOptions {
     }
 }
 
+/// Commands to the session task: IOCTRL type and payload.
+type IoctrlSender = mpsc::Sender<(u32, Vec<u8>)>;
+
 /// A connected TUTK AV channel (client role). Dropping it sends DTLS close_notify and stops its task.
 #[derive(Debug)]
 pub struct UdpClientTransport {
-    ioctrl_tx: mpsc::Sender<(u32, Vec<u8>)>,
+    /// `None` once [`UdpClientTransport::shutdown`] ran: the task sees the channel close and says goodbye.
+    ioctrl_tx: StdMutex<Option<IoctrlSender>>,
     ioctrl_rx: Mutex<mpsc::Receiver<(u32, Vec<u8>)>>,
     frame_rx: Mutex<mpsc::Receiver<MediaFrame>>,
     ended: Arc<StdMutex<Option<String>>>,
@@ -143,9 +147,15 @@ impl UdpClientTransport {
     /// Ends the session politely: DTLS close_notify (so the camera frees its session slot at once
     /// rather than after its idle timeout), waiting at most half a second for it to go out.
     pub async fn close(mut self) {
-        // Dropping the only command sender tells the task to say goodbye and stop.
-        self.ioctrl_tx = mpsc::channel(1).0;
+        self.shutdown();
         let _ = tokio::time::timeout(Duration::from_millis(500), &mut self.task).await;
+    }
+
+    /// Starts ending the session without waiting: the task sends close_notify and stops. Later
+    /// requests fail as closed. Idempotent.
+    pub fn shutdown(&self) {
+        // Dropping the only stored command sender tells the task to say goodbye and stop.
+        drop(self.ioctrl_tx.lock().unwrap_or_else(|e| e.into_inner()).take());
     }
 
     fn closed(&self) -> TransportError {
@@ -159,7 +169,10 @@ impl UdpClientTransport {
 
 impl ClientTransport for UdpClientTransport {
     async fn send_ioctrl(&self, ctrl_type: u32, data: Vec<u8>) -> Result<(), TransportError> {
-        self.ioctrl_tx.send((ctrl_type, data)).await.map_err(|_| self.closed())
+        // A clone, so that no lock is held across the await.
+        let tx = self.ioctrl_tx.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let Some(tx) = tx else { return Err(self.closed()) };
+        tx.send((ctrl_type, data)).await.map_err(|_| self.closed())
     }
 
     async fn recv_ioctrl(&self) -> Result<(u32, Vec<u8>), TransportError> {
@@ -179,8 +192,30 @@ async fn recv_until(
     until: Instant,
 ) -> std::io::Result<Option<(usize, SocketAddr)>> {
     match tokio::time::timeout_at(until.into(), sock.recv_from(buf)).await {
-        Ok(r) => r.map(Some),
+        Ok(Ok((n, src))) => {
+            log_packet("received", src, &buf[..n]);
+            Ok(Some((n, src)))
+        }
+        Ok(Err(e)) => Err(e),
         Err(_) => Ok(None),
+    }
+}
+
+/// Sends one datagram, logged at debug level (`-vv`).
+async fn send(sock: &UdpSocket, d: &[u8], to: SocketAddr) -> std::io::Result<()> {
+    log_packet("sent", to, d);
+    sock.send_to(d, to).await.map(|_| ())
+}
+
+/// `-vv`: one line per datagram, with its first bytes.
+fn log_packet(dir: &str, peer: SocketAddr, d: &[u8]) {
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        let more = if d.len() > 32 { "..." } else { "" };
+        tracing::debug!(
+            "tutk: {dir} {} bytes ({peer}): {}{more}",
+            d.len(),
+            crate::auth::hex(&d[..d.len().min(32)])
+        );
     }
 }
 
@@ -215,10 +250,10 @@ pub async fn connect(
             return Err(TutkError::DiscoveryTimeout { addr, after: timeout });
         }
         if options.firmware != Firmware::Cc51 {
-            sock.send_to(&old_probe, addr).await?;
+            send(&sock, &old_probe, addr).await?;
         }
         if options.firmware != Firmware::Old {
-            sock.send_to(&cc_probe, addr).await?;
+            send(&sock, &cc_probe, addr).await?;
         }
         let tick = (Instant::now() + Duration::from_millis(100)).min(deadline);
         while let Some((n, src)) = recv_until(&sock, &mut buf, tick).await? {
@@ -247,7 +282,7 @@ pub async fn connect(
         Firmware::Old => {
             let stage2 =
                 OldPacket::Disco { response: false, stage: 2, uid: uidb, sid, auth_key: [0; 8] }.encode(swap);
-            sock.send_to(&stage2, peer).await?;
+            send(&sock, &stage2, peer).await?;
             tokio::time::sleep(Duration::from_millis(100)).await;
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
             OldPacket::Session { response: false, uid: uidb, sid, time: now.as_secs() as u32 }.encode(swap)
@@ -260,7 +295,7 @@ pub async fn connect(
         if Instant::now() >= deadline {
             return Err(TutkError::SessionTimeout { addr, after: timeout });
         }
-        sock.send_to(&setup, peer).await?;
+        send(&sock, &setup, peer).await?;
         let tick = (Instant::now() + Duration::from_millis(100)).min(deadline);
         while let Some((n, src)) = recv_until(&sock, &mut buf, tick).await? {
             if src.ip() != addr.ip() {
@@ -303,7 +338,7 @@ pub async fn connect(
             });
         }
         for d in link.tick(Instant::now()).map_err(dtls_err)?.datagrams {
-            sock.send_to(&d, peer).await?;
+            send(&sock, &d, peer).await?;
         }
         let tick = (Instant::now() + super::link::TICK).min(deadline);
         while let Some((n, src)) = recv_until(&sock, &mut buf, tick).await? {
@@ -315,7 +350,7 @@ pub async fn connect(
                 peer = src;
             }
             for d in out.datagrams {
-                sock.send_to(&d, peer).await?;
+                send(&sock, &d, peer).await?;
             }
             if link.ready() {
                 break;
@@ -337,7 +372,7 @@ pub async fn connect(
         }
         for second in [false, true] {
             for d in link.send_av(&encode_login(second, random, "admin", &password)).map_err(dtls_err)? {
-                sock.send_to(&d, peer).await?;
+                send(&sock, &d, peer).await?;
             }
             if !second {
                 tokio::time::sleep(Duration::from_millis(10)).await;
@@ -350,7 +385,7 @@ pub async fn connect(
             }
             let out = link.on_datagram(&buf[..n], Instant::now()).map_err(dtls_err)?;
             for d in out.datagrams {
-                sock.send_to(&d, peer).await?;
+                send(&sock, &d, peer).await?;
             }
             for ev in out.events {
                 match ev {
@@ -364,7 +399,7 @@ pub async fn connect(
     let now = Instant::now();
     let ack = link.av.ack(0, 0, now);
     for d in link.send_av(&ack).map_err(dtls_err)? {
-        sock.send_to(&d, peer).await?;
+        send(&sock, &d, peer).await?;
     }
     link.av.start_ticker(now);
 
@@ -378,7 +413,7 @@ pub async fn connect(
     }
     let task = tokio::spawn(runner.run(cmd_rx));
     Ok(UdpClientTransport {
-        ioctrl_tx,
+        ioctrl_tx: StdMutex::new(Some(ioctrl_tx)),
         ioctrl_rx: Mutex::new(ioctrl_rx),
         frame_rx: Mutex::new(frame_rx),
         ended,
@@ -418,7 +453,7 @@ impl Runner {
 
     async fn send_all(&self, ds: Vec<Vec<u8>>) -> std::io::Result<()> {
         for d in ds {
-            self.sock.send_to(&d, self.peer).await?;
+            send(&self.sock, &d, self.peer).await?;
         }
         Ok(())
     }
@@ -445,6 +480,7 @@ impl Runner {
                         Ok(x) => x,
                         Err(e) => return format!("UDP: {e}"),
                     };
+                    log_packet("received", src, &buf[..n]);
                     if src.ip() != self.ip.ip() {
                         continue;
                     }

@@ -194,6 +194,93 @@ pub mod code {
     pub fn response_to(request: u16) -> u16 {
         request.wrapping_add(1)
     }
+
+    /// What a code means, for `-v` logs: `connect request`, `challenge`, `set night vision reply`...
+    /// Replies without a name of their own are named after their request; unknown codes are `None`.
+    ///
+    /// ```
+    /// use camctl_wyze::wire::code;
+    /// assert_eq!(code::name(10000).as_deref(), Some("connect request"));
+    /// assert_eq!(code::name(10033).as_deref(), Some("set status light reply"));
+    /// assert_eq!(code::name(4242), None);
+    /// ```
+    pub fn name(code: u16) -> Option<std::borrow::Cow<'static, str>> {
+        use std::borrow::Cow;
+        if let Some(n) = own_name(code) {
+            return Some(Cow::Borrowed(n));
+        }
+        // Odd codes are replies (request + 1); 11635 is the one odd request.
+        let request = code.checked_sub(1).filter(|_| code % 2 == 1 || code == QUICK_RESPONSE + 1)?;
+        own_name(request).map(|n| Cow::Owned(format!("{n} reply")))
+    }
+
+    fn own_name(code: u16) -> Option<&'static str> {
+        Some(match code {
+            CONNECT_REQUEST => "connect request",
+            CHALLENGE => "challenge",
+            CONNECT_AUTH => "challenge response",
+            CONNECT_AUTH_RESULT => "auth result",
+            CONNECT_USER_AUTH_DB => "challenge response (doorbell)",
+            CONNECT_USER_AUTH_DB_RESULT => "auth result (doorbell)",
+            CONNECT_USER_AUTH => "challenge response with user id",
+            CONNECT_USER_AUTH_RESULT => "auth result",
+            CONTROL_CHANNEL => "control channel",
+            CHECK_PARAMS => "check params",
+            GET_NETWORK_LIGHT => "get status light",
+            SET_NETWORK_LIGHT => "set status light",
+            GET_NIGHT_VISION => "get night vision",
+            SET_NIGHT_VISION => "set night vision",
+            GET_IRLED => "get IR LED",
+            SET_IRLED => "set IR LED",
+            GET_VIDEO_PARAM => "get video params",
+            SET_VIDEO_PARAM => "set video params",
+            SET_RESOLVING_BIT => "set resolution and bitrate",
+            TAKE_PHOTO => "take photo",
+            GET_OSD => "get timestamp overlay",
+            SET_OSD => "set timestamp overlay",
+            GET_OSD_LOGO => "get logo overlay",
+            SET_OSD_LOGO => "set logo overlay",
+            GET_CAMERA_TIME => "get camera time",
+            SET_CAMERA_TIME => "set camera time",
+            START_BOA => "start boa HTTP server",
+            GET_MOTION_ALARM => "get motion alarm",
+            SET_MOTION_ALARM_DB => "set motion alarm (doorbell)",
+            SET_MOTION_ALARM => "set motion alarm",
+            FORMAT_SD => "format SD card",
+            GET_MOTION_TAGGING => "get motion tagging",
+            SET_MOTION_TAGGING => "set motion tagging",
+            SET_TIME_ZONE => "set time zone",
+            SET_DEVICE_STATE => "set device state",
+            CHECK_CONN_STATUS => "check connection status",
+            GET_BATTERY_USAGE => "get battery usage",
+            SET_RTSP_SWITCH => "set RTSP switch",
+            GET_RTSP_PARAM => "get RTSP params",
+            CHECK_NIGHT => "check night",
+            GET_AUTO_SWITCH_NIGHT => "get night switch",
+            SET_AUTO_SWITCH_NIGHT => "set night switch",
+            SET_ALARM_FLASHING => "set siren and light",
+            GET_ALARM_FLASHING => "get siren and light",
+            GET_SPOTLIGHT => "get spotlight",
+            SET_SPOTLIGHT => "set spotlight",
+            GET_ACCESSORIES => "get accessories",
+            GET_FLOODLIGHT_INFO => "get floodlight info",
+            GET_WHITELIGHT_INFO => "get white light info",
+            SET_ROTARY_BY_DEGREE => "pan/tilt by degrees",
+            SET_ROTARY_BY_ACTION => "pan/tilt by action",
+            RESET_ROTATE_POSITION => "reset pan/tilt position",
+            GET_CUR_CRUISE_POINT => "get current cruise point",
+            GET_CRUISE_POINTS => "get cruise points",
+            SET_CRUISE_POINTS => "set cruise points",
+            GET_CRUISE => "get pan cruise",
+            SET_CRUISE => "set pan cruise",
+            SET_PTZ_POSITION => "set PTZ position",
+            GET_MOTION_TRACKING => "get motion tracking",
+            SET_MOTION_TRACKING => "set motion tracking",
+            QUICK_RESPONSE => "quick response",
+            SET_FLOODLIGHT => "set floodlight",
+            _ => return None,
+        })
+    }
 }
 
 /// Parsed 10003/10007/10009 JSON: `{"connectionRes":"1","cameraInfo":{...}}`.
