@@ -140,6 +140,10 @@ impl Session {
             }
             op::GET_OBJECT_INFO => self.object_info(p(0)).await,
             op::GET_OBJECT => self.get_object(p(0), 0, u64::MAX, false).await,
+            op::GET_PARTIAL_OBJECT if self.shared.config.ignore_partial_offset => {
+                // Clone-firmware behaviour: the whole object, as if GetObject had been asked.
+                self.get_object(p(0), 0, u64::MAX, true).await
+            }
             op::GET_PARTIAL_OBJECT => self.get_object(p(0), u64::from(p(1)), u64::from(p(2)), true).await,
             op::GET_THUMB => self.thumb(p(0)).await,
             op::DELETE_OBJECT => self.delete_object(p(0), p(1)).await,
