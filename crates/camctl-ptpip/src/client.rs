@@ -605,7 +605,8 @@ impl Client {
 
     /// Closes the session and both connections.
     pub async fn close(mut self) -> Result<()> {
-        if self.session_open {
+        // Out of step, CloseSession could not be told from leftovers: dropping the sockets ends it.
+        if self.session_open && !self.broken {
             self.session_open = false;
             self.call(op::CLOSE_SESSION, &[], None, DataIn::Discard).await?;
         }

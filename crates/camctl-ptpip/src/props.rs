@@ -2,6 +2,7 @@
 //! `Daylight`), in the spirit of gphoto2's config names.
 
 use camctl_core::SettingForm;
+use camctl_core::text::escape;
 use camctl_core::time::DateTime;
 
 use crate::wire::codes::prop;
@@ -227,11 +228,14 @@ fn nearest_allowed(desc: &DevicePropDesc, wanted: &Wanted) -> Option<i128> {
     }
 }
 
-/// Why `input` is refused for `desc`, naming what is allowed.
+/// Why `input` is refused for `desc`, naming what is allowed (string choices come from the camera, so
+/// they are escaped for the terminal).
 pub fn refusal(desc: &DevicePropDesc, input: &str) -> String {
     let allowed = match form_of(desc) {
-        SettingForm::Choices { choices } => format!("one of: {}", choices.join(", ")),
-        SettingForm::Range { min, max, step } => format!("{min}..{max} in steps of {step}"),
+        SettingForm::Choices { choices } => format!("one of: {}", escape(&choices.join(", "))),
+        SettingForm::Range { min, max, step } => {
+            format!("{}..{} in steps of {}", escape(&min), escape(&max), escape(&step))
+        }
         SettingForm::Free => "a valid value".into(),
     };
     format!("{input:?} for {}: use {allowed}", key_of(desc.code))
@@ -435,6 +439,9 @@ mod tests {
         assert_eq!(refusal(&range, "+3"), r#""+3" for exposurecompensation: use -2..+2 in steps of 500"#);
         let wb = desc(prop::WHITE_BALANCE, DataType::UINT16, [2u16, 4].map(PropValue::U16).to_vec());
         assert_eq!(refusal(&wb, "purple"), r#""purple" for whitebalance: use one of: Automatic, Daylight"#);
+        let hostile = vec![PropValue::Str("640x480".into()), PropValue::Str("\u{1b}[2J".into())];
+        let sizes = desc(prop::IMAGE_SIZE, DataType::STR, hostile);
+        assert_eq!(refusal(&sizes, "big"), r#""big" for imagesize: use one of: 640x480, \e[2J"#);
     }
 
     #[test]

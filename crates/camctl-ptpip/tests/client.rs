@@ -399,6 +399,15 @@ async fn a_replaced_file_is_served_with_its_current_bytes() {
     let mut tail = Vec::new();
     cam.download(&big, 5, &mut tail).await.unwrap();
     assert!(tail == third[5..]);
+
+    // Another size within the same session: ObjectInfo announces what GetObject sends.
+    let fourth = pseudo_random(first.len() + 4321, 101);
+    replace_file(&path, &fourth);
+    let handle: u32 = big.id.parse().unwrap();
+    assert_eq!(cam.client().object_info(handle).await.unwrap().compressed_size, fourth.len() as u32);
+    let mut got = Vec::new();
+    cam.client().get_object(handle, &mut got).await.unwrap();
+    assert!(got == fourth);
 }
 
 #[tokio::test]

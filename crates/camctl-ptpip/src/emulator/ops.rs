@@ -274,6 +274,26 @@ impl Session {
         let Some((mut obj, path)) = self.object(handle) else {
             return Reply::code(rc::INVALID_OBJECT_HANDLE);
         };
+        if !obj.is_dir {
+            // The file may have been replaced since the last scan: announce the size GetObject will send.
+            match tokio::fs::metadata(&path).await {
+                Ok(meta) => {
+                    let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
+                    if meta.len() != obj.size || mtime != obj.mtime {
+                        let entry =
+                            ScanEntry { rel: obj.rel.clone(), is_dir: false, size: meta.len(), mtime };
+                        (obj.size, obj.mtime, obj.dims) = (meta.len(), mtime, None);
+                        self.shared.lock().store.upsert(entry, None);
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    self.shared.lock().store.remove(handle);
+                    return Reply::code(rc::INVALID_OBJECT_HANDLE);
+                }
+                // Unreadable for now: describe it as last seen.
+                Err(_) => {}
+            }
+        }
         if obj.dims.is_none() && obj.has_thumb() {
             // Probe the JPEG size once, outside the lock.
             let dims = tokio::task::spawn_blocking(move || store::jpeg_dims(&path)).await.ok().flatten();
