@@ -308,6 +308,33 @@ async fn refused_connection_names_protocol_host_and_port() {
 }
 
 #[tokio::test]
+async fn connect_timeout_names_protocol_host_and_port() {
+    // A listener that never accepts, with its accept queue full: Linux then drops new SYNs, so a
+    // connect gets no answer at all (what a powered-off camera on Wi-Fi looks like).
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(1).unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let mut queued = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_millis(500), tokio::net::TcpStream::connect(&addr)).await {
+            Ok(Ok(s)) => queued.push(s),
+            Ok(Err(e)) => panic!("filling the accept queue: {e}"),
+            Err(_) => break,
+        }
+        assert!(queued.len() < 1000, "the accept queue never filled");
+    }
+    let config = ClientConfig { timeout: Duration::from_millis(300), ..ClientConfig::default() };
+    let err = Client::connect(&addr, config).await.err().unwrap();
+    assert!(
+        matches!(&err, Error::Unreachable { source, .. } if source.kind() == std::io::ErrorKind::TimedOut),
+        "{err}"
+    );
+    assert_eq!(camctl_core::Error::from(err).to_string(), format!("no PTP/IP camera at {addr}: no answer"));
+    drop(listener);
+}
+
+#[tokio::test]
 async fn url_options_are_checked_before_connecting() {
     // Nothing listens here: an option checked after connecting would surface as "unreachable".
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
