@@ -1,7 +1,9 @@
 //! [`camctl_core::Camera`] for PTP/IP: what `camctl` drives.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
+use camctl_core::text::escape;
 use camctl_core::{Camera, CameraInfo, CameraUrl, Error as CoreError, Event, MediaItem, Result, Setting};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
@@ -10,6 +12,9 @@ use crate::client::{Client, ClientConfig, TreeEntry};
 use crate::props;
 use crate::wire::codes::{ev, op, prop};
 use crate::wire::{DeviceInfo, ObjectInfo, PropValue, parse_ptp_date};
+
+/// Options a `ptpip://` URL may carry: `timeout` = seconds any read may wait for the camera.
+const URL_OPTIONS: &[&str] = &["timeout"];
 
 /// A PTP/IP camera behind a [`Client`] session.
 pub struct PtpCamera {
@@ -25,8 +30,16 @@ impl PtpCamera {
         Self::connect_with(url, ClientConfig::default()).await
     }
 
-    /// Connects with explicit initiator settings.
-    pub async fn connect_with(url: &CameraUrl, config: ClientConfig) -> Result<PtpCamera> {
+    /// Connects with explicit initiator settings; the URL's `timeout=SECS` overrides `config.timeout`.
+    pub async fn connect_with(url: &CameraUrl, mut config: ClientConfig) -> Result<PtpCamera> {
+        // Before any packet: a misspelt option must not be ignored silently.
+        url.check_options(URL_OPTIONS).map_err(|e| CoreError::InvalidValue(e.to_string()))?;
+        if let Some(v) = url.options.get("timeout") {
+            let secs = v.parse::<u64>().ok().filter(|&s| s > 0).ok_or_else(|| {
+                CoreError::InvalidValue(format!("timeout={}: use a whole number of seconds", escape(v)))
+            })?;
+            config.timeout = Duration::from_secs(secs);
+        }
         let client = Client::connect(&url.socket_addr(DEFAULT_PORT), config).await?;
         Ok(PtpCamera { client, device_info: None, folders: HashMap::new() })
     }
@@ -96,7 +109,7 @@ fn media_item(handle: u32, path: String, info: &ObjectInfo) -> MediaItem {
 }
 
 fn handle_of(item: &MediaItem) -> Result<u32> {
-    item.id.parse().map_err(|_| CoreError::NotFound(format!("{}: not a PTP object", item.path)))
+    item.id.parse().map_err(|_| CoreError::NotFound(format!("{}: not a PTP object", escape(&item.path))))
 }
 
 impl Camera for PtpCamera {
@@ -236,17 +249,7 @@ impl Camera for PtpCamera {
         }
         let parsed: PropValue = props::parse_value(&desc, value).map_err(CoreError::InvalidValue)?;
         if !desc.accepts(&parsed) {
-            let allowed = match props::form_of(&desc) {
-                camctl_core::SettingForm::Choices { choices } => format!("one of: {}", choices.join(", ")),
-                camctl_core::SettingForm::Range { min, max, step } => {
-                    format!("{min}..{max} in steps of {step}")
-                }
-                camctl_core::SettingForm::Free => "a valid value".into(),
-            };
-            return Err(CoreError::InvalidValue(format!(
-                "{value:?} for {}: use {allowed}",
-                props::key_of(code)
-            )));
+            return Err(CoreError::InvalidValue(props::refusal(&desc, value)));
         }
         self.client.set_prop_value(code, &parsed).await?;
         self.describe(code).await

@@ -14,18 +14,19 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use camctl_core::text::Safe;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{Mutex, mpsc, oneshot};
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::connection::{Connection, STREAM_CHUNK};
 use crate::error::{Error, Result};
-use crate::wire::codes::{ev, op, rc};
+use crate::wire::codes::{self, ev, op, rc};
 use crate::wire::{
-    CodeAndParams, DataType, DeviceInfo, DevicePropDesc, ObjectInfo, OperationRequest, PROTOCOL_VERSION,
-    Packet, Params, PropValue, StorageInfo, WireError, data_phase, decode_u32_array, kind,
+    CodeAndParams, DataType, DeviceInfo, DevicePropDesc, Header, ObjectInfo, OperationRequest,
+    PROTOCOL_VERSION, Packet, Params, PropValue, StorageInfo, WireError, data_phase, decode_u32_array, kind,
 };
 
 /// How the initiator introduces itself, and how long it waits.
@@ -59,8 +60,15 @@ enum DataIn<'a> {
     Discard,
     /// Collected into memory, up to [`MAX_DATASET`] bytes.
     Buffer(&'a mut Vec<u8>),
-    /// Streamed to a writer.
-    Stream(&'a mut (dyn AsyncWrite + Unpin + Send)),
+    /// Streamed to a writer; more than the given number of bytes is an error, not extra data.
+    Stream(&'a mut (dyn AsyncWrite + Unpin + Send), u64),
+}
+
+/// What one transaction moved, for its log line.
+struct Outcome {
+    response: CodeAndParams,
+    /// Data-in bytes received, when there was a data-in phase.
+    data_in: Option<u64>,
 }
 
 /// A connected PTP/IP session.
@@ -74,6 +82,8 @@ pub struct Client {
     session_open: bool,
     timeout: Duration,
     camera_name: String,
+    /// Set when a transaction failed half-way: the command stream is out of step from then on.
+    broken: bool,
 }
 
 impl Client {
@@ -82,35 +92,40 @@ impl Client {
     /// A camera that answers with Init_Fail yields [`Error::InitFailed`] with its reason.
     pub async fn connect(addr: &str, config: ClientConfig) -> Result<Client> {
         let timeout = config.timeout;
-        let connect = |what: &'static str| async move {
+        let connect = || async move {
+            let unreachable = |source| Error::Unreachable { addr: addr.to_string(), source };
             match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
                 Ok(Ok(s)) => {
                     s.set_nodelay(true)?;
                     Ok(s)
                 }
-                Ok(Err(e)) => Err(Error::Io(e)),
-                Err(_) => Err(Error::Timeout(what)),
+                Ok(Err(e)) => Err(unreachable(e)),
+                Err(_) => Err(unreachable(std::io::ErrorKind::TimedOut.into())),
             }
         };
-        let mut cmd = Connection::new(connect("the command connection").await?);
+        let mut cmd = Connection::new(connect().await?);
         cmd.set_read_timeout(Some(timeout));
+        cmd.set_packet_log("command");
         cmd.write_packet(&Packet::InitCommandRequest {
             guid: config.guid,
             name: config.name.clone(),
             version: Some(PROTOCOL_VERSION),
         })
         .await?;
-        let (connection, camera_name) = match cmd.read_packet().await? {
+        let (connection, camera_name) = match first_answer(&mut cmd, addr).await? {
             Packet::InitCommandAck { connection, name, .. } => (connection, name),
             Packet::InitFail { reason } => return Err(Error::InitFailed { reason }),
             other => return Err(Error::Unexpected { expected: "Init_Command_Ack", got: other.kind() }),
         };
+        info!("Init_Command_Ack from {addr}: camera \"{}\", connection {connection}", Safe(&camera_name));
 
         // Some cameras (Ricoh THETA) refuse the event connection for a moment: retry twice.
         let mut attempt = 0;
         let event_stream = loop {
-            match connect("the event connection").await {
-                Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused && attempt < 2 => {
+            match connect().await {
+                Err(Error::Unreachable { source, .. })
+                    if source.kind() == std::io::ErrorKind::ConnectionRefused && attempt < 2 =>
+                {
                     attempt += 1;
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
@@ -120,6 +135,7 @@ impl Client {
         let (read_half, mut write_half) = event_stream.into_split();
         let mut event_conn = Connection::new(read_half);
         event_conn.set_read_timeout(Some(timeout));
+        event_conn.set_packet_log("event");
         write_half.write_all(&Packet::InitEventRequest { connection }.to_bytes()?).await?;
         match event_conn.read_packet().await? {
             Packet::InitEventAck => {}
@@ -145,6 +161,7 @@ impl Client {
             session_open: false,
             timeout,
             camera_name,
+            broken: false,
         };
         client.open_session().await?;
         Ok(client)
@@ -171,15 +188,58 @@ impl Client {
         Err(Error::Protocol("camera refused every session id".into()))
     }
 
-    /// Runs one transaction: request, optional data-out, optional data-in, response.
-    /// Returns the response even when its code is an error; see [`Client::call`] for the checked form.
+    /// Runs one transaction: request, optional data-out, optional data-in, response, and logs it in one
+    /// line at info level (`-v`). Returns the response even when its code is an error; see
+    /// [`Client::call`] for the checked form.
     async fn transact(
         &mut self,
         code: u16,
         params: &[u32],
         data_out: Option<&[u8]>,
-        mut data_in: DataIn<'_>,
+        data_in: DataIn<'_>,
     ) -> Result<CodeAndParams> {
+        if self.broken {
+            return Err(Error::Protocol(
+                "the connection is out of step after an earlier failure; connect again".into(),
+            ));
+        }
+        let result = self.exchange(code, params, data_out, data_in).await;
+        let request = format!(
+            "{} 0x{code:04x} {}{}",
+            codes::op::name(code),
+            hex_list(params),
+            data_out.map(|d| format!(", {} bytes out", d.len())).unwrap_or_default()
+        );
+        match &result {
+            Ok(Outcome { response, data_in }) => info!(
+                "{request} -> {} 0x{:04x}{}{}",
+                rc::name(response.code),
+                response.code,
+                if response.params.as_slice().is_empty() {
+                    String::new()
+                } else {
+                    format!(" {}", hex_list(response.params.as_slice()))
+                },
+                data_in.map(|n| format!(", {n} bytes in")).unwrap_or_default()
+            ),
+            Err(e) => {
+                // Whatever was left of this transaction is still in the stream: no later one can be
+                // told apart from it.
+                self.broken = true;
+                info!("{request} -> failed: {e}");
+            }
+        }
+        result.map(|o| o.response)
+    }
+
+    /// The packets of one transaction.
+    async fn exchange(
+        &mut self,
+        code: u16,
+        params: &[u32],
+        data_out: Option<&[u8]>,
+        mut data_in: DataIn<'_>,
+    ) -> Result<Outcome> {
         let tid = self.next_tid;
         self.next_tid = self.next_tid.wrapping_add(1);
         let request = Packet::OperationRequest(OperationRequest {
@@ -188,7 +248,6 @@ impl Client {
             tid,
             params: Params::new(params),
         });
-        debug!(op = format_args!("0x{code:04x}"), tid, ?params, "request");
         match data_out {
             // Start + End carrying the data, in one write (what every responder accepts).
             Some(data) => {
@@ -210,7 +269,7 @@ impl Client {
             let header = self.cmd.read_header().await?;
             match header.kind {
                 kind::OPERATION_RESPONSE => {
-                    let payload = self.cmd.read_payload(header.payload_len()).await?;
+                    let payload = self.read_logged(&header).await?;
                     let Packet::OperationResponse(resp) = Packet::decode(header.kind, &payload)? else {
                         unreachable_response()?
                     };
@@ -225,14 +284,21 @@ impl Client {
                             "data phase ended after {received} of {total} bytes"
                         )));
                     }
-                    debug!(code = format_args!("0x{:04x}", resp.code), ?resp.params, "response");
-                    return Ok(resp);
+                    return Ok(Outcome { response: resp, data_in: expected.map(|_| received) });
                 }
                 kind::START_DATA => {
-                    let payload = self.cmd.read_payload(header.payload_len()).await?;
+                    let payload = self.read_logged(&header).await?;
                     let Packet::StartData { total, .. } = Packet::decode(header.kind, &payload)? else {
                         unreachable_response()?
                     };
+                    if let DataIn::Stream(_, limit) = &data_in
+                        && total != u64::MAX
+                        && total > *limit
+                    {
+                        return Err(Error::Protocol(format!(
+                            "camera announced {total} bytes where {limit} were asked for"
+                        )));
+                    }
                     expected = Some(total);
                 }
                 kind::DATA | kind::END_DATA => {
@@ -244,7 +310,10 @@ impl Client {
                         .checked_sub(4)
                         .ok_or(Error::Wire(WireError::Truncated("data packet")))?
                         as u64;
-                    let _tid = self.cmd.read_u32().await?;
+                    let tid_bytes = self.cmd.read_u32().await?.to_le_bytes();
+                    let buffered = self.cmd.buffered();
+                    let shown = &buffered[..buffered.len().min(usize::try_from(len).unwrap_or(usize::MAX))];
+                    self.cmd.log_received(&header, &[&tid_bytes, shown]);
                     received += len;
                     if let Some(total) = expected.filter(|&t| t != u64::MAX && received > t) {
                         return Err(Error::Protocol(format!(
@@ -260,7 +329,13 @@ impl Client {
                             let data = self.cmd.read_payload(len as usize).await?;
                             buf.extend_from_slice(&data);
                         }
-                        DataIn::Stream(out) => {
+                        DataIn::Stream(out, limit) => {
+                            // Checked before writing: not one byte beyond what was asked reaches `out`.
+                            if received > *limit {
+                                return Err(Error::Protocol(format!(
+                                    "camera sent more than the {limit} bytes asked for"
+                                )));
+                            }
                             if chunk.is_empty() {
                                 chunk = vec![0u8; STREAM_CHUNK];
                             }
@@ -269,7 +344,7 @@ impl Client {
                     }
                 }
                 kind::INIT_FAIL => {
-                    let payload = self.cmd.read_payload(header.payload_len()).await?;
+                    let payload = self.read_logged(&header).await?;
                     let reason = match Packet::decode(header.kind, &payload)? {
                         Packet::InitFail { reason } => reason,
                         _ => 0,
@@ -278,11 +353,19 @@ impl Client {
                 }
                 other => {
                     // Probe or vendor packets on the command socket: log and skip.
+                    self.cmd.log_received(&header, &[]);
                     warn!(kind = other, "ignoring unexpected packet on the command connection");
                     self.cmd.skip_payload(header.payload_len() as u64).await?;
                 }
             }
         }
+    }
+
+    /// Reads a control packet's payload and logs the packet (`-vv`).
+    async fn read_logged(&mut self, header: &Header) -> Result<Vec<u8>> {
+        let payload = self.cmd.read_payload(header.payload_len()).await?;
+        self.cmd.log_received(header, &[&payload]);
+        Ok(payload)
     }
 
     /// Runs a transaction and turns a non-OK response into [`Error::Response`].
@@ -419,12 +502,15 @@ impl Client {
         out: &mut W,
     ) -> Result<u64> {
         let mut counter = CountingWriter { inner: out, count: 0, skip };
-        self.call(op::GET_OBJECT, &[handle], None, DataIn::Stream(&mut counter)).await?;
+        self.call(op::GET_OBJECT, &[handle], None, DataIn::Stream(&mut counter, u64::MAX)).await?;
         counter.inner.flush().await?;
         Ok(counter.count)
     }
 
     /// GetPartialObject: streams up to `max` bytes from `offset`; returns the number of bytes.
+    ///
+    /// An answer longer than `max` (firmware that ignores the offset and sends the object from its
+    /// start) is an error before any byte reaches `out`: those bytes belong elsewhere in the file.
     pub async fn get_partial_object<W: AsyncWrite + Unpin + Send>(
         &mut self,
         handle: u32,
@@ -433,7 +519,8 @@ impl Client {
         out: &mut W,
     ) -> Result<u64> {
         let mut counter = CountingWriter { inner: out, count: 0, skip: 0 };
-        self.call(op::GET_PARTIAL_OBJECT, &[handle, offset, max], None, DataIn::Stream(&mut counter)).await?;
+        let data_in = DataIn::Stream(&mut counter, u64::from(max));
+        self.call(op::GET_PARTIAL_OBJECT, &[handle, offset, max], None, data_in).await?;
         counter.inner.flush().await?;
         Ok(counter.count)
     }
@@ -518,7 +605,8 @@ impl Client {
 
     /// Closes the session and both connections.
     pub async fn close(mut self) -> Result<()> {
-        if self.session_open {
+        // Out of step, CloseSession could not be told from leftovers: dropping the sockets ends it.
+        if self.session_open && !self.broken {
             self.session_open = false;
             self.call(op::CLOSE_SESSION, &[], None, DataIn::Discard).await?;
         }
@@ -554,6 +642,91 @@ pub struct TreeEntry {
     pub info: ObjectInfo,
 }
 
+/// Parameters as `[0x1, 0x2]`.
+fn hex_list(values: &[u32]) -> String {
+    let items: Vec<String> = values.iter().map(|v| format!("{v:#x}")).collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// Largest Init_Command_Ack believed (a name of a few hundred characters is already absurd).
+const MAX_ACK: u32 = 64 * 1024;
+
+/// Reads the answer to the Init_Command_Request. A peer that closes at once, or whose first bytes are
+/// not a PTP/IP packet (an HTTP or JSON server on that port), is told apart from a slow camera as soon
+/// as its first bytes arrive: `Err` carries a short description of what came instead.
+async fn first_answer<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Connection<S>,
+    addr: &str,
+) -> Result<Packet> {
+    let foreign = |detail: String| Error::WrongProtocol { addr: addr.to_string(), detail };
+    // A timeout stays a timeout: a camera showing an "allow this computer?" prompt is slow, not foreign.
+    let verdict = match conn.peek().await {
+        Ok(first) => not_ptpip(first),
+        Err(Error::Timeout(_)) => return Err(Error::Timeout("Init_Command_Ack")),
+        Err(Error::Io(e))
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+            ) =>
+        {
+            return Err(foreign(
+                "it reset the connection instead of answering the Init_Command_Request".into(),
+            ));
+        }
+        Err(e) => return Err(e),
+    };
+    if let Some(detail) = verdict {
+        return Err(foreign(detail));
+    }
+    match conn.read_packet().await {
+        Ok(p) => Ok(p),
+        Err(Error::Closed | Error::Wire(WireError::Truncated(_))) => {
+            Err(foreign("it closed the connection in the middle of its answer".into()))
+        }
+        Err(Error::Wire(e)) => Err(foreign(format!("its answer is not a PTP/IP packet ({e})"))),
+        Err(e) => Err(e),
+    }
+}
+
+/// Why the first bytes a peer sent cannot start an Init_Command_Ack or Init_Fail, if they cannot.
+/// Pure, so every shape of foreign answer is unit-tested.
+fn not_ptpip(first: &[u8]) -> Option<String> {
+    if first.is_empty() {
+        return Some("it closed the connection without answering the Init_Command_Request".into());
+    }
+    // Bytes 2 and 3 are the high half of the length: anything there means 64 KiB or more.
+    let huge = first.get(2..4.min(first.len())).is_some_and(|hi| hi.iter().any(|&b| b != 0));
+    let header = first.get(..8).map(|h| {
+        let length = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
+        let kind = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
+        (length, kind)
+    });
+    let bad = huge
+        || header.is_some_and(|(length, kind)| {
+            !(8..=MAX_ACK).contains(&length)
+                || !(kind::INIT_COMMAND_REQUEST..=kind::PROBE_RESPONSE).contains(&kind)
+        });
+    bad.then(|| format!("it answered {}", describe_bytes(first)))
+}
+
+/// A short, recognisable rendering of foreign bytes: the first line if it is text, else hex.
+fn describe_bytes(bytes: &[u8]) -> String {
+    let head = &bytes[..bytes.len().min(64)];
+    let printable = head.iter().filter(|b| b.is_ascii_graphic() || b.is_ascii_whitespace()).count();
+    if printable * 10 >= head.len() * 9 {
+        let text = String::from_utf8_lossy(head);
+        let line = text.lines().next().unwrap_or_default().trim_end();
+        let mut shown: String = line.chars().take(48).collect();
+        if shown.len() < line.len() || line.len() < text.trim_end().len() {
+            shown.push_str("...");
+        }
+        format!("\"{shown}\"")
+    } else {
+        let hex: Vec<String> = head.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        format!("bytes {}{}", hex.join(" "), if head.len() > 16 { " ..." } else { "" })
+    }
+}
+
 fn unreachable_response<T>() -> Result<T> {
     Err(Error::Protocol("packet decoded to another type".into()))
 }
@@ -577,7 +750,12 @@ async fn event_loop(
         };
         match packet {
             Packet::Event(event) => {
-                debug!(code = format_args!("0x{:04x}", event.code), params = ?event.params, "event");
+                info!(
+                    "event {} 0x{:04x} {}",
+                    ev::name(event.code),
+                    event.code,
+                    hex_list(event.params.as_slice())
+                );
                 // Never stop draining the socket for a reader that is busy elsewhere: drop instead.
                 match tx.try_send(Ok(event)) {
                     Ok(()) => {}
@@ -639,5 +817,37 @@ impl<W: AsyncWrite + Unpin + ?Sized> AsyncWrite for CountingWriter<'_, W> {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
         std::pin::Pin::new(&mut *self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn foreign_first_bytes_are_recognised() {
+        let ack =
+            Packet::InitCommandAck { connection: 1, guid: [0; 16], name: "cam".into(), version: Some(1) };
+        let ack = ack.to_bytes().unwrap();
+        assert_eq!(not_ptpip(&ack), None);
+        assert_eq!(not_ptpip(&Packet::InitFail { reason: 1 }.to_bytes().unwrap()), None);
+        // Too few bytes to judge: let the framing layer wait for the rest.
+        assert_eq!(not_ptpip(&ack[..2]), None);
+        assert!(not_ptpip(b"").unwrap().contains("closed the connection"));
+        let http = not_ptpip(b"HTTP/1.1 400 Bad Request\r\nServer: x\r\n\r\n").unwrap();
+        assert_eq!(http, r#"it answered "HTTP/1.1 400 Bad Request...""#);
+        let json = not_ptpip(br#"{"rval":-4,"msg_id":257}"#).unwrap();
+        assert_eq!(json, r#"it answered "{"rval":-4,"msg_id":257}""#);
+        // Only three bytes so far, and already an impossible length.
+        assert!(not_ptpip(b"{\"r").is_some());
+        // Plausible length, unknown packet type.
+        assert_eq!(
+            not_ptpip(&[12, 0, 0, 0, 99, 0, 0, 0, 1, 2, 3, 4]).unwrap(),
+            "it answered bytes 0c 00 00 00 63 00 00 00 01 02 03 04"
+        );
+        // Length below the header size.
+        assert!(not_ptpip(&[4, 0, 0, 0, 2, 0, 0, 0]).is_some());
+        let long = not_ptpip(&[0xff; 40]).unwrap();
+        assert!(long.ends_with(" ..."), "{long}");
     }
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use camctl_core::io::{ReadFullError, read_full, read_some};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 use crate::error::{Error, Result};
 use crate::wire::{HEADER_LEN, Header, Packet, WireError, kind};
@@ -16,11 +16,16 @@ pub const MAX_BUFFERED_PACKET: usize = 16 * 1024 * 1024;
 /// Chunk size for streaming object data.
 pub const STREAM_CHUNK: usize = 1024 * 1024;
 
+/// Bytes of a packet shown in packet logs.
+const LOGGED_BYTES: usize = 64;
+
 /// One PTP/IP connection (command or event socket).
 pub struct Connection<S> {
     stream: BufReader<S>,
     out: Vec<u8>,
     read_timeout: Option<Duration>,
+    /// Name of this connection in packet logs; `None` = packets are not logged.
+    log_name: Option<&'static str>,
 }
 
 impl<S: AsyncRead + Unpin> Connection<S> {
@@ -30,6 +35,39 @@ impl<S: AsyncRead + Unpin> Connection<S> {
             stream: BufReader::with_capacity(64 * 1024, stream),
             out: Vec::with_capacity(256),
             read_timeout: None,
+            log_name: None,
+        }
+    }
+
+    /// Logs every packet read or written at debug level (`-vv`), naming the connection `name`.
+    pub fn set_packet_log(&mut self, name: &'static str) {
+        self.log_name = Some(name);
+    }
+
+    /// Logs a received packet from its parts (header bytes, then the start of its payload).
+    pub fn log_received(&self, header: &Header, payload: &[&[u8]]) {
+        if let Some(name) = self.log_name {
+            let head = Header::encode(header.kind, header.payload_len()).unwrap_or_default();
+            let parts: Vec<&[u8]> = std::iter::once(&head[..]).chain(payload.iter().copied()).collect();
+            log_packet(name, "<-", header.kind, header.length, &parts);
+        }
+    }
+
+    /// The bytes already read from the socket but not consumed (for logging the start of a data
+    /// packet that is streamed rather than held); never waits.
+    pub fn buffered(&self) -> &[u8] {
+        self.stream.buffer()
+    }
+
+    /// Waits for the peer's first bytes without consuming them; empty when the peer closed. Lets a
+    /// caller tell a peer speaking another protocol from a slow one.
+    pub async fn peek(&mut self) -> Result<&[u8]> {
+        match self.read_timeout {
+            Some(t) => match tokio::time::timeout(t, self.stream.fill_buf()).await {
+                Ok(r) => Ok(r?),
+                Err(_) => Err(Error::Timeout("data from the peer")),
+            },
+            None => Ok(self.stream.fill_buf().await?),
         }
     }
 
@@ -70,6 +108,7 @@ impl<S: AsyncRead + Unpin> Connection<S> {
     pub async fn read_packet(&mut self) -> Result<Packet> {
         let header = self.read_header().await?;
         let payload = self.read_payload(header.payload_len()).await?;
+        self.log_received(&header, &[&payload]);
         Ok(Packet::decode(header.kind, &payload)?)
     }
 
@@ -118,6 +157,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     pub async fn write_packet(&mut self, packet: &Packet) -> Result<()> {
         self.out.clear();
         packet.encode(&mut self.out)?;
+        self.log_sent();
         self.stream.get_mut().write_all(&self.out).await?;
         Ok(())
     }
@@ -146,9 +186,49 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         for p in packets {
             p.encode(&mut self.out)?;
         }
+        self.log_sent();
         self.stream.get_mut().write_all(&self.out).await?;
         Ok(())
     }
+}
+
+impl<S> Connection<S> {
+    /// Logs each packet in the output buffer.
+    fn log_sent(&self) {
+        let Some(name) = self.log_name else { return };
+        let mut rest = self.out.as_slice();
+        while let Some(head) = rest.get(..HEADER_LEN).and_then(|h| <&[u8; HEADER_LEN]>::try_from(h).ok()) {
+            let Ok(header) = Header::decode(head) else { return };
+            let end = (header.length as usize).min(rest.len());
+            log_packet(name, "->", header.kind, header.length, &[&rest[..end]]);
+            rest = &rest[end..];
+        }
+    }
+}
+
+/// One debug line per packet: direction, type, length and the first [`LOGGED_BYTES`] bytes in hex.
+fn log_packet(conn: &str, dir: &str, kind: u32, length: u32, parts: &[&[u8]]) {
+    tracing::debug!(
+        "{conn} {dir} {} ({kind}) {length} bytes: {}",
+        crate::wire::kind::name(kind),
+        hex_prefix(parts, LOGGED_BYTES)
+    );
+}
+
+/// The first `max` bytes of the concatenated parts in hex, `...` when there are more.
+fn hex_prefix(parts: &[&[u8]], max: usize) -> String {
+    let mut out = String::new();
+    for (shown, &b) in parts.iter().flat_map(|p| p.iter()).enumerate() {
+        if shown == max {
+            out.push_str(" ...");
+            break;
+        }
+        if shown > 0 && shown % 4 == 0 {
+            out.push(' ');
+        }
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
 }
 
 /// This crate's error for a failed read of the named part.
@@ -158,5 +238,19 @@ fn read_error(e: ReadFullError, what: &'static str) -> Error {
         ReadFullError::Truncated { .. } => Error::Wire(WireError::Truncated(what)),
         ReadFullError::Timeout(_) => Error::Timeout("data from the peer"),
         ReadFullError::Io(e) => Error::Io(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_prefix_is_bounded() {
+        assert_eq!(hex_prefix(&[&[1, 2, 3], &[4, 5]], 64), "01020304 05");
+        let long = vec![0xabu8; 100];
+        let shown = hex_prefix(&[&long], LOGGED_BYTES);
+        assert_eq!(shown.matches("ab").count(), LOGGED_BYTES);
+        assert!(shown.ends_with(" ..."));
     }
 }

@@ -8,6 +8,22 @@ pub enum Error {
     /// Socket error.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The TCP connection could not be made (refused, unreachable, no answer in time).
+    #[error("{}", camctl_core::Error::unreachable("PTP/IP", addr, source))]
+    Unreachable {
+        /// `host:port` tried.
+        addr: String,
+        /// Why (`ErrorKind::TimedOut` for a connect timeout).
+        source: std::io::Error,
+    },
+    /// Something answered, but not in PTP/IP.
+    #[error("{}", camctl_core::Error::wrong_protocol("PTP/IP", addr, detail))]
+    WrongProtocol {
+        /// `host:port` that answered.
+        addr: String,
+        /// What came back, raw: escaped when displayed.
+        detail: String,
+    },
     /// The peer sent bytes that do not decode.
     #[error("malformed packet: {0}")]
     Wire(#[from] WireError),
@@ -49,6 +65,8 @@ impl From<Error> for camctl_core::Error {
         use camctl_core::Error as E;
         match e {
             Error::Io(io) => E::io("PTP/IP connection", io),
+            Error::Unreachable { addr, source } => E::unreachable("PTP/IP", &addr, &source),
+            Error::WrongProtocol { addr, detail } => E::wrong_protocol("PTP/IP", &addr, &detail),
             Error::Timeout(what) => E::Timeout(format!("waiting for {what}")),
             Error::InitFailed { .. } => E::Rejected(e.to_string()),
             Error::Response { code, .. } if code == codes::rc::INVALID_OBJECT_HANDLE => {

@@ -2,9 +2,11 @@
 
 mod common;
 
+use std::io::{Read, Write};
 use std::path::Path;
+use std::time::{Duration, SystemTime};
 
-use common::{Emulator, files_under, run, run_ok, spawn_ready, write_random_file};
+use common::{Emulator, camctl, files_under, run, run_ok, spawn_ready, write_random_file};
 
 fn card(root: &Path) -> std::path::PathBuf {
     let media = root.join("card");
@@ -192,4 +194,110 @@ fn hostile_camera_names_stay_inside_the_target() {
     pulled.sort();
     assert_eq!(pulled, ["DCIM/100EMU01/C_/Windows/evil.JPG", "DCIM/100EMU01/x/escape.JPG"]);
     assert_eq!(files_under(&tmp.path().join("inside")).len(), 2, "nothing outside the target folder");
+}
+
+#[test]
+fn verbose_shows_operations_and_very_verbose_packets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let emu = Emulator::start("ptpip", &card(tmp.path()), &[]);
+
+    let quiet = run(&["info", &emu.url]);
+    assert!(quiet.status.success());
+    assert_eq!(String::from_utf8_lossy(&quiet.stderr), "", "without -v stderr stays empty");
+
+    let out = run(&["-v", "info", &emu.url]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for op in ["OpenSession 0x1002 [0x1] -> OK 0x2001", "GetDeviceInfo 0x1001 [] -> OK 0x2001, "] {
+        assert!(err.lines().any(|l| l.contains(op)), "no line with {op:?} in:\n{err}");
+    }
+    assert!(err.lines().any(|l| l.contains("GetDeviceInfo") && l.ends_with(" bytes in")), "{err}");
+    assert!(!err.contains("Cmd_Request"), "packets only with -vv:\n{err}");
+
+    let out = run(&["-vv", "info", &emu.url]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    // The Init_Command_Request starts with its length and type 1, in hex.
+    let init = err
+        .lines()
+        .find(|l| l.contains("command -> Init_Command_Request (1)"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(init.contains(" bytes: ") && init.contains("01000000"), "{init}");
+    assert!(err.lines().any(|l| l.contains("command <- Cmd_Response (7)")), "{err}");
+    assert!(err.lines().any(|l| l.contains("<- End_Data (12)")), "{err}");
+}
+
+/// A port with nothing listening (free a moment ago).
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A one-connection server on 127.0.0.1 that answers whatever comes with `answer` and waits for the
+/// client to close, like a JSON camera API would.
+fn foreign_server(answer: &'static [u8]) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        if let Ok((mut sock, _)) = listener.accept() {
+            let mut buf = [0u8; 512];
+            let _ = sock.read(&mut buf);
+            let _ = sock.write_all(answer);
+            let _ = sock.read_to_end(&mut Vec::new());
+        }
+    });
+    port
+}
+
+fn one_error_line(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(!out.status.success(), "{args:?} should fail");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    err
+}
+
+#[test]
+fn connection_errors_name_protocol_host_and_port() {
+    let port = closed_port();
+    let err = one_error_line(&["info", &format!("ptpip://127.0.0.1:{port}")]);
+    assert_eq!(err.trim_end(), format!("camctl: no PTP/IP camera at 127.0.0.1:{port}: connection refused"));
+
+    let port = foreign_server(br#"{"rval":-4,"msg_id":1}"#);
+    let err = one_error_line(&["ls", &format!("ptpip://127.0.0.1:{port}")]);
+    assert_eq!(
+        err.trim_end(),
+        format!(r#"camctl: 127.0.0.1:{port} is not a PTP/IP camera: it answered "{{"rval":-4,"msg_id":1}}""#)
+    );
+
+    let err = one_error_line(&["info", &format!("ptpip://127.0.0.1:{}?timout=3", closed_port())]);
+    assert!(err.contains(r#"unknown option "timout""#) && err.contains("known: timeout"), "{err}");
+}
+
+#[test]
+fn config_set_matches_rounded_values_and_sets_local_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let emu = Emulator::start("ptpip", &card(tmp.path()), &[]);
+    assert_eq!(run_ok(&["config", &emu.url, "set", "exposurecompensation", "+0.7"]).trim(), "+0.67");
+    assert_eq!(run_ok(&["config", &emu.url, "get", "exposurecompensation"]).trim(), "+0.67");
+    let err = one_error_line(&["config", &emu.url, "set", "exposurecompensation", "+0.5"]);
+    assert!(err.contains("one of: -2, -1.67, -1.33"), "{err}");
+
+    let err = one_error_line(&["config", &emu.url, "set", "datetime", "2024-02-31 10:00:00"]);
+    assert!(err.contains("YYYY-MM-DD hh:mm:ss"), "{err}");
+
+    // A time zone far from UTC (POSIX form: 5 h 45 min east), so local time cannot pass for UTC.
+    let out = camctl()
+        .env("TZ", "CAMCTL-05:45")
+        .args(["config", &emu.url, "set", "datetime", "now"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let shown = String::from_utf8(out.stdout).unwrap();
+    let set = camctl_core::time::DateTime::parse(shown.trim()).unwrap_or_else(|| panic!("{shown}"));
+    let local =
+        camctl_core::time::DateTime::from_system(SystemTime::now() + Duration::from_secs(5 * 3600 + 45 * 60));
+    let apart =
+        local.to_system().unwrap().duration_since(set.to_system().unwrap()).unwrap_or_else(|e| e.duration());
+    // Far below the 5 h 45 min that would separate UTC from the local time.
+    assert!(apart < Duration::from_secs(30 * 60), "camera clock {set} is not the local time {local}");
 }

@@ -19,6 +19,8 @@
 //! - Cancel is honoured during a data-out phase (TransactionCancelled), not during data-in.
 //! - OpenSession rescans the media directory, so files added or removed behind the emulator's back show
 //!   up; known files keep their handles.
+//! - GetObject/GetPartialObject read the file when asked: a file replaced behind the emulator's back
+//!   (same name, any size) is served with its current bytes; nothing caches file contents.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -81,6 +83,9 @@ pub struct EmulatorConfig {
     pub serial: String,
     /// Data-in packet layout.
     pub data_in: DataInMode,
+    /// Behave like clone firmware that ignores GetPartialObject's offset and length and sends the whole
+    /// object from byte 0 (for testing how initiators resume against it).
+    pub ignore_partial_offset: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -92,6 +97,7 @@ impl Default for EmulatorConfig {
             friendly_name: "camctl-emu".into(),
             serial: "0001".into(),
             data_in: DataInMode::SingleEnd,
+            ignore_partial_offset: false,
         }
     }
 }

@@ -140,6 +140,10 @@ impl Session {
             }
             op::GET_OBJECT_INFO => self.object_info(p(0)).await,
             op::GET_OBJECT => self.get_object(p(0), 0, u64::MAX, false).await,
+            op::GET_PARTIAL_OBJECT if self.shared.config.ignore_partial_offset => {
+                // Clone-firmware behaviour: the whole object, as if GetObject had been asked.
+                self.get_object(p(0), 0, u64::MAX, true).await
+            }
             op::GET_PARTIAL_OBJECT => self.get_object(p(0), u64::from(p(1)), u64::from(p(2)), true).await,
             op::GET_THUMB => self.thumb(p(0)).await,
             op::DELETE_OBJECT => self.delete_object(p(0), p(1)).await,
@@ -270,6 +274,26 @@ impl Session {
         let Some((mut obj, path)) = self.object(handle) else {
             return Reply::code(rc::INVALID_OBJECT_HANDLE);
         };
+        if !obj.is_dir {
+            // The file may have been replaced since the last scan: announce the size GetObject will send.
+            match tokio::fs::metadata(&path).await {
+                Ok(meta) => {
+                    let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
+                    if meta.len() != obj.size || mtime != obj.mtime {
+                        let entry =
+                            ScanEntry { rel: obj.rel.clone(), is_dir: false, size: meta.len(), mtime };
+                        (obj.size, obj.mtime, obj.dims) = (meta.len(), mtime, None);
+                        self.shared.lock().store.upsert(entry, None);
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    self.shared.lock().store.remove(handle);
+                    return Reply::code(rc::INVALID_OBJECT_HANDLE);
+                }
+                // Unreadable for now: describe it as last seen.
+                Err(_) => {}
+            }
+        }
         if obj.dims.is_none() && obj.has_thumb() {
             // Probe the JPEG size once, outside the lock.
             let dims = tokio::task::spawn_blocking(move || store::jpeg_dims(&path)).await.ok().flatten();

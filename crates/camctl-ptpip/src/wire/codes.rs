@@ -26,6 +26,47 @@ pub mod op {
     /// Nikon keep-alive some initiators send; answered OK.
     pub const NIKON_DEVICE_READY: u16 = 0x90C8;
 
+    /// The spec name of an operation code, for logs (`GetObjectInfo`); vendor codes read `Vendor`.
+    pub fn name(code: u16) -> &'static str {
+        const NAMES: [&str; 0x1D] = [
+            "Undefined",
+            "GetDeviceInfo",
+            "OpenSession",
+            "CloseSession",
+            "GetStorageIDs",
+            "GetStorageInfo",
+            "GetNumObjects",
+            "GetObjectHandles",
+            "GetObjectInfo",
+            "GetObject",
+            "GetThumb",
+            "DeleteObject",
+            "SendObjectInfo",
+            "SendObject",
+            "InitiateCapture",
+            "FormatStore",
+            "ResetDevice",
+            "SelfTest",
+            "SetObjectProtection",
+            "PowerDown",
+            "GetDevicePropDesc",
+            "GetDevicePropValue",
+            "SetDevicePropValue",
+            "ResetDevicePropValue",
+            "TerminateOpenCapture",
+            "MoveObject",
+            "CopyObject",
+            "GetPartialObject",
+            "InitiateOpenCapture",
+        ];
+        match code {
+            NIKON_DEVICE_READY => "Nikon_DeviceReady",
+            _ => {
+                code.checked_sub(0x1000).and_then(|i| NAMES.get(usize::from(i))).copied().unwrap_or("Vendor")
+            }
+        }
+    }
+
     /// Operations whose data phase goes initiator → responder (rule 10: decide by opcode, not only by
     /// the DataPhaseInfo field, which some initiators always set to 1).
     pub fn has_data_out(code: u16) -> bool {

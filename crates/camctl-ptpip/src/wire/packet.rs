@@ -54,6 +54,28 @@ pub mod kind {
     pub const END_DATA: u32 = 12;
     pub const PROBE_REQUEST: u32 = 13;
     pub const PROBE_RESPONSE: u32 = 14;
+
+    /// The packet type's name, for logs.
+    pub fn name(kind: u32) -> &'static str {
+        const NAMES: [&str; 15] = [
+            "Invalid",
+            "Init_Command_Request",
+            "Init_Command_Ack",
+            "Init_Event_Request",
+            "Init_Event_Ack",
+            "Init_Fail",
+            "Cmd_Request",
+            "Cmd_Response",
+            "Event",
+            "Start_Data",
+            "Data",
+            "Cancel",
+            "End_Data",
+            "Probe_Request",
+            "Probe_Response",
+        ];
+        usize::try_from(kind).ok().and_then(|i| NAMES.get(i)).copied().unwrap_or("Unknown")
+    }
 }
 
 /// DataPhaseInfo values of an operation request.
