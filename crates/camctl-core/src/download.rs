@@ -85,16 +85,16 @@ const WRITE_BUFFER_BYTES: usize = 1 << 20;
 pub enum DownloadError {
     /// The camera-supplied path is empty after sanitizing, or would resolve through a
     /// symlink below the download root.
-    #[error("unsafe or empty path from camera: {0:?}")]
+    #[error("unsafe or empty path from camera: \"{0}\"")]
     UnsafePath(String),
     /// The camera path has a `..` component: refused rather than guessed at.
-    #[error("camera path {0:?} has a '..' component: refused")]
+    #[error("camera path \"{0}\" has a '..' component: refused")]
     ParentComponent(String),
     /// The camera listed the same path twice: only the first is fetched.
-    #[error("camera path {0:?} is listed twice: only the first is fetched")]
+    #[error("camera path \"{0}\" is listed twice: only the first is fetched")]
     DuplicatePath(String),
     /// Every local name for this item is taken by other files.
-    #[error("no free local name for camera path {0:?}")]
+    #[error("no free local name for camera path \"{0}\"")]
     NoFreeName(String),
     /// Another process holds the folder's lock.
     #[error("another camctl is writing into {} ({})", dir.display(), pid.map(|p| format!("pid {p}")).unwrap_or_else(|| "pid unknown".into()))]

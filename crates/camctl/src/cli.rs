@@ -225,6 +225,10 @@ pub struct EmulateOptions {
     /// PTP/IP: send data phases as Data packets of this many bytes instead of one End_Data.
     #[arg(long, value_name = "BYTES")]
     pub chunk_size: Option<usize>,
+    /// PTP/IP: behave like a clone firmware that ignores GetPartialObject's offset and always sends
+    /// the object from its first byte (to test clients against it).
+    #[arg(long)]
+    pub ignore_partial_offset: bool,
     /// Yi: data (file transfer) port; default 8787 with the real command port, else a free port.
     #[arg(long, value_name = "PORT")]
     pub data_port: Option<u16>,

@@ -23,7 +23,11 @@ pub async fn run(protocol: EmulatedProtocol, options: EmulateOptions) -> Result<
     match protocol {
         EmulatedProtocol::Ptpip => {
             use camctl_ptpip::emulator::{DataInMode, Emulator, EmulatorConfig};
-            let mut config = EmulatorConfig { media_dir: media, ..EmulatorConfig::default() };
+            let mut config = EmulatorConfig {
+                media_dir: media,
+                ignore_partial_offset: options.ignore_partial_offset,
+                ..EmulatorConfig::default()
+            };
             if let Some(size) = options.chunk_size {
                 if size == 0 {
                     return Err(Error::InvalidValue("--chunk-size must be positive".into()));

@@ -29,7 +29,8 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli.command)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("camctl: {e}");
+            // Errors quote camera-supplied text (names, answers): never raw to the terminal.
+            eprintln!("camctl: {}", camctl_core::text::Safe(&e.to_string()));
             ExitCode::FAILURE
         }
     }

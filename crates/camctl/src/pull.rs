@@ -230,20 +230,10 @@ pub async fn pull_with<C: Camera>(
             continue;
         }
         if !connected {
-            match options.reconnect.as_mut() {
-                Some(reconnect) => match reconnect().await {
-                    Ok(new) => {
-                        *camera = new;
-                        connected = true;
-                    }
-                    Err(e) => {
-                        stop_rest = Some(format!("not fetched: could not reconnect: {e}"));
-                        report.files[index].error = stop_rest.clone();
-                        continue;
-                    }
-                },
-                None => {
-                    stop_rest = Some("not fetched: the connection to the camera was lost".into());
+            match reconnect(camera, &mut options.reconnect).await {
+                Ok(()) => connected = true,
+                Err(why) => {
+                    stop_rest = Some(format!("not fetched: {why}"));
                     report.files[index].error = stop_rest.clone();
                     continue;
                 }
@@ -253,7 +243,27 @@ pub async fn pull_with<C: Camera>(
             bar.set_prefix(format!("{}/{total_files}", done_count + 1));
             bar.set_message(Safe(&item.path).to_string());
         }
-        let fetched = fetch_one(camera, item, &ids[index], &plan, dir, bar.as_ref(), &mut options.stop).await;
+        let mut fetched =
+            fetch_one(camera, item, &ids[index], &plan, dir, bar.as_ref(), &mut options.stop).await;
+        if let (
+            LocalState::Partial { .. },
+            Fetched::Failed { reason, bytes, connection_lost, disk_full: false },
+        ) = (plan.state, &fetched)
+        {
+            // Resuming failed (a camera that cannot or will not read from an offset): fetch the file
+            // whole once, on a new session if this one is gone.
+            let (why, sent) = (reason.clone(), *bytes);
+            let usable = !*connection_lost || reconnect(camera, &mut options.reconnect).await.is_ok();
+            if usable {
+                let whole = Planned { state: LocalState::Missing, ..plan.clone() };
+                fetched =
+                    fetch_one(camera, item, &ids[index], &whole, dir, bar.as_ref(), &mut options.stop).await;
+                if let Fetched::Done { note, bytes, .. } = &mut fetched {
+                    *bytes += sent;
+                    *note = Some(format!("resuming failed ({why}): fetched again whole"));
+                }
+            }
+        }
         let outcome = &mut report.files[index];
         match fetched {
             Fetched::Done { file, bytes, resumed, note } => {
@@ -319,6 +329,23 @@ pub async fn pull_with<C: Camera>(
     }
     report.elapsed = start.elapsed();
     report
+}
+
+/// Replaces a lost session by a new one; `Err` says why there is none.
+async fn reconnect<C>(
+    camera: &mut C,
+    reconnect: &mut Option<Reconnect<'_, C>>,
+) -> std::result::Result<(), String> {
+    let Some(reconnect) = reconnect.as_mut() else {
+        return Err("the connection to the camera was lost".into());
+    };
+    match reconnect().await {
+        Ok(new) => {
+            *camera = new;
+            Ok(())
+        }
+        Err(e) => Err(format!("could not reconnect: {e}")),
+    }
 }
 
 fn stop_requested(stop: &Option<watch::Receiver<bool>>) -> bool {

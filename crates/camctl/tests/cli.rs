@@ -60,31 +60,37 @@ fn pull_mirrors_fetches_only_missing_and_resumes() {
     let emu = Emulator::start("ptpip", &media, &[]);
     let target = tmp.path().join("pulled");
 
-    // A partial download left by an interrupted run, and a stale file of the wrong size.
+    // A stray partial file without a record of what it belongs to, and a local file of another size
+    // under a camera file's name: the first is not trusted, the second not overwritten.
     let big = "DCIM/100EMU01/BIG_0003.JPG";
-    let original = std::fs::read(media.join(big)).unwrap();
     std::fs::create_dir_all(target.join("DCIM/100EMU01")).unwrap();
-    std::fs::write(target.join("DCIM/100EMU01/.BIG_0003.JPG.camctl-part"), &original[..2_000_000]).unwrap();
+    write_random_file(&target.join("DCIM/100EMU01/.BIG_0003.JPG.camctl-part"), 2_000_000, 99);
     std::fs::create_dir_all(target.join("DCIM/101EMU01")).unwrap();
     std::fs::write(target.join("DCIM/101EMU01/CLIP0001.MOV"), b"stale").unwrap();
 
     let text = run_ok(&["pull", &emu.url, target.to_str().unwrap()]);
-    assert!(text.contains("fetched 4 file(s)") && text.contains("1 resumed"), "{text}");
-    assert_eq!(files_under(&target), files_under(&media), "no temporary files may remain");
+    assert!(text.contains("4 fetched, 0 failed, 0 already present") && !text.contains("resumed"), "{text}");
+    assert_eq!(std::fs::read(target.join("DCIM/101EMU01/CLIP0001.MOV")).unwrap(), b"stale");
     for rel in files_under(&media) {
+        let local =
+            if rel.ends_with("CLIP0001.MOV") { rel.with_file_name("CLIP0001~2.MOV") } else { rel.clone() };
         assert!(
-            std::fs::read(target.join(&rel)).unwrap() == std::fs::read(media.join(&rel)).unwrap(),
+            std::fs::read(target.join(&local)).unwrap() == std::fs::read(media.join(&rel)).unwrap(),
             "{rel:?}"
         );
     }
-    // Only the missing bytes of the partial file crossed the wire.
     let expected_bytes: u64 =
-        files_under(&media).iter().map(|r| std::fs::metadata(media.join(r)).unwrap().len()).sum::<u64>()
-            - 2_000_000;
-    assert!(text.contains(&format!("{expected_bytes} bytes")), "{text}");
+        files_under(&media).iter().map(|r| std::fs::metadata(media.join(r)).unwrap().len()).sum::<u64>();
+    assert!(text.contains(&format!("({expected_bytes} bytes")), "{text}");
+    let left: Vec<_> = files_under(&target)
+        .into_iter()
+        .filter(|p| p.file_name().unwrap().to_string_lossy().contains(".camctl-"))
+        .collect();
+    assert_eq!(left.len(), 1, "only the folder's lock may remain: {left:?}");
+    assert!(std::fs::read(target.join(big)).unwrap() == std::fs::read(media.join(big)).unwrap());
 
     let again = run_ok(&["pull", &emu.url, target.to_str().unwrap()]);
-    assert!(again.contains("fetched 0 file(s)") && again.contains("4 already present"), "{again}");
+    assert!(again.contains("0 fetched, 0 failed, 4 already present"), "{again}");
 }
 
 #[test]
@@ -187,12 +193,20 @@ fn hostile_camera_names_stay_inside_the_target() {
     write_random_file(&media.join("DCIM/100EMU01/C:\\Windows\\evil.JPG"), 1000, 6);
     let emu = Emulator::start("ptpip", &media, &[]);
     let target = tmp.path().join("inside/pulled");
-    let text = run_ok(&["pull", &emu.url, target.to_str().unwrap()]);
-    assert!(text.contains("fetched 2 file(s)"), "{text}");
-    let mut pulled: Vec<String> =
-        files_under(&target).iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    // The '..' path is refused (and said so); the other item still comes.
+    let out = run(&["pull", &emu.url, target.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1 fetched, 1 failed"), "{text}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(r"failed: DCIM/100EMU01/x\\..\\..") && err.contains("'..' component"), "{err}");
+    let mut pulled: Vec<String> = files_under(&target)
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .filter(|p| !p.ends_with(".camctl-lock"))
+        .collect();
     pulled.sort();
-    assert_eq!(pulled, ["DCIM/100EMU01/C_/Windows/evil.JPG", "DCIM/100EMU01/x/escape.JPG"]);
+    assert_eq!(pulled, ["DCIM/100EMU01/C_/Windows/evil.JPG"]);
     assert_eq!(files_under(&tmp.path().join("inside")).len(), 2, "nothing outside the target folder");
 }
 

@@ -221,6 +221,24 @@ fn ptpip_resumes_only_the_same_file() {
     .run_all();
 }
 
+#[test]
+fn ptpip_camera_ignoring_the_partial_offset_gets_the_file_fetched_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    ptp_media(&media);
+    let rel = "DCIM/100EMU01/BIG_0002.JPG";
+    let emu = Emulator::start("ptpip", &media, &["--ignore-partial-offset"]);
+    let target = tmp.path().join("pulled");
+    let proxy = CuttingProxy::start(port_of(&emu.url, None), 3 << 20);
+    let out = pull(&with_port(&emu.url, None, proxy.port), &target, &[]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(temp_of(&target, rel).exists());
+    let out = pull(&emu.url, &target, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("fetched again whole") && !text(&out).contains("resumed"), "{}", text(&out));
+    assert!(std::fs::read(target.join(rel)).unwrap() == std::fs::read(media.join(rel)).unwrap());
+}
+
 fn yi_media(media: &Path) {
     write_random_file(&media.join("DCIM/100MEDIA/YDXJ0001.mp4"), 8 << 20, 31);
 }
