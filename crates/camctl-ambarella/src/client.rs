@@ -346,7 +346,7 @@ impl Client {
     async fn send(&mut self, cmd: &Command<'_>, token: i64) -> Result<()> {
         self.buf.clear();
         cmd.encode(token, &mut self.buf);
-        info!(msg_id = cmd.msg_id(), name = msg::name(cmd.msg_id()), "sent");
+        info!(msg_id = cmd.msg_id(), name = msg::name(cmd.msg_id()), token, "sent");
         debug!(json = %shown(&self.buf, LOG_BYTES), "sent");
         let mut w = self.shared.writer.lock().await;
         w.write_all(&self.buf)

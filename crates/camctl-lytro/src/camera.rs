@@ -277,11 +277,12 @@ impl Camera for LytroCamera {
             }
         };
         let list = self.client.picture_list().await?;
-        let entry = list
-            .entries
-            .iter()
-            .find(|e| e.id == id)
-            .ok_or_else(|| CoreError::Protocol(format!("new picture {id} is not in the picture list")))?;
+        let entry = list.entries.iter().find(|e| e.id == id).ok_or_else(|| {
+            CoreError::Protocol(format!(
+                "new picture {} is not in the picture list",
+                camctl_core::text::Safe(&id)
+            ))
+        })?;
         let mut items = Vec::new();
         let formats = self.formats.clone();
         self.items_of(entry, &formats, &mut items).await?;

@@ -468,7 +468,7 @@ impl Client {
     pub async fn delete_picture(&mut self, entry: &PictureEntry) -> Result<()> {
         let answer = self.small(&Request::delete_picture(entry)).await?;
         if answer.is_empty() {
-            return Err(Error::NotFound(entry.camera_path("*")));
+            return Err(Error::NotFound(escape(&entry.camera_path("*")).into_owned()));
         }
         Ok(())
     }
@@ -528,14 +528,14 @@ impl Client {
         let result = async {
             if let Some(conn) = self.download_conn().await {
                 if !conn.load(req).await? {
-                    return Err(Error::NotFound(what.to_string()));
+                    return Err(Error::NotFound(escape(what).into_owned()));
                 }
                 let total = conn.content_length().await?;
                 return conn.fetch(offset.min(total), total, chunk, depth, &mut buf, out).await;
             }
             let mut conn = self.cmd.lock().await;
             if !conn.load(req).await? {
-                return Err(Error::NotFound(what.to_string()));
+                return Err(Error::NotFound(escape(what).into_owned()));
             }
             let total = conn.content_length().await?;
             conn.fetch(offset.min(total), total, chunk, depth, &mut buf, out).await
@@ -693,6 +693,9 @@ async fn read_callbacks(
         while let Some(msg) = decoder.next_message() {
             match msg {
                 Ok(cb) => {
+                    if cb.event() != crate::wire::CallbackEvent::HeartbeatTick {
+                        info!(name = %escape(&cb.name), params = %escape(&cb.params.join(" ")), "callback");
+                    }
                     // Heartbeats are dropped rather than blocking the reader when nobody listens.
                     if let Err(mpsc::error::TrySendError::Closed(_)) = tx.try_send(Ok(cb)) {
                         return;
