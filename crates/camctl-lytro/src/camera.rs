@@ -73,7 +73,14 @@ impl LytroCamera {
         let secs = |key: &str| -> Result<Option<u64>> {
             url.options
                 .get(key)
-                .map(|v| v.parse::<u64>().map_err(|_| CoreError::InvalidValue(format!("{key}={v}"))))
+                .map(|v| {
+                    v.parse::<u64>().map_err(|_| {
+                        CoreError::InvalidValue(format!(
+                            "{key}={} (use a whole number, 0 or more)",
+                            camctl_core::text::Safe(v)
+                        ))
+                    })
+                })
                 .transpose()
         };
         let mut config = ClientConfig {

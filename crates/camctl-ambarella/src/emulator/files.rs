@@ -67,12 +67,17 @@ impl Stamp {
     /// The stamp of a file's metadata; `None` when it changed too recently to trust (or the platform
     /// has no change time), so its MD5 is computed afresh.
     pub(crate) fn of(meta: &std::fs::Metadata) -> Option<Stamp> {
+        Self::of_at(meta, std::time::SystemTime::now())
+    }
+
+    /// [`Stamp::of`] as seen at time `now`.
+    fn of_at(meta: &std::fs::Metadata, now: std::time::SystemTime) -> Option<Stamp> {
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
             let ns = |secs: i64, nanos: i64| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
             let ctime_ns = ns(meta.ctime(), meta.ctime_nsec());
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos();
+            let now = now.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos();
             if (now as i128) - ctime_ns < SETTLED.as_nanos() as i128 {
                 return None;
             }
@@ -86,7 +91,7 @@ impl Stamp {
         }
         #[cfg(not(unix))]
         {
-            let _ = meta;
+            let _ = (meta, now);
             None
         }
     }
@@ -234,6 +239,29 @@ mod tests {
         assert_eq!(local(Path::new("/m"), "/tmp/fuse_d/DCIM/a.jpg"), Path::new("/m/DCIM/a.jpg"));
         assert!(glob_match("YDXJ*.jpg", "YDXJ0001.jpg") && !glob_match("YDXJ*.jpg", "YDXJ0001.mp4"));
         assert!(glob_match("*", "x") && glob_match("a?c", "abc"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn stamps_trust_only_settled_files_and_change_with_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.jpg");
+        std::fs::write(&path, b"first").unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        // Just written: its MD5 is never cached.
+        assert_eq!(Stamp::of(&meta), None);
+        let later = std::time::SystemTime::now() + SETTLED * 2;
+        let settled = Stamp::of_at(&meta, later).expect("settled");
+        assert_eq!(Stamp::of_at(&meta, later), Some(settled));
+        // Replaced by another file of the same size and mtime: another inode, another stamp.
+        let other = dir.path().join("b.jpg");
+        std::fs::write(&other, b"other").unwrap();
+        let f = std::fs::File::options().write(true).open(&other).unwrap();
+        f.set_modified(meta.modified().unwrap()).unwrap();
+        std::fs::rename(&other, &path).unwrap();
+        let replaced = std::fs::metadata(&path).unwrap();
+        assert_eq!((replaced.len(), replaced.modified().unwrap()), (meta.len(), meta.modified().unwrap()));
+        assert_ne!(Stamp::of_at(&replaced, later + SETTLED), Some(settled));
     }
 
     #[test]
