@@ -303,12 +303,13 @@ impl Camera for YiCamera {
     where
         W: AsyncWrite + Unpin + Send,
     {
+        let path = camera_path(item);
+        // A failed or skipped download leaves no reported MD5 behind: an old one could vouch for
+        // other bytes.
+        self.md5s.remove(&path);
         if offset > 0 && offset >= item.size {
             return Ok(0);
         }
-        let path = camera_path(item);
-        // A failed download leaves no reported MD5 behind: an old one could vouch for other bytes.
-        self.md5s.remove(&path);
         let done = self.client.download(&path, offset, out).await?;
         if let Some(md5) = done.md5.filter(|m| !m.is_empty()) {
             self.md5s.insert(path, md5.to_ascii_lowercase());
