@@ -1,15 +1,19 @@
 //! [`camctl_core::Camera`] for the Ambarella remote API: what `camctl` drives, plus the extra operations
 //! of these cameras (recording, live view, upload, delete, thumbnails, format, card space).
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::time::Duration;
 
+use camctl_core::text::Safe;
+use camctl_core::time::DateTime;
 use camctl_core::{
     Camera, CameraInfo, CameraUrl, Error as CoreError, Event, MediaItem, Result, Setting, SettingForm,
 };
 use tokio::io::AsyncWrite;
 
 use crate::client::{Client, ClientConfig, Storage};
-use crate::wire::{as_text, parse_date};
+use crate::wire::{as_text, parse_date, rval};
 use crate::{DEFAULT_DATA_PORT, DEFAULT_PORT, SD_ROOT};
 
 /// An Ambarella camera (Xiaomi Yi...) behind a [`Client`] session.
@@ -27,6 +31,33 @@ use crate::{DEFAULT_DATA_PORT, DEFAULT_PORT, SD_ROOT};
 /// ```
 pub struct YiCamera {
     client: Client,
+    /// MD5 from `get_file_complete` of the last download of each camera path (whole-file MD5, see
+    /// [`Camera::reported_md5`]).
+    md5s: HashMap<String, String>,
+}
+
+/// The URL options `yi://` understands.
+const OPTIONS: &[&str] = &["data_port", "timeout", "verify"];
+
+/// The setting holding the camera's clock.
+const CLOCK: &str = "camera_clock";
+
+fn check_options(url: &CameraUrl) -> Result<()> {
+    url.check_options(OPTIONS).map_err(|e| CoreError::InvalidValue(e.to_string()))
+}
+
+/// What the user typed for the clock, as the camera's `YYYY-MM-DD hh:mm:ss`: `now` is the local time
+/// (the camera shows local time, as gphoto2 sets it); anything else must be a real calendar date.
+fn clock_value(value: &str) -> Result<String> {
+    if value.trim().eq_ignore_ascii_case("now") {
+        return Ok(DateTime::now_local().to_string());
+    }
+    DateTime::parse(value).map(|d| d.to_string()).ok_or_else(|| {
+        CoreError::InvalidValue(format!(
+            "'{}' for {CLOCK}: use YYYY-MM-DD hh:mm:ss (a real date, local time) or now",
+            Safe(value)
+        ))
+    })
 }
 
 /// Camera path of a media item (`id` holds it; `path` is relative to the card root).
@@ -45,15 +76,31 @@ fn relative_path(camera: &str) -> String {
 }
 
 impl YiCamera {
-    /// Connects to `yi://HOST[:PORT][?data_port=N][&verify=0]` (or `ambarella://`), defaults 7878 and
-    /// 8787. `verify=0` skips the MD5 check of whole-file downloads (it costs CPU at high speed).
+    /// Connects to `yi://HOST[:PORT][?data_port=N][&verify=0][&timeout=SECS]` (or `ambarella://`),
+    /// defaults 7878 and 8787. `verify=0` skips the MD5 check of whole-file downloads (it costs CPU at
+    /// high speed); `timeout` is the longest wait for one answer (default 10 s). Other options are
+    /// refused before any packet is sent.
     pub async fn connect(url: &CameraUrl) -> Result<YiCamera> {
+        check_options(url)?;
+        let timeout = match url.options.get("timeout") {
+            None => ClientConfig::default().timeout,
+            Some(v) => {
+                v.parse::<u64>().ok().filter(|s| *s > 0).map(Duration::from_secs).ok_or_else(|| {
+                    CoreError::InvalidValue(format!(
+                        "timeout={} (use a whole number of seconds, 1 or more)",
+                        Safe(v)
+                    ))
+                })?
+            }
+        };
         let verify_md5 = match url.options.get("verify").map(String::as_str) {
             None | Some("1") => true,
             Some("0") => false,
-            Some(other) => return Err(CoreError::InvalidValue(format!("verify={other} (use 0 or 1)"))),
+            Some(other) => {
+                return Err(CoreError::InvalidValue(format!("verify={} (use 0 or 1)", Safe(other))));
+            }
         };
-        Self::connect_with(url, ClientConfig { verify_md5, ..ClientConfig::default() }).await
+        Self::connect_with(url, ClientConfig { verify_md5, timeout, ..ClientConfig::default() }).await
     }
 
     /// Connects with explicit client settings.
@@ -61,6 +108,7 @@ impl YiCamera {
         if url.scheme != "yi" && url.scheme != "ambarella" {
             return Err(CoreError::InvalidValue(format!("not a yi:// or ambarella:// URL: {url}")));
         }
+        check_options(url)?;
         let data_port = url
             .option_u16("data_port")
             .map_err(|e| CoreError::InvalidValue(e.to_string()))?
@@ -69,7 +117,7 @@ impl YiCamera {
         let client =
             Client::connect(&url.socket_addr(DEFAULT_PORT), &data_url.socket_addr(DEFAULT_DATA_PORT), config)
                 .await?;
-        Ok(YiCamera { client })
+        Ok(YiCamera { client, md5s: HashMap::new() })
     }
 
     /// The underlying session, for protocol-level operations.
@@ -88,9 +136,27 @@ impl YiCamera {
         })
     }
 
-    /// Starts recording video.
+    /// Starts recording video; "already recording" when it is.
     pub async fn start_recording(&mut self) -> Result<()> {
-        Ok(self.client.start_recording().await?)
+        match self.client.start_recording().await {
+            // The camera's -14 ("not possible now") on 513: say why when the reason is a recording.
+            Err(e) if e.rval() == Some(rval::INVALID_OPERATION) && self.is_recording().await => {
+                Err(CoreError::Rejected("already recording".into()))
+            }
+            r => Ok(r?),
+        }
+    }
+
+    /// Whether the camera is recording now (msg 515 answers a time only then).
+    async fn is_recording(&mut self) -> bool {
+        matches!(self.client.record_time().await, Ok(Some(_)))
+    }
+
+    /// The user's reason for a refusal the camera gives while it records, if that is the reason.
+    async fn busy_recording(&mut self, e: &crate::Error) -> Option<CoreError> {
+        let code = e.rval()?;
+        let maybe = matches!(code, rval::PIV_NOT_ALLOWED | rval::INVALID_OPERATION | rval::SYSTEM_BUSY);
+        (maybe && self.is_recording().await).then(|| CoreError::Rejected("stop the recording first".into()))
     }
 
     /// Stops recording; returns the new video file.
@@ -237,15 +303,32 @@ impl Camera for YiCamera {
     where
         W: AsyncWrite + Unpin + Send,
     {
+        let path = camera_path(item);
+        // A failed or skipped download leaves no reported MD5 behind: an old one could vouch for
+        // other bytes.
+        self.md5s.remove(&path);
         if offset > 0 && offset >= item.size {
             return Ok(0);
         }
-        let done = self.client.download(&camera_path(item), offset, out).await?;
+        let done = self.client.download(&path, offset, out).await?;
+        if let Some(md5) = done.md5.filter(|m| !m.is_empty()) {
+            self.md5s.insert(path, md5.to_ascii_lowercase());
+        }
         Ok(done.bytes)
     }
 
+    /// The camera reports the MD5 of the whole file in `get_file_complete`, also for a fetch from an
+    /// offset (the reference: the MD5 "only matches if the whole file is asked for", i.e. it is never
+    /// the MD5 of the part sent), so a resumed file can be checked against it once complete.
+    fn reported_md5(&self, item: &MediaItem) -> Option<String> {
+        self.md5s.get(&camera_path(item)).cloned()
+    }
+
     async fn capture(&mut self) -> Result<Vec<MediaItem>> {
-        let path = self.client.take_photo().await?;
+        let path = match self.client.take_photo().await {
+            Ok(p) => p,
+            Err(e) => return Err(self.busy_recording(&e).await.unwrap_or_else(|| e.into())),
+        };
         Ok(vec![self.item_for(&path).await?])
     }
 
@@ -259,24 +342,51 @@ impl Camera for YiCamera {
     }
 
     async fn setting(&mut self, key: &str) -> Result<Setting> {
-        let value = self.client.get_setting(key).await?;
+        let value = match self.client.get_setting(key).await {
+            Ok(v) => v,
+            // -13 on msg 1 is the camera's "no such key".
+            Err(e) if e.rval() == Some(rval::INVALID_OPTION_VALUE) => {
+                return Err(CoreError::NotFound(format!("no setting '{}' (see config list)", Safe(key))));
+            }
+            Err(e) => return Err(e.into()),
+        };
         self.describe(key, value).await
     }
 
     async fn set_setting(&mut self, key: &str, value: &str) -> Result<Setting> {
+        let clock;
+        let value = if key == CLOCK {
+            clock = clock_value(value)?;
+            clock.as_str()
+        } else {
+            value
+        };
         let current = self.setting(key).await?;
         if !current.writable {
-            return Err(CoreError::InvalidValue(format!("{key} is read-only")));
+            return Err(CoreError::InvalidValue(format!("{} is read-only", Safe(key))));
         }
         if let SettingForm::Choices { choices } = &current.form
             && !choices.iter().any(|c| c == value)
         {
             return Err(CoreError::InvalidValue(format!(
-                "{value:?} for {key}: use one of: {}",
-                choices.join(", ")
+                "'{}' for {}: use one of: {}",
+                Safe(value),
+                Safe(key),
+                choices.iter().map(|c| Safe(c).to_string()).collect::<Vec<_>>().join(", ")
             )));
         }
-        self.client.set_setting(key, value).await?;
+        if let Err(e) = self.client.set_setting(key, value).await {
+            if let Some(busy) = self.busy_recording(&e).await {
+                return Err(busy);
+            }
+            if key == CLOCK && e.rval() == Some(rval::INVALID_OPTION_VALUE) {
+                // The reference's clock range.
+                return Err(CoreError::InvalidValue(format!(
+                    "'{value}' for {CLOCK}: the camera accepts years 2008 to 2037"
+                )));
+            }
+            return Err(e.into());
+        }
         self.setting(key).await
     }
 

@@ -21,10 +21,11 @@
 
 use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
+use camctl_core::text::{Safe, escape};
 use md5::{Digest, Md5};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -113,6 +114,9 @@ struct Shared {
     seq: AtomicU64,
     /// Why the reader stopped, once it has.
     end: StdMutex<Option<String>>,
+    /// The peer has sent at least one well-formed message of this protocol; before that, a close or
+    /// garbage means the port speaks something else.
+    spoke: AtomicBool,
 }
 
 /// A session with an Ambarella camera.
@@ -137,17 +141,31 @@ impl Drop for Client {
 }
 
 /// Connects with the configured timeout and TCP_NODELAY (one small request per write, no Nagle delay).
-async fn connect_tcp(addr: &str, timeout: Duration, what: &str) -> Result<TcpStream> {
+async fn connect_tcp(addr: &str, timeout: Duration) -> Result<TcpStream> {
+    let unreachable = |source| Error::Unreachable { addr: addr.to_string(), source };
     match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
         Ok(Ok(s)) => {
             s.set_nodelay(true)?;
             Ok(s)
         }
-        Ok(Err(e)) => {
-            Err(Error::Io(std::io::Error::new(e.kind(), format!("connecting to {what} {addr}: {e}"))))
-        }
-        Err(_) => Err(Error::Timeout(format!("connecting to {what} {addr}"))),
+        Ok(Err(e)) => Err(unreachable(e)),
+        Err(_) => Err(unreachable(std::io::ErrorKind::TimedOut.into())),
     }
+}
+
+/// Most bytes of a message shown in a debug line.
+const LOG_BYTES: usize = 300;
+
+/// Camera bytes for a log line: at most `max` bytes, lossy UTF-8, escaped (a hostile camera must not
+/// reach the terminal with control sequences).
+fn shown(bytes: &[u8], max: usize) -> String {
+    let cut = &bytes[..bytes.len().min(max)];
+    let text = String::from_utf8_lossy(cut);
+    let mut out = escape(&text).into_owned();
+    if bytes.len() > max {
+        out.push_str("...");
+    }
+    out
 }
 
 fn check(reply: Reply) -> Result<Reply> {
@@ -228,7 +246,7 @@ impl Client {
     /// Connects to the command port `addr` (`host:port`), remembers `data_addr` for transfers and starts a
     /// session. Fails with [`Error::SessionTaken`] when another client keeps the session.
     pub async fn connect(addr: &str, data_addr: &str, config: ClientConfig) -> Result<Client> {
-        let stream = connect_tcp(addr, config.timeout, "the camera").await?;
+        let stream = connect_tcp(addr, config.timeout).await?;
         let host = stream.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|_| "127.0.0.1".into());
         let host = if host.contains(':') { format!("[{host}]") } else { host };
         let (read, write) = stream.into_split();
@@ -237,6 +255,7 @@ impl Client {
             token: AtomicI64::new(0),
             seq: AtomicU64::new(0),
             end: StdMutex::new(None),
+            spoke: AtomicBool::new(false),
         });
         let (reply_tx, replies) = mpsc::channel(64);
         let (note_tx, notes) = mpsc::channel(4096);
@@ -254,8 +273,39 @@ impl Client {
             buf: Vec::with_capacity(256),
             start_reply: Reply { msg_id: msg::START_SESSION, rval: 0, raw: Default::default() },
         };
-        client.start_session().await?;
+        if let Err(e) = client.start_session().await {
+            return Err(client.first_answer_error(e, addr));
+        }
         Ok(client)
+    }
+
+    /// A failure before the peer said anything in this protocol means the port runs something else:
+    /// say so instead of reporting a bare close.
+    fn first_answer_error(&self, e: Error, addr: &str) -> Error {
+        if self.shared.spoke.load(Ordering::Acquire) {
+            return e;
+        }
+        match e {
+            Error::Closed(reason) => Error::NotYi {
+                addr: addr.to_string(),
+                detail: reason.unwrap_or_else(|| "closed the connection without answering".into()),
+            },
+            Error::Stream(s) => Error::NotYi { addr: addr.to_string(), detail: s.to_string() },
+            Error::Io(io)
+                if matches!(
+                    io.kind(),
+                    std::io::ErrorKind::ConnectionReset
+                        | std::io::ErrorKind::ConnectionAborted
+                        | std::io::ErrorKind::BrokenPipe
+                ) =>
+            {
+                Error::NotYi {
+                    addr: addr.to_string(),
+                    detail: "closed the connection without answering".into(),
+                }
+            }
+            e => e,
+        }
     }
 
     /// The current session token.
@@ -296,6 +346,8 @@ impl Client {
     async fn send(&mut self, cmd: &Command<'_>, token: i64) -> Result<()> {
         self.buf.clear();
         cmd.encode(token, &mut self.buf);
+        info!(msg_id = cmd.msg_id(), name = msg::name(cmd.msg_id()), token, "sent");
+        debug!(json = %shown(&self.buf, LOG_BYTES), "sent");
         let mut w = self.shared.writer.lock().await;
         w.write_all(&self.buf)
             .await
@@ -579,7 +631,7 @@ impl Client {
     async fn data_conn(&mut self) -> Result<TcpStream> {
         match self.data.take() {
             Some(s) => Ok(s),
-            None => connect_tcp(&self.data_addr, self.config.timeout, "the data port").await,
+            None => connect_tcp(&self.data_addr, self.config.timeout).await,
         }
     }
 
@@ -673,7 +725,10 @@ impl Client {
         let (rem, size) = expected.unwrap_or_default();
         let note = self.wait_note(floor, &["get_file_complete", "get_file_fail"], timeout).await?;
         if note.kind == "get_file_fail" {
-            return Err(Error::Transfer(format!("camera reported get_file_fail ({})", note.param_text())));
+            return Err(Error::Transfer(format!(
+                "camera reported get_file_fail ({})",
+                Safe(&note.param_text())
+            )));
         }
         let done = TransferDone::from_notification(&note);
         let whole = offset == 0 && rem == size;
@@ -722,7 +777,10 @@ impl Client {
         let note =
             self.wait_note(floor, &["put_file_complete", "put_file_fail"], self.config.timeout).await?;
         if note.kind == "put_file_fail" {
-            return Err(Error::Transfer(format!("camera reported put_file_fail ({})", note.param_text())));
+            return Err(Error::Transfer(format!(
+                "camera reported put_file_fail ({})",
+                Safe(&note.param_text())
+            )));
         }
         let done = TransferDone::from_notification(&note);
         if let Some(theirs) = done.md5
@@ -844,12 +902,25 @@ async fn read_loop(
 ) {
     let mut stream = JsonStream::new(config.max_object);
     let mut buf = vec![0u8; 64 * 1024];
+    // Until the first message: whether only whitespace has come so far.
+    let mut blank_so_far = true;
     let reason = loop {
+        let spoke = shared.spoke.load(Ordering::Acquire);
         let n = match read.read(&mut buf).await {
-            Ok(0) => break "end of stream".to_string(),
+            Ok(0) if spoke => break "end of stream".to_string(),
+            Ok(0) => break "closed the connection without answering".to_string(),
             Ok(n) => n,
             Err(e) => break e.to_string(),
         };
+        if !spoke && blank_so_far {
+            // The camera's stream is JSON objects from the first byte: anything else is another
+            // protocol (HTTP, RTSP, a binary one), reported at once rather than after a timeout.
+            match buf[..n].iter().find(|b| !b.is_ascii_whitespace()) {
+                Some(b'{') => blank_so_far = false,
+                Some(_) => break format!("answered with non-JSON bytes \"{}\"", shown(&buf[..n], 40)),
+                None => {}
+            }
+        }
         stream.push(&buf[..n]);
         let mut fatal = None;
         loop {
@@ -861,23 +932,37 @@ async fn read_loop(
                     break;
                 }
             };
+            debug!(json = %shown(object, LOG_BYTES), "received");
             let message = match Message::decode(object) {
                 Ok(m) => m,
+                Err(_) if !shared.spoke.load(Ordering::Acquire) => {
+                    fatal = Some(format!("answered JSON that is not the camera API: {}", shown(object, 80)));
+                    break;
+                }
                 Err(e) => {
-                    warn!(error = %e, object = %String::from_utf8_lossy(object), "undecodable object from camera, skipped");
+                    warn!(error = %e, object = %shown(object, LOG_BYTES), "undecodable object from camera, skipped");
                     continue;
                 }
             };
+            shared.spoke.store(true, Ordering::Release);
             match message {
                 // Never block here (1793 must be answered in time): a reply nobody waits for while 64
                 // others are unread is unsolicited and can go.
                 Message::Reply(r) => {
+                    info!(
+                        msg_id = r.msg_id,
+                        name = msg::name(r.msg_id),
+                        rval = r.rval,
+                        result = rval::describe(r.rval),
+                        "received reply"
+                    );
                     if let Err(mpsc::error::TrySendError::Full(r)) = replies.try_send(r) {
                         warn!(msg_id = r.msg_id, "reply queue full, reply dropped");
                     }
                 }
                 Message::Other { msg_id, raw } => {
                     // A reply without rval (some firmware omits it on success).
+                    info!(msg_id, name = msg::name(msg_id), "received reply without rval");
                     if let Err(mpsc::error::TrySendError::Full(_)) =
                         replies.try_send(Reply { msg_id, rval: rval::OK, raw })
                     {
@@ -885,7 +970,8 @@ async fn read_loop(
                     }
                 }
                 Message::Notification(n) => {
-                    debug!(kind = %n.kind, param = %n.param.as_ref().map(as_text).unwrap_or_default(), "notification");
+                    let param = n.param.as_ref().map(as_text).unwrap_or_default();
+                    info!(kind = %Safe(&n.kind), param = %shown(param.as_bytes(), 120), "received notification");
                     // Numbered before it is queued, so a waiter's floor never admits an older one.
                     let seq = shared.seq.fetch_add(1, Ordering::AcqRel);
                     if let Err(mpsc::error::TrySendError::Full(_)) = notes.try_send((seq, n)) {
@@ -893,6 +979,7 @@ async fn read_loop(
                     }
                 }
                 Message::SessionHolderQuery => {
+                    info!(msg_id = msg::QUERY_SESSION_HOLDER, name = "QUERY_SESSION_HOLDER", "received");
                     if config.keep_session {
                         let token = shared.token.load(Ordering::Relaxed);
                         let mut out = Vec::with_capacity(64);

@@ -42,7 +42,26 @@ pub enum Error {
     /// The camera sent something the protocol does not allow.
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// Nothing accepted the connection at `addr`.
+    #[error("no Yi camera at {addr}: {source}")]
+    Unreachable {
+        /// `host:port` tried.
+        addr: String,
+        /// Why the connection failed.
+        source: std::io::Error,
+    },
+    /// Something answered at `addr`, but not in the Ambarella JSON protocol.
+    #[error("{addr} is not a Yi camera: {detail}")]
+    NotYi {
+        /// `host:port` of the peer.
+        addr: String,
+        /// What it did instead (camera text already escaped).
+        detail: String,
+    },
 }
+
+/// How errors name the protocol ("no Yi camera at ...").
+const PROTOCOL: &str = "Yi";
 
 /// Result with this crate's error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -62,6 +81,8 @@ impl From<Error> for camctl_core::Error {
         use camctl_core::Error as E;
         match e {
             Error::Io(io) => E::io("Ambarella connection", io),
+            Error::Unreachable { addr, source } => E::unreachable(PROTOCOL, &addr, &source),
+            Error::NotYi { addr, detail } => E::wrong_protocol(PROTOCOL, &addr, &detail),
             Error::Timeout(what) => E::Timeout(format!("waiting for {what}")),
             Error::SessionTaken => E::Rejected(e.to_string()),
             Error::Camera { msg_id, rval: code } => {

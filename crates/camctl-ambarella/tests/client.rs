@@ -246,7 +246,11 @@ async fn photo_video_preview_and_events() {
 
     assert_eq!(cam.record_time().await.unwrap(), None);
     cam.start_recording().await.unwrap();
-    assert!(matches!(cam.capture().await, Err(CoreError::Camera(_))), "no photo while recording");
+    let refused = cam.capture().await;
+    assert!(
+        matches!(&refused, Err(CoreError::Rejected(m)) if m == "stop the recording first"),
+        "no photo while recording: {refused:?}"
+    );
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert!(cam.record_time().await.unwrap().unwrap() >= 1);
     let video = cam.stop_recording().await.unwrap();

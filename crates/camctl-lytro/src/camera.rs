@@ -18,6 +18,9 @@ const MODEL: &str = "Lytro light-field camera (1st generation)";
 /// How long [`Camera::capture`] waits for `NewPictureAvailable`.
 const CAPTURE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The URL options `lytro://` understands.
+const OPTIONS: &[&str] = &["callback_port", "download_port", "formats", "keepalive", "pipeline", "timeout"];
+
 /// Setting keys.
 const KEY_TIME: &str = "camera_time";
 const KEY_BATTERY: &str = "battery";
@@ -65,10 +68,19 @@ impl LytroCamera {
             return Err(CoreError::InvalidValue(format!("not a lytro:// URL: {url}")));
         }
         let bad = |e: camctl_core::UrlError| CoreError::InvalidValue(e.to_string());
+        // Before any packet: a misspelt option would otherwise be ignored silently.
+        url.check_options(OPTIONS).map_err(bad)?;
         let secs = |key: &str| -> Result<Option<u64>> {
             url.options
                 .get(key)
-                .map(|v| v.parse::<u64>().map_err(|_| CoreError::InvalidValue(format!("{key}={v}"))))
+                .map(|v| {
+                    v.parse::<u64>().map_err(|_| {
+                        CoreError::InvalidValue(format!(
+                            "{key}={} (use a whole number, 0 or more)",
+                            camctl_core::text::Safe(v)
+                        ))
+                    })
+                })
                 .transpose()
         };
         let mut config = ClientConfig {
@@ -96,13 +108,6 @@ impl LytroCamera {
             }
             None => vec![PictureFormat::Jpeg],
         };
-        for key in url.options.keys() {
-            if !["callback_port", "download_port", "keepalive", "timeout", "pipeline", "formats"]
-                .contains(&key.as_str())
-            {
-                tracing::warn!(key, "unknown lytro:// URL option ignored");
-            }
-        }
         Ok((config, formats))
     }
 
@@ -161,7 +166,7 @@ impl LytroCamera {
         let t = self.client.camera_time().await?;
         Ok(Setting {
             key: KEY_TIME.into(),
-            label: "Camera time (UTC)".into(),
+            label: "Camera time".into(),
             value: t.to_datetime().map_or_else(|| t.to_string(), |d| d.to_string()),
             writable: true,
             form: SettingForm::Free,
@@ -178,6 +183,22 @@ impl LytroCamera {
             form: SettingForm::Free,
         })
     }
+}
+
+/// What the user typed for the camera time: `now` is the local time (what the camera shows, as
+/// gphoto2 sets clocks); anything else must be a real calendar date (2024-02-31 is refused).
+fn camera_time_value(value: &str) -> Result<CameraTime> {
+    let t = if value.trim().eq_ignore_ascii_case("now") {
+        CameraTime::from_datetime(DateTime::now_local())
+    } else {
+        CameraTime::parse(value)
+    };
+    t.filter(CameraTime::is_valid).ok_or_else(|| {
+        CoreError::InvalidValue(format!(
+            "'{}' for {KEY_TIME}: use YYYY-MM-DD hh:mm:ss[.sss] (a real date, local time) or now",
+            camctl_core::text::Safe(value)
+        ))
+    })
 }
 
 /// File-name ending of a format in local paths.
@@ -225,7 +246,10 @@ impl Camera for LytroCamera {
         W: AsyncWrite + Unpin + Send,
     {
         if item.id.is_empty() || item.id.contains('\0') {
-            return Err(CoreError::NotFound(format!("{}: not a Lytro camera file", item.path)));
+            return Err(CoreError::NotFound(format!(
+                "{}: not a Lytro camera file",
+                camctl_core::text::Safe(&item.path)
+            )));
         }
         Ok(self.client.download_file(&item.id, offset, out).await?)
     }
@@ -260,11 +284,12 @@ impl Camera for LytroCamera {
             }
         };
         let list = self.client.picture_list().await?;
-        let entry = list
-            .entries
-            .iter()
-            .find(|e| e.id == id)
-            .ok_or_else(|| CoreError::Protocol(format!("new picture {id} is not in the picture list")))?;
+        let entry = list.entries.iter().find(|e| e.id == id).ok_or_else(|| {
+            CoreError::Protocol(format!(
+                "new picture {} is not in the picture list",
+                camctl_core::text::Safe(&id)
+            ))
+        })?;
         let mut items = Vec::new();
         let formats = self.formats.clone();
         self.items_of(entry, &formats, &mut items).await?;
@@ -279,30 +304,25 @@ impl Camera for LytroCamera {
         match key {
             KEY_TIME => self.time_setting().await,
             KEY_BATTERY => self.battery_setting().await,
-            _ => {
-                Err(CoreError::NotFound(format!("setting {key:?} (Lytro has {KEY_TIME} and {KEY_BATTERY})")))
-            }
+            _ => Err(CoreError::NotFound(format!(
+                "no setting '{}' (Lytro has {KEY_TIME} and {KEY_BATTERY})",
+                camctl_core::text::Safe(key)
+            ))),
         }
     }
 
     async fn set_setting(&mut self, key: &str, value: &str) -> Result<Setting> {
         match key {
             KEY_TIME => {
-                let t = if value.eq_ignore_ascii_case("now") {
-                    CameraTime::from_datetime(DateTime::now())
-                } else {
-                    CameraTime::parse(value)
-                }
-                .ok_or_else(|| {
-                    CoreError::InvalidValue(format!("{value:?}: use YYYY-MM-DD hh:mm:ss (UTC) or \"now\""))
-                })?;
+                let t = camera_time_value(value)?;
                 self.client.set_camera_time(&t).await?;
                 self.time_setting().await
             }
             KEY_BATTERY => Err(CoreError::InvalidValue("battery is read-only".into())),
-            _ => {
-                Err(CoreError::NotFound(format!("setting {key:?} (Lytro has {KEY_TIME} and {KEY_BATTERY})")))
-            }
+            _ => Err(CoreError::NotFound(format!(
+                "no setting '{}' (Lytro has {KEY_TIME} and {KEY_BATTERY})",
+                camctl_core::text::Safe(key)
+            ))),
         }
     }
 

@@ -24,17 +24,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use camctl_core::text::escape;
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinHandle;
-use tracing::debug;
+use tracing::{debug, info};
 
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::wire::{
     Callback, CallbackDecoder, CameraTime, DEFAULT_MAX_LINE, HardwareInfo, Header, MAX_CHUNK,
-    PICTURE_PREFIX_LEN, PictureEntry, PictureFormat, PictureList, Request,
+    PICTURE_PREFIX_LEN, PictureEntry, PictureFormat, PictureList, Request, WireError, c_string, cmd,
 };
 use crate::{DEFAULT_CALLBACK_PORT, DEFAULT_COMMAND_PORT, DEFAULT_DOWNLOAD_PORT};
 
@@ -114,14 +115,27 @@ struct Conn {
     /// so request/response pairing is lost.
     busy: bool,
     activity: Arc<Activity>,
+    /// `host:port`, for errors.
+    addr: String,
+    /// The peer has answered with a Lytro frame; before that, garbage or a close means the port
+    /// speaks another protocol.
+    answered: bool,
+}
+
+/// The parameters of a request for a log line: the path or id it carries, escaped.
+fn shown_params(req: &Request) -> String {
+    if req.header.command == cmd::DOWNLOAD {
+        return format!("offset {} buffer {}", req.header.offset(), req.header.length);
+    }
+    escape(&c_string(&req.payload)).into_owned()
 }
 
 impl Conn {
     async fn open(host: &str, port: u16, timeout: Duration, activity: Arc<Activity>) -> Result<Conn> {
-        let stream = connect(host, port, timeout, "the command connection").await?;
+        let stream = connect(host, port, timeout).await?;
         let mut inner = Connection::new(stream);
         inner.set_read_timeout(Some(timeout));
-        Ok(Conn { inner, busy: false, activity })
+        Ok(Conn { inner, busy: false, activity, addr: host_port(host, port), answered: false })
     }
 
     fn begin(&mut self) -> Result<()> {
@@ -134,11 +148,33 @@ impl Conn {
 
     async fn send(&mut self, req: &Request) -> Result<()> {
         self.activity.touch();
-        self.inner.write_frame(&req.header, &req.payload).await
+        debug!(
+            command = req.header.name(),
+            length = req.header.length,
+            flags = req.header.flags,
+            params = ?req.header.params,
+            "sent header"
+        );
+        match self.inner.write_frame(&req.header, &req.payload).await {
+            Err(e) if !self.answered => Err(self.foreign(e)),
+            r => r,
+        }
     }
 
     async fn read_response(&mut self, req: &Header) -> Result<Header> {
-        let resp = self.inner.read_header().await?;
+        let resp = match self.inner.read_header().await {
+            Ok(h) => h,
+            Err(e) if !self.answered => return Err(self.foreign(e)),
+            Err(e) => return Err(e),
+        };
+        self.answered = true;
+        debug!(
+            command = resp.name(),
+            length = resp.length,
+            flags = resp.flags,
+            params = ?resp.params,
+            "received header"
+        );
         if !req.is_answered_by(&resp) {
             return Err(Error::Protocol(format!(
                 "response {:02x}/{:02x} flags {:#x} does not answer request {:02x}/{:02x}",
@@ -152,6 +188,21 @@ impl Conn {
         Ok(resp)
     }
 
+    /// A failure reading the first answer on this connection: bad magic or a close there means the
+    /// peer is not a Lytro camera.
+    fn foreign(&self, e: Error) -> Error {
+        let detail = match &e {
+            Error::Wire(WireError::BadMagic(m)) => {
+                format!("answered {:02x} {:02x} {:02x} {:02x}, not a Lytro frame", m[0], m[1], m[2], m[3])
+            }
+            Error::Closed => "closed the connection without answering".into(),
+            Error::Io(io) if is_reset(io) => "closed the connection without answering".into(),
+            Error::Wire(WireError::Truncated(_)) => "closed the connection in the first frame".into(),
+            _ => return e,
+        };
+        Error::NotLytro { addr: self.addr.clone(), detail }
+    }
+
     /// One request/response pair with a small in-memory response.
     async fn transact(&mut self, req: &Request) -> Result<Vec<u8>> {
         self.begin()?;
@@ -162,6 +213,12 @@ impl Conn {
         let payload =
             self.inner.read_payload(resp.length, max.clamp(CameraTime::LEN, MAX_SMALL_RESPONSE)).await?;
         self.busy = false;
+        info!(
+            command = req.header.name(),
+            params = %shown_params(req),
+            answer_len = payload.len(),
+            "command"
+        );
         Ok(payload)
     }
 
@@ -235,19 +292,33 @@ impl Conn {
             }
         }
         self.busy = false;
+        info!(command = "DOWNLOAD", from = offset, to = done, of = total, "command");
         Ok(done - offset)
     }
 }
 
-async fn connect(host: &str, port: u16, timeout: Duration, what: &'static str) -> Result<TcpStream> {
-    let addr = if host.contains(':') && !host.starts_with('[') {
+/// Whether an I/O error means the peer dropped the connection.
+fn is_reset(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(e.kind(), ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof)
+}
+
+/// `host:port`, bracketing IPv6 literals.
+fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]:{port}")
     } else {
         format!("{host}:{port}")
-    };
+    }
+}
+
+async fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream> {
+    let addr = host_port(host, port);
+    let unreachable = |source| Error::Unreachable { addr: addr.clone(), source };
     let stream = match tokio::time::timeout(timeout, TcpStream::connect(&addr)).await {
-        Ok(s) => s?,
-        Err(_) => return Err(Error::Timeout(what)),
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return Err(unreachable(e)),
+        Err(_) => return Err(unreachable(std::io::ErrorKind::TimedOut.into())),
     };
     // Requests are tiny and latency-bound: never let Nagle hold them back.
     stream.set_nodelay(true)?;
@@ -397,7 +468,7 @@ impl Client {
     pub async fn delete_picture(&mut self, entry: &PictureEntry) -> Result<()> {
         let answer = self.small(&Request::delete_picture(entry)).await?;
         if answer.is_empty() {
-            return Err(Error::NotFound(entry.camera_path("*")));
+            return Err(Error::NotFound(escape(&entry.camera_path("*")).into_owned()));
         }
         Ok(())
     }
@@ -457,14 +528,14 @@ impl Client {
         let result = async {
             if let Some(conn) = self.download_conn().await {
                 if !conn.load(req).await? {
-                    return Err(Error::NotFound(what.to_string()));
+                    return Err(Error::NotFound(escape(what).into_owned()));
                 }
                 let total = conn.content_length().await?;
                 return conn.fetch(offset.min(total), total, chunk, depth, &mut buf, out).await;
             }
             let mut conn = self.cmd.lock().await;
             if !conn.load(req).await? {
-                return Err(Error::NotFound(what.to_string()));
+                return Err(Error::NotFound(escape(what).into_owned()));
             }
             let total = conn.content_length().await?;
             conn.fetch(offset.min(total), total, chunk, depth, &mut buf, out).await
@@ -526,13 +597,7 @@ impl Client {
     /// Connects the callback stream if it is not yet (events from then on are queued).
     pub async fn subscribe(&mut self) -> Result<()> {
         if self.callbacks.is_none() {
-            let stream = connect(
-                &self.host,
-                self.config.callback_port,
-                self.config.timeout,
-                "the callback connection",
-            )
-            .await?;
+            let stream = connect(&self.host, self.config.callback_port, self.config.timeout).await?;
             let (tx, rx) = mpsc::channel(CALLBACK_QUEUE);
             let task = tokio::spawn(read_callbacks(
                 stream,
@@ -628,6 +693,9 @@ async fn read_callbacks(
         while let Some(msg) = decoder.next_message() {
             match msg {
                 Ok(cb) => {
+                    if cb.event() != crate::wire::CallbackEvent::HeartbeatTick {
+                        info!(name = %escape(&cb.name), params = %escape(&cb.params.join(" ")), "callback");
+                    }
                     // Heartbeats are dropped rather than blocking the reader when nobody listens.
                     if let Err(mpsc::error::TrySendError::Closed(_)) = tx.try_send(Ok(cb)) {
                         return;

@@ -7,7 +7,7 @@ use camctl_core::io::{ReadFullError, read_full};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 use crate::error::{Error, Result};
-use crate::wire::{HEADER_LEN, Header, WireError};
+use crate::wire::{HEADER_LEN, Header, MAGIC, WireError};
 
 /// Read-ahead buffer. Reads larger than this (download chunks) bypass it and land directly in the
 /// caller's buffer.
@@ -49,11 +49,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     /// Reads the next header; [`Error::Closed`] on a clean end of stream before its first byte.
+    ///
+    /// The magic is read and checked first, so a peer speaking another protocol is refused as soon as
+    /// it sends four bytes, not after a timeout waiting for 28.
     pub async fn read_header(&mut self) -> Result<Header> {
         let mut head = [0u8; HEADER_LEN];
-        read_full(&mut self.stream, &mut head, self.read_timeout)
+        read_full(&mut self.stream, &mut head[..MAGIC.len()], self.read_timeout)
             .await
             .map_err(|e| read_error(e, "header"))?;
+        if head[..MAGIC.len()] != MAGIC {
+            return Err(Error::Wire(WireError::BadMagic([head[0], head[1], head[2], head[3]])));
+        }
+        match read_full(&mut self.stream, &mut head[MAGIC.len()..], self.read_timeout).await {
+            // The frame has begun: an end now is a truncated header, not a clean close.
+            Err(ReadFullError::Closed) => return Err(Error::Wire(WireError::Truncated("header"))),
+            other => other.map_err(|e| read_error(e, "header"))?,
+        }
         Ok(Header::decode(&head)?)
     }
 

@@ -32,7 +32,26 @@ pub enum Error {
     /// mDNS / DNS-SD failure.
     #[error("mDNS: {0}")]
     Mdns(String),
+    /// Nothing accepted the connection at `addr`.
+    #[error("no Lytro camera at {addr}: {source}")]
+    Unreachable {
+        /// `host:port` tried.
+        addr: String,
+        /// Why the connection failed.
+        source: std::io::Error,
+    },
+    /// Something answered at `addr`, but not with Lytro frames.
+    #[error("{addr} is not a Lytro camera: {}", camctl_core::text::Safe(.detail))]
+    NotLytro {
+        /// `host:port` of the peer.
+        addr: String,
+        /// What it sent instead.
+        detail: String,
+    },
 }
+
+/// How errors name the protocol ("no Lytro camera at ...").
+const PROTOCOL: &str = "Lytro";
 
 impl From<Error> for camctl_core::Error {
     fn from(e: Error) -> Self {
@@ -42,6 +61,8 @@ impl From<Error> for camctl_core::Error {
             Error::Timeout(what) => E::Timeout(format!("waiting for {what}")),
             Error::NotFound(what) => E::NotFound(what),
             Error::InvalidValue(v) => E::InvalidValue(v),
+            Error::Unreachable { addr, source } => E::unreachable(PROTOCOL, &addr, &source),
+            Error::NotLytro { addr, detail } => E::wrong_protocol(PROTOCOL, &addr, &detail),
             Error::Wire(_) | Error::Closed | Error::Protocol(_) | Error::Poisoned | Error::Mdns(_) => {
                 E::Protocol(e.to_string())
             }

@@ -84,11 +84,13 @@ async fn url_options() {
 }
 
 #[tokio::test]
-async fn unreachable_camera_is_an_io_error() {
+async fn unreachable_camera_names_protocol_host_and_port() {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
     let url: CameraUrl = format!("lytro://127.0.0.1:{port}").parse().unwrap();
-    assert!(matches!(LytroCamera::connect(&url).await, Err(CoreError::Io { .. })));
+    let err = LytroCamera::connect(&url).await.err().expect("unreachable");
+    assert!(matches!(err, CoreError::Unreachable { .. }), "{err:?}");
+    assert_eq!(err.to_string(), format!("no Lytro camera at 127.0.0.1:{port}: connection refused"));
 }

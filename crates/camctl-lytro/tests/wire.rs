@@ -19,6 +19,14 @@ proptest! {
     }
 
     #[test]
+    fn camera_time_parse_is_total(s in any::<String>(), frac in "[0-9é\u{ff10}-\u{ff19}.Z+-]{0,12}") {
+        let _ = camctl_lytro::wire::CameraTime::parse(&s);
+        if let Some(t) = camctl_lytro::wire::CameraTime::parse(&format!("2024-01-02T03:04:05.{frac}")) {
+            prop_assert!(t.is_valid() && t.millisecond < 1000);
+        }
+    }
+
+    #[test]
     fn decoders_are_total(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
         let _ = Frame::decode(&bytes);
         let _ = PictureList::decode(&bytes);

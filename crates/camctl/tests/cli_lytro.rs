@@ -60,3 +60,68 @@ fn capture_time_and_events() {
     assert!(set.starts_with("2031-02-03 04:05"), "{set}");
     assert!(run_ok(&["config", &emu.url, "get", "camera_time"]).starts_with("2031-02-03 04:05"));
 }
+
+/// Log text without terminal colour codes (`ESC [ ... m`), whether or not the binary adds them.
+fn plain(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn verbose_levels_show_commands_then_headers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let emu = Emulator::start("lytro", &tmp.path().join("card"), &[]);
+    let quiet = run(&["info", &emu.url]);
+    assert!(quiet.status.success());
+    assert_eq!(plain(&quiet.stderr), "", "no -v, no log");
+
+    let v = run(&["-v", "info", &emu.url]);
+    assert!(v.status.success());
+    let log = plain(&v.stderr);
+    assert!(log.lines().any(|l| l.contains("INFO") && l.contains("LOAD hardware info")), "{log}");
+    assert!(log.lines().any(|l| l.contains("QUERY battery") && l.contains("answer_len=4")), "{log}");
+    assert!(log.lines().any(|l| l.contains("DOWNLOAD") && l.contains("of=644")), "{log}");
+    assert!(!log.contains("DEBUG"), "-v shows no packets: {log}");
+
+    let vv = run(&["-vv", "info", &emu.url]);
+    assert!(vv.status.success());
+    let log = plain(&vv.stderr);
+    assert!(log.lines().any(|l| l.contains("DEBUG") && l.contains("sent header")), "{log}");
+    assert!(log.lines().any(|l| l.contains("DEBUG") && l.contains("received header")), "{log}");
+}
+
+#[test]
+fn errors_name_the_problem_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let emu = Emulator::start("lytro", &tmp.path().join("card"), &[]);
+    let one_line = |args: &[&str], want: &str| {
+        let out = run(args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = plain(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    };
+    let typo = format!("{}&formts=all", emu.url);
+    one_line(&["ls", &typo], r#"unknown option "formts" in lytro:// URL (known: callback_port"#);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    one_line(
+        &["info", &format!("lytro://127.0.0.1:{port}")],
+        &format!("no Lytro camera at 127.0.0.1:{port}: connection refused"),
+    );
+    one_line(&["config", &emu.url, "set", "camera_time", "2024-02-31 10:00:00"], "use YYYY-MM-DD hh:mm:ss");
+    let set = run_ok(&["config", &emu.url, "set", "camera_time", "now"]);
+    assert!(camctl_core::time::DateTime::parse(set.trim()).is_some(), "{set}");
+}

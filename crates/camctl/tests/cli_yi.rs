@@ -106,3 +106,85 @@ fn capture_config_record_and_preview() {
     let other = run(&["record", "ptpip://127.0.0.1:1", "start"]);
     assert!(!other.status.success());
 }
+
+/// Log text without terminal colour codes (`ESC [ ... m`), whether or not the binary adds them.
+fn plain(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn verbose_levels_show_messages_then_packets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let emu = Emulator::start("yi", &card(tmp.path()), &[]);
+    let quiet = run(&["info", &emu.url]);
+    assert!(quiet.status.success());
+    assert_eq!(plain(&quiet.stderr), "", "no -v, no log");
+
+    let v = run(&["-v", "info", &emu.url]);
+    assert!(v.status.success());
+    let log = plain(&v.stderr);
+    let has = |pred: &dyn Fn(&str) -> bool| log.lines().any(pred);
+    assert!(
+        has(&|l| l.contains("INFO")
+            && l.contains("sent")
+            && l.contains("msg_id=257")
+            && l.contains("START_SESSION")),
+        "{log}"
+    );
+    assert!(
+        has(&|l| l.contains("received reply") && l.contains("msg_id=3") && l.contains("rval=0")),
+        "{log}"
+    );
+    assert!(has(&|l| l.contains("received notification") && l.contains("vf_stop")), "{log}");
+    assert!(!log.contains("DEBUG"), "-v shows no packets: {log}");
+
+    let vv = run(&["-vv", "info", &emu.url]);
+    assert!(vv.status.success());
+    let log = plain(&vv.stderr);
+    assert!(log.lines().any(|l| l.contains("DEBUG") && l.contains(r#""msg_id":257"#)), "{log}");
+    assert!(
+        log.lines().any(|l| l.contains("DEBUG") && l.contains(r#""msg_id": 257"#)),
+        "the reply, raw: {log}"
+    );
+}
+
+#[test]
+fn errors_name_the_problem_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let emu = Emulator::start("yi", &card(tmp.path()), &[]);
+    let one_line = |args: &[&str], want: &str| {
+        let out = run(args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = plain(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    };
+    let typo = format!("{}&data_prot=1", emu.url);
+    one_line(
+        &["ls", &typo],
+        r#"unknown option "data_prot" in yi:// URL (known: data_port, timeout, verify)"#,
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    one_line(
+        &["info", &format!("yi://127.0.0.1:{port}")],
+        &format!("no Yi camera at 127.0.0.1:{port}: connection refused"),
+    );
+    one_line(&["config", &emu.url, "get", "nosuch"], "no setting 'nosuch' (see config list)");
+    one_line(&["config", &emu.url, "set", "camera_clock", "2024-02-31 10:00:00"], "use YYYY-MM-DD hh:mm:ss");
+    let set = run_ok(&["config", &emu.url, "set", "camera_clock", "now"]);
+    assert!(camctl_core::time::DateTime::parse(set.trim()).is_some(), "{set}");
+}

@@ -46,6 +46,57 @@ pub(crate) fn local(media: &Path, camera: &str) -> PathBuf {
     if rest.is_empty() { media.to_path_buf() } else { media.join(rest) }
 }
 
+/// One version of a file's content, for the MD5 cache: device, inode, size, modification and change
+/// time. A user can set the mtime back and a same-size rewrite keeps the size, but the ctime moves on
+/// every write, rename or `touch`, so a replaced file gets a new stamp. Only files whose ctime is at
+/// least [`SETTLED`] old get a stamp at all: a change within the filesystem's timestamp granularity of
+/// the stamping could otherwise keep the same ctime (git's "racy" rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+/// How old a file's last change must be before its MD5 is cached.
+pub(crate) const SETTLED: Duration = Duration::from_secs(2);
+
+impl Stamp {
+    /// The stamp of a file's metadata; `None` when it changed too recently to trust (or the platform
+    /// has no change time), so its MD5 is computed afresh.
+    pub(crate) fn of(meta: &std::fs::Metadata) -> Option<Stamp> {
+        Self::of_at(meta, std::time::SystemTime::now())
+    }
+
+    /// [`Stamp::of`] as seen at time `now`.
+    fn of_at(meta: &std::fs::Metadata, now: std::time::SystemTime) -> Option<Stamp> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let ns = |secs: i64, nanos: i64| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
+            let ctime_ns = ns(meta.ctime(), meta.ctime_nsec());
+            let now = now.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos();
+            if (now as i128) - ctime_ns < SETTLED.as_nanos() as i128 {
+                return None;
+            }
+            Some(Stamp {
+                dev: meta.dev(),
+                ino: meta.ino(),
+                size: meta.len(),
+                mtime_ns: ns(meta.mtime(), meta.mtime_nsec()),
+                ctime_ns,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (meta, now);
+            None
+        }
+    }
+}
+
 /// `YYYY-MM-DD HH:MM:SS` of a file's modification time.
 pub(crate) fn file_date(meta: &std::fs::Metadata) -> String {
     meta.modified().map(DateTime::from_system).unwrap_or_else(|_| DateTime::now()).to_string()
@@ -188,6 +239,29 @@ mod tests {
         assert_eq!(local(Path::new("/m"), "/tmp/fuse_d/DCIM/a.jpg"), Path::new("/m/DCIM/a.jpg"));
         assert!(glob_match("YDXJ*.jpg", "YDXJ0001.jpg") && !glob_match("YDXJ*.jpg", "YDXJ0001.mp4"));
         assert!(glob_match("*", "x") && glob_match("a?c", "abc"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn stamps_trust_only_settled_files_and_change_with_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.jpg");
+        std::fs::write(&path, b"first").unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        // Just written: its MD5 is never cached.
+        assert_eq!(Stamp::of(&meta), None);
+        let later = std::time::SystemTime::now() + SETTLED * 2;
+        let settled = Stamp::of_at(&meta, later).expect("settled");
+        assert_eq!(Stamp::of_at(&meta, later), Some(settled));
+        // Replaced by another file of the same size and mtime: another inode, another stamp.
+        let other = dir.path().join("b.jpg");
+        std::fs::write(&other, b"other").unwrap();
+        let f = std::fs::File::options().write(true).open(&other).unwrap();
+        f.set_modified(meta.modified().unwrap()).unwrap();
+        std::fs::rename(&other, &path).unwrap();
+        let replaced = std::fs::metadata(&path).unwrap();
+        assert_eq!((replaced.len(), replaced.modified().unwrap()), (meta.len(), meta.modified().unwrap()));
+        assert_ne!(Stamp::of_at(&replaced, later + SETTLED), Some(settled));
     }
 
     #[test]

@@ -266,8 +266,9 @@ pub(crate) struct State {
     next_number: u32,
     transfer: Option<Transfer>,
     data_slot: Option<TcpStream>,
-    /// MD5 of whole files by path, valid while size and mtime match.
-    md5_cache: HashMap<PathBuf, (u64, std::time::SystemTime, String)>,
+    /// MD5 of whole files by path, valid while the file's identity and change time match (see
+    /// [`files::Stamp`]).
+    md5_cache: HashMap<PathBuf, (files::Stamp, String)>,
     photo_seed: u64,
 }
 

@@ -597,6 +597,13 @@ impl Conn {
             self.note("wifi_will_shutdown", None).await?;
             return Ok(Flow::Close);
         }
+        // While recording the Yi refuses setting changes ("operation not possible now", -14; the
+        // official app greys them out). The reference has no capture of it; -14 is the SDK's code for
+        // a request the current state does not allow, as for 513 while recording.
+        if self.shared.lock().recording.is_some() {
+            self.rv(id, rval::INVALID_OPERATION).await?;
+            return Ok(Flow::Continue);
+        }
         let result = self.shared.lock().settings.set(key, value);
         match result {
             Ok(changed) if !changed && self.shared.config.unchanged_rval != 0 => {

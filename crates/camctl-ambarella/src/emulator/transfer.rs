@@ -3,8 +3,9 @@
 //!
 //! A download is streamed by two cooperating parts so disk reads and socket writes overlap: a blocking
 //! thread reads 1 MiB chunks (and hashes them when the MD5 is not cached) into a small channel, the async
-//! task writes them to the socket and recycles the buffers. Whole-file MD5s are cached by path, size and
-//! modification time, so repeated downloads of a big file cost no hashing. (Linux `sendfile` was tried
+//! task writes them to the socket and recycles the buffers. Whole-file MD5s are cached by path and
+//! [`files::Stamp`], so repeated downloads of a big, settled file cost no hashing, while a file replaced
+//! between two downloads is always hashed again. (Linux `sendfile` was tried
 //! and measured no faster over loopback, so the portable path stays.)
 
 use std::io::{self, Read, Seek, SeekFrom};
@@ -103,26 +104,23 @@ pub(super) async fn get_file(
             if !meta.is_file() {
                 return Err(io::ErrorKind::NotFound.into());
             }
-            Ok((file, meta.len(), meta.modified().ok()))
+            Ok((file, meta.len(), files::Stamp::of(&meta)))
         }
     })
     .await
     .map_err(io::Error::other)?;
-    let Ok((file, size, mtime)) = opened else { return conn.rv(id, rval::INVALID_PATH).await };
+    let Ok((file, size, stamp)) = opened else { return conn.rv(id, rval::INVALID_PATH).await };
     if offset > size {
         return conn.rv(id, rval::INVALID_PARAM).await;
     }
     let rem = if fetch == 0 { size - offset } else { fetch.min(size - offset) };
-    let whole = offset == 0 && rem == size;
-    let cached = if whole {
+    // get_file_complete always carries the MD5 of the whole file, also for a part: the reference says
+    // it "only matches if the whole file is asked for", i.e. it is not the MD5 of the bytes sent. A
+    // resuming client hashes its completed file and compares.
+    let cached = stamp.and_then(|stamp| {
         let st = conn.shared.lock();
-        st.md5_cache
-            .get(&local)
-            .filter(|(len, t, _)| *len == size && Some(*t) == mtime)
-            .map(|(_, _, m)| m.clone())
-    } else {
-        None
-    };
+        st.md5_cache.get(&local).filter(|(s, _)| *s == stamp).map(|(_, m)| m.clone())
+    });
     let Some(mut data) = take_data_conn(&conn.shared).await else {
         warn!("GET_FILE without a data connection");
         return conn.rv(id, rval::UNKNOWN_ERROR).await;
@@ -138,15 +136,15 @@ pub(super) async fn get_file(
         let writer = Arc::clone(&conn.writer);
         let progress = Arc::clone(&progress);
         async move {
-            let result =
-                send_range(file, offset, rem, &mut data, cached.is_none(), &progress, started_tx).await;
+            let range = Range { offset, len: rem, size };
+            let result = send_range(file, range, &mut data, cached.is_none(), &progress, started_tx).await;
             match result {
                 Ok(computed) => {
                     let md5 = match (cached, computed) {
                         (Some(m), _) => m,
                         (None, Some(m)) => {
-                            if whole && let Some(t) = mtime {
-                                shared.lock().md5_cache.insert(local, (size, t, m.clone()));
+                            if let Some(stamp) = stamp {
+                                shared.lock().md5_cache.insert(local, (stamp, m.clone()));
                             }
                             m
                         }
@@ -188,11 +186,32 @@ async fn send_get_reply(conn: &mut Conn, id: i64, rem: u64, size: u64) -> io::Re
     .await
 }
 
-/// Streams `len` bytes of `file` from `offset` to `data`; returns their MD5 when `hash`.
-async fn send_range(
-    file: std::fs::File,
+/// Which bytes of a file of `size` bytes a download sends.
+#[derive(Debug, Clone, Copy)]
+struct Range {
     offset: u64,
     len: u64,
+    size: u64,
+}
+
+/// Feeds `n` bytes of `file` from where it is to `hasher` (the parts of the file a partial download
+/// does not send).
+fn hash_span(file: &mut std::fs::File, mut n: u64, hasher: &mut Md5, buf: &mut Vec<u8>) -> io::Result<()> {
+    while n > 0 {
+        let want = n.min(CHUNK as u64) as usize;
+        buf.resize(want, 0);
+        file.read_exact(buf)?;
+        hasher.update(&buf[..]);
+        n -= want as u64;
+    }
+    Ok(())
+}
+
+/// Streams `range` of `file` to `data`; when `hash`, returns the MD5 of the whole file (the parts
+/// before and after the range are read for it too).
+async fn send_range(
+    file: std::fs::File,
+    range: Range,
     data: &mut TcpStream,
     hash: bool,
     progress: &AtomicU64,
@@ -200,10 +219,16 @@ async fn send_range(
 ) -> io::Result<Option<String>> {
     let (tx, mut rx) = mpsc::channel::<io::Result<Vec<u8>>>(4);
     let (recycle_tx, recycle_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let Range { offset, len, size } = range;
     let reader = tokio::task::spawn_blocking(move || {
         let mut file = file;
         let mut hasher = hash.then(Md5::new);
-        if let Err(e) = file.seek(SeekFrom::Start(offset)) {
+        let mut scratch = Vec::new();
+        let head = match hasher.as_mut() {
+            Some(h) => hash_span(&mut file, offset, h, &mut scratch),
+            None => file.seek(SeekFrom::Start(offset)).map(drop),
+        };
+        if let Err(e) = head {
             let _ = tx.blocking_send(Err(e));
             return None;
         }
@@ -224,7 +249,10 @@ async fn send_range(
                 return None; // the sender was cancelled
             }
         }
-        hasher.map(md5_hex)
+        let mut hasher = hasher?;
+        // The sender may already be done: a failure here only loses the MD5 (reported empty).
+        hash_span(&mut file, size.saturating_sub(offset + len), &mut hasher, &mut scratch).ok()?;
+        Some(md5_hex(hasher))
     });
     let mut started = Some(started);
     while let Some(chunk) = rx.recv().await {

@@ -93,6 +93,63 @@ pub mod msg {
     pub const YI_TIMELAPSE_TIME: i64 = 0x0100_0019;
     /// Client heartbeat (YI 4K).
     pub const YI_HEARTBEAT: i64 = 0x0100_001C;
+
+    /// The name of a message id as in Ambarella's lists (`"START_SESSION"` for 257), for logs;
+    /// `"?"` for ids without one.
+    ///
+    /// ```
+    /// assert_eq!(camctl_ambarella::wire::msg::name(257), "START_SESSION");
+    /// ```
+    pub fn name(msg_id: i64) -> &'static str {
+        match msg_id {
+            GET_SETTING => "GET_SETTING",
+            SET_SETTING => "SET_SETTING",
+            GET_ALL_SETTINGS => "GET_ALL_SETTINGS",
+            FORMAT => "FORMAT",
+            GET_SPACE => "GET_SPACE",
+            GET_NUMB_FILES => "GET_NUMB_FILES",
+            NOTIFICATION => "NOTIFICATION",
+            BURNIN_FW => "BURNIN_FW",
+            GET_SETTING_OPTIONS => "GET_SETTING_OPTIONS",
+            PUT_GPS_INFO => "PUT_GPS_INFO",
+            GET_DEVICE_INFO => "GET_DEVICE_INFO",
+            POWER_MANAGE => "POWER_MANAGE",
+            GET_BATTERY_LEVEL => "GET_BATTERY_LEVEL",
+            DIGITAL_ZOOM => "DIGITAL_ZOOM",
+            DIGITAL_ZOOM_INFO => "DIGITAL_ZOOM_INFO",
+            CHANGE_BITRATE => "CHANGE_BITRATE",
+            START_SESSION => "START_SESSION",
+            STOP_SESSION => "STOP_SESSION",
+            RESET_VF => "RESET_VF",
+            STOP_VF => "STOP_VF",
+            SET_CLIENT_INFO => "SET_CLIENT_INFO",
+            RECORD_START => "RECORD_START",
+            RECORD_STOP => "RECORD_STOP",
+            GET_RECORD_TIME => "GET_RECORD_TIME",
+            FORCE_SPLIT => "FORCE_SPLIT",
+            TAKE_PHOTO => "TAKE_PHOTO",
+            CONTINUE_CAPTURE_STOP => "CONTINUE_CAPTURE_STOP",
+            GET_THUMB => "GET_THUMB",
+            GET_MEDIA_INFO => "GET_MEDIA_INFO",
+            SET_MEDIA_ATTRIBUTE => "SET_MEDIA_ATTRIBUTE",
+            DEL_FILE => "DEL_FILE",
+            LS => "LS",
+            CD => "CD",
+            PWD => "PWD",
+            GET_FILE => "GET_FILE",
+            PUT_FILE => "PUT_FILE",
+            CANCEL_FILE_XFER => "CANCEL_FILE_XFER",
+            WIFI_RESTART => "WIFI_RESTART",
+            QUERY_SESSION_HOLDER => "QUERY_SESSION_HOLDER",
+            YI_SD_TYPE => "YI_SD_TYPE",
+            YI_CAPTURE => "YI_CAPTURE",
+            YI_WIFI_RESTART => "YI_WIFI_RESTART",
+            YI_SET_CAPTURE_MODE => "YI_SET_CAPTURE_MODE",
+            YI_TIMELAPSE_TIME => "YI_TIMELAPSE_TIME",
+            YI_HEARTBEAT => "YI_HEARTBEAT",
+            _ => "?",
+        }
+    }
 }
 
 /// Result codes (`rval`).

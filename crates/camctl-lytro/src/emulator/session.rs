@@ -174,16 +174,24 @@ impl Session {
     }
 
     /// Makes `source` the loaded blob; `false` if its file cannot be opened.
+    ///
+    /// A file is opened and measured now, on every LOAD: the store's size is from the scan, and a file
+    /// replaced since (same name, other content or size) must be served as it is now.
     async fn load_source(&mut self, prefix: Vec<u8>, source: Source) -> bool {
-        let file = match &source {
+        let (source, file) = match source {
             Source::File(path, _) => {
-                let path = path.clone();
-                match tokio::task::spawn_blocking(move || std::fs::File::open(path)).await {
-                    Ok(Ok(f)) => Some(f),
+                let opened = tokio::task::spawn_blocking(move || {
+                    let f = std::fs::File::open(&path)?;
+                    let len = f.metadata()?.len();
+                    std::io::Result::Ok((path, f, len))
+                })
+                .await;
+                match opened {
+                    Ok(Ok((path, f, len))) if len <= store::MAX_FILE => (Source::File(path, len), Some(f)),
                     _ => return false,
                 }
             }
-            _ => None,
+            other => (other, None),
         };
         self.loaded = Some(Loaded { prefix, source, file });
         true

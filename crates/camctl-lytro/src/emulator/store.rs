@@ -36,7 +36,7 @@ const STACK_FRAME: (u16, u16) = (320, 1280);
 const MAX_DEPTH: usize = 8;
 const MAX_PICTURES: usize = 9999;
 /// Files of 4 GiB and more cannot be described by the u32 content length.
-const MAX_FILE: u64 = u32::MAX as u64 - PICTURE_PREFIX_LEN as u64;
+pub(crate) const MAX_FILE: u64 = u32::MAX as u64 - PICTURE_PREFIX_LEN as u64;
 /// RAW rows: 3280 pixels x 12 bits.
 const RAW_ROW: usize = 3280 * 3 / 2;
 

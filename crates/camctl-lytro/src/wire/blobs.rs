@@ -91,14 +91,20 @@ impl CameraTime {
         b
     }
 
-    /// Whether the fields form a plausible date and time.
+    /// Whether the fields form a real calendar date and time (2024-02-31 does not).
     pub fn is_valid(&self) -> bool {
-        (1..=12).contains(&self.month)
-            && (1..=31).contains(&self.day)
-            && self.hour < 24
-            && self.minute < 60
-            && self.second < 60
-            && self.millisecond < 1000
+        let field = |v: u16| u8::try_from(v).ok();
+        let civil = (|| {
+            Some(DateTime {
+                year: i32::from(self.year),
+                month: field(self.month)?,
+                day: field(self.day)?,
+                hour: field(self.hour)?,
+                minute: field(self.minute)?,
+                second: field(self.second)?,
+            })
+        })();
+        civil.is_some_and(|d| d.is_valid()) && self.millisecond < 1000
     }
 
     /// As a civil date-time (milliseconds dropped); `None` if the fields are out of range.
@@ -139,19 +145,30 @@ impl CameraTime {
     /// assert!(CameraTime::parse("2024-13-01 00:00:00").is_none());
     /// ```
     pub fn parse(s: &str) -> Option<CameraTime> {
-        let s = s.trim().trim_end_matches('Z');
+        // Total over any text: every field is ASCII digits only (no sign, no multibyte character can
+        // reach the arithmetic), and the fraction is 1 to 9 digits of which the first 3 count.
+        let digits = |p: &str, max_len: usize| {
+            (!p.is_empty() && p.len() <= max_len && p.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| p.parse::<u16>().ok())
+                .flatten()
+        };
+        let s = s.trim().strip_suffix('Z').unwrap_or(s.trim());
         let (date, time) = s.split_once(['T', ' '])?;
-        let mut d = date.split('-').map(|p| p.parse::<u16>().ok());
+        let mut d = date.split('-').map(|p| digits(p, 4));
         let (year, month, day) = (d.next()??, d.next()??, d.next()??);
         let (hms, ms) = match time.split_once('.') {
             Some((hms, frac)) => {
-                let digits: String = frac.chars().take(3).collect();
-                let scale = 10u16.pow(3 - digits.len() as u32);
-                (hms, digits.parse::<u16>().ok()? * scale)
+                if frac.is_empty() || frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                // ASCII only from here, so byte slicing is on character boundaries.
+                let (head, len) = (&frac[..frac.len().min(3)], frac.len().min(3));
+                let scale = [100u16, 10, 1][len - 1];
+                (hms, digits(head, 3)? * scale)
             }
             None => (time, 0),
         };
-        let mut t = hms.split(':').map(|p| p.parse::<u16>().ok());
+        let mut t = hms.split(':').map(|p| digits(p, 2));
         let (hour, minute, second) = (t.next()??, t.next()??, t.next()??);
         if d.next().is_some() || t.next().is_some() {
             return None;
@@ -500,6 +517,42 @@ pub fn thumbnail_to_rgb(b: &[u8]) -> Result<Vec<u8>, WireError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_parse_is_total_over_odd_fractions_and_fields() {
+        // Every string of up to 3 characters from an alphabet of digits, separators, multibyte and
+        // full-width characters, after the fraction dot and in place of the seconds: no panic, and
+        // whatever parses is a real time whose fraction came from ASCII digits only.
+        let alphabet = ["0", "9", ".", "é", "Z", " ", "+", "-", "\u{ff11}", "\u{1F600}", "T", ":"];
+        let mut tails = vec![String::new()];
+        for _ in 0..3 {
+            let longer: Vec<String> =
+                tails.iter().flat_map(|t| alphabet.iter().map(move |c| format!("{t}{c}"))).collect();
+            tails.extend(longer);
+        }
+        tails.sort();
+        tails.dedup();
+        for tail in &tails {
+            for s in [
+                format!("2024-01-02T03:04:05.{tail}"),
+                format!("2024-01-02T03:04:{tail}"),
+                format!("2024-01-{tail}T03:04:05"),
+                tail.clone(),
+            ] {
+                if let Some(t) = CameraTime::parse(&s) {
+                    assert!(t.is_valid(), "{s:?} -> {t:?}");
+                    assert!(s.is_ascii(), "{s:?} parsed with non-ASCII");
+                }
+            }
+        }
+        assert_eq!(CameraTime::parse("2024-01-02T03:04:05.7").unwrap().millisecond, 700);
+        assert_eq!(CameraTime::parse("2024-01-02T03:04:05.123456Z").unwrap().millisecond, 123);
+        for bad in
+            ["2024-01-02T03:04:05.é", "2024-01-02T03:04:05.", "2024-01-02T03:04:05.+1", "2024-02-30 00:00:00"]
+        {
+            assert_eq!(CameraTime::parse(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn golden_camera_time() {

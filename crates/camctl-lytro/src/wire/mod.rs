@@ -204,6 +204,35 @@ impl Header {
         Header { length: payload_len, flags: self.flags | flags::IS_RESPONSE, ..*self }
     }
 
+    /// The command's name for logs, e.g. `LOAD file` for `C2 00 01`.
+    ///
+    /// ```
+    /// use camctl_lytro::wire::Request;
+    /// assert_eq!(Request::query_battery().header.name(), "QUERY battery");
+    /// ```
+    pub fn name(&self) -> &'static str {
+        match (self.command, self.sub()) {
+            (cmd::LOAD, load::HARDWARE_INFO) => "LOAD hardware info",
+            (cmd::LOAD, load::FILE) => "LOAD file",
+            (cmd::LOAD, load::PICTURE_LIST) => "LOAD picture list",
+            (cmd::LOAD, load::PICTURE) => "LOAD picture",
+            (cmd::LOAD, load::CALIBRATION) => "LOAD calibration",
+            (cmd::LOAD, load::COMPRESSED_RAW) => "LOAD compressed raw",
+            (cmd::LOAD, load::LOG) => "LOAD log",
+            (cmd::LOAD, _) => "LOAD (unknown)",
+            (cmd::DOWNLOAD, _) => "DOWNLOAD",
+            (cmd::QUERY, query::CONTENT_LENGTH) => "QUERY content length",
+            (cmd::QUERY, query::CAMERA_TIME) => "QUERY camera time",
+            (cmd::QUERY, query::BATTERY) => "QUERY battery",
+            (cmd::QUERY, _) => "QUERY (unknown)",
+            (cmd::CONTROL, control::TAKE_PICTURE) => "CONTROL take picture",
+            (cmd::CONTROL, control::SET_TIME) => "CONTROL set time",
+            (cmd::CONTROL, control::DELETE_PICTURE) => "CONTROL delete picture",
+            (cmd::CONTROL, _) => "CONTROL (unknown)",
+            _ => "unknown command",
+        }
+    }
+
     /// Whether `response` answers this request (command and parameters echoed, response flag set).
     pub fn is_answered_by(&self, response: &Header) -> bool {
         response.is_response() && response.command == self.command && response.params == self.params
