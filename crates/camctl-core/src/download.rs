@@ -409,10 +409,36 @@ pub struct DownloadDir {
     root: PathBuf,
 }
 
-/// Holds a folder's lock until dropped; see [`DownloadDir::lock`].
+/// Holds a folder's lock until dropped (which removes the lock file); see [`DownloadDir::lock`].
 #[derive(Debug)]
 pub struct DirLock {
-    _file: std::fs::File,
+    file: Option<std::fs::File>,
+    path: PathBuf,
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        // Removed while still locked, so nobody can lock this file after we let go of it.
+        remove_if_present(&self.path);
+        drop(self.file.take());
+    }
+}
+
+/// Whether `path` still names the file open as `file`.
+fn same_file(file: &std::fs::File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), std::fs::metadata(path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, path);
+        true
+    }
 }
 
 impl DownloadDir {
@@ -437,24 +463,33 @@ impl DownloadDir {
     pub fn lock(&self) -> Result<DirLock, DownloadError> {
         let path = self.root.join(LOCK_NAME);
         let io_err = |e| DownloadError::io(&path, e);
-        if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
-            return Err(DownloadError::UnsafePath(LOCK_NAME.into()));
+        // The holder removes the file when it is done; a file that was removed between our open and
+        // our lock is not the lock any more, so try again on the new one.
+        for _ in 0..100 {
+            if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
+                return Err(DownloadError::UnsafePath(LOCK_NAME.into()));
+            }
+            let mut file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(io_err)?;
+            if !try_lock_exclusive(&file).map_err(io_err)? {
+                let mut text = String::new();
+                let _ = io::Read::read_to_string(&mut io::Read::take(&file, 32), &mut text);
+                return Err(DownloadError::Locked { dir: self.root.clone(), pid: text.trim().parse().ok() });
+            }
+            if !same_file(&file, &path) {
+                continue;
+            }
+            file.set_len(0).map_err(io_err)?;
+            io::Write::write_all(&mut file, format!("{}\n", std::process::id()).as_bytes())
+                .map_err(io_err)?;
+            return Ok(DirLock { file: Some(file), path });
         }
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io_err)?;
-        if !try_lock_exclusive(&file).map_err(io_err)? {
-            let mut text = String::new();
-            let _ = io::Read::read_to_string(&mut io::Read::take(&file, 32), &mut text);
-            return Err(DownloadError::Locked { dir: self.root.clone(), pid: text.trim().parse().ok() });
-        }
-        file.set_len(0).map_err(io_err)?;
-        io::Write::write_all(&mut file, format!("{}\n", std::process::id()).as_bytes()).map_err(io_err)?;
-        Ok(DirLock { _file: file })
+        Err(io_err(io::Error::other("the lock file keeps being replaced")))
     }
 
     /// Final path for a camera path (root joined with the sanitized relative path), before any

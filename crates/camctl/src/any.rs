@@ -89,6 +89,9 @@ impl Camera for AnyCamera {
     {
         dispatch!(self, c => c.download(item, offset, out).await)
     }
+    fn reported_md5(&self, item: &MediaItem) -> Option<String> {
+        dispatch!(self, c => c.reported_md5(item))
+    }
     async fn capture(&mut self) -> Result<Vec<MediaItem>> {
         dispatch!(self, c => c.capture().await)
     }

@@ -18,7 +18,7 @@ fn info_ls_and_pull_formats() {
 
     let jpeg = tmp.path().join("jpeg");
     let text = run_ok(&["pull", &emu.url, jpeg.to_str().unwrap()]);
-    assert!(text.contains(&format!("fetched {pictures} file(s)")), "{text}");
+    assert!(text.contains(&format!("{pictures} fetched, 0 failed")), "{text}");
     for f in files_under(&jpeg) {
         let bytes = std::fs::read(jpeg.join(&f)).unwrap();
         assert!(f.to_string_lossy().ends_with(".jpg") && bytes.starts_with(&[0xFF, 0xD8]), "{f:?}");
@@ -26,7 +26,7 @@ fn info_ls_and_pull_formats() {
 
     let all = tmp.path().join("all");
     let text = run_ok(&["pull", &emu.url, all.to_str().unwrap(), "--all-formats"]);
-    assert!(text.contains(&format!("fetched {} file(s)", pictures * 5)), "{text}");
+    assert!(text.contains(&format!("{} fetched, 0 failed", pictures * 5)), "{text}");
     let raws: Vec<_> =
         files_under(&all).into_iter().filter(|f| f.to_string_lossy().ends_with(".raw")).collect();
     assert_eq!(raws.len(), pictures);
@@ -34,7 +34,7 @@ fn info_ls_and_pull_formats() {
 
     let some = tmp.path().join("some");
     let text = run_ok(&["pull", &emu.url, some.to_str().unwrap(), "--format", "txt,thumb"]);
-    assert!(text.contains(&format!("fetched {} file(s)", pictures * 2)), "{text}");
+    assert!(text.contains(&format!("{} fetched, 0 failed", pictures * 2)), "{text}");
     let bad = run(&["pull", &emu.url, some.to_str().unwrap(), "--format", "png"]);
     assert!(!bad.status.success());
     let not_lytro = run(&["pull", "ptpip://127.0.0.1:1", some.to_str().unwrap(), "--format", "raw"]);
