@@ -55,7 +55,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncSeekExt, AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
 
 use crate::camera::MediaItem;
 use crate::time::DateTime;
@@ -492,6 +492,21 @@ impl DownloadDir {
         Err(io_err(io::Error::other("the lock file keeps being replaced")))
     }
 
+    /// Makes everything written into the folder so far durable, renames included (one `syncfs`
+    /// where there is one; elsewhere [`finish_batch`] already synced each file and folder).
+    pub async fn sync(&self) -> Result<(), DownloadError> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || {
+            let dir = std::fs::File::open(&root).map_err(|e| DownloadError::io(&root, e))?;
+            if !sync_filesystem(&dir) {
+                dir.sync_all().map_err(|e| DownloadError::io(&root, e))?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| DownloadError::io(&self.root, io::Error::other(e)))?
+    }
+
     /// Final path for a camera path (root joined with the sanitized relative path), before any
     /// renaming [`plan`](Self::plan) may do.
     ///
@@ -591,40 +606,55 @@ impl DownloadDir {
     /// refused by the writer.
     pub async fn start(&self, rel: &Path, id: &Identity, resume: bool) -> Result<PartialFile, DownloadError> {
         let ItemPaths { final_path, temp_path, meta_path } = self.resolve(rel)?;
-        // resolve() checked every existing component, so creating folders cannot follow
-        // a symlink out of root.
-        if let Some(parent) = final_path.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(|e| DownloadError::io(parent, e))?;
-        }
-        let io_err = |e| DownloadError::io(&temp_path, e);
-        // No O_APPEND: a positioned writer means a write still in flight from a dropped
-        // earlier PartialFile lands on the same offsets with the same bytes instead of
-        // being appended twice.
-        let mut file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&temp_path)
-            .await
-            .map_err(io_err)?;
-        let len = file.metadata().await.map_err(io_err)?.len();
         let expected_size = id.size;
-        let offset = if resume && len <= expected_size && read_record(&meta_path).as_ref() == Some(id) {
-            file.seek(SeekFrom::Start(len)).await.map_err(io_err)?;
-            len
-        } else {
-            file.set_len(0).await.map_err(io_err)?;
-            if expected_size >= RESUME_MIN_BYTES {
-                let record = serde_json::to_vec(id).map_err(|e| io_err(io::Error::other(e)))?;
-                tokio::fs::write(&meta_path, record).await.map_err(|e| DownloadError::io(&meta_path, e))?;
-            } else {
-                remove_if_present(&meta_path);
+        let record = (expected_size >= RESUME_MIN_BYTES)
+            .then(|| serde_json::to_vec(id))
+            .transpose()
+            .map_err(|e| DownloadError::io(&meta_path, io::Error::other(e)))?;
+        let id = id.clone();
+        let (temp, meta, parent) =
+            (temp_path.clone(), meta_path.clone(), final_path.parent().map(Path::to_path_buf));
+        // All of it in one blocking call: with many small files, each hop to the blocking pool costs
+        // as much as the file's own transfer.
+        let opened = tokio::task::spawn_blocking(move || -> Result<(std::fs::File, u64), DownloadError> {
+            // resolve() checked every existing component, so creating folders cannot follow
+            // a symlink out of root.
+            if let Some(parent) = &parent {
+                std::fs::create_dir_all(parent).map_err(|e| DownloadError::io(parent, e))?;
             }
-            0
-        };
+            let io_err = |e| DownloadError::io(&temp, e);
+            // No O_APPEND: a positioned writer means a write still in flight from a dropped
+            // earlier PartialFile lands on the same offsets with the same bytes instead of
+            // being appended twice.
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&temp)
+                .map_err(io_err)?;
+            let len = file.metadata().map_err(io_err)?.len();
+            if resume && len <= expected_size && read_record(&meta).as_ref() == Some(&id) {
+                io::Seek::seek(&mut file, SeekFrom::Start(len)).map_err(io_err)?;
+                return Ok((file, len));
+            }
+            file.set_len(0).map_err(io_err)?;
+            match record {
+                Some(record) => std::fs::write(&meta, record).map_err(|e| DownloadError::io(&meta, e))?,
+                None => remove_if_present(&meta),
+            }
+            Ok((file, 0))
+        })
+        .await
+        .map_err(|e| DownloadError::io(&temp_path, io::Error::other(e)))?;
+        let (file, offset) = opened?;
+        let file = tokio::fs::File::from_std(file);
         tracing::debug!(path = %temp_path.display(), offset, expected_size, "download started");
         Ok(PartialFile {
-            writer: BufWriter::with_capacity(WRITE_BUFFER_BYTES, file),
+            // No bigger than the file: many small files should not each map a fresh megabyte.
+            writer: BufWriter::with_capacity(
+                (expected_size.saturating_sub(offset) as usize).clamp(8 << 10, WRITE_BUFFER_BYTES),
+                file,
+            ),
             offset,
             written: offset,
             expected_size,
@@ -815,6 +845,9 @@ impl PartialFile {
     /// the temporary file: what a re-read of that range from the camera must repeat.
     pub async fn tail_before_offset(&self, len: u64) -> Result<Vec<u8>, DownloadError> {
         let len = len.min(self.offset);
+        if len == 0 {
+            return Ok(Vec::new());
+        }
         let (path, start) = (self.temp_path.clone(), self.offset - len);
         let read = move || -> io::Result<Vec<u8>> {
             use std::io::{Read, Seek};
@@ -875,8 +908,9 @@ impl PartialFile {
 
 /// Finishes several complete downloads at once, as [`PartialFile::finish`] does each, but with one
 /// filesystem sync for the whole batch (Linux `syncfs`) instead of an fsync per file and per folder:
-/// every file's data is durable before any of them is renamed, and the renames are made durable
-/// by one more sync. Where `syncfs` is missing, each file is fsynced. One result per file, in order.
+/// every file's data is durable before any of them is renamed. The renames become durable with the
+/// next batch's sync or [`DownloadDir::sync`], which the caller runs once at the end. Where `syncfs`
+/// is missing, each file and its folder are fsynced. One result per file, in order.
 pub async fn finish_batch(
     files: Vec<(PartialFile, Option<SystemTime>)>,
 ) -> Vec<Result<PathBuf, DownloadError>> {
@@ -917,7 +951,6 @@ pub async fn finish_batch(
             }
             checked.push((file, temp_path, final_path, meta_path, check));
         }
-        let mut renamed_any = false;
         for (file, temp_path, final_path, meta_path, check) in checked {
             let result = check.and_then(|()| {
                 if !synced {
@@ -932,14 +965,7 @@ pub async fn finish_batch(
                 }
                 Ok(final_path)
             });
-            renamed_any |= result.is_ok();
             results.push(result);
-        }
-        if synced
-            && renamed_any
-            && let Some(Ok(path)) = results.iter().find(|r| r.is_ok())
-        {
-            let _ = std::fs::File::open(path).map(|f| sync_filesystem(&f));
         }
         results
     };

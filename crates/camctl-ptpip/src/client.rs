@@ -337,7 +337,11 @@ impl Client {
                                 )));
                             }
                             if chunk.is_empty() {
-                                chunk = vec![0u8; STREAM_CHUNK];
+                                // Sized to the object: a fresh 1 MiB of zeroes per small file costs
+                                // more than the file's transfer.
+                                let announced = expected.filter(|&t| t != u64::MAX).unwrap_or(u64::MAX);
+                                let size = announced.max(len).min(STREAM_CHUNK as u64) as usize;
+                                chunk = vec![0u8; size.max(1)];
                             }
                             self.cmd.copy_payload(len, *out, &mut chunk).await?;
                         }

@@ -25,8 +25,9 @@ use tokio::task::JoinHandle;
 /// up here instead of in a file of mixed content.
 const RESUME_OVERLAP_BYTES: u64 = 64 << 10;
 /// Finished files are made durable and renamed in batches (one filesystem sync each) while the next
-/// ones download: a batch closes at this many files or bytes.
-const BATCH_FILES: usize = 64;
+/// ones download: a batch closes at this many files or bytes. Each waiting file holds a descriptor:
+/// (BATCHES_IN_FLIGHT + 1) * BATCH_FILES stays well below the common limit of 1024.
+const BATCH_FILES: usize = 128;
 const BATCH_BYTES: u64 = 64 << 20;
 /// Batches being finished at once.
 const BATCHES_IN_FLIGHT: usize = 2;
@@ -321,8 +322,12 @@ pub async fn pull_with<C: Camera>(
     if !batch.files.is_empty() {
         finishing.push((batch.indices, tokio::spawn(finish_batch(batch.files))));
     }
+    let any_renamed = !finishing.is_empty();
     for (indices, handle) in finishing {
         settle(&mut report, &indices, handle).await;
+    }
+    if any_renamed && let Err(e) = dir.sync().await {
+        tracing::warn!("could not make the final names durable: {e}");
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();
