@@ -214,8 +214,7 @@ pub async fn pull_with<C: Camera>(
     let total_files = todo.len();
     let bar = options.progress.then(|| progress_bar(total_bytes, total_files)).flatten();
     let mut batch = Batch::default();
-    let mut finishing: Vec<(Vec<usize>, JoinHandle<Vec<std::result::Result<PathBuf, DownloadError>>>)> =
-        Vec::new();
+    let mut finishing: Vec<(Vec<usize>, Finishing)> = Vec::new();
     let mut lost_in_a_row = 0u32;
     let mut stop_rest: Option<String> = None;
     let mut connected = true;
@@ -369,6 +368,9 @@ async fn stopped(stop: &mut Option<watch::Receiver<bool>>) {
     }
 }
 
+/// A batch being made durable and renamed: one result per file.
+type Finishing = JoinHandle<Vec<std::result::Result<PathBuf, DownloadError>>>;
+
 /// Downloaded files waiting to be made durable and renamed.
 #[derive(Default)]
 struct Batch {
@@ -378,11 +380,7 @@ struct Batch {
 }
 
 /// Records how the sync-and-rename of a batch of downloaded files ended.
-async fn settle(
-    report: &mut PullReport,
-    indices: &[usize],
-    handle: JoinHandle<Vec<std::result::Result<PathBuf, DownloadError>>>,
-) {
+async fn settle(report: &mut PullReport, indices: &[usize], handle: Finishing) {
     let results = match handle.await {
         Ok(results) => results,
         Err(e) => indices
