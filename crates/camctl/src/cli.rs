@@ -21,9 +21,28 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Shown after the help of every command that takes a camera URL.
+const URL_HELP: &str = "\
+Camera URLs (default ports are the cameras' own; options after '?', joined with '&'):
+  ptpip://HOST[:PORT]      PTP/IP, TCP 15740          options: timeout=SECS
+  yi://HOST[:PORT]         Xiaomi Yi / Ambarella, TCP 7878 and data port 8787 (alias ambarella://)
+                                                      options: data_port=N, verify=0|1, timeout=SECS
+  lytro://HOST[:PORT]      Lytro, TCP 5678, downloads 5679, events 5677
+                                                      options: download_port=N, callback_port=N,
+                                                      formats=jpeg,raw,txt,thumb,stack, keepalive=SECS,
+                                                      pipeline=N, timeout=SECS
+  wyze://HOST[:PORT]       Wyze (TUTK), UDP 32761     options: uid=UID, enr=ENR, mac=MAC (required),
+                                                      model=M, firmware=auto|old|cc51, dtls=true|false,
+                                                      resolution=1080p|720p|360p|2k, timeout=SECS
+Unknown options are refused. Examples:
+  camctl info ptpip://192.168.1.1
+  camctl pull 'yi://192.168.42.1?verify=0' ~/Videos/yi
+  camctl live 'wyze://192.168.1.50?uid=ABCDEFGHJKLMNPQRS111&enr=xxxxxxxxxxxxxxxx&mac=2CAA8E123456' --out cam.h264";
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Model, manufacturer, serial, firmware, battery.
+    #[command(after_help = URL_HELP)]
     Info {
         /// Camera URL, e.g. ptpip://192.168.1.1
         url: String,
@@ -32,6 +51,7 @@ pub enum Command {
         json: bool,
     },
     /// List the media on the camera.
+    #[command(after_help = URL_HELP)]
     Ls {
         /// Camera URL.
         url: String,
@@ -40,6 +60,7 @@ pub enum Command {
         json: bool,
     },
     /// Download into DIR every file DIR does not have yet (mirrors the camera's folders).
+    #[command(after_help = URL_HELP)]
     Pull {
         /// Camera URL.
         url: String,
@@ -56,6 +77,7 @@ pub enum Command {
         json: bool,
     },
     /// Take a picture and print the files it produced.
+    #[command(after_help = URL_HELP)]
     Capture {
         /// Camera URL.
         url: String,
@@ -67,6 +89,7 @@ pub enum Command {
         json: bool,
     },
     /// List, read or change camera settings.
+    #[command(after_help = URL_HELP)]
     Config {
         /// Camera URL.
         url: String,
@@ -77,6 +100,7 @@ pub enum Command {
         json: bool,
     },
     /// Print events as the camera sends them.
+    #[command(after_help = URL_HELP)]
     Events {
         /// Camera URL.
         url: String,
@@ -91,6 +115,7 @@ pub enum Command {
         duration: Option<f64>,
     },
     /// Start or stop video recording (Yi), or show how long it has been recording.
+    #[command(after_help = URL_HELP)]
     Record {
         /// Camera URL.
         url: String,
@@ -101,6 +126,7 @@ pub enum Command {
         json: bool,
     },
     /// Start or stop the live preview (Yi); start prints the RTSP URL to open in a player.
+    #[command(after_help = URL_HELP)]
     Preview {
         /// Camera URL.
         url: String,
@@ -108,6 +134,7 @@ pub enum Command {
         action: PreviewAction,
     },
     /// Write the live video (Annex-B H.264/H.265) to FILE or stdout (Wyze).
+    #[command(after_help = URL_HELP)]
     Live {
         /// Camera URL.
         url: String,

@@ -38,6 +38,17 @@ async fn connect_for_pull(url: &str, formats: Option<&[PictureFormat]>) -> Resul
     Ok(camera)
 }
 
+/// Connects, runs `job`, and closes the session whatever `job` returned: a refused request must not
+/// keep one of the camera's few session slots busy.
+async fn with_camera<T>(url: &str, job: impl AsyncFnOnce(&mut AnyCamera) -> Result<T>) -> Result<T> {
+    let mut camera = AnyCamera::connect(url).await?;
+    let result = job(&mut camera).await;
+    let closed = camera.close().await;
+    let value = result?;
+    closed?;
+    Ok(value)
+}
+
 /// `camctl pull`: every file the folder lacks, going on past bad ones; Ctrl-C keeps what came.
 async fn pull_command(
     url: &str,
@@ -51,8 +62,9 @@ async fn pull_command(
     let identity = camera_identity(&camera.info().await?);
     let items = camera.list_media().await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stop = crate::signal::stop_signal()?;
     let signals = tokio::spawn(async move {
-        crate::emulate::shutdown_signal().await;
+        stop.await;
         let _ = stop_tx.send(true);
     });
     let (url_again, formats_again) = (url.to_string(), formats.clone());
@@ -83,15 +95,11 @@ async fn pull_command(
 pub async fn run(command: Command) -> Result<ExitCode> {
     match command {
         Command::Info { url, json } => {
-            let mut camera = AnyCamera::connect(&url).await?;
-            let info = camera.info().await?;
-            camera.close().await?;
+            let info = with_camera(&url, async |camera| camera.info().await).await?;
             print_info(&info, json);
         }
         Command::Ls { url, json } => {
-            let mut camera = AnyCamera::connect(&url).await?;
-            let items = camera.list_media().await?;
-            camera.close().await?;
+            let items = with_camera(&url, async |camera| camera.list_media().await).await?;
             print_items(&items, json);
         }
         Command::Pull { url, dir, format, all_formats, json } => {
@@ -127,55 +135,59 @@ pub async fn run(command: Command) -> Result<ExitCode> {
             }
         }
         Command::Config { url, action, json } => {
-            let mut camera = AnyCamera::connect(&url).await?;
-            match action {
-                ConfigAction::List => print_settings(&camera.settings().await?, json),
-                ConfigAction::Get { key } => print_setting(&camera.setting(&key).await?, json),
-                ConfigAction::Set { key, value } => {
-                    print_setting(&camera.set_setting(&key, &value).await?, json)
-                }
-            }
-            camera.close().await?;
-        }
-        Command::Events { url, json, count, duration } => {
-            let mut camera = AnyCamera::connect(&url).await?;
-            watch_events(&mut camera, json, count, duration).await?;
-            camera.close().await?;
-        }
-        Command::Record { url, action, json } => {
-            let mut camera = AnyCamera::connect(&url).await?;
-            let yi = camera.yi("record")?;
-            match action {
-                RecordAction::Start => {
-                    yi.start_recording().await?;
-                    println!(
-                        "{}",
-                        if json { json!({"recording": true}).to_string() } else { "recording".into() }
-                    );
-                }
-                RecordAction::Stop => {
-                    let item = yi.stop_recording().await?;
-                    print_items(std::slice::from_ref(&item), json);
-                }
-                RecordAction::Status => {
-                    let seconds = yi.record_time().await?;
-                    match (json, seconds) {
-                        (true, s) => println!("{}", json!({"recording": s.is_some(), "seconds": s})),
-                        (false, Some(s)) => println!("recording for {s} s"),
-                        (false, None) => println!("not recording"),
+            with_camera(&url, async |camera| {
+                match action {
+                    ConfigAction::List => print_settings(&camera.settings().await?, json),
+                    ConfigAction::Get { key } => print_setting(&camera.setting(&key).await?, json),
+                    ConfigAction::Set { key, value } => {
+                        print_setting(&camera.set_setting(&key, &value).await?, json)
                     }
                 }
-            }
-            camera.close().await?;
+                Ok(())
+            })
+            .await?;
+        }
+        Command::Events { url, json, count, duration } => {
+            with_camera(&url, async |camera| watch_events(camera, json, count, duration).await).await?;
+        }
+        Command::Record { url, action, json } => {
+            with_camera(&url, async |camera| {
+                let yi = camera.yi("record")?;
+                match action {
+                    RecordAction::Start => {
+                        yi.start_recording().await?;
+                        println!(
+                            "{}",
+                            if json { json!({"recording": true}).to_string() } else { "recording".into() }
+                        );
+                    }
+                    RecordAction::Stop => {
+                        let item = yi.stop_recording().await?;
+                        print_items(std::slice::from_ref(&item), json);
+                    }
+                    RecordAction::Status => {
+                        let seconds = yi.record_time().await?;
+                        match (json, seconds) {
+                            (true, s) => println!("{}", json!({"recording": s.is_some(), "seconds": s})),
+                            (false, Some(s)) => println!("recording for {s} s"),
+                            (false, None) => println!("not recording"),
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .await?
         }
         Command::Preview { url, action } => {
-            let mut camera = AnyCamera::connect(&url).await?;
-            let yi = camera.yi("preview")?;
-            match action {
-                PreviewAction::Start => println!("{}", yi.start_preview().await?),
-                PreviewAction::Stop => yi.stop_preview().await?,
-            }
-            camera.close().await?;
+            with_camera(&url, async |camera| {
+                let yi = camera.yi("preview")?;
+                match action {
+                    PreviewAction::Start => println!("{}", Safe(&yi.start_preview().await?)),
+                    PreviewAction::Stop => yi.stop_preview().await?,
+                }
+                Ok(())
+            })
+            .await?
         }
         Command::Live { url, out, duration, force } => {
             crate::live::run(&url, &out, duration, force).await?;
@@ -216,14 +228,20 @@ async fn watch_events(
     // Scripts (and the tests) wait for this line on stderr (with -v) before they make the camera act.
     tracing::info!("connected; waiting for events");
     let mut seen = 0u64;
+    // Ctrl-C or SIGTERM ends the watch like --for does, so the session is closed politely.
+    let mut stop = std::pin::pin!(crate::signal::stop_signal()?);
     while count.is_none_or(|c| seen < c) {
         let next = camera.next_event();
-        let event = match deadline {
-            Some(d) => match tokio::time::timeout_at(d, next).await {
-                Ok(e) => e?,
-                Err(_) => break,
-            },
-            None => next.await?,
+        let until_deadline = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        let event = tokio::select! {
+            e = next => e?,
+            () = until_deadline => break,
+            () = &mut stop => break,
         };
         let Some(event) = event else { break };
         seen += 1;

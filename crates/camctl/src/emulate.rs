@@ -14,6 +14,8 @@ pub async fn run(protocol: EmulatedProtocol, options: EmulateOptions) -> Result<
     let listen =
         options.listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], protocol.default_port())));
     let media = options.media.clone().unwrap_or_else(|| PathBuf::from("camctl-media"));
+    // Before "listening" is printed: a script may send SIGTERM as soon as it reads that line.
+    let stop = crate::signal::stop_signal()?;
     let bind_error = |e| Error::io(format!("listening on {listen}"), e);
     // A secondary port follows the command port: the camera's real one next to its real command port,
     // a free one otherwise (so `--listen 127.0.0.1:0` needs nothing else).
@@ -51,7 +53,7 @@ pub async fn run(protocol: EmulatedProtocol, options: EmulateOptions) -> Result<
                 None => None,
             };
             announce(&emulator.url())?;
-            serve_until_signal(emulator.serve()).await
+            serve_until_signal(emulator.serve(), stop).await
         }
         EmulatedProtocol::Yi => {
             use camctl_ambarella::emulator::{Emulator, EmulatorConfig};
@@ -62,7 +64,7 @@ pub async fn run(protocol: EmulatedProtocol, options: EmulateOptions) -> Result<
             };
             let emulator = Emulator::bind(listen, config).await.map_err(bind_error)?;
             announce(&emulator.url())?;
-            serve_until_signal(emulator.serve()).await
+            serve_until_signal(emulator.serve(), stop).await
         }
         EmulatedProtocol::Wyze => {
             use camctl_wyze::tutk::{Firmware, ServerConfig, TutkServer};
@@ -83,7 +85,7 @@ pub async fn run(protocol: EmulatedProtocol, options: EmulateOptions) -> Result<
                 if options.unpaced { camctl_wyze::Pacing::Unpaced } else { camctl_wyze::Pacing::RealTime };
             let server = TutkServer::bind(listen, config).await.map_err(bind_error)?;
             announce(&server.url().map_err(|e| Error::io("reading the bound address", e))?)?;
-            serve_until_signal(server.serve()).await
+            serve_until_signal(server.serve(), stop).await
         }
         EmulatedProtocol::Lytro => {
             use camctl_lytro::emulator::{Emulator, EmulatorConfig};
@@ -97,21 +99,27 @@ pub async fn run(protocol: EmulatedProtocol, options: EmulateOptions) -> Result<
             };
             let emulator = Emulator::bind(listen, config).await.map_err(bind_error)?;
             announce(&emulator.url())?;
-            serve_until_signal(async {
-                emulator.serve().await?;
-                // Powered off after idling: like the real camera, stay silent until stopped.
-                tracing::warn!("camera powered off after idling; waiting for SIGINT/SIGTERM");
-                std::future::pending::<std::io::Result<()>>().await
-            })
+            serve_until_signal(
+                async {
+                    emulator.serve().await?;
+                    // Powered off after idling: like the real camera, stay silent until stopped.
+                    tracing::warn!("camera powered off after idling; waiting for SIGINT/SIGTERM");
+                    std::future::pending::<std::io::Result<()>>().await
+                },
+                stop,
+            )
             .await
         }
     }
 }
 
-async fn serve_until_signal(serve: impl Future<Output = std::io::Result<()>>) -> Result<()> {
+async fn serve_until_signal(
+    serve: impl Future<Output = std::io::Result<()>>,
+    stop: impl Future<Output = ()>,
+) -> Result<()> {
     tokio::select! {
         served = serve => served.map_err(|e| Error::io("serving", e)),
-        _ = shutdown_signal() => {
+        () = stop => {
             tracing::info!("shutting down");
             Ok(())
         }
@@ -122,27 +130,4 @@ async fn serve_until_signal(serve: impl Future<Output = std::io::Result<()>>) ->
 fn announce(url: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening {url}").and_then(|_| out.flush()).map_err(|e| Error::io("writing to stdout", e))
-}
-
-/// Resolves when the user asks the process to stop: Ctrl-C (SIGINT) or SIGTERM.
-pub async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

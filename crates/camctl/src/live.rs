@@ -5,7 +5,6 @@
 //! camera's session is closed politely so that it frees its slot at once.
 
 use std::fs::File;
-use std::future::Future;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -23,7 +22,7 @@ pub async fn run(url: &str, out: &str, duration: Option<f64>, force: bool) -> Re
         None => None,
     };
     // From here on SIGINT and SIGTERM end the recording instead of killing the process.
-    let mut stop = std::pin::pin!(stop_signal()?);
+    let mut stop = std::pin::pin!(crate::signal::stop_signal()?);
     // The output is checked (and its temporary file created) before any packet goes out.
     let mut part = if out == "-" { None } else { Some(PartFile::create(Path::new(out), force)?) };
     let mut camera = tokio::select! {
@@ -88,23 +87,6 @@ fn print_summary(report: &LiveReport, saved: Option<&Path>) {
         s.missing_frames,
         report.reconnects
     );
-}
-
-/// Completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is called, not when
-/// the future is first polled, so a signal arriving while connecting is not lost.
-fn stop_signal() -> Result<impl Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let install =
-        |kind, name| signal(kind).map_err(|e| Error::io(format!("installing the {name} handler"), e));
-    let mut interrupt = install(SignalKind::interrupt(), "SIGINT")?;
-    let mut terminate = install(SignalKind::terminate(), "SIGTERM")?;
-    Ok(async move {
-        let which = tokio::select! {
-            _ = interrupt.recv() => "SIGINT",
-            _ = terminate.recv() => "SIGTERM",
-        };
-        tracing::info!("{which}: ending the recording");
-    })
 }
 
 /// The recording under its temporary name `.NAME.camctl-part` next to the final one; removed on drop

@@ -11,6 +11,7 @@ mod discover;
 mod emulate;
 mod live;
 mod pull;
+mod signal;
 
 use std::process::ExitCode;
 

@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::{Emulator, camctl, files_under, run, run_ok, write_random_file};
 
-/// Forwards every connection to `upstream`, cutting each one after `limit` bytes from the camera.
+/// Forwards every connection to `upstream`, cutting each one after `limit` bytes from the camera
+/// (or, stalling, keeping it open and silent from then on).
 struct CuttingProxy {
     port: u16,
     closed: Arc<AtomicBool>,
@@ -20,6 +21,14 @@ struct CuttingProxy {
 
 impl CuttingProxy {
     fn start(upstream: u16, limit: u64) -> CuttingProxy {
+        Self::start_with(upstream, limit, false)
+    }
+
+    fn stalling(upstream: u16, limit: u64) -> CuttingProxy {
+        Self::start_with(upstream, limit, true)
+    }
+
+    fn start_with(upstream: u16, limit: u64, stall: bool) -> CuttingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let closed = Arc::new(AtomicBool::new(false));
@@ -32,8 +41,8 @@ impl CuttingProxy {
                 let Ok(client) = client else { continue };
                 let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else { continue };
                 let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                std::thread::spawn(move || copy_limited(c2, s2, u64::MAX));
-                std::thread::spawn(move || copy_limited(server, client, limit));
+                std::thread::spawn(move || copy_limited(c2, s2, u64::MAX, false));
+                std::thread::spawn(move || copy_limited(server, client, limit, stall));
             }
         });
         CuttingProxy { port, closed }
@@ -47,7 +56,7 @@ impl Drop for CuttingProxy {
     }
 }
 
-fn copy_limited(mut from: TcpStream, mut to: TcpStream, limit: u64) {
+fn copy_limited(mut from: TcpStream, mut to: TcpStream, limit: u64, stall: bool) {
     let mut buf = vec![0u8; 64 << 10];
     let mut sent = 0u64;
     while sent < limit {
@@ -61,6 +70,10 @@ fn copy_limited(mut from: TcpStream, mut to: TcpStream, limit: u64) {
                 sent += n as u64;
             }
         }
+    }
+    if stall {
+        // Hold both ends open until the client goes away.
+        let _ = to.read(&mut buf);
     }
     let _ = from.shutdown(Shutdown::Both);
     let _ = to.shutdown(Shutdown::Both);
@@ -427,4 +440,52 @@ fn capture_download_checks_the_folder_before_the_shutter() {
     let out = camctl().args(["capture", &emu.url, "--download"]).arg(&not_a_dir).output().unwrap();
     assert!(!out.status.success());
     assert_eq!(files_under(&media).len(), before, "no picture may be taken");
+}
+
+/// Waits (up to a generous deadline) until `path` holds at least `len` bytes.
+fn wait_for_file_len(path: &Path, len: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) < len {
+        assert!(std::time::Instant::now() < deadline, "{} never reached {len} bytes", path.display());
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn interrupted_pull_says_what_it_kept_and_the_same_command_resumes() {
+    for signal in ["-INT", "-TERM"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let media = tmp.path().join("media");
+        ptp_media(&media);
+        let rel = "DCIM/100EMU01/BIG_0002.JPG";
+        let emu = Emulator::start("ptpip", &media, &[]);
+        let target = tmp.path().join("pulled");
+        let proxy = CuttingProxy::stalling(port_of(&emu.url, None), 3 << 20);
+        let child = camctl()
+            .args(["pull", &with_port(&emu.url, None, proxy.port), target.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The stalled transfer has written its first megabyte: stop it there.
+        wait_for_file_len(&temp_of(&target, rel), 1 << 20);
+        let status =
+            std::process::Command::new("kill").arg(signal).arg(child.id().to_string()).status().unwrap();
+        assert!(status.success());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(130), "{signal}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("interrupted: kept ")
+                && err.contains("of 8388608 bytes of DCIM/100EMU01/BIG_0002.JPG"),
+            "{err}"
+        );
+        assert!(err.contains("run the same command again to resume"), "{err}");
+        assert!(!target.join(rel).exists(), "no file under its final name");
+
+        let again = pull(&emu.url, &target, &[]);
+        assert!(again.status.success(), "{}", text(&again));
+        assert!(text(&again).contains("1 resumed"), "{}", text(&again));
+        assert!(std::fs::read(target.join(rel)).unwrap() == std::fs::read(media.join(rel)).unwrap());
+    }
 }

@@ -247,6 +247,9 @@ pub(crate) struct Transfer {
     task: tokio::task::JoinHandle<()>,
     /// Bytes moved so far.
     progress: Arc<AtomicU64>,
+    /// Set just before the completion notification goes out: a client that asks for the next file
+    /// as soon as it reads it must not find the camera busy with this one.
+    done: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Everything mutable, behind one lock.

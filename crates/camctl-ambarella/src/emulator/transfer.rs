@@ -76,7 +76,7 @@ async fn notify(writer: &Writer, build: impl FnOnce(&mut ObjectWriter<'_>)) {
 
 /// Whether a transfer is still running.
 fn busy(shared: &Shared) -> bool {
-    shared.lock().transfer.as_ref().is_some_and(|t| !t.task.is_finished())
+    shared.lock().transfer.as_ref().is_some_and(|t| !t.done.load(Ordering::Acquire) && !t.task.is_finished())
 }
 
 fn to_i64(v: u64) -> i64 {
@@ -131,10 +131,12 @@ pub(super) async fn get_file(
     }
     let progress = Arc::new(AtomicU64::new(0));
     let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let task = tokio::spawn({
         let shared = Arc::clone(&conn.shared);
         let writer = Arc::clone(&conn.writer);
         let progress = Arc::clone(&progress);
+        let done = Arc::clone(&done);
         async move {
             let range = Range { offset, len: rem, size };
             let result = send_range(file, range, &mut data, cached.is_none(), &progress, started_tx).await;
@@ -151,6 +153,7 @@ pub(super) async fn get_file(
                         (None, None) => String::new(),
                     };
                     return_data_conn(&shared, data);
+                    done.store(true, Ordering::Release);
                     notify(&writer, |w| {
                         w.int("msg_id", msg::NOTIFICATION).str("type", "get_file_complete");
                         w.value("param", &serde_json::json!([{ "bytes sent": rem }, { "md5sum": md5 }]));
@@ -159,6 +162,7 @@ pub(super) async fn get_file(
                 }
                 Err(e) => {
                     debug!(error = %e, "download aborted");
+                    done.store(true, Ordering::Release);
                     let sent = progress.load(Ordering::Relaxed);
                     notify(&writer, |w| {
                         w.int("msg_id", msg::NOTIFICATION)
@@ -170,7 +174,7 @@ pub(super) async fn get_file(
             }
         }
     });
-    conn.shared.lock().transfer = Some(Transfer { task, progress });
+    conn.shared.lock().transfer = Some(Transfer { task, progress, done });
     if early {
         // Let the first chunk hit the socket before the reply (§5.2 step 4).
         let _ = tokio::time::timeout(Duration::from_secs(1), started_rx).await;
@@ -317,10 +321,12 @@ pub(super) async fn put_file(
     conn.rv(id, rval::OK).await?;
     let want = size - offset;
     let progress = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let task = tokio::spawn({
         let shared = Arc::clone(&conn.shared);
         let writer = Arc::clone(&conn.writer);
         let progress = Arc::clone(&progress);
+        let done = Arc::clone(&done);
         async move {
             let mut file = tokio::fs::File::from_std(file);
             let result: io::Result<String> = async {
@@ -349,6 +355,7 @@ pub(super) async fn put_file(
             match result {
                 Ok(md5) => {
                     return_data_conn(&shared, data);
+                    done.store(true, Ordering::Release);
                     // The Yi shape: md5sum first and top-level, param = bytes received (§5.3).
                     notify(&writer, |w| {
                         w.str("md5sum", &md5)
@@ -360,6 +367,7 @@ pub(super) async fn put_file(
                 }
                 Err(e) => {
                     debug!(error = %e, "upload aborted");
+                    done.store(true, Ordering::Release);
                     notify(&writer, |w| {
                         w.int("msg_id", msg::NOTIFICATION)
                             .str("type", "put_file_fail")
@@ -370,7 +378,7 @@ pub(super) async fn put_file(
             }
         }
     });
-    conn.shared.lock().transfer = Some(Transfer { task, progress });
+    conn.shared.lock().transfer = Some(Transfer { task, progress, done });
     Ok(())
 }
 
