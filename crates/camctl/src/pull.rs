@@ -531,11 +531,12 @@ async fn failure(file: &mut PartialFile, e: Error, bytes: u64) -> Fetched {
         let _ = file.flush_kept().await;
     }
     if file.disk_full() {
+        // What is on the disk, not what was handed to the writer before it failed.
+        let kept = std::fs::metadata(file.temp_path()).map(|m| m.len()).unwrap_or(0);
         return local_failure(
             format!(
-                "disk full writing {}: kept {} bytes in {} for resume; run the same command again once there is room",
+                "disk full writing {}: kept {kept} bytes in {} for resume; run the same command again once there is room",
                 file.final_path().display(),
-                file.written(),
                 file.temp_path().display()
             ),
             bytes,

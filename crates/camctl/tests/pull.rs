@@ -489,3 +489,56 @@ fn interrupted_pull_says_what_it_kept_and_the_same_command_resumes() {
         assert!(std::fs::read(target.join(rel)).unwrap() == std::fs::read(media.join(rel)).unwrap());
     }
 }
+
+/// Whether this process may mount a filesystem in a mount namespace of its own (root); under
+/// CI=true it must.
+fn can_mount() -> bool {
+    let root =
+        std::process::Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
+    if !root {
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| v == "true"),
+            "the full-disk test must run under CI=true (needs root)"
+        );
+        eprintln!("skipping: the full-disk test mounts a small tmpfs and needs root");
+    }
+    root
+}
+
+#[test]
+fn a_full_disk_keeps_the_partial_file_and_is_not_blamed_on_the_camera() {
+    if !can_mount() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    write_random_file(&media.join("DCIM/100EMU01/A_0001.JPG"), 2 << 20, 1);
+    write_random_file(&media.join("DCIM/100EMU01/B_0002.MOV"), 8 << 20, 2);
+    write_random_file(&media.join("DCIM/100EMU01/C_0003.JPG"), 1000, 3);
+    let emu = Emulator::start("ptpip", &media, &[]);
+    let target = tmp.path().join("small-disk");
+    std::fs::create_dir_all(&target).unwrap();
+    // A 6 MiB disk in a mount namespace of the pull's own: gone with it, whatever happens.
+    let script = r#"mount -t tmpfs -o size=6m camctl-test "$1" || exit 97
+        "$2" pull "$3" "$1"; echo "exit=$?"
+        ls -a "$1/DCIM/100EMU01"; wc -c "$1/DCIM/100EMU01/.B_0002.MOV.camctl-part""#;
+    let out = std::process::Command::new("unshare")
+        .args(["--mount", "sh", "-c", script, "sh"])
+        .arg(&target)
+        .arg(env!("CARGO_BIN_EXE_camctl"))
+        .arg(&emu.url)
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert!(!all.contains("exit=0") && all.contains("exit=1"), "{all}");
+    assert!(all.contains("1 fetched, 2 failed"), "{all}");
+    assert!(all.contains("disk full writing") && all.contains("for resume"), "{all}");
+    assert!(all.contains("C_0003.JPG: not fetched: the disk is full"), "{all}");
+    assert!(
+        !all.contains("camera error") && !all.contains("connection"),
+        "never blamed on the camera: {all}"
+    );
+    // The partial file is kept (with the record that lets the next run resume it).
+    assert!(all.contains(".B_0002.MOV.camctl-part") && all.contains(".B_0002.MOV.camctl-meta"), "{all}");
+    assert!(all.lines().any(|l| l.starts_with("A_0001.JPG")), "{all}");
+}
