@@ -542,3 +542,25 @@ fn a_full_disk_keeps_the_partial_file_and_is_not_blamed_on_the_camera() {
     assert!(all.contains(".B_0002.MOV.camctl-part") && all.contains(".B_0002.MOV.camctl-meta"), "{all}");
     assert!(all.lines().any(|l| l.starts_with("A_0001.JPG")), "{all}");
 }
+
+#[test]
+fn help_names_the_url_schemes_ports_and_options() {
+    for command in ["pull", "info", "live", "config"] {
+        let help = run_ok(&[command, "--help"]);
+        for needle in ["ptpip://HOST", "15740", "yi://HOST", "data_port=N", "lytro://HOST", "wyze://HOST", "uid=UID", "Examples:"] {
+            assert!(help.contains(needle), "{command} --help lacks {needle:?}:\n{help}");
+        }
+    }
+}
+
+#[test]
+fn logs_have_no_colour_off_a_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    camctl_core::media::write_sample_pictures(&media.join("DCIM/100EMU01"), 1).unwrap();
+    let emu = Emulator::start("ptpip", &media, &[]);
+    let out = run(&["-v", "info", &emu.url]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.contains("GetDeviceInfo"), "{err}");
+    assert!(!err.contains('\u{1b}'), "stderr is a pipe here: no escape sequences\n{err:?}");
+}
