@@ -547,7 +547,16 @@ fn a_full_disk_keeps_the_partial_file_and_is_not_blamed_on_the_camera() {
 fn help_names_the_url_schemes_ports_and_options() {
     for command in ["pull", "info", "live", "config"] {
         let help = run_ok(&[command, "--help"]);
-        for needle in ["ptpip://HOST", "15740", "yi://HOST", "data_port=N", "lytro://HOST", "wyze://HOST", "uid=UID", "Examples:"] {
+        for needle in [
+            "ptpip://HOST",
+            "15740",
+            "yi://HOST",
+            "data_port=N",
+            "lytro://HOST",
+            "wyze://HOST",
+            "uid=UID",
+            "Examples:",
+        ] {
             assert!(help.contains(needle), "{command} --help lacks {needle:?}:\n{help}");
         }
     }
