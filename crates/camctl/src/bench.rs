@@ -356,23 +356,10 @@ async fn ptpip(size_mib: u64, runs: u32) -> Result<bool> {
     report_run("plain TCP copy", size, &Run { elapsed: plain, peak_rss_kib: 0, cpu: Duration::ZERO });
     let camctl = pull_runs(&url, work.path(), &[rel], size, runs).await?;
 
-    let mut gphoto2_best: Option<Run> = None;
-    if Command::new("gphoto2").arg("--version").stdout(Stdio::null()).status().is_ok() {
-        for i in 0..runs {
-            let out = work.path().join(format!("gphoto2-{i}"));
-            std::fs::create_dir_all(&out).map_err(|e| Error::io("creating a folder", e))?;
-            let mut cmd = Command::new("gphoto2");
-            cmd.arg("--port").arg(format!("ptpip:127.0.0.1:{port}:{port}")).arg("--get-all-files");
-            cmd.env("HOME", &out).current_dir(&out).stdout(Stdio::null());
-            let run = measure(&mut cmd).await?;
-            check_size(&out.join("BIG_0001.MOV"), size)?;
-            std::fs::remove_dir_all(&out).map_err(|e| Error::io("cleaning up", e))?;
-            report_run("gphoto2 --get-all-files", size, &run);
-            gphoto2_best = Some(best(gphoto2_best, run));
-        }
-    } else {
-        println!("gphoto2 not installed: comparison skipped (apt-get install gphoto2)");
-    }
+    let gphoto2_best = gphoto2_runs(port, work.path(), "large", runs, size, |out| {
+        check_size(&out.join("BIG_0001.MOV"), size)
+    })
+    .await?;
     server.abort();
 
     let camctl_rate = rate(size, camctl.elapsed);
@@ -427,26 +414,14 @@ PTP/IP small files: {count} files of {SMALL_FILE_BYTES} bytes from {url}, best o
     );
     let refs: Vec<&str> = files.iter().map(String::as_str).collect();
     let camctl = pull_runs(&url, work.path(), &refs, total, runs).await?;
-    let mut gphoto2_best: Option<Run> = None;
-    if Command::new("gphoto2").arg("--version").stdout(Stdio::null()).status().is_ok() {
-        for i in 0..runs {
-            let out = work.path().join(format!("gphoto2-small-{i}"));
-            std::fs::create_dir_all(&out).map_err(|e| Error::io("creating a folder", e))?;
-            let mut cmd = Command::new("gphoto2");
-            cmd.arg("--port").arg(format!("ptpip:127.0.0.1:{port}:{port}")).arg("--get-all-files");
-            cmd.env("HOME", &out).current_dir(&out).stdout(Stdio::null());
-            let run = measure(&mut cmd).await?;
-            let got = std::fs::read_dir(&out).map_err(|e| Error::io("listing", e))?.count();
-            if got < count {
-                return Err(Error::Protocol(format!("gphoto2 fetched {got} of {count} files")));
-            }
-            std::fs::remove_dir_all(&out).map_err(|e| Error::io("cleaning up", e))?;
-            report_run("gphoto2 --get-all-files", total, &run);
-            gphoto2_best = Some(best(gphoto2_best, run));
+    let gphoto2_best = gphoto2_runs(port, work.path(), "small", runs, total, |out| {
+        let got = std::fs::read_dir(out).map_err(|e| Error::io("listing", e))?.count();
+        if got < count {
+            return Err(Error::Protocol(format!("gphoto2 fetched {got} of {count} files")));
         }
-    } else {
-        println!("gphoto2 not installed: comparison skipped (apt-get install gphoto2)");
-    }
+        Ok(())
+    })
+    .await?;
     server.abort();
     let per_second = count as f64 / camctl.elapsed.as_secs_f64().max(1e-9);
     println!(
@@ -467,6 +442,36 @@ result:"
     }
     println!("  targets {}", if ok { "met" } else { "NOT met" });
     Ok(ok)
+}
+
+/// `gphoto2 --get-all-files` from the emulator on `port`, `runs` times, each into a fresh folder that
+/// `check` inspects; the best run, or `None` when gphoto2 is not installed.
+async fn gphoto2_runs(
+    port: u16,
+    work: &Path,
+    tag: &str,
+    runs: u32,
+    bytes: u64,
+    check: impl Fn(&Path) -> Result<()>,
+) -> Result<Option<Run>> {
+    if !Command::new("gphoto2").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success()) {
+        println!("gphoto2 not installed: comparison skipped (apt-get install gphoto2)");
+        return Ok(None);
+    }
+    let mut best_run: Option<Run> = None;
+    for i in 0..runs {
+        let out = work.join(format!("gphoto2-{tag}-{i}"));
+        std::fs::create_dir_all(&out).map_err(|e| Error::io("creating a folder", e))?;
+        let mut cmd = Command::new("gphoto2");
+        cmd.arg("--port").arg(format!("ptpip:127.0.0.1:{port}:{port}")).arg("--get-all-files");
+        cmd.env("HOME", &out).current_dir(&out).stdout(Stdio::null());
+        let run = measure(&mut cmd).await?;
+        check(&out)?;
+        std::fs::remove_dir_all(&out).map_err(|e| Error::io("cleaning up", e))?;
+        report_run("gphoto2 --get-all-files", bytes, &run);
+        best_run = Some(best(best_run, run));
+    }
+    Ok(best_run)
 }
 
 fn best(current: Option<Run>, run: Run) -> Run {

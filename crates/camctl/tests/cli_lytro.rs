@@ -61,36 +61,17 @@ fn capture_time_and_events() {
     assert!(run_ok(&["config", &emu.url, "get", "camera_time"]).starts_with("2031-02-03 04:05"));
 }
 
-/// Log text without terminal colour codes (`ESC [ ... m`), whether or not the binary adds them.
-fn plain(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 #[test]
 fn verbose_levels_show_commands_then_headers() {
     let tmp = tempfile::tempdir().unwrap();
     let emu = Emulator::start("lytro", &tmp.path().join("card"), &[]);
     let quiet = run(&["info", &emu.url]);
     assert!(quiet.status.success());
-    assert_eq!(plain(&quiet.stderr), "", "no -v, no log");
+    assert_eq!(common::lossy(&quiet.stderr), "", "no -v, no log");
 
     let v = run(&["-v", "info", &emu.url]);
     assert!(v.status.success());
-    let log = plain(&v.stderr);
+    let log = common::lossy(&v.stderr);
     assert!(log.lines().any(|l| l.contains("INFO") && l.contains("LOAD hardware info")), "{log}");
     assert!(log.lines().any(|l| l.contains("QUERY battery") && l.contains("answer_len=4")), "{log}");
     assert!(log.lines().any(|l| l.contains("DOWNLOAD") && l.contains("of=644")), "{log}");
@@ -98,7 +79,7 @@ fn verbose_levels_show_commands_then_headers() {
 
     let vv = run(&["-vv", "info", &emu.url]);
     assert!(vv.status.success());
-    let log = plain(&vv.stderr);
+    let log = common::lossy(&vv.stderr);
     assert!(log.lines().any(|l| l.contains("DEBUG") && l.contains("sent header")), "{log}");
     assert!(log.lines().any(|l| l.contains("DEBUG") && l.contains("received header")), "{log}");
 }
@@ -110,7 +91,7 @@ fn errors_name_the_problem_in_one_line() {
     let one_line = |args: &[&str], want: &str| {
         let out = run(args);
         assert!(!out.status.success(), "{args:?}");
-        let err = plain(&out.stderr);
+        let err = common::lossy(&out.stderr);
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         assert!(err.contains(want), "{args:?}: {err}");
     };

@@ -108,36 +108,17 @@ fn capture_config_record_and_preview() {
     assert!(!other.status.success());
 }
 
-/// Log text without terminal colour codes (`ESC [ ... m`), whether or not the binary adds them.
-fn plain(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 #[test]
 fn verbose_levels_show_messages_then_packets() {
     let tmp = tempfile::tempdir().unwrap();
     let emu = Emulator::start("yi", &card(tmp.path()), &[]);
     let quiet = run(&["info", &emu.url]);
     assert!(quiet.status.success());
-    assert_eq!(plain(&quiet.stderr), "", "no -v, no log");
+    assert_eq!(common::lossy(&quiet.stderr), "", "no -v, no log");
 
     let v = run(&["-v", "info", &emu.url]);
     assert!(v.status.success());
-    let log = plain(&v.stderr);
+    let log = common::lossy(&v.stderr);
     let has = |pred: &dyn Fn(&str) -> bool| log.lines().any(pred);
     assert!(
         has(&|l| l.contains("INFO")
@@ -155,7 +136,7 @@ fn verbose_levels_show_messages_then_packets() {
 
     let vv = run(&["-vv", "info", &emu.url]);
     assert!(vv.status.success());
-    let log = plain(&vv.stderr);
+    let log = common::lossy(&vv.stderr);
     assert!(log.lines().any(|l| l.contains("DEBUG") && l.contains(r#""msg_id":257"#)), "{log}");
     assert!(
         log.lines().any(|l| l.contains("DEBUG") && l.contains(r#""msg_id": 257"#)),
@@ -170,7 +151,7 @@ fn errors_name_the_problem_in_one_line() {
     let one_line = |args: &[&str], want: &str| {
         let out = run(args);
         assert!(!out.status.success(), "{args:?}");
-        let err = plain(&out.stderr);
+        let err = common::lossy(&out.stderr);
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         assert!(err.contains(want), "{args:?}: {err}");
     };

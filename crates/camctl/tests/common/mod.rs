@@ -12,6 +12,11 @@ pub fn camctl() -> Command {
     cmd
 }
 
+/// Output bytes as text (camctl prints no colour codes off a terminal, so none are stripped).
+pub fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
 /// Runs camctl with `args`, returning its output.
 pub fn run(args: &[&str]) -> Output {
     camctl().args(args).output().expect("run camctl")
