@@ -34,6 +34,8 @@ pub struct YiCamera {
     /// MD5 from `get_file_complete` of the last download of each camera path (whole-file MD5, see
     /// [`Camera::reported_md5`]).
     md5s: HashMap<String, String>,
+    /// `verify=0` turns every MD5 check off, resumed files included.
+    verify: bool,
 }
 
 /// The URL options `yi://` understands.
@@ -114,10 +116,11 @@ impl YiCamera {
             .map_err(|e| CoreError::InvalidValue(e.to_string()))?
             .unwrap_or(DEFAULT_DATA_PORT);
         let data_url = CameraUrl { port: Some(data_port), options: Default::default(), ..url.clone() };
+        let verify = config.verify_md5;
         let client =
             Client::connect(&url.socket_addr(DEFAULT_PORT), &data_url.socket_addr(DEFAULT_DATA_PORT), config)
                 .await?;
-        Ok(YiCamera { client, md5s: HashMap::new() })
+        Ok(YiCamera { client, md5s: HashMap::new(), verify })
     }
 
     /// The underlying session, for protocol-level operations.
@@ -311,7 +314,7 @@ impl Camera for YiCamera {
             return Ok(0);
         }
         let done = self.client.download(&path, offset, out).await?;
-        if let Some(md5) = done.md5.filter(|m| !m.is_empty()) {
+        if let Some(md5) = done.md5.filter(|m| self.verify && !m.is_empty()) {
             self.md5s.insert(path, md5.to_ascii_lowercase());
         }
         Ok(done.bytes)

@@ -315,13 +315,27 @@ fn print_pull(report: &PullReport, json: bool) {
             if report.resumed() > 0 { format!("; {} resumed", report.resumed()) } else { String::new() },
         );
     }
+    // Files never reached (after an interruption, a full disk, a camera gone) share one reason: one
+    // line for all of them, not one per file.
+    let mut not_reached: Vec<(&str, usize)> = Vec::new();
     for file in &report.files {
         if let Some(note) = &file.note {
             eprintln!("camctl: {}: {}", Safe(&file.camera_path), Safe(note));
         }
-        if let (Status::Failed, Some(e)) = (file.status, &file.error) {
-            eprintln!("camctl: failed: {}: {}", Safe(&file.camera_path), Safe(e));
+        let (Status::Failed, Some(e)) = (file.status, &file.error) else { continue };
+        match e.strip_prefix("not fetched: ") {
+            Some(why) => match not_reached.iter_mut().find(|(w, _)| *w == why) {
+                Some((_, n)) => *n += 1,
+                None => {
+                    eprintln!("camctl: failed: {}: {}", Safe(&file.camera_path), Safe(e));
+                    not_reached.push((why, 1));
+                }
+            },
+            None => eprintln!("camctl: failed: {}: {}", Safe(&file.camera_path), Safe(e)),
         }
+    }
+    for (why, n) in not_reached.into_iter().filter(|(_, n)| *n > 1) {
+        eprintln!("camctl: {} more file(s) not fetched: {}", n - 1, Safe(why));
     }
     if let Some(i) = &report.interrupted {
         eprintln!(
