@@ -529,7 +529,11 @@ impl DownloadDir {
     ///   [`LocalState::Complete`]; a temporary file whose record matches the item's identity is
     ///   [`LocalState::Partial`]; anything else is [`LocalState::Missing`] and starts over.
     pub fn plan(&self, items: &[Identity]) -> Vec<Result<Planned, DownloadError>> {
-        let fold_case = self.is_case_insensitive();
+        self.plan_folding(items, self.is_case_insensitive())
+    }
+
+    /// [`plan`](Self::plan), told whether the filesystem folds case.
+    fn plan_folding(&self, items: &[Identity], fold_case: bool) -> Vec<Result<Planned, DownloadError>> {
         let key = |rel: &Path| {
             let s = rel.to_string_lossy();
             if fold_case { s.to_lowercase() } else { s.into_owned() }
@@ -1272,6 +1276,24 @@ mod tests {
         assert!(matches!(&plan[4], Err(DownloadError::DuplicatePath(_))));
         assert!(matches!(&plan[5], Err(DownloadError::ParentComponent(_))));
         assert_eq!(plan[6].as_ref().unwrap().rel, Path::new("D/ok.jpg"));
+    }
+
+    #[test]
+    fn names_differing_in_case_collide_where_the_filesystem_folds_case() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = DownloadDir::open(tmp.path()).unwrap();
+        let items =
+            [ident("DCIM/IMG_0001.JPG", 1), ident("dcim/img_0001.jpg", 2), ident("DCIM/Other.JPG", 3)];
+        let folded: Vec<PathBuf> =
+            dir.plan_folding(&items, true).into_iter().map(|p| p.unwrap().rel).collect();
+        assert_eq!(folded[1], Path::new("dcim/img_0001~2.jpg"));
+        assert_eq!(folded[2], Path::new("DCIM/Other.JPG"));
+        let kept: Vec<PathBuf> =
+            dir.plan_folding(&items, false).into_iter().map(|p| p.unwrap().rel).collect();
+        assert_eq!(kept[1], Path::new("dcim/img_0001.jpg"));
+        // This (case-sensitive) folder is recognised as such.
+        let _lock = dir.lock().unwrap();
+        assert!(!dir.is_case_insensitive());
     }
 
     #[test]
