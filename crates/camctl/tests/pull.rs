@@ -573,3 +573,23 @@ fn logs_have_no_colour_off_a_terminal() {
     assert!(out.status.success() && err.contains("GetDeviceInfo"), "{err}");
     assert!(!err.contains('\u{1b}'), "stderr is a pipe here: no escape sequences\n{err:?}");
 }
+
+#[test]
+fn on_a_terminal_the_progress_bar_shows_files_and_eta() {
+    if !common::require_program("script") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    write_random_file(&media.join("DCIM/100EMU01/BIG_0001.MOV"), 20 << 20, 1);
+    write_random_file(&media.join("DCIM/100EMU01/IMG_0002.JPG"), 2000, 2);
+    let emu = Emulator::start("ptpip", &media, &[]);
+    let target = tmp.path().join("pulled");
+    // script(1) gives camctl a pseudo-terminal as stderr, as a person at a terminal has.
+    let command = format!("{} pull '{}' '{}'", env!("CARGO_BIN_EXE_camctl"), emu.url, target.display());
+    let out = std::process::Command::new("script").args(["-qec", &command, "/dev/null"]).output().unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(screen.contains("ETA") && screen.contains("file 1/2"), "{screen}");
+    assert!(screen.contains("2 fetched, 0 failed"), "{screen}");
+}
