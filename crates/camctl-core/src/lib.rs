@@ -10,6 +10,7 @@
 pub mod camera;
 pub mod download;
 pub mod io;
+pub mod log;
 pub mod media;
 pub mod text;
 pub mod time;
