@@ -3,18 +3,24 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use camctl_core::io::Floor;
+use camctl_core::log::Throttle;
 use camctl_core::text::escape;
+use camctl_core::warn_throttled;
 use camctl_core::{Camera, CameraInfo, CameraUrl, Error as CoreError, Event, MediaItem, Result, Setting};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::DEFAULT_PORT;
-use crate::client::{Client, ClientConfig, TreeEntry};
+use crate::client::{Client, ClientConfig, MAX_FOLDER_DEPTH, TreeEntry};
 use crate::props;
 use crate::wire::codes::{ev, op, prop};
 use crate::wire::{DeviceInfo, ObjectInfo, PropValue, parse_ptp_date};
 
-/// Options a `ptpip://` URL may carry: `timeout` = seconds any read may wait for the camera.
-const URL_OPTIONS: &[&str] = &["timeout"];
+/// Options a `ptpip://` URL may carry:
+/// - `timeout=SECS`: seconds any read may wait for the camera (default 10);
+/// - `floor=BYTES/SECS`: the slowest a transfer may go before it fails (default `1024/20`: at least
+///   1 KiB in every 20 s), `floor=0` for none.
+const URL_OPTIONS: &[&str] = &["timeout", "floor"];
 
 /// A PTP/IP camera behind a [`Client`] session.
 pub struct PtpCamera {
@@ -39,6 +45,14 @@ impl PtpCamera {
                 CoreError::InvalidValue(format!("timeout={}: use a whole number of seconds", escape(v)))
             })?;
             config.timeout = Duration::from_secs(secs);
+        }
+        if let Some(v) = url.options.get("floor") {
+            config.floor = Floor::parse(v).ok_or_else(|| {
+                CoreError::InvalidValue(format!(
+                    "floor={}: use BYTES/SECS (e.g. 1024/20), or 0 for no floor",
+                    escape(v)
+                ))
+            })?;
         }
         let client = Client::connect(&url.socket_addr(DEFAULT_PORT), config).await?;
         Ok(PtpCamera { client, device_info: None, folders: HashMap::new() })
@@ -84,7 +98,7 @@ impl PtpCamera {
         let mut chain = Vec::new();
         let mut current = parent;
         // Bounded walk: a camera with a parent cycle must not hang us.
-        while current != 0 && chain.len() < 64 {
+        while current != 0 && chain.len() < MAX_FOLDER_DEPTH {
             if let Some(known) = self.folders.get(&current) {
                 chain.push(known.clone());
                 break;
@@ -177,15 +191,17 @@ impl Camera for PtpCamera {
         W: AsyncWrite + Unpin + Send,
     {
         let handle = handle_of(item)?;
+        // ObjectInfo's size caps a data phase of unknown length (0xFFFFFFFF: 4 GiB or more, unknown).
+        let size = (item.size > 0 && item.size < u64::from(u32::MAX)).then_some(item.size);
         if offset == 0 {
-            return Ok(self.client.get_object(handle, out).await?);
+            return Ok(self.client.get_object_sized(handle, 0, size, out).await?);
         }
         if offset >= item.size {
             return Ok(0);
         }
         if !self.supports_op(op::GET_PARTIAL_OBJECT).await? || offset > u64::from(u32::MAX) {
             // No partial reads: fetch it all and drop what the caller already has.
-            return Ok(self.client.get_object_from(handle, offset, out).await?);
+            return Ok(self.client.get_object_sized(handle, offset, size, out).await?);
         }
         let mut done = 0u64;
         let mut position = offset;
@@ -226,11 +242,12 @@ impl Camera for PtpCamera {
     async fn settings(&mut self) -> Result<Vec<Setting>> {
         let codes = self.device_info().await?.properties.clone();
         let mut out = Vec::new();
+        let mut broken = Throttle::default();
         for code in codes {
             match self.describe(code).await {
                 Ok(s) => out.push(s),
                 // One broken property must not hide the others (gphoto2 does the same).
-                Err(e) => tracing::warn!("property 0x{code:04x}: {e}"),
+                Err(e) => warn_throttled!(broken, "property 0x{code:04x}: {e}"),
             }
         }
         Ok(out)

@@ -14,12 +14,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use camctl_core::text::Safe;
+use camctl_core::io::Floor;
+use camctl_core::log::{Throttle, shown};
+use camctl_core::warn_throttled;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{Mutex, mpsc, oneshot};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use crate::connection::{Connection, STREAM_CHUNK};
 use crate::error::{Error, Result};
@@ -38,6 +40,8 @@ pub struct ClientConfig {
     pub name: String,
     /// How long any single read may wait for the camera.
     pub timeout: Duration,
+    /// The slowest a data phase may go (`None` = only the idle timeout applies).
+    pub floor: Option<Floor>,
 }
 
 impl Default for ClientConfig {
@@ -47,21 +51,51 @@ impl Default for ClientConfig {
             guid: *b"camctl-initiator",
             name: "camctl".into(),
             timeout: Duration::from_secs(10),
+            floor: Some(Floor::default()),
         }
     }
 }
 
-/// Largest dataset read into memory (DeviceInfo, ObjectInfo, handle lists...).
+/// Largest dataset read into memory when nothing smaller applies (GetThumb, vendor datasets).
 const MAX_DATASET: usize = 16 * 1024 * 1024;
+
+/// Largest DeviceInfo, StorageInfo or ObjectInfo accepted: real ones are a few KiB.
+const MAX_INFO_DATASET: usize = 1024 * 1024;
+
+/// Largest DevicePropDesc or device property value accepted: real array properties are a few KiB.
+pub const MAX_PROP_DATASET: usize = 1024 * 1024;
+
+/// Most objects an object tree may hold; a card with more is refused with an error naming this cap.
+pub const MAX_OBJECTS: usize = 100_000;
+
+/// Deepest folder level listed (real cards have a handful); deeper objects are skipped with a warning.
+pub const MAX_FOLDER_DEPTH: usize = 32;
+
+/// Total bytes of the paths of one object tree (a card of [`MAX_OBJECTS`] objects with 80-byte paths
+/// needs 8 MB).
+const MAX_PATH_BYTES: usize = 32 * 1024 * 1024;
+
+/// Unknown packets skipped in a row on the command connection before the camera is given up.
+pub const MAX_SKIPPED_PACKETS: u32 = 64;
+
+/// Largest unknown packet skipped; a bigger one is a protocol error.
+const MAX_SKIPPED_PACKET: usize = 1024 * 1024;
+
+/// Cap on a data phase of unknown length (total `u64::MAX`) when the object's size is not known.
+pub const UNKNOWN_LENGTH_CAP: u64 = 4 << 30;
+
+/// New objects one capture accepts (ObjectAdded events before CaptureComplete).
+pub const MAX_CAPTURE_OBJECTS: usize = 64;
 
 /// Where the data-in phase of a transaction goes.
 enum DataIn<'a> {
     /// No data expected; any that comes is discarded.
     Discard,
-    /// Collected into memory, up to [`MAX_DATASET`] bytes.
-    Buffer(&'a mut Vec<u8>),
-    /// Streamed to a writer; more than the given number of bytes is an error, not extra data.
-    Stream(&'a mut (dyn AsyncWrite + Unpin + Send), u64),
+    /// Collected into memory, up to the given number of bytes.
+    Buffer(&'a mut Vec<u8>, usize),
+    /// Streamed to a writer; more than `limit` bytes is an error, not extra data, and a data phase of
+    /// unknown length may not pass `unknown_cap`.
+    Stream { out: &'a mut (dyn AsyncWrite + Unpin + Send), limit: u64, unknown_cap: u64 },
 }
 
 /// What one transaction moved, for its log line.
@@ -84,6 +118,12 @@ pub struct Client {
     camera_name: String,
     /// Set when a transaction failed half-way: the command stream is out of step from then on.
     broken: bool,
+    /// Progress floor of data phases.
+    floor: Option<Floor>,
+    /// Rate limit of warnings about junk on the command connection.
+    junk: Throttle,
+    /// Rate limit of warnings about folders nested too deep.
+    deep: Throttle,
 }
 
 impl Client {
@@ -117,7 +157,10 @@ impl Client {
             Packet::InitFail { reason } => return Err(Error::InitFailed { reason }),
             other => return Err(Error::Unexpected { expected: "Init_Command_Ack", got: other.kind() }),
         };
-        info!("Init_Command_Ack from {addr}: camera \"{}\", connection {connection}", Safe(&camera_name));
+        info!(
+            "Init_Command_Ack from {addr}: camera \"{}\", connection {connection}",
+            shown(camera_name.as_bytes(), 64)
+        );
 
         // Some cameras (Ricoh THETA) refuse the event connection for a moment: retry twice.
         let mut attempt = 0;
@@ -162,6 +205,9 @@ impl Client {
             timeout,
             camera_name,
             broken: false,
+            floor: config.floor,
+            junk: Throttle::default(),
+            deep: Throttle::new(1, Duration::from_secs(60)),
         };
         client.open_session().await?;
         Ok(client)
@@ -204,6 +250,7 @@ impl Client {
             ));
         }
         let result = self.exchange(code, params, data_out, data_in).await;
+        self.cmd.stop_floor();
         let request = format!(
             "{} 0x{code:04x} {}{}",
             codes::op::name(code),
@@ -265,8 +312,24 @@ impl Client {
         let mut received: u64 = 0;
         let mut expected: Option<u64> = None;
         let mut chunk = Vec::new();
+        let mut skipped = 0u32;
         loop {
             let header = self.cmd.read_header().await?;
+            if !matches!(
+                header.kind,
+                kind::OPERATION_RESPONSE | kind::START_DATA | kind::DATA | kind::END_DATA | kind::INIT_FAIL
+            ) {
+                skipped += 1;
+                if skipped > MAX_SKIPPED_PACKETS {
+                    return Err(Error::Protocol(format!(
+                        "camera sent more than {MAX_SKIPPED_PACKETS} unknown packets in a row \
+                         (type {}) instead of an answer",
+                        header.kind
+                    )));
+                }
+            } else {
+                skipped = 0;
+            }
             match header.kind {
                 kind::OPERATION_RESPONSE => {
                     let payload = self.read_logged(&header).await?;
@@ -291,15 +354,23 @@ impl Client {
                     let Packet::StartData { total, .. } = Packet::decode(header.kind, &payload)? else {
                         unreachable_response()?
                     };
-                    if let DataIn::Stream(_, limit) = &data_in
-                        && total != u64::MAX
-                        && total > *limit
-                    {
-                        return Err(Error::Protocol(format!(
-                            "camera announced {total} bytes where {limit} were asked for"
-                        )));
+                    match &data_in {
+                        DataIn::Stream { limit, .. } if total != u64::MAX && total > *limit => {
+                            return Err(Error::Protocol(format!(
+                                "camera announced {total} bytes where {limit} were asked for"
+                            )));
+                        }
+                        DataIn::Buffer(_, cap) if total != u64::MAX && total > *cap as u64 => {
+                            return Err(Error::Protocol(format!(
+                                "camera announced a {total}-byte dataset for {}; camctl accepts at most {cap} bytes",
+                                codes::op::name(code)
+                            )));
+                        }
+                        _ => {}
                     }
                     expected = Some(total);
+                    // From here on the camera must keep the transfer moving.
+                    self.cmd.start_floor(self.floor);
                 }
                 kind::DATA | kind::END_DATA => {
                     if expected.is_none() {
@@ -320,16 +391,29 @@ impl Client {
                             "camera sent {received} bytes, announced {total}"
                         )));
                     }
+                    let unknown_cap = match &data_in {
+                        DataIn::Discard => UNKNOWN_LENGTH_CAP,
+                        DataIn::Buffer(_, cap) => *cap as u64,
+                        DataIn::Stream { unknown_cap, .. } => *unknown_cap,
+                    };
+                    if expected == Some(u64::MAX) && received > unknown_cap {
+                        return Err(Error::Protocol(format!(
+                            "data phase of unknown length went past {unknown_cap} bytes; giving up"
+                        )));
+                    }
                     match &mut data_in {
                         DataIn::Discard => self.cmd.skip_payload(len).await?,
-                        DataIn::Buffer(buf) => {
-                            if buf.len() as u64 + len > MAX_DATASET as u64 {
-                                return Err(Error::Wire(WireError::TooLarge(buf.len() + len as usize)));
+                        DataIn::Buffer(buf, cap) => {
+                            if buf.len() as u64 + len > *cap as u64 {
+                                return Err(Error::Protocol(format!(
+                                    "camera sent more than {cap} bytes of dataset for {}",
+                                    codes::op::name(code)
+                                )));
                             }
                             let data = self.cmd.read_payload(len as usize).await?;
                             buf.extend_from_slice(&data);
                         }
-                        DataIn::Stream(out, limit) => {
+                        DataIn::Stream { out, limit, .. } => {
                             // Checked before writing: not one byte beyond what was asked reaches `out`.
                             if received > *limit {
                                 return Err(Error::Protocol(format!(
@@ -358,8 +442,23 @@ impl Client {
                 other => {
                     // Probe or vendor packets on the command socket: log and skip.
                     self.cmd.log_received(&header, &[]);
-                    warn!(kind = other, "ignoring unexpected packet on the command connection");
-                    self.cmd.skip_payload(header.payload_len() as u64).await?;
+                    let len = header.payload_len();
+                    if len > MAX_SKIPPED_PACKET {
+                        return Err(Error::Protocol(format!(
+                            "camera sent an unknown packet (type {other}) of {len} bytes"
+                        )));
+                    }
+                    warn_throttled!(
+                        self.junk,
+                        "ignoring unexpected packet type {other} ({len} bytes) on the command connection"
+                    );
+                    // Skipping is a transfer too: a trickling camera must not hold us.
+                    let floored = self.cmd.floor_running();
+                    self.cmd.start_floor(self.floor);
+                    self.cmd.skip_payload(len as u64).await?;
+                    if !floored {
+                        self.cmd.stop_floor();
+                    }
                 }
             }
         }
@@ -389,76 +488,128 @@ impl Client {
 
     /// Runs a transaction whose data-in phase is a dataset, returned as bytes.
     async fn dataset(&mut self, code: u16, params: &[u32]) -> Result<Vec<u8>> {
+        self.dataset_capped(code, params, MAX_DATASET).await
+    }
+
+    /// [`Client::dataset`] refusing datasets larger than `cap` bytes.
+    async fn dataset_capped(&mut self, code: u16, params: &[u32], cap: usize) -> Result<Vec<u8>> {
         let mut buf = Vec::new();
-        self.call(code, params, None, DataIn::Buffer(&mut buf)).await?;
+        self.call(code, params, None, DataIn::Buffer(&mut buf, cap)).await?;
         Ok(buf)
     }
 
     /// GetDeviceInfo.
     pub async fn device_info(&mut self) -> Result<DeviceInfo> {
-        Ok(DeviceInfo::decode(&self.dataset(op::GET_DEVICE_INFO, &[]).await?)?)
+        Ok(DeviceInfo::decode(&self.dataset_capped(op::GET_DEVICE_INFO, &[], MAX_INFO_DATASET).await?)?)
     }
 
     /// GetStorageIDs.
     pub async fn storage_ids(&mut self) -> Result<Vec<u32>> {
-        Ok(decode_u32_array(&self.dataset(op::GET_STORAGE_IDS, &[]).await?)?)
+        Ok(decode_u32_array(&self.dataset_capped(op::GET_STORAGE_IDS, &[], MAX_INFO_DATASET).await?)?)
     }
 
     /// GetStorageInfo.
     pub async fn storage_info(&mut self, storage_id: u32) -> Result<StorageInfo> {
-        Ok(StorageInfo::decode(&self.dataset(op::GET_STORAGE_INFO, &[storage_id]).await?)?)
+        Ok(StorageInfo::decode(
+            &self.dataset_capped(op::GET_STORAGE_INFO, &[storage_id], MAX_INFO_DATASET).await?,
+        )?)
     }
 
     /// GetObjectHandles(storage, format, association): association 0 = all, 0xFFFFFFFF = root only.
     pub async fn object_handles(&mut self, storage_id: u32, format: u16, parent: u32) -> Result<Vec<u32>> {
         let params = [storage_id, u32::from(format), parent];
-        Ok(decode_u32_array(&self.dataset(op::GET_OBJECT_HANDLES, &params).await?)?)
+        let cap = 4 + 4 * (MAX_OBJECTS + 1);
+        Ok(decode_u32_array(&self.dataset_capped(op::GET_OBJECT_HANDLES, &params, cap).await?)?)
     }
 
     /// GetObjectInfo.
     pub async fn object_info(&mut self, handle: u32) -> Result<ObjectInfo> {
-        Ok(ObjectInfo::decode(&self.dataset(op::GET_OBJECT_INFO, &[handle]).await?)?)
+        Ok(ObjectInfo::decode(&self.dataset_capped(op::GET_OBJECT_INFO, &[handle], MAX_INFO_DATASET).await?)?)
     }
 
     /// Every object of every storage in depth-first pre-order (a folder, then its contents), with its
     /// folder path (`DCIM/100EMU01/IMG_0001.JPG`).
     ///
     /// Children are filtered by their ParentObject as well, for cameras that ignore the association filter.
+    /// The walk keeps a link to each object's parent, not a path: paths are built once at the end, for
+    /// at most [`MAX_FOLDER_DEPTH`] levels (deeper contents are skipped with a warning) and
+    /// [`MAX_OBJECTS`] objects (more is an error).
     pub async fn object_tree(&mut self) -> Result<Vec<TreeEntry>> {
         let storages = self.storage_ids().await?;
-        let mut out = Vec::new();
+        let mut nodes: Vec<Node> = Vec::new();
         let mut seen = Seen::default();
+        let mut too_deep = 0usize;
         for &sid in &storages {
             // Entries still to emit, last first; a folder's children are listed when it is emitted.
-            let mut stack = self.children(sid, 0, "", &mut seen).await?;
+            let mut stack = self.children(sid, 0, None, 0, &mut seen).await?;
             stack.reverse();
-            while let Some(entry) = stack.pop() {
-                if entry.info.is_folder() {
-                    let prefix = format!("{}/", entry.path);
-                    let mut children = self.children(sid, entry.handle, &prefix, &mut seen).await?;
-                    children.reverse();
-                    stack.extend(children);
+            while let Some(node) = stack.pop() {
+                let index = nodes.len();
+                if node.info.is_folder() {
+                    if node.depth + 1 >= MAX_FOLDER_DEPTH {
+                        too_deep += 1;
+                    } else {
+                        let mut children =
+                            self.children(sid, node.handle, Some(index), node.depth + 1, &mut seen).await?;
+                        children.reverse();
+                        stack.extend(children);
+                    }
                 }
-                out.push(entry);
+                nodes.push(node);
             }
         }
-        // Multiple storages get gphoto2-style prefixes so paths stay unique.
-        if storages.len() > 1 {
-            for e in &mut out {
-                e.path = format!("store_{:08x}/{}", e.storage_id, e.path);
-            }
+        if too_deep > 0 {
+            warn_throttled!(
+                self.deep,
+                "skipped the contents of {too_deep} folder(s) nested deeper than {MAX_FOLDER_DEPTH} levels"
+            );
         }
-        Ok(out)
+        drop(seen);
+        // Paths, built once from the parent links; multiple storages get gphoto2-style prefixes.
+        let prefix = storages.len() > 1;
+        let mut total = 0usize;
+        let mut out = Vec::with_capacity(nodes.len());
+        let mut chain: Vec<usize> = Vec::with_capacity(MAX_FOLDER_DEPTH);
+        for i in 0..nodes.len() {
+            chain.clear();
+            let mut at = Some(i);
+            while let Some(j) = at {
+                chain.push(j);
+                at = nodes[j].parent;
+            }
+            let mut path = if prefix { format!("store_{:08x}/", nodes[i].storage_id) } else { String::new() };
+            for (k, &j) in chain.iter().rev().enumerate() {
+                if k > 0 {
+                    path.push('/');
+                }
+                path.push_str(&nodes[j].info.filename);
+            }
+            total += path.len();
+            if total > MAX_PATH_BYTES {
+                return Err(Error::Protocol(format!(
+                    "the camera's folder paths exceed {} MiB; camctl lists at most that",
+                    MAX_PATH_BYTES >> 20
+                )));
+            }
+            out.push(path);
+        }
+        Ok(nodes
+            .into_iter()
+            .zip(out)
+            .map(|(n, path)| TreeEntry { handle: n.handle, storage_id: n.storage_id, path, info: n.info })
+            .collect())
     }
 
-    /// The direct children of `folder` (0 = root) not placed in the tree before.
+    /// The direct children of `folder` (0 = root) not placed in the tree before, linked to the node
+    /// at `parent` (an index into the walk's nodes) at `depth`.
     async fn children(
         &mut self,
         sid: u32,
         folder: u32,
-        prefix: &str,
+        parent_index: Option<usize>,
+        depth: usize,
         seen: &mut Seen,
-    ) -> Result<Vec<TreeEntry>> {
+    ) -> Result<Vec<Node>> {
         let filter = if folder == 0 { 0xFFFF_FFFF } else { folder };
         let mut children = Vec::new();
         for h in self.object_handles(sid, 0, filter).await? {
@@ -469,7 +620,17 @@ impl Client {
             // remember infos so each object is asked for once.
             let info = match seen.infos.remove(&h) {
                 Some(info) => info,
-                None => self.object_info(h).await?,
+                None => {
+                    if seen.placed.len() + seen.infos.len() >= MAX_OBJECTS {
+                        return Err(Error::Protocol(format!(
+                            "the camera holds more than {MAX_OBJECTS} objects; camctl lists at most {MAX_OBJECTS}"
+                        )));
+                    }
+                    let mut info = self.object_info(h).await?;
+                    // Not needed for a listing, and up to 254 characters each.
+                    info.keywords = String::new();
+                    info
+                }
             };
             // iOS and EOS bugs: a parent equal to the storage id or the object itself means root.
             let parent = if info.parent == h || info.parent == sid { 0 } else { info.parent };
@@ -477,12 +638,7 @@ impl Client {
                 seen.infos.insert(h, info);
             } else {
                 seen.placed.insert(h);
-                children.push(TreeEntry {
-                    handle: h,
-                    storage_id: sid,
-                    path: format!("{prefix}{}", info.filename),
-                    info,
-                });
+                children.push(Node { handle: h, storage_id: sid, parent: parent_index, depth, info });
             }
         }
         Ok(children)
@@ -505,8 +661,22 @@ impl Client {
         skip: u64,
         out: &mut W,
     ) -> Result<u64> {
+        self.get_object_sized(handle, skip, None, out).await
+    }
+
+    /// GetObject like [`Client::get_object_from`], knowing the object's size from its ObjectInfo:
+    /// a data phase of unknown length may not pass it (without a size: [`UNKNOWN_LENGTH_CAP`]).
+    pub async fn get_object_sized<W: AsyncWrite + Unpin + Send>(
+        &mut self,
+        handle: u32,
+        skip: u64,
+        size: Option<u64>,
+        out: &mut W,
+    ) -> Result<u64> {
         let mut counter = CountingWriter { inner: out, count: 0, skip };
-        self.call(op::GET_OBJECT, &[handle], None, DataIn::Stream(&mut counter, u64::MAX)).await?;
+        let unknown_cap = size.unwrap_or(UNKNOWN_LENGTH_CAP);
+        let data_in = DataIn::Stream { out: &mut counter, limit: u64::MAX, unknown_cap };
+        self.call(op::GET_OBJECT, &[handle], None, data_in).await?;
         counter.inner.flush().await?;
         Ok(counter.count)
     }
@@ -523,7 +693,8 @@ impl Client {
         out: &mut W,
     ) -> Result<u64> {
         let mut counter = CountingWriter { inner: out, count: 0, skip: 0 };
-        let data_in = DataIn::Stream(&mut counter, u64::from(max));
+        let data_in =
+            DataIn::Stream { out: &mut counter, limit: u64::from(max), unknown_cap: u64::from(max) };
         self.call(op::GET_PARTIAL_OBJECT, &[handle, offset, max], None, data_in).await?;
         counter.inner.flush().await?;
         Ok(counter.count)
@@ -555,7 +726,14 @@ impl Client {
                 Ok(Some(event)) => {
                     let event = event?;
                     match event.code {
-                        ev::OBJECT_ADDED => added.push(event.params.get(0)),
+                        ev::OBJECT_ADDED => {
+                            if added.len() == MAX_CAPTURE_OBJECTS {
+                                return Err(Error::Protocol(format!(
+                                    "camera reported more than {MAX_CAPTURE_OBJECTS} new objects for one capture"
+                                )));
+                            }
+                            added.push(event.params.get(0))
+                        }
                         ev::CAPTURE_COMPLETE => return Ok(added),
                         ev::STORE_FULL => return Err(Error::Protocol("the memory card is full".into())),
                         _ => debug!(code = event.code, "event during capture"),
@@ -567,12 +745,15 @@ impl Client {
 
     /// GetDevicePropDesc.
     pub async fn prop_desc(&mut self, code: u16) -> Result<DevicePropDesc> {
-        Ok(DevicePropDesc::decode(&self.dataset(op::GET_DEVICE_PROP_DESC, &[u32::from(code)]).await?)?)
+        let data =
+            self.dataset_capped(op::GET_DEVICE_PROP_DESC, &[u32::from(code)], MAX_PROP_DATASET).await?;
+        Ok(DevicePropDesc::decode(&data)?)
     }
 
     /// GetDevicePropValue, decoded as `data_type` (from the descriptor).
     pub async fn prop_value(&mut self, code: u16, data_type: DataType) -> Result<PropValue> {
-        let data = self.dataset(op::GET_DEVICE_PROP_VALUE, &[u32::from(code)]).await?;
+        let data =
+            self.dataset_capped(op::GET_DEVICE_PROP_VALUE, &[u32::from(code)], MAX_PROP_DATASET).await?;
         Ok(PropValue::decode_exact(data_type, &data)?)
     }
 
@@ -631,6 +812,17 @@ struct Seen {
     placed: std::collections::HashSet<u32>,
     /// Infos fetched for objects that belong elsewhere in the tree.
     infos: std::collections::HashMap<u32, ObjectInfo>,
+}
+
+/// An object during a tree walk: linked to its parent, no path yet.
+struct Node {
+    handle: u32,
+    storage_id: u32,
+    /// Index of the parent folder's node; `None` at the storage root.
+    parent: Option<usize>,
+    /// Folder level (0 = storage root).
+    depth: usize,
+    info: ObjectInfo,
 }
 
 /// An object with its path in the camera's folder tree.
@@ -735,6 +927,9 @@ fn unreachable_response<T>() -> Result<T> {
     Err(Error::Protocol("packet decoded to another type".into()))
 }
 
+/// Largest packet read on the event connection; bigger ones are skipped.
+const MAX_EVENT_PACKET: usize = 4096;
+
 /// Reads the event connection: events go to the channel, probes are answered, probe responses wake
 /// [`Client::probe`].
 async fn event_loop(
@@ -743,9 +938,29 @@ async fn event_loop(
     probe_waiter: Arc<Mutex<Option<oneshot::Sender<()>>>>,
     tx: mpsc::Sender<Result<CodeAndParams>>,
 ) {
+    // A flood of events or junk gives a few lines a minute, with a count.
+    let mut logged = Throttle::new(20, Duration::from_secs(60));
+    let mut full = Throttle::default();
+    let mut junk = Throttle::default();
     loop {
-        let packet = match conn.read_packet().await {
-            Ok(p) => p,
+        let read = async {
+            let header = conn.read_header().await?;
+            let len = header.payload_len();
+            // Events and probes are a few dozen bytes: anything big is skipped, never buffered.
+            if len > MAX_EVENT_PACKET {
+                conn.skip_payload(len as u64).await?;
+                return Ok(Err((header.kind, len)));
+            }
+            let payload = conn.read_payload(len).await?;
+            conn.log_received(&header, &[&payload]);
+            Ok(Ok(Packet::decode(header.kind, &payload)?))
+        };
+        let packet = match read.await {
+            Ok(Ok(p)) => p,
+            Ok(Err((kind, len))) => {
+                warn_throttled!(junk, "skipping a {len}-byte packet of type {kind} on the event connection");
+                continue;
+            }
             Err(Error::Closed) => return,
             Err(e) => {
                 let _ = tx.send(Err(e)).await;
@@ -754,16 +969,25 @@ async fn event_loop(
         };
         match packet {
             Packet::Event(event) => {
-                info!(
-                    "event {} 0x{:04x} {}",
-                    ev::name(event.code),
-                    event.code,
-                    hex_list(event.params.as_slice())
-                );
+                if let Some(skipped) = logged.allow() {
+                    info!(
+                        "event {} 0x{:04x} {}{}",
+                        ev::name(event.code),
+                        event.code,
+                        hex_list(event.params.as_slice()),
+                        if skipped > 0 {
+                            format!(" ({skipped} more events not logged)")
+                        } else {
+                            String::new()
+                        }
+                    );
+                }
                 // Never stop draining the socket for a reader that is busy elsewhere: drop instead.
                 match tx.try_send(Ok(event)) {
                     Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(_)) => warn!("event queue full: dropping an event"),
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        warn_throttled!(full, "event queue full: dropping an event")
+                    }
                     Err(mpsc::error::TrySendError::Closed(_)) => return,
                 }
             }
@@ -778,7 +1002,9 @@ async fn event_loop(
                     let _ = waiter.send(());
                 }
             }
-            other => debug!(kind = other.kind(), "ignoring packet on the event connection"),
+            other => {
+                warn_throttled!(junk, "ignoring a packet of type {} on the event connection", other.kind())
+            }
         }
     }
 }

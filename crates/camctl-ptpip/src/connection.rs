@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use camctl_core::io::{ReadFullError, read_full, read_some};
+use camctl_core::io::{Floor, FloorCheck, ReadFullError, read_full, read_some, read_with_floor};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 use crate::error::{Error, Result};
@@ -26,6 +26,8 @@ pub struct Connection<S> {
     read_timeout: Option<Duration>,
     /// Name of this connection in packet logs; `None` = packets are not logged.
     log_name: Option<&'static str>,
+    /// The progress floor every read is held to while a transfer runs (see [`Connection::start_floor`]).
+    floor: Option<FloorCheck>,
 }
 
 impl<S: AsyncRead + Unpin> Connection<S> {
@@ -36,7 +38,61 @@ impl<S: AsyncRead + Unpin> Connection<S> {
             out: Vec::with_capacity(256),
             read_timeout: None,
             log_name: None,
+            floor: None,
         }
+    }
+
+    /// Holds every read from now on to `floor` (none = only the idle timeout), until
+    /// [`Connection::stop_floor`]. A floor already running keeps its window.
+    pub fn start_floor(&mut self, floor: Option<Floor>) {
+        if self.floor.is_none() {
+            self.floor = floor.map(FloorCheck::new);
+        }
+    }
+
+    /// Ends the floor started by [`Connection::start_floor`].
+    pub fn stop_floor(&mut self) {
+        self.floor = None;
+    }
+
+    /// Whether a floor is running.
+    pub fn floor_running(&self) -> bool {
+        self.floor.is_some()
+    }
+
+    /// One read under the idle timeout and, while one runs, the progress floor.
+    async fn read_chunk(&mut self, buf: &mut [u8]) -> Result<usize, ReadFullError> {
+        let Some(check) = self.floor.as_mut() else {
+            return read_some(&mut self.stream, buf, self.read_timeout).await;
+        };
+        let read = read_with_floor(&mut self.stream, buf, check);
+        match self.read_timeout {
+            None => Ok(read.await?),
+            Some(t) => match tokio::time::timeout(t, read).await {
+                Ok(r) => Ok(r?),
+                Err(_) => Err(ReadFullError::Timeout(t)),
+            },
+        }
+    }
+
+    /// Fills `buf` like [`read_full`], under the floor when one runs.
+    async fn fill(&mut self, buf: &mut [u8]) -> Result<(), ReadFullError> {
+        if self.floor.is_none() {
+            return read_full(&mut self.stream, buf, self.read_timeout).await;
+        }
+        let mut got = 0;
+        while got < buf.len() {
+            let n = self.read_chunk(&mut buf[got..]).await?;
+            if n == 0 {
+                return Err(if got == 0 {
+                    ReadFullError::Closed
+                } else {
+                    ReadFullError::Truncated { got, want: buf.len() }
+                });
+            }
+            got += n;
+        }
+        Ok(())
     }
 
     /// Logs every packet read or written at debug level (`-vv`), naming the connection `name`.
@@ -77,7 +133,7 @@ impl<S: AsyncRead + Unpin> Connection<S> {
     }
 
     async fn read_some(&mut self, buf: &mut [u8]) -> Result<usize> {
-        read_some(&mut self.stream, buf, self.read_timeout).await.map_err(|e| read_error(e, "packet"))
+        self.read_chunk(buf).await.map_err(|e| read_error(e, "packet"))
     }
 
     /// The underlying stream.
@@ -88,9 +144,7 @@ impl<S: AsyncRead + Unpin> Connection<S> {
     /// Reads the next header; `Error::Closed` on a clean end of stream before it.
     pub async fn read_header(&mut self) -> Result<Header> {
         let mut head = [0u8; HEADER_LEN];
-        read_full(&mut self.stream, &mut head, self.read_timeout)
-            .await
-            .map_err(|e| read_error(e, "header"))?;
+        self.fill(&mut head).await.map_err(|e| read_error(e, "header"))?;
         Ok(Header::decode(&head)?)
     }
 
@@ -145,7 +199,7 @@ impl<S: AsyncRead + Unpin> Connection<S> {
     }
 
     async fn read_exact(&mut self, buf: &mut [u8]) -> Result<()> {
-        match read_full(&mut self.stream, buf, self.read_timeout).await {
+        match self.fill(buf).await {
             Err(ReadFullError::Closed) => Err(Error::Wire(WireError::Truncated("packet"))),
             other => other.map_err(|e| read_error(e, "packet")),
         }

@@ -49,8 +49,9 @@ pub enum PropValue {
     U64(u64),
     I128(i128),
     U128(u128),
-    /// An array with its element type.
-    Array(DataType, Vec<PropValue>),
+    /// An array with its element type, kept as its encoded elements (compact: a 16 MiB AUINT8 is 16 MiB,
+    /// not one enum value per byte).
+    Array(DataType, PropArray),
     Str(String),
 }
 
@@ -71,9 +72,9 @@ impl PropValue {
             DataType::STR => PropValue::Str(r.ptp_string()?),
             other => {
                 let elem = other.element().ok_or(WireError::UnsupportedDataType(other.0))?;
-                let n = r.array_len(elem.size().unwrap_or(1))?;
-                let values = (0..n).map(|_| PropValue::decode(elem, r)).collect::<Result<_, _>>()?;
-                PropValue::Array(elem, values)
+                let size = elem.size().ok_or(WireError::UnsupportedDataType(other.0))?;
+                let n = r.array_len(size)?;
+                PropValue::Array(elem, PropArray(r.take(n * size)?.to_vec()))
             }
         })
     }
@@ -101,9 +102,9 @@ impl PropValue {
             PropValue::U64(v) => out.extend_from_slice(&v.to_le_bytes()),
             PropValue::I128(v) => out.extend_from_slice(&v.to_le_bytes()),
             PropValue::U128(v) => out.extend_from_slice(&v.to_le_bytes()),
-            PropValue::Array(_, values) => {
-                put_u32(out, values.len() as u32);
-                values.iter().for_each(|v| v.encode(out));
+            PropValue::Array(elem, values) => {
+                put_u32(out, values.len(*elem) as u32);
+                out.extend_from_slice(&values.0);
             }
             PropValue::Str(s) => put_ptp_string(out, s),
         }
@@ -187,12 +188,57 @@ impl std::fmt::Display for PropValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             PropValue::Str(s) => f.write_str(s),
-            PropValue::Array(_, values) => {
-                let parts: Vec<String> = values.iter().map(|v| v.to_string()).collect();
-                write!(f, "[{}]", parts.join(","))
+            PropValue::Array(elem, values) => {
+                // Lazy and truncated: only the shown elements are decoded.
+                let n = values.len(*elem);
+                f.write_str("[")?;
+                for (i, v) in values.iter(*elem).take(ARRAY_SHOWN).enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                if n > ARRAY_SHOWN {
+                    write!(f, ",... ({n} values)")?;
+                }
+                f.write_str("]")
             }
             other => write!(f, "{}", other.as_i128().unwrap_or_default()),
         }
+    }
+}
+
+/// Elements of an array value shown by `Display`; the rest is summarised by its count.
+pub const ARRAY_SHOWN: usize = 32;
+
+/// The elements of an array value, as their concatenated little-endian encodings. Built from values
+/// with `collect()`; read back with [`PropArray::iter`] given the element type.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PropArray(pub Vec<u8>);
+
+impl PropArray {
+    /// Number of elements of type `elem`.
+    pub fn len(&self, elem: DataType) -> usize {
+        self.0.len() / elem.size().unwrap_or(1).max(1)
+    }
+
+    /// Whether there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The elements decoded one at a time as `elem`.
+    pub fn iter(&self, elem: DataType) -> impl Iterator<Item = PropValue> + '_ {
+        let size = elem.size().unwrap_or(1).max(1);
+        self.0.chunks_exact(size).filter_map(move |c| PropValue::decode_exact(elem, c).ok())
+    }
+}
+
+impl FromIterator<PropValue> for PropArray {
+    fn from_iter<I: IntoIterator<Item = PropValue>>(iter: I) -> Self {
+        let mut out = Vec::new();
+        iter.into_iter().for_each(|v| v.encode(&mut out));
+        PropArray(out)
     }
 }
 

@@ -10,8 +10,8 @@ mod packet;
 
 pub use bytes::{Reader, put_ptp_string, put_u16, put_u16_array, put_u32, put_u32_array, put_u64};
 pub use dataset::{
-    DataType, DeviceInfo, DevicePropDesc, ObjectInfo, PropForm, PropValue, StorageInfo, decode_u32_array,
-    encode_u32_array, format_ptp_date, parse_ptp_date,
+    ARRAY_SHOWN, DataType, DeviceInfo, DevicePropDesc, ObjectInfo, PropArray, PropForm, PropValue,
+    StorageInfo, decode_u32_array, encode_u32_array, format_ptp_date, parse_ptp_date,
 };
 pub use packet::{
     CodeAndParams, FUJI_VERSION_MAGIC, HEADER_LEN, Header, OperationRequest, PROTOCOL_VERSION, Packet,
