@@ -341,7 +341,10 @@ async fn url_options_are_checked_before_connecting() {
     let url = format!("ptpip://127.0.0.1:{port}?timout=5").parse().unwrap();
     let err = PtpCamera::connect(&url).await.err().unwrap();
     assert!(matches!(err, camctl_core::Error::InvalidValue(_)), "{err}");
-    assert!(err.to_string().contains(r#"unknown option "timout" in ptpip:// URL (known: timeout, floor)"#), "{err}");
+    assert!(
+        err.to_string().contains(r#"unknown option "timout" in ptpip:// URL (known: timeout, floor)"#),
+        "{err}"
+    );
     let url = format!("ptpip://127.0.0.1:{port}?timeout=soon").parse().unwrap();
     let err = PtpCamera::connect(&url).await.err().unwrap();
     assert!(matches!(err, camctl_core::Error::InvalidValue(_)), "{err}");
