@@ -1,6 +1,15 @@
 //! PTP/IP initiator: the two connections, the init handshake, a session, and the operations a
 //! photographer's tool needs. Object data is streamed to a writer, never held whole in memory.
 //!
+//! Whatever a camera sends, the client's memory and time stay bounded: datasets are capped per kind
+//! ([`MAX_PROP_DATASET`] for property descriptors and values, 1 MiB for the info datasets) and refused
+//! from their announced size; the object tree keeps parent links, not paths, and stops at
+//! [`MAX_FOLDER_DEPTH`] levels and [`MAX_OBJECTS`] objects; every data phase is held to a progress floor
+//! ([`ClientConfig::floor`], default 1 KiB in 20 s); at most [`MAX_SKIPPED_PACKETS`] unknown packets
+//! are skipped in a row; a data phase of unknown length stops at the object's size or
+//! [`UNKNOWN_LENGTH_CAP`]; a capture takes at most [`MAX_CAPTURE_OBJECTS`] new objects; warnings about
+//! junk and floods are rate-limited with a count.
+//!
 //! ```no_run
 //! # async fn demo() -> camctl_ptpip::Result<()> {
 //! use camctl_ptpip::client::{Client, ClientConfig};
@@ -410,8 +419,9 @@ impl Client {
                                     codes::op::name(code)
                                 )));
                             }
-                            let data = self.cmd.read_payload(len as usize).await?;
-                            buf.extend_from_slice(&data);
+                            let start = buf.len();
+                            buf.resize(start + len as usize, 0);
+                            self.cmd.read_into(&mut buf[start..]).await?;
                         }
                         DataIn::Stream { out, limit, .. } => {
                             // Checked before writing: not one byte beyond what was asked reaches `out`.

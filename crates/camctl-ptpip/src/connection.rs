@@ -158,6 +158,12 @@ impl<S: AsyncRead + Unpin> Connection<S> {
         Ok(buf)
     }
 
+    /// Fills `buf` with the next payload bytes (for datasets collected across several data packets,
+    /// without a second copy).
+    pub async fn read_into(&mut self, buf: &mut [u8]) -> Result<()> {
+        self.read_exact(buf).await
+    }
+
     /// Reads and decodes one whole packet.
     pub async fn read_packet(&mut self) -> Result<Packet> {
         let header = self.read_header().await?;
