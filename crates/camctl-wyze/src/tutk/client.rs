@@ -679,6 +679,10 @@ impl Runner {
 
     async fn run(mut self, mut cmds: mpsc::Receiver<(u32, Vec<u8>)>) {
         let reason = self.run_inner(&mut cmds).await;
+        let junk = self.junk.suppressed();
+        if junk > 0 {
+            tracing::warn!("tutk: {junk} more datagrams not of this session were ignored (not shown)");
+        }
         if let Ok(mut e) = self.ended.lock() {
             *e = Some(reason);
         }
