@@ -668,3 +668,27 @@ pub fn event_of(msg: &HlMessage) -> Event {
     };
     Event { name: format!("K{}", msg.code), detail }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_event_queue_is_bounded_in_entries_and_bytes() {
+        let inbox = Inbox::default();
+        for i in 0..1000u16 {
+            inbox.push(HlMessage::new(i, vec![0; 60_000]));
+            let q = inbox.queue.lock().unwrap();
+            assert!(q.msgs.len() <= MAX_QUEUED_EVENTS && q.bytes <= MAX_QUEUED_EVENT_BYTES);
+        }
+        // The newest are kept.
+        let last = std::iter::from_fn(|| inbox.pop()).last().unwrap();
+        assert_eq!(last.code, 999);
+        inbox.push(HlMessage::new(1, vec![0; MAX_QUEUED_EVENT_BYTES + 1]));
+        assert!(inbox.is_empty());
+        for i in 0..300u16 {
+            inbox.push(HlMessage::new(i, vec![]));
+        }
+        assert_eq!(inbox.queue.lock().unwrap().msgs.len(), MAX_QUEUED_EVENTS);
+    }
+}
