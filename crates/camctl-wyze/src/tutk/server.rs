@@ -1,5 +1,5 @@
 //! The camera role over tokio UDP: answers discovery in one flavour, runs the DTLS server and the AV
-//! login, and drives part 1's [`Emulator`] per session through a [`CameraTransport`].
+//! login, and drives part 1's [`Emulator`] per session through a [`crate::CameraTransport`].
 //!
 //! Discovery is answered from the bound ("IOTC") socket; established sessions talk from a second,
 //! ephemeral socket, as real cameras do (clients must follow the port change). Datagrams of a session
@@ -198,6 +198,15 @@ impl TutkServer {
         let mut tickets: HashMap<SocketAddr, (u16, [u8; 8])> = HashMap::new();
         let mut admitted = Admitted::default();
         let mut refused = camctl_core::log::Throttle::default();
+        // `-v` lines about refused discoveries: a flood of them gives a few lines, then a count.
+        let mut info_throttle = camctl_core::log::Throttle::default();
+        let mut note = |src: SocketAddr, what: &str| {
+            if let Some(skipped) = info_throttle.allow() {
+                let more =
+                    if skipped > 0 { format!(" ({skipped} more like it not shown)") } else { String::new() };
+                tracing::info!(%src, "tutk: {what}{more}");
+            }
+        };
         let (mut b1, mut b2, mut b3) = (vec![0u8; 65536], vec![0u8; 65536], vec![0u8; 2048]);
         loop {
             // 0 = main socket, 1 = session socket, 2 = LAN-search broadcasts (answered from main).
@@ -227,11 +236,11 @@ impl TutkServer {
                         if u == uid =>
                     {
                         if stage == 1 && ak != auth_key_bytes(&auth_key) {
-                            tracing::info!(%src, "tutk: discovery with a wrong AuthKey ignored");
+                            note(src, "discovery with a wrong AuthKey ignored");
                             continue;
                         }
                         if full {
-                            tracing::info!(%src, "tutk: session limit reached, discovery ignored");
+                            note(src, "session limit reached, discovery ignored");
                             continue;
                         }
                         if stage == 1 {
@@ -261,7 +270,7 @@ impl TutkServer {
                 match Cc51Packet::decode(d, &key) {
                     Ok(Cc51Packet::Disco { response: false, seq: 0, sid, .. }) => {
                         if full {
-                            tracing::info!(%src, "tutk: session limit reached, discovery ignored");
+                            note(src, "session limit reached, discovery ignored");
                             continue;
                         }
                         if tickets.len() > 64 {
@@ -327,6 +336,7 @@ impl TutkServer {
             config: self.config.clone(),
             ioctrl_in: channels.ioctrl_in,
             logged_in: false,
+            throttle: camctl_core::log::Throttle::default(),
         };
         let sessions = sessions.clone();
         tokio::spawn(async move {
@@ -354,6 +364,7 @@ struct Session {
     config: Arc<ServerConfig>,
     ioctrl_in: mpsc::Sender<(u32, Vec<u8>)>,
     logged_in: bool,
+    throttle: camctl_core::log::Throttle,
 }
 
 impl Session {
@@ -381,7 +392,11 @@ impl Session {
                 AvEvent::IoCtrl(t, d) if self.logged_in => {
                     let full = self.ioctrl_in.try_send((t, d)).is_err();
                     if full {
-                        tracing::warn!("tutk: emulator ioctrl queue full");
+                        camctl_core::warn_throttled!(
+                            self.throttle,
+                            "tutk: emulator ioctrl queue full, dropping a message from {}",
+                            self.peer
+                        );
                     }
                 }
                 _ => {}
@@ -456,7 +471,7 @@ impl Session {
                             }
                             Ok(ds)
                         }
-                        Err(e) => { tracing::warn!("tutk: frame not sent: {e}"); Ok(vec![]) }
+                        Err(e) => { camctl_core::warn_throttled!(self.throttle, "tutk: frame not sent: {e}"); Ok(vec![]) }
                     },
                 },
                 _ = tokio::time::sleep_until(deadline.into()) => match self.link.tick(Instant::now()) {
