@@ -133,6 +133,9 @@ pub struct ClientConfig {
     pub start_video_command: bool,
     /// How long to wait for each reply and for each frame.
     pub timeout: Duration,
+    /// Limit for the whole handshake of [`WyzeSession::connect`] (default 20 s): a camera answering
+    /// each step just before its timeout cannot hold the client longer.
+    pub handshake_timeout: Duration,
     /// Encoding of the 10050 resolution byte.
     pub resolution_encoding: ResolutionEncoding,
 }
@@ -156,6 +159,7 @@ impl ClientConfig {
             hello: Request::connect(),
             start_video_command: false,
             timeout: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(20),
             resolution_encoding: ResolutionEncoding::default(),
         }
     }
@@ -272,6 +276,13 @@ impl<T: ClientTransport> WyzeSession<T> {
     /// Runs the handshake: 10000 → 10001 → 10002/10006/10008 → 10003/10007/10009, then the frame size
     /// and bitrate (10056 or 10052) and, if configured, 10010.
     pub async fn connect(transport: T, config: ClientConfig) -> Result<Self> {
+        let limit = config.handshake_timeout;
+        tokio::time::timeout(limit, Self::handshake(transport, config))
+            .await
+            .map_err(|_| Error::HandshakeTimeout(limit))?
+    }
+
+    async fn handshake(transport: T, config: ClientConfig) -> Result<Self> {
         let queue = Inbox::default();
         // Frames the camera sends although none were asked for are dropped by the transport.
         transport.set_media_wanted(config.open_video || config.open_audio);

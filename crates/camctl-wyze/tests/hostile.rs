@@ -386,3 +386,25 @@ async fn a_keyed_peer_that_stalls_after_the_session_request_loses_its_slot() {
     .await
     .expect("test hung");
 }
+
+#[tokio::test]
+async fn a_camera_that_never_finishes_the_handshake_hits_the_overall_limit() {
+    tokio::time::timeout(OVERALL, async {
+        let (mut cam, transport) = fake_pair().await;
+        // Per-reply timeout far away; only the overall handshake limit can end this.
+        let mut config = ClientConfig::new(ENR, MAC);
+        config.timeout = Duration::from_secs(600);
+        config.handshake_timeout = Duration::from_millis(300);
+        let mut session = tokio::spawn(WyzeSession::connect(transport, config));
+        // The camera acknowledges what it gets (keeping the line alive) but never answers.
+        let err = loop {
+            tokio::select! {
+                r = &mut session => break r.unwrap().unwrap_err(),
+                _ = cam.recv_one() => {}
+            }
+        };
+        assert!(matches!(err, Error::HandshakeTimeout(_)), "{err}");
+    })
+    .await
+    .expect("test hung");
+}
