@@ -63,7 +63,7 @@ impl Inbox {
             && (q.msgs.len() >= MAX_QUEUED_EVENTS || q.bytes + size > MAX_QUEUED_EVENT_BYTES)
         {
             if let Some(old) = q.msgs.pop_front() {
-                q.bytes -= old.payload.len();
+                q.bytes = q.bytes.saturating_sub(old.payload.len());
                 dropped += 1;
             }
         }
@@ -85,7 +85,7 @@ impl Inbox {
     fn pop(&self) -> Option<HlMessage> {
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         let msg = q.msgs.pop_front()?;
-        q.bytes -= msg.payload.len();
+        q.bytes = q.bytes.saturating_sub(msg.payload.len());
         Some(msg)
     }
 

@@ -451,7 +451,7 @@ impl Reassembler {
     fn drop_partial(&mut self, key: &(bool, u32)) -> bool {
         match self.partial.remove(key) {
             Some(p) => {
-                self.held -= p.bytes;
+                self.held = self.held.saturating_sub(p.bytes);
                 true
             }
             None => false,
@@ -520,7 +520,7 @@ impl Reassembler {
             return None;
         }
         let p = self.partial.remove(&key)?;
-        self.held -= p.bytes;
+        self.held = self.held.saturating_sub(p.bytes);
         // Every older partial frame of this stream is now a gap.
         let older: Vec<_> =
             self.partial.keys().filter(|k| k.0 == audio && k.1 < pkt.frame_no).copied().collect();

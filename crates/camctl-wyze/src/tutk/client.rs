@@ -200,7 +200,7 @@ impl Queues {
                 && (q.items.len() >= self.max_frames || q.bytes + size > self.max_frame_bytes)
             {
                 if let Some((_, n)) = q.items.pop_front() {
-                    q.bytes -= n;
+                    q.bytes = q.bytes.saturating_sub(n);
                     dropped += 1;
                 }
             }
@@ -258,7 +258,7 @@ async fn pop<T>(q: &StdMutex<Bounded<T>>, ready: &Notify) -> Option<T> {
         {
             let mut g = lock(q);
             if let Some((item, n)) = g.items.pop_front() {
-                g.bytes -= n;
+                g.bytes = g.bytes.saturating_sub(n);
                 if !g.items.is_empty() {
                     // Pass the wake-up on: notify_one stores only one permit.
                     ready.notify_one();
