@@ -196,7 +196,9 @@ impl Queues {
         let mut dropped = 0;
         {
             let mut q = lock(&self.frames);
-            while !q.items.is_empty()
+            // A frame that can never fit is dropped alone, not after evicting everything else.
+            while size <= self.max_frame_bytes
+                && !q.items.is_empty()
                 && (q.items.len() >= self.max_frames || q.bytes + size > self.max_frame_bytes)
             {
                 if let Some((_, n)) = q.items.pop_front() {
