@@ -130,6 +130,8 @@ impl Target {
                 CoreError::InvalidValue(format!("timeout={} (use seconds, e.g. 5)", Safe(t)))
             })?;
             options.timeout = Duration::from_secs_f64(secs.clamp(0.1, 600.0));
+            // The overall limit of the setup grows with a longer per-phase timeout.
+            options.overall_timeout = options.overall_timeout.max(options.timeout * 4);
         }
         let resolution = match url.options.get("resolution") {
             Some(r) => Some(crate::wire::FrameSize::parse(r).ok_or_else(|| {
@@ -159,6 +161,7 @@ impl Target {
         let mut config = ClientConfig::new(&self.enr, &self.mac);
         config.model = self.model.clone();
         config.timeout = self.options.timeout;
+        config.handshake_timeout = config.handshake_timeout.max(self.options.timeout * 4);
         config.open_video = video;
         // Keep the resolution the camera has unless the URL asks for one.
         config.frame_size = self.resolution;

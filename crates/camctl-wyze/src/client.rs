@@ -19,6 +19,8 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
+use camctl_core::log::{Throttle, shown};
+use camctl_core::warn_throttled;
 use camctl_core::{CameraInfo, Event, Setting};
 use serde_json::Value;
 use tokio::time::{Instant, timeout_at};
@@ -30,7 +32,73 @@ use crate::transport::{ClientTransport, IOTYPE_USER_DEFINED_START, MediaFrame, T
 use crate::wire::{AuthReply, FrameSize, HlMessage, Request, ResolvingBit, Response, VideoParams, code};
 
 /// Unsolicited messages kept for [`WyzeSession::next_event`]; older ones are dropped beyond this.
-const MAX_QUEUED_EVENTS: usize = 256;
+pub const MAX_QUEUED_EVENTS: usize = 256;
+/// Payload bytes of unsolicited messages kept; older ones are dropped beyond this.
+pub const MAX_QUEUED_EVENT_BYTES: usize = 1 << 20;
+/// Messages skipped while waiting for one reply (unsolicited, undecodable or not HL) before the
+/// exchange fails: a camera flooding other messages cannot keep a request waiting until its timeout.
+pub const MAX_SKIPPED_MESSAGES: u32 = 1024;
+
+/// Messages the camera sent on its own, bounded in entries and bytes, and the warnings' throttles.
+#[derive(Debug, Default)]
+struct Inbox {
+    queue: std::sync::Mutex<Unsolicited>,
+    junk: std::sync::Mutex<Throttle>,
+    overflow: std::sync::Mutex<Throttle>,
+}
+
+#[derive(Debug, Default)]
+struct Unsolicited {
+    msgs: VecDeque<HlMessage>,
+    bytes: usize,
+    dropped: u64,
+}
+
+impl Inbox {
+    fn push(&self, msg: HlMessage) {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let size = msg.payload.len();
+        let mut dropped = 0;
+        while !q.msgs.is_empty()
+            && (q.msgs.len() >= MAX_QUEUED_EVENTS || q.bytes + size > MAX_QUEUED_EVENT_BYTES)
+        {
+            if let Some(old) = q.msgs.pop_front() {
+                q.bytes = q.bytes.saturating_sub(old.payload.len());
+                dropped += 1;
+            }
+        }
+        if size > MAX_QUEUED_EVENT_BYTES {
+            dropped += 1;
+        } else {
+            q.bytes += size;
+            q.msgs.push_back(msg);
+        }
+        if dropped > 0 {
+            q.dropped += dropped;
+            let total = q.dropped;
+            drop(q);
+            let mut t = self.overflow.lock().unwrap_or_else(|e| e.into_inner());
+            warn_throttled!(t, "camera messages arrive faster than they are read: {total} dropped so far");
+        }
+    }
+
+    fn pop(&self) -> Option<HlMessage> {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let msg = q.msgs.pop_front()?;
+        q.bytes = q.bytes.saturating_sub(msg.payload.len());
+        Some(msg)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).msgs.is_empty()
+    }
+
+    /// A throttled warning about a message that is skipped.
+    fn junk(&self, what: std::fmt::Arguments<'_>) {
+        let mut t = self.junk.lock().unwrap_or_else(|e| e.into_inner());
+        warn_throttled!(t, "{what}");
+    }
+}
 
 /// Everything the client needs to know before connecting.
 #[derive(Debug, Clone)]
@@ -65,6 +133,9 @@ pub struct ClientConfig {
     pub start_video_command: bool,
     /// How long to wait for each reply and for each frame.
     pub timeout: Duration,
+    /// Limit for the whole handshake of [`WyzeSession::connect`] (default 20 s): a camera answering
+    /// each step just before its timeout cannot hold the client longer.
+    pub handshake_timeout: Duration,
     /// Encoding of the 10050 resolution byte.
     pub resolution_encoding: ResolutionEncoding,
 }
@@ -88,6 +159,7 @@ impl ClientConfig {
             hello: Request::connect(),
             start_video_command: false,
             timeout: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(20),
             resolution_encoding: ResolutionEncoding::default(),
         }
     }
@@ -117,7 +189,7 @@ pub struct WyzeSession<T> {
     config: ClientConfig,
     details: SessionDetails,
     control: tokio::sync::Mutex<()>,
-    unsolicited: std::sync::Mutex<VecDeque<HlMessage>>,
+    unsolicited: Inbox,
 }
 
 impl<T> std::fmt::Debug for WyzeSession<T> {
@@ -126,10 +198,11 @@ impl<T> std::fmt::Debug for WyzeSession<T> {
     }
 }
 
-/// Sends `msg` and waits for the message with code `msg.code + 1`; other messages are queued.
+/// Sends `msg` and waits for the message with code `msg.code + 1`; other messages are queued. Fails
+/// after `timeout`, or after [`MAX_SKIPPED_MESSAGES`] other messages, whichever comes first.
 async fn exchange_on<T: ClientTransport>(
     transport: &T,
-    queue: &std::sync::Mutex<VecDeque<HlMessage>>,
+    inbox: &Inbox,
     msg: &HlMessage,
     timeout: Duration,
 ) -> Result<HlMessage> {
@@ -137,12 +210,24 @@ async fn exchange_on<T: ClientTransport>(
     tracing::info!("sent {}", describe(msg));
     transport.send_ioctrl(IOTYPE_USER_DEFINED_START, msg.encode()?).await?;
     let deadline = Instant::now() + timeout;
+    let mut skipped = 0u32;
     loop {
+        if skipped >= MAX_SKIPPED_MESSAGES {
+            return Err(Error::Protocol(format!(
+                "the camera sent {skipped} other messages without answering K{} (expected K{expected})",
+                msg.code
+            )));
+        }
         let (ctrl_type, data) = timeout_at(deadline, transport.recv_ioctrl())
             .await
             .map_err(|_| Error::Timeout { request: msg.code, expected, timeout })??;
         if ctrl_type != IOTYPE_USER_DEFINED_START {
-            tracing::debug!(ctrl_type, "ignoring non-HL ioctrl");
+            skipped += 1;
+            inbox.junk(format_args!(
+                "ignoring ioctrl type 0x{ctrl_type:x} ({} bytes): {}",
+                data.len(),
+                shown(&data, 32)
+            ));
             continue;
         }
         match HlMessage::decode(&data) {
@@ -151,11 +236,15 @@ async fn exchange_on<T: ClientTransport>(
                 return Ok(reply);
             }
             Ok(other) => {
+                skipped += 1;
                 tracing::info!("received {} (unsolicited)", describe(&other));
-                push_event(queue, other)
+                inbox.push(other)
             }
             // A garbled message is that message's problem, not the session's.
-            Err(e) => tracing::warn!("ignoring undecodable ioctrl: {e}"),
+            Err(e) => {
+                skipped += 1;
+                inbox.junk(format_args!("ignoring undecodable ioctrl ({e}): {}", shown(&data, 32)));
+            }
         }
     }
 }
@@ -183,19 +272,20 @@ pub fn describe(msg: &HlMessage) -> String {
     line
 }
 
-fn push_event(queue: &std::sync::Mutex<VecDeque<HlMessage>>, msg: HlMessage) {
-    let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
-    if q.len() >= MAX_QUEUED_EVENTS {
-        q.pop_front();
-    }
-    q.push_back(msg);
-}
-
 impl<T: ClientTransport> WyzeSession<T> {
     /// Runs the handshake: 10000 → 10001 → 10002/10006/10008 → 10003/10007/10009, then the frame size
     /// and bitrate (10056 or 10052) and, if configured, 10010.
     pub async fn connect(transport: T, config: ClientConfig) -> Result<Self> {
-        let queue = std::sync::Mutex::new(VecDeque::new());
+        let limit = config.handshake_timeout;
+        tokio::time::timeout(limit, Self::handshake(transport, config))
+            .await
+            .map_err(|_| Error::HandshakeTimeout(limit))?
+    }
+
+    async fn handshake(transport: T, config: ClientConfig) -> Result<Self> {
+        let queue = Inbox::default();
+        // Frames the camera sends although none were asked for are dropped by the transport.
+        transport.set_media_wanted(config.open_video || config.open_audio);
         let hello = config.hello.to_message()?;
         let reply = exchange_on(&transport, &queue, &hello, config.timeout).await?;
         let protocol = reply.protocol;
@@ -356,6 +446,9 @@ impl<T: ClientTransport> WyzeSession<T> {
 
     /// 10010: enables (`true`) or disables a media channel (1 video, 2 audio, 3 return audio, 4 RDT).
     pub async fn control_channel(&self, media: u8, enable: bool) -> Result<()> {
+        if enable && matches!(media, 1 | 2) {
+            self.transport.set_media_wanted(true);
+        }
         self.request(&Request::ControlChannel { media, enable: if enable { 1 } else { 2 } }).await?;
         Ok(())
     }
@@ -523,14 +616,19 @@ impl<T: ClientTransport> WyzeSession<T> {
     /// The next message the camera sent on its own (or a late reply), as an event; `None` once the
     /// transport is closed. Waits without a timeout and blocks control requests meanwhile.
     pub async fn next_event(&self) -> Result<Option<Event>> {
+        let mut skipped = 0u32;
         loop {
-            let queued = self.unsolicited.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
-            if let Some(msg) = queued {
+            if let Some(msg) = self.unsolicited.pop() {
                 return Ok(Some(event_of(&msg)));
+            }
+            if skipped >= MAX_SKIPPED_MESSAGES {
+                return Err(Error::Protocol(format!(
+                    "the camera sent {skipped} messages in a row that are not K-commands"
+                )));
             }
             let _guard = self.control.lock().await;
             // Re-check: an exchange may have queued something while we waited for the lock.
-            if !self.unsolicited.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
+            if !self.unsolicited.is_empty() {
                 continue;
             }
             match self.transport.recv_ioctrl().await {
@@ -539,9 +637,20 @@ impl<T: ClientTransport> WyzeSession<T> {
                         tracing::info!("received {}", describe(&msg));
                         return Ok(Some(event_of(&msg)));
                     }
-                    Err(e) => tracing::warn!("ignoring undecodable ioctrl: {e}"),
+                    Err(e) => {
+                        skipped += 1;
+                        self.unsolicited
+                            .junk(format_args!("ignoring undecodable ioctrl ({e}): {}", shown(&data, 32)));
+                    }
                 },
-                Ok(_) => {}
+                Ok((ctrl_type, data)) => {
+                    skipped += 1;
+                    self.unsolicited.junk(format_args!(
+                        "ignoring ioctrl type 0x{ctrl_type:x} ({} bytes): {}",
+                        data.len(),
+                        shown(&data, 32)
+                    ));
+                }
                 Err(TransportError::Closed) => return Ok(None),
                 Err(e) => return Err(e.into()),
             }
@@ -569,4 +678,28 @@ pub fn event_of(msg: &HlMessage) -> Event {
         _ => auth::hex(&msg.payload),
     };
     Event { name: format!("K{}", msg.code), detail }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_event_queue_is_bounded_in_entries_and_bytes() {
+        let inbox = Inbox::default();
+        for i in 0..1000u16 {
+            inbox.push(HlMessage::new(i, vec![0; 60_000]));
+            let q = inbox.queue.lock().unwrap();
+            assert!(q.msgs.len() <= MAX_QUEUED_EVENTS && q.bytes <= MAX_QUEUED_EVENT_BYTES);
+        }
+        // The newest are kept.
+        let last = std::iter::from_fn(|| inbox.pop()).last().unwrap();
+        assert_eq!(last.code, 999);
+        inbox.push(HlMessage::new(1, vec![0; MAX_QUEUED_EVENT_BYTES + 1]));
+        assert!(inbox.is_empty());
+        for i in 0..300u16 {
+            inbox.push(HlMessage::new(i, vec![]));
+        }
+        assert_eq!(inbox.queue.lock().unwrap().msgs.len(), MAX_QUEUED_EVENTS);
+    }
 }

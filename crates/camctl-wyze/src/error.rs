@@ -25,6 +25,9 @@ pub enum Error {
         /// How long the client waited.
         timeout: Duration,
     },
+    /// The whole K-command handshake took longer than its overall limit.
+    #[error("the camera did not complete the authentication within {0:?}")]
+    HandshakeTimeout(Duration),
     /// No media frame arrived in time.
     #[error("no media frame within {0:?}")]
     NoFrames(Duration),
@@ -69,9 +72,10 @@ impl From<Error> for camctl_core::Error {
         use camctl_core::Error as E;
         match e {
             Error::Transport(TransportError::Io(io)) => E::io("Wyze transport", io),
-            Error::Transport(TransportError::Timeout) | Error::Timeout { .. } | Error::NoFrames(_) => {
-                E::Timeout(e.to_string())
-            }
+            Error::Transport(TransportError::Timeout)
+            | Error::Timeout { .. }
+            | Error::HandshakeTimeout(_)
+            | Error::NoFrames(_) => E::Timeout(e.to_string()),
             Error::WrongEnr | Error::AuthFailed(_) | Error::CameraStatus { .. } => E::Rejected(e.to_string()),
             Error::Refused(_) => E::Camera(e.to_string()),
             Error::UnknownSetting(_) => E::NotFound(e.to_string()),

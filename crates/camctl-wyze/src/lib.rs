@@ -10,6 +10,24 @@
 //! - [`settings`]: the user-facing setting keys and their K-command pairs.
 //! - [`tutk`]: the native TUTK LAN transport (OLD and CC51 discovery, DTLS, AV layer), client and camera.
 //!
+//! # Limits against hostile peers (issue 10)
+//! Client, whatever the camera sends:
+//! - media frames are dropped unless video or audio was asked for (`open_video`/`open_audio`, or
+//!   10010 through [`WyzeSession::control_channel`]);
+//! - one reassembled frame is at most [`tutk::av::MAX_FRAME_BYTES`] (4 MiB; a bigger one is a counted
+//!   gap), partial frames hold at most [`tutk::av::MAX_PARTIAL_BYTES`] (8 MiB) together;
+//! - the frame queue holds at most 256 frames and [`tutk::client::MAX_QUEUED_FRAME_BYTES`] (16 MiB),
+//!   dropping the oldest whole frames (counted in [`tutk::client::FrameStats`]); IOCTRLs 256 and 4 MiB;
+//!   unsolicited K-messages [`client::MAX_QUEUED_EVENTS`] and [`client::MAX_QUEUED_EVENT_BYTES`] (1 MiB);
+//! - a request fails after [`client::MAX_SKIPPED_MESSAGES`] other messages or its timeout; the
+//!   connection setup has an overall limit ([`tutk::ConnectOptions::overall_timeout`], 20 s);
+//! - warnings about junk are throttled (5 a minute, then a count), peer bytes escaped and truncated.
+//!
+//! Emulator: a session slot only for a peer that completed the keyed discovery (OLD: stage 1 with the
+//! AuthKey; CC51: the HMAC-checked ticket exchange); a slot that has not finished DTLS and the AV
+//! login within [`tutk::ServerConfig::handshake_timeout`] (10 s), or is silent for
+//! [`tutk::ServerConfig::idle_timeout`] (10 s), is freed.
+//!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! use camctl_wyze::{ClientConfig, Emulator, EmulatorConfig, WyzeSession, transport::memory_pair};

@@ -60,6 +60,12 @@ pub trait ClientTransport: Send + Sync {
 
     /// Waits for the next complete media frame, video or audio (`avRecvFrameData2`). Cancel-safe.
     fn recv_frame(&self) -> impl Future<Output = Result<MediaFrame, TransportError>> + Send;
+
+    /// Whether the session asked for media (video or audio). A transport may drop media frames while
+    /// this is off, so that a camera streaming unasked costs no memory. The default ignores it.
+    fn set_media_wanted(&self, on: bool) {
+        let _ = on;
+    }
 }
 
 /// The camera end of an AV channel (what the emulator drives).

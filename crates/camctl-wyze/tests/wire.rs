@@ -384,3 +384,35 @@ proptest! {
         prop_assert_eq!(auth::xxtea_decrypt(&auth::xxtea_encrypt(&data, &key), &key), data);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// Whatever packets arrive, in whatever order, partial frames stay within their byte budget and a
+    /// delivered frame is whole and at most the frame cap.
+    #[test]
+    fn reassembly_stays_within_its_budget(
+        pkts in proptest::collection::vec(
+            (any::<bool>(), 0u32..24, 1u16..200, 0u16..200, 0usize..65_000),
+            0..300,
+        )
+    ) {
+        use camctl_wyze::tutk::av::{CH_AUDIO, CH_PFRAME, MAX_FRAME_BYTES, MAX_PARTIAL_BYTES, MediaPacket, Reassembler};
+        let mut r = Reassembler::new();
+        for (audio, frame_no, total, index, len) in pkts {
+            let pkt = MediaPacket {
+                channel: if audio { CH_AUDIO } else { CH_PFRAME },
+                kind: 0x00,
+                total,
+                index: index % total,
+                frame_no,
+                payload: vec![0; len],
+                info: None,
+            };
+            if let Some((info, data)) = r.push(pkt) {
+                prop_assert_eq!(data.len(), info.frame_len as usize);
+                prop_assert!(data.len() <= MAX_FRAME_BYTES);
+            }
+            prop_assert!(r.held_bytes() <= MAX_PARTIAL_BYTES);
+        }
+    }
+}

@@ -44,7 +44,13 @@ pub const ACK_PERIOD: Duration = Duration::from_millis(100);
 /// Media payload bytes per packet (keeps datagrams under go2rtc's 1200-byte DTLS MTU).
 pub const MEDIA_CHUNK: usize = 1024;
 const MAX_PACKETS_PER_FRAME: u16 = 4096;
-const MAX_FRAME_BYTES: usize = 8 << 20;
+/// Largest frame reassembled (4 MiB). Real cameras stay far below: the TUTK SDK path of
+/// docker-wyze-bridge reads video with an 800 KB `avRecvFrameData2` buffer (tutk.md §6.2), and a 2K
+/// H.264 keyframe is a few hundred KB. A bigger frame is dropped as a gap ([`ReassemblyStats::oversized`]).
+pub const MAX_FRAME_BYTES: usize = 4 << 20;
+/// Bytes held by all partial frames together (both streams); the oldest partial frames are given up
+/// beyond it.
+pub const MAX_PARTIAL_BYTES: usize = 8 << 20;
 const MAX_PARTIAL_FRAMES: usize = 8;
 const IOCTRL_MAX_TRIES: u32 = 12;
 
@@ -393,6 +399,8 @@ pub struct ReassemblyStats {
     pub inconsistent: u64,
     /// Packets for frames already delivered or given up.
     pub late: u64,
+    /// Frames given up because they grew beyond [`MAX_FRAME_BYTES`].
+    pub oversized: u64,
 }
 
 struct Partial {
@@ -404,11 +412,13 @@ struct Partial {
 }
 
 /// Reassembles frames keyed by (stream, `frame_no`); delivers only complete, consistent frames, in
-/// increasing `frame_no` per stream. Memory is bounded: at most 8 partial frames per stream of at most
-/// 8 MiB each.
+/// increasing `frame_no` per stream. Memory is bounded: at most 8 partial frames per stream, each of at
+/// most [`MAX_FRAME_BYTES`], and [`MAX_PARTIAL_BYTES`] for all of them together.
 #[derive(Default)]
 pub struct Reassembler {
     partial: BTreeMap<(bool, u32), Partial>,
+    /// Payload bytes held in `partial`.
+    held: usize,
     last: [Option<u32>; 2],
     stats: ReassemblyStats,
 }
@@ -433,6 +443,21 @@ impl Reassembler {
         self.stats
     }
 
+    /// Payload bytes held by partial frames.
+    pub fn held_bytes(&self) -> usize {
+        self.held
+    }
+
+    fn drop_partial(&mut self, key: &(bool, u32)) -> bool {
+        match self.partial.remove(key) {
+            Some(p) => {
+                self.held = self.held.saturating_sub(p.bytes);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Adds one packet; returns a frame when this packet completes one.
     pub fn push(&mut self, pkt: MediaPacket) -> Option<MediaFrame> {
         let audio = pkt.channel == CH_AUDIO;
@@ -446,8 +471,7 @@ impl Reassembler {
         if !self.partial.contains_key(&key) {
             // Bounded: evict the oldest partial frame of this stream.
             let mine: Vec<_> = self.partial.keys().filter(|k| k.0 == audio).copied().collect();
-            if mine.len() >= MAX_PARTIAL_FRAMES {
-                self.partial.remove(&mine[0]);
+            if mine.len() >= MAX_PARTIAL_FRAMES && self.drop_partial(&mine[0]) {
                 self.stats.incomplete += 1;
             }
             self.partial.insert(
@@ -462,17 +486,33 @@ impl Reassembler {
             );
         }
         let p = self.partial.get_mut(&key)?;
-        if p.total != pkt.total || p.bytes + pkt.payload.len() > MAX_FRAME_BYTES {
-            self.partial.remove(&key);
+        if p.total != pkt.total {
+            self.drop_partial(&key);
             self.stats.inconsistent += 1;
             return None;
         }
+        if p.bytes.saturating_add(pkt.payload.len()) > MAX_FRAME_BYTES {
+            self.drop_partial(&key);
+            self.stats.oversized += 1;
+            // Later packets of this frame are counted as late, not reassembled again.
+            let last = &mut self.last[usize::from(audio)];
+            *last = Some(last.map_or(pkt.frame_no, |l| l.max(pkt.frame_no)));
+            return None;
+        }
+        // The shared budget: give up other partial frames (video before audio, oldest first).
+        while self.held.saturating_add(pkt.payload.len()) > MAX_PARTIAL_BYTES {
+            let Some(victim) = self.partial.keys().find(|k| **k != key).copied() else { break };
+            self.drop_partial(&victim);
+            self.stats.incomplete += 1;
+        }
+        let p = self.partial.get_mut(&key)?;
         if pkt.info.is_some() {
             p.info = pkt.info;
         }
         let slot = p.parts.get_mut(usize::from(pkt.index))?;
         if slot.is_none() {
             p.bytes += pkt.payload.len();
+            self.held += pkt.payload.len();
             p.have += 1;
             *slot = Some(pkt.payload);
         }
@@ -480,11 +520,12 @@ impl Reassembler {
             return None;
         }
         let p = self.partial.remove(&key)?;
+        self.held = self.held.saturating_sub(p.bytes);
         // Every older partial frame of this stream is now a gap.
         let older: Vec<_> =
             self.partial.keys().filter(|k| k.0 == audio && k.1 < pkt.frame_no).copied().collect();
         for k in older {
-            self.partial.remove(&k);
+            self.drop_partial(&k);
             self.stats.incomplete += 1;
         }
         self.last[usize::from(audio)] = Some(pkt.frame_no);
@@ -545,6 +586,8 @@ pub struct AvEndpoint {
     ticker: Option<Instant>,
     epoch: Instant,
     reassembler: Reassembler,
+    accept_media: bool,
+    media_ignored: u64,
 }
 
 impl std::fmt::Debug for AvEndpoint {
@@ -571,6 +614,8 @@ impl AvEndpoint {
             ticker: None,
             epoch: now,
             reassembler: Reassembler::new(),
+            accept_media: true,
+            media_ignored: 0,
         }
     }
 
@@ -582,6 +627,17 @@ impl AvEndpoint {
     /// Reassembly counters.
     pub fn reassembly(&self) -> ReassemblyStats {
         self.reassembler.stats()
+    }
+
+    /// Whether media packets are reassembled (default) or dropped on arrival: a client that asked for
+    /// no video or audio does not spend memory on frames the camera sends anyway.
+    pub fn set_accept_media(&mut self, on: bool) {
+        self.accept_media = on;
+    }
+
+    /// Media packets dropped because media was not accepted.
+    pub fn media_ignored(&self) -> u64 {
+        self.media_ignored
     }
 
     fn next_av_seq(&mut self) -> u32 {
@@ -654,6 +710,7 @@ impl AvEndpoint {
                     self.peer_acks = true;
                 }
             }
+            AvMessage::Media(_) if !self.accept_media => self.media_ignored += 1,
             AvMessage::Media(pkt) => {
                 if let Some((info, data)) = self.reassembler.push(pkt) {
                     events.push(AvEvent::Frame(info, data));
@@ -777,6 +834,34 @@ mod tests {
         assert!(r.push(MediaPacket::decode(&p2[3]).unwrap()).is_none());
         let s = r.stats();
         assert_eq!((s.frames, s.incomplete, s.late), (2, 1, 1));
+    }
+
+    #[test]
+    fn oversized_frames_are_a_clean_gap_and_partials_stay_within_budget() {
+        let big = vec![7u8; MAX_FRAME_BYTES + 1];
+        let mut r = Reassembler::new();
+        for p in packetize(&info(1, true, 0), &big, 60_000).unwrap() {
+            assert!(r.push(MediaPacket::decode(&p).unwrap()).is_none());
+            assert!(r.held_bytes() <= MAX_FRAME_BYTES);
+        }
+        assert_eq!(r.stats().oversized, 1);
+        assert_eq!(r.held_bytes(), 0);
+        // Many large incomplete frames (last packet lost) never hold more than the shared budget.
+        let frame = vec![1u8; 3 << 20];
+        for no in 2..12 {
+            let pkts = packetize(&info(no, false, 0), &frame, 60_000).unwrap();
+            for p in &pkts[..pkts.len() - 1] {
+                assert!(r.push(MediaPacket::decode(p).unwrap()).is_none());
+                assert!(r.held_bytes() <= MAX_PARTIAL_BYTES);
+            }
+        }
+        // A frame of the allowed size still comes through.
+        let ok = vec![2u8; MAX_FRAME_BYTES];
+        let mut got = None;
+        for p in packetize(&info(20, true, 0), &ok, 60_000).unwrap() {
+            got = got.or(r.push(MediaPacket::decode(&p).unwrap()));
+        }
+        assert_eq!(got.unwrap().1.len(), MAX_FRAME_BYTES);
     }
 
     #[test]

@@ -1,12 +1,16 @@
 //! The viewer role over tokio UDP: discovery (OLD and/or CC51), DTLS client, AV login, then a
 //! [`ClientTransport`] for [`crate::WyzeSession`].
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
+use camctl_core::log::{Throttle, shown};
+use camctl_core::warn_throttled;
 use tokio::net::UdpSocket;
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::{Mutex, Notify, mpsc};
 use tokio::task::JoinHandle;
 
 use super::av::{AvEvent, encode_login};
@@ -90,7 +94,25 @@ pub struct ConnectOptions {
     pub av_password: Option<String>,
     /// OLD-flavour tail swap (default: go2rtc's, see [`TailSwap`]).
     pub tail_swap: TailSwap,
+    /// Limit for the whole connection setup, all phases together (default 20 s, the `timeout` the
+    /// TUTK SDK path passes to `IOTC_Connect_ByUIDEx`, tutk.md §6.2): a camera trickling answers just
+    /// in time for each phase cannot hold the client longer.
+    pub overall_timeout: Duration,
+    /// Frames kept for [`ClientTransport::recv_frame`] (default [`MAX_QUEUED_FRAMES`]).
+    pub max_queued_frames: usize,
+    /// Bytes of frames kept (default [`MAX_QUEUED_FRAME_BYTES`]); the oldest whole frames are dropped
+    /// beyond either bound, counted in [`FrameStats::dropped`].
+    pub max_queued_frame_bytes: usize,
 }
+
+/// Default of [`ConnectOptions::max_queued_frames`].
+pub const MAX_QUEUED_FRAMES: usize = 256;
+/// Default of [`ConnectOptions::max_queued_frame_bytes`] (16 MiB: some seconds of 2K video).
+pub const MAX_QUEUED_FRAME_BYTES: usize = 16 << 20;
+/// IOCTRL messages kept for [`ClientTransport::recv_ioctrl`]; further ones are dropped (counted).
+pub const MAX_QUEUED_IOCTRLS: usize = 256;
+/// Bytes of IOCTRL messages kept.
+pub const MAX_QUEUED_IOCTRL_BYTES: usize = 4 << 20;
 
 impl Default for ConnectOptions {
     fn default() -> Self {
@@ -102,7 +124,154 @@ impl Default for ConnectOptions {
             psk: None,
             av_password: None,
             tail_swap: TailSwap::default(),
+            overall_timeout: Duration::from_secs(20),
+            max_queued_frames: MAX_QUEUED_FRAMES,
+            max_queued_frame_bytes: MAX_QUEUED_FRAME_BYTES,
         }
+    }
+}
+
+/// Counters of the client's frame queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrameStats {
+    /// Frames queued now.
+    pub queued: usize,
+    /// Their payload bytes.
+    pub queued_bytes: usize,
+    /// Most bytes ever queued at once.
+    pub peak_bytes: usize,
+    /// Frames dropped because the queue was full (oldest first): gaps the reader sees in `frame_no`.
+    pub dropped: u64,
+    /// Frames dropped because no media was asked for ([`ClientTransport::set_media_wanted`]).
+    pub unwanted: u64,
+    /// Media packets dropped before reassembly because no media was asked for.
+    pub unwanted_packets: u64,
+    /// Frames the reassembler gave up because they were larger than [`super::av::MAX_FRAME_BYTES`].
+    pub oversized: u64,
+    /// IOCTRL messages dropped because their queue was full.
+    pub ioctrl_dropped: u64,
+}
+
+/// A queue bounded in entries and bytes; the oldest entries go first. `closed` wakes receivers.
+#[derive(Debug, Default)]
+struct Bounded<T> {
+    items: VecDeque<(T, usize)>,
+    bytes: usize,
+    closed: bool,
+}
+
+#[derive(Debug)]
+struct Queues {
+    frames: StdMutex<Bounded<MediaFrame>>,
+    ioctrls: StdMutex<Bounded<(u32, Vec<u8>)>>,
+    stats: StdMutex<FrameStats>,
+    frame_ready: Notify,
+    ioctrl_ready: Notify,
+    media_wanted: AtomicBool,
+    max_frames: usize,
+    max_frame_bytes: usize,
+}
+
+fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Queues {
+    fn new(options: &ConnectOptions) -> Self {
+        Queues {
+            frames: StdMutex::default(),
+            ioctrls: StdMutex::default(),
+            stats: StdMutex::default(),
+            frame_ready: Notify::new(),
+            ioctrl_ready: Notify::new(),
+            media_wanted: AtomicBool::new(false),
+            max_frames: options.max_queued_frames.max(1),
+            max_frame_bytes: options.max_queued_frame_bytes,
+        }
+    }
+
+    /// Queues a frame, dropping the oldest beyond the bounds; returns how many were dropped.
+    fn push_frame(&self, frame: MediaFrame) -> u64 {
+        let size = frame.1.len();
+        let mut dropped = 0;
+        {
+            let mut q = lock(&self.frames);
+            // A frame that can never fit is dropped alone, not after evicting everything else.
+            while size <= self.max_frame_bytes
+                && !q.items.is_empty()
+                && (q.items.len() >= self.max_frames || q.bytes + size > self.max_frame_bytes)
+            {
+                if let Some((_, n)) = q.items.pop_front() {
+                    q.bytes = q.bytes.saturating_sub(n);
+                    dropped += 1;
+                }
+            }
+            if size > self.max_frame_bytes {
+                dropped += 1;
+            } else {
+                q.items.push_back((frame, size));
+                q.bytes += size;
+            }
+            let mut st = lock(&self.stats);
+            st.dropped += dropped;
+            st.queued = q.items.len();
+            st.queued_bytes = q.bytes;
+            st.peak_bytes = st.peak_bytes.max(q.bytes);
+        }
+        self.frame_ready.notify_one();
+        dropped
+    }
+
+    /// Queues an IOCTRL message; `false` when it was dropped (queue full).
+    fn push_ioctrl(&self, msg: (u32, Vec<u8>)) -> bool {
+        let size = msg.1.len();
+        let ok = {
+            let mut q = lock(&self.ioctrls);
+            let ok = q.items.len() < MAX_QUEUED_IOCTRLS && q.bytes + size <= MAX_QUEUED_IOCTRL_BYTES;
+            if ok {
+                q.items.push_back((msg, size));
+                q.bytes += size;
+            }
+            ok
+        };
+        if ok {
+            self.ioctrl_ready.notify_one();
+        } else {
+            lock(&self.stats).ioctrl_dropped += 1;
+        }
+        ok
+    }
+
+    fn close(&self) {
+        lock(&self.frames).closed = true;
+        lock(&self.ioctrls).closed = true;
+        self.frame_ready.notify_waiters();
+        self.ioctrl_ready.notify_waiters();
+    }
+}
+
+/// Waits for the next item of `q`; `None` once closed and drained. Cancel-safe: an item is taken
+/// only by the synchronous pop.
+async fn pop<T>(q: &StdMutex<Bounded<T>>, ready: &Notify) -> Option<T> {
+    loop {
+        let notified = ready.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        {
+            let mut g = lock(q);
+            if let Some((item, n)) = g.items.pop_front() {
+                g.bytes = g.bytes.saturating_sub(n);
+                if !g.items.is_empty() {
+                    // Pass the wake-up on: notify_one stores only one permit.
+                    ready.notify_one();
+                }
+                return Some(item);
+            }
+            if g.closed {
+                return None;
+            }
+        }
+        notified.await;
     }
 }
 
@@ -114,8 +283,10 @@ type IoctrlSender = mpsc::Sender<(u32, Vec<u8>)>;
 pub struct UdpClientTransport {
     /// `None` once [`UdpClientTransport::shutdown`] ran: the task sees the channel close and says goodbye.
     ioctrl_tx: StdMutex<Option<IoctrlSender>>,
-    ioctrl_rx: Mutex<mpsc::Receiver<(u32, Vec<u8>)>>,
-    frame_rx: Mutex<mpsc::Receiver<MediaFrame>>,
+    /// One IOCTRL reader at a time (the FIFO order of replies matters to the message layer).
+    ioctrl_reader: Mutex<()>,
+    frame_reader: Mutex<()>,
+    queues: Arc<Queues>,
     ended: Arc<StdMutex<Option<String>>>,
     peer: SocketAddr,
     firmware: Firmware,
@@ -142,6 +313,15 @@ impl UdpClientTransport {
     /// The flavour the camera answered in.
     pub fn firmware(&self) -> Firmware {
         self.firmware
+    }
+
+    /// Frame queue counters (what was kept, dropped and why).
+    pub fn frame_stats(&self) -> FrameStats {
+        let mut st = *lock(&self.queues.stats);
+        let q = lock(&self.queues.frames);
+        st.queued = q.items.len();
+        st.queued_bytes = q.bytes;
+        st
     }
 
     /// Ends the session politely: DTLS close_notify (so the camera frees its session slot at once
@@ -176,13 +356,24 @@ impl ClientTransport for UdpClientTransport {
     }
 
     async fn recv_ioctrl(&self) -> Result<(u32, Vec<u8>), TransportError> {
-        let got = self.ioctrl_rx.lock().await.recv().await;
+        let _one = self.ioctrl_reader.lock().await;
+        let got = pop(&self.queues.ioctrls, &self.queues.ioctrl_ready).await;
         got.ok_or_else(|| self.closed())
     }
 
     async fn recv_frame(&self) -> Result<MediaFrame, TransportError> {
-        let got = self.frame_rx.lock().await.recv().await;
+        let _one = self.frame_reader.lock().await;
+        let got = pop(&self.queues.frames, &self.queues.frame_ready).await;
         got.ok_or_else(|| self.closed())
+    }
+
+    fn set_media_wanted(&self, on: bool) {
+        self.queues.media_wanted.store(on, Ordering::Relaxed);
+        if !on {
+            let mut q = lock(&self.queues.frames);
+            q.items.clear();
+            q.bytes = 0;
+        }
     }
 }
 
@@ -238,13 +429,14 @@ pub async fn connect(
     let sid: [u8; 8] = random_bytes();
     let uidb = uid_bytes(uid);
     let mut buf = vec![0u8; 65536];
+    let overall = Instant::now() + options.overall_timeout;
 
     // Discovery: both probes every 100 ms until one flavour answers (go2rtc `discovery()`).
     let old_probe =
         OldPacket::Disco { response: false, stage: 1, uid: uidb, sid, auth_key: auth_key_bytes(&auth_key) }
             .encode(swap);
     let cc_probe = Cc51Packet::Disco { response: false, seq: 0, ticket: 0, sid }.encode(&key);
-    let deadline = Instant::now() + timeout;
+    let deadline = (Instant::now() + timeout).min(overall);
     let (mut peer, flavour) = 'disco: loop {
         if Instant::now() >= deadline {
             return Err(TutkError::DiscoveryTimeout { addr, after: timeout });
@@ -290,7 +482,7 @@ pub async fn connect(
         _ => Cc51Packet::Disco { response: false, seq: 2, ticket: flavour.ticket(), sid: flavour.sid() }
             .encode(&key),
     };
-    let deadline = Instant::now() + timeout;
+    let deadline = (Instant::now() + timeout).min(overall);
     'setup: loop {
         if Instant::now() >= deadline {
             return Err(TutkError::SessionTimeout { addr, after: timeout });
@@ -330,7 +522,7 @@ pub async fn connect(
     let dtls_err = |e: super::dtls::DtlsError| TutkError::DtlsHandshake { detail: e.to_string() };
 
     // DTLS handshake (OpenSSL retransmits its flights when ticked).
-    let deadline = Instant::now() + timeout;
+    let deadline = (Instant::now() + timeout).min(overall);
     while !link.ready() {
         if Instant::now() >= deadline {
             return Err(TutkError::DtlsHandshake {
@@ -364,7 +556,7 @@ pub async fn connect(
         .clone()
         .unwrap_or_else(|| crate::auth::av_password(enr, options.dtls).to_string());
     let random = u32::from_le_bytes(random_bytes());
-    let deadline = Instant::now() + timeout;
+    let deadline = (Instant::now() + timeout).min(overall);
     let mut early = Vec::new();
     'login: loop {
         if Instant::now() >= deadline {
@@ -404,18 +596,29 @@ pub async fn connect(
     link.av.start_ticker(now);
 
     let (ioctrl_tx, cmd_rx) = mpsc::channel(64);
-    let (in_tx, ioctrl_rx) = mpsc::channel(256);
-    let (frame_tx, frame_rx) = mpsc::channel(256);
+    let queues = Arc::new(Queues::new(&options));
     let ended = Arc::new(StdMutex::new(None));
-    let runner = Runner { sock, peer, ip: addr, link, in_tx, frame_tx, ended: ended.clone(), idle: timeout };
+    link.av.set_accept_media(false);
+    let mut runner = Runner {
+        sock,
+        peer,
+        ip: addr,
+        link,
+        queues: queues.clone(),
+        ended: ended.clone(),
+        idle: timeout,
+        junk: Throttle::default(),
+        full: Throttle::default(),
+    };
     for ev in early {
         runner.deliver(ev);
     }
     let task = tokio::spawn(runner.run(cmd_rx));
     Ok(UdpClientTransport {
         ioctrl_tx: StdMutex::new(Some(ioctrl_tx)),
-        ioctrl_rx: Mutex::new(ioctrl_rx),
-        frame_rx: Mutex::new(frame_rx),
+        ioctrl_reader: Mutex::new(()),
+        frame_reader: Mutex::new(()),
+        queues,
         ended,
         peer,
         firmware,
@@ -428,27 +631,45 @@ struct Runner {
     peer: SocketAddr,
     ip: SocketAddr,
     link: Link,
-    in_tx: mpsc::Sender<(u32, Vec<u8>)>,
-    frame_tx: mpsc::Sender<MediaFrame>,
+    queues: Arc<Queues>,
     ended: Arc<StdMutex<Option<String>>>,
     idle: Duration,
+    /// Datagrams from the camera's address that are not of this session.
+    junk: Throttle,
+    /// Queue overflows.
+    full: Throttle,
 }
 
 impl Runner {
-    fn deliver(&self, ev: AvEvent) {
+    fn deliver(&mut self, ev: AvEvent) {
         match ev {
-            AvEvent::IoCtrl(t, d) => {
-                let full = self.in_tx.try_send((t, d)).is_err();
-                if full {
-                    tracing::warn!("tutk: ioctrl queue full, dropping a message");
-                }
-            }
+            AvEvent::IoCtrl(t, d) => self.on_ioctrl(t, d),
             // A lagging consumer sees a frame_no gap rather than stalling the ACK flow.
             AvEvent::Frame(info, data) => {
-                let _ = self.frame_tx.try_send((info, data));
+                if !self.queues.media_wanted.load(Ordering::Relaxed) {
+                    lock(&self.queues.stats).unwanted += 1;
+                } else if self.queues.push_frame((info, data)) > 0 {
+                    let n = lock(&self.queues.stats).dropped;
+                    warn_throttled!(self.full, "tutk: frame queue full, oldest frames dropped ({n} so far)");
+                }
             }
             _ => {}
         }
+    }
+
+    fn on_ioctrl(&mut self, t: u32, d: Vec<u8>) {
+        if !self.queues.push_ioctrl((t, d)) {
+            let n = lock(&self.queues.stats).ioctrl_dropped;
+            warn_throttled!(self.full, "tutk: ioctrl queue full, dropping a message ({n} so far)");
+        }
+    }
+
+    /// Mirrors the media switch and the reassembler's counters into the shared state.
+    fn sync_media(&mut self) {
+        self.link.av.set_accept_media(self.queues.media_wanted.load(Ordering::Relaxed));
+        let mut st = lock(&self.queues.stats);
+        st.unwanted_packets = self.link.av.media_ignored();
+        st.oversized = self.link.av.reassembly().oversized;
     }
 
     async fn send_all(&self, ds: Vec<Vec<u8>>) -> std::io::Result<()> {
@@ -460,9 +681,14 @@ impl Runner {
 
     async fn run(mut self, mut cmds: mpsc::Receiver<(u32, Vec<u8>)>) {
         let reason = self.run_inner(&mut cmds).await;
+        let junk = self.junk.suppressed();
+        if junk > 0 {
+            tracing::warn!("tutk: {junk} more datagrams not of this session were ignored (not shown)");
+        }
         if let Ok(mut e) = self.ended.lock() {
             *e = Some(reason);
         }
+        self.queues.close();
     }
 
     async fn run_inner(&mut self, cmds: &mut mpsc::Receiver<(u32, Vec<u8>)>) -> String {
@@ -484,11 +710,18 @@ impl Runner {
                     if src.ip() != self.ip.ip() {
                         continue;
                     }
+                    self.sync_media();
                     match self.link.on_datagram(&buf[..n], Instant::now()) {
                         Ok(out) => {
                             if out.valid {
                                 last_heard = Instant::now();
                                 self.peer = src;
+                            } else {
+                                warn_throttled!(
+                                    self.junk,
+                                    "tutk: ignoring a {n}-byte datagram from {src} that is not of this session: {}",
+                                    shown(&buf[..n], 32)
+                                );
                             }
                             if let Err(e) = self.send_all(out.datagrams).await {
                                 return format!("UDP: {e}");

@@ -1,5 +1,5 @@
 //! The camera role over tokio UDP: answers discovery in one flavour, runs the DTLS server and the AV
-//! login, and drives part 1's [`Emulator`] per session through a [`CameraTransport`].
+//! login, and drives part 1's [`Emulator`] per session through a [`crate::CameraTransport`].
 //!
 //! Discovery is answered from the bound ("IOTC") socket; established sessions talk from a second,
 //! ephemeral socket, as real cameras do (clients must follow the port change). Datagrams of a session
@@ -44,6 +44,12 @@ pub struct ServerConfig {
     pub check_av_password: bool,
     /// A session ends after this long without a valid datagram (default 10 s).
     pub idle_timeout: Duration,
+    /// A session that has not completed DTLS and the AV login this long after it started ends, and
+    /// its slot is free again (default 10 s).
+    pub handshake_timeout: Duration,
+    /// How long a completed keyed discovery (OLD stage 1 with the right AuthKey) entitles its
+    /// address and session id to a session request (default 10 s).
+    pub discovery_validity: Duration,
     /// Camera keepalive period (default 1 s).
     pub keepalive: Duration,
     /// OLD-flavour tail swap.
@@ -68,6 +74,8 @@ impl ServerConfig {
             dtls: true,
             check_av_password: false,
             idle_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
+            discovery_validity: Duration::from_secs(10),
             keepalive: Duration::from_secs(1),
             tail_swap: TailSwap::default(),
             emulator: EmulatorConfig::new(enr, mac),
@@ -77,6 +85,40 @@ impl ServerConfig {
 }
 
 type Sessions = Arc<StdMutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>>;
+
+/// Peers that completed the keyed discovery and may ask for a session, bounded.
+#[derive(Debug, Default)]
+struct Admitted {
+    by_peer: HashMap<SocketAddr, ([u8; 8], Instant)>,
+}
+
+/// Pending admissions kept at most (one per discovering peer; the oldest go first).
+const MAX_ADMITTED: usize = 64;
+
+impl Admitted {
+    fn admit(&mut self, peer: SocketAddr, sid: [u8; 8], validity: Duration) {
+        let now = Instant::now();
+        self.by_peer.retain(|_, (_, until)| *until > now);
+        if self.by_peer.len() >= MAX_ADMITTED && !self.by_peer.contains_key(&peer) {
+            let oldest = self.by_peer.iter().min_by_key(|(_, (_, until))| *until).map(|(p, _)| *p);
+            if let Some(p) = oldest {
+                self.by_peer.remove(&p);
+            }
+        }
+        self.by_peer.insert(peer, (sid, now + validity));
+    }
+
+    /// Whether `peer` completed discovery with session id `sid` recently; consumes the admission.
+    fn take(&mut self, peer: SocketAddr, sid: [u8; 8]) -> bool {
+        match self.by_peer.get(&peer) {
+            Some((s, until)) if *s == sid && *until > Instant::now() => {
+                self.by_peer.remove(&peer);
+                true
+            }
+            _ => false,
+        }
+    }
+}
 
 /// An emulated TUTK camera on UDP.
 #[derive(Debug)]
@@ -154,6 +196,17 @@ impl TutkServer {
         let key = hmac_key(&c.uid, &auth_key);
         let uid = uid_bytes(&c.uid);
         let mut tickets: HashMap<SocketAddr, (u16, [u8; 8])> = HashMap::new();
+        let mut admitted = Admitted::default();
+        let mut refused = camctl_core::log::Throttle::default();
+        // `-v` lines about refused discoveries: a flood of them gives a few lines, then a count.
+        let mut info_throttle = camctl_core::log::Throttle::default();
+        let mut note = |src: SocketAddr, what: &str| {
+            if let Some(skipped) = info_throttle.allow() {
+                let more =
+                    if skipped > 0 { format!(" ({skipped} more like it not shown)") } else { String::new() };
+                tracing::info!(%src, "tutk: {what}{more}");
+            }
+        };
         let (mut b1, mut b2, mut b3) = (vec![0u8; 65536], vec![0u8; 65536], vec![0u8; 2048]);
         loop {
             // 0 = main socket, 1 = session socket, 2 = LAN-search broadcasts (answered from main).
@@ -183,17 +236,29 @@ impl TutkServer {
                         if u == uid =>
                     {
                         if stage == 1 && ak != auth_key_bytes(&auth_key) {
-                            tracing::info!(%src, "tutk: discovery with a wrong AuthKey ignored");
+                            note(src, "discovery with a wrong AuthKey ignored");
                             continue;
                         }
                         if full {
-                            tracing::info!(%src, "tutk: session limit reached, discovery ignored");
+                            note(src, "session limit reached, discovery ignored");
                             continue;
+                        }
+                        if stage == 1 {
+                            admitted.admit(src, sid, c.discovery_validity);
                         }
                         let answer = OldPacket::Disco { response: true, stage, uid, sid, auth_key: [0; 8] };
                         self.main.send_to(&answer.encode(c.tail_swap), src).await?;
                     }
                     Ok(OldPacket::Session { response: false, uid: u, sid, time }) if u == uid && !full => {
+                        // Only a peer that proved it knows the AuthKey (ENR + MAC) gets a slot: the UID
+                        // alone is no secret (it is printed on the camera and sent in the clear).
+                        if !admitted.take(src, sid) {
+                            camctl_core::warn_throttled!(
+                                refused,
+                                "tutk: session request from {src} without a keyed discovery ignored"
+                            );
+                            continue;
+                        }
                         let reply = OldPacket::Session { response: true, uid, sid, time }.encode(c.tail_swap);
                         let framing = Framing::old(Side::Camera, sid, c.tail_swap);
                         self.start_session(&sessions, src, framing, reply).await?;
@@ -205,7 +270,7 @@ impl TutkServer {
                 match Cc51Packet::decode(d, &key) {
                     Ok(Cc51Packet::Disco { response: false, seq: 0, sid, .. }) => {
                         if full {
-                            tracing::info!(%src, "tutk: session limit reached, discovery ignored");
+                            note(src, "session limit reached, discovery ignored");
                             continue;
                         }
                         if tickets.len() > 64 {
@@ -271,6 +336,7 @@ impl TutkServer {
             config: self.config.clone(),
             ioctrl_in: channels.ioctrl_in,
             logged_in: false,
+            throttle: camctl_core::log::Throttle::default(),
         };
         let sessions = sessions.clone();
         tokio::spawn(async move {
@@ -298,6 +364,7 @@ struct Session {
     config: Arc<ServerConfig>,
     ioctrl_in: mpsc::Sender<(u32, Vec<u8>)>,
     logged_in: bool,
+    throttle: camctl_core::log::Throttle,
 }
 
 impl Session {
@@ -325,7 +392,11 @@ impl Session {
                 AvEvent::IoCtrl(t, d) if self.logged_in => {
                     let full = self.ioctrl_in.try_send((t, d)).is_err();
                     if full {
-                        tracing::warn!("tutk: emulator ioctrl queue full");
+                        camctl_core::warn_throttled!(
+                            self.throttle,
+                            "tutk: emulator ioctrl queue full, dropping a message from {}",
+                            self.peer
+                        );
                     }
                 }
                 _ => {}
@@ -340,12 +411,17 @@ impl Session {
         mut ioctrl_out: mpsc::Receiver<(u32, Vec<u8>)>,
         mut frames: mpsc::Receiver<MediaFrame>,
     ) -> String {
-        let mut last_heard = Instant::now();
-        let mut next_keepalive = Instant::now() + self.config.keepalive;
+        let started = Instant::now();
+        let mut last_heard = started;
+        let mut next_keepalive = started + self.config.keepalive;
         loop {
             let now = Instant::now();
             if now.duration_since(last_heard) > self.config.idle_timeout {
                 return "client silent (idle timeout)".into();
+            }
+            let handshaking = !(self.link.ready() && self.logged_in);
+            if handshaking && now.duration_since(started) > self.config.handshake_timeout {
+                return "no DTLS handshake and AV login in time (handshake timeout)".into();
             }
             if now >= next_keepalive {
                 next_keepalive = now + self.config.keepalive;
@@ -354,7 +430,10 @@ impl Session {
                     return format!("UDP: {e}");
                 }
             }
-            let deadline = self.link.deadline(now).min(next_keepalive);
+            let mut deadline = self.link.deadline(now).min(next_keepalive);
+            if handshaking {
+                deadline = deadline.min(started + self.config.handshake_timeout);
+            }
             let ready = self.link.ready() && self.logged_in;
             let step: Result<Vec<Vec<u8>>, String> = tokio::select! {
                 d = datagrams.recv() => match d {
@@ -392,7 +471,7 @@ impl Session {
                             }
                             Ok(ds)
                         }
-                        Err(e) => { tracing::warn!("tutk: frame not sent: {e}"); Ok(vec![]) }
+                        Err(e) => { camctl_core::warn_throttled!(self.throttle, "tutk: frame not sent: {e}"); Ok(vec![]) }
                     },
                 },
                 _ = tokio::time::sleep_until(deadline.into()) => match self.link.tick(Instant::now()) {
