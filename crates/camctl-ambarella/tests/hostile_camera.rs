@@ -20,6 +20,10 @@ enum Hostile {
     Flood,
     /// The first file is followed by extra bytes on the data socket.
     ExtraBytes,
+    /// Instead of answering msg 1: endless undecodable objects.
+    Junk,
+    /// The first file is sent short (half its announced bytes), its completion reported anyway.
+    FewerBytes,
     /// The file announced big, then one byte every 20 ms.
     Trickle,
 }
@@ -81,6 +85,9 @@ async fn serve(
             let id = req["msg_id"].as_i64().unwrap();
             match id {
                 257 => send(&mut s, json!({"rval": 0, "msg_id": 257, "param": 1})).await?,
+                1 if matches!(hostile, Hostile::Junk) => loop {
+                    s.write_all(b"{\"no_msg_id\": \"\x1b[2J junk\"}").await?;
+                },
                 1 => {
                     if let Hostile::Flood = hostile {
                         let big = "x".repeat((1 << 20) - 100);
@@ -95,7 +102,9 @@ async fn serve(
                 1285 => {
                     files += 1;
                     // The connection the client uses for this file: a new one when it reset the old.
-                    if data.is_none() || files > 1 && matches!(hostile, Hostile::ExtraBytes) {
+                    if data.is_none()
+                        || files > 1 && matches!(hostile, Hostile::ExtraBytes | Hostile::FewerBytes)
+                    {
                         data = data_rx.recv().await;
                     }
                     let d = data.as_mut().unwrap();
@@ -114,6 +123,7 @@ async fn serve(
                             sent.extend_from_slice(b"EXTRA BYTES AFTER THE FILE");
                             d.write_all(&sent).await?;
                         }
+                        Hostile::FewerBytes if files == 1 => d.write_all(&body[..500]).await?,
                         _ => d.write_all(&body).await?,
                     }
                     let done = json!({"msg_id": 7, "type": "get_file_complete",
@@ -190,4 +200,36 @@ async fn floor_url_option_is_checked() {
     let url = "yi://127.0.0.1:1?floor=fast".parse().unwrap();
     let err = camctl_ambarella::YiCamera::connect(&url).await.err().unwrap();
     assert!(err.to_string().contains("floor=fast"), "{err}");
+}
+
+#[tokio::test]
+async fn a_short_file_resets_the_data_connection_before_the_next() {
+    tokio::time::timeout(DEADLINE, async {
+        let f = fake(Hostile::FewerBytes).await;
+        let config =
+            ClientConfig { verify_md5: false, timeout: Duration::from_secs(1), ..ClientConfig::default() };
+        let mut c = client(&f, config).await;
+        let mut first = Vec::new();
+        let err = c.download("/tmp/fuse_d/DCIM/100MEDIA/A.JPG", 0, &mut first).await.unwrap_err();
+        assert!(err.to_string().contains("file data"), "{err}");
+        // The first file's late completion is not taken for the second one's, and the second file comes
+        // whole on a new data connection.
+        let mut second = Vec::new();
+        c.download("/tmp/fuse_d/DCIM/100MEDIA/B.JPG", 0, &mut second).await.unwrap();
+        assert_eq!(second, file(2));
+    })
+    .await
+    .expect("deadline");
+}
+
+#[tokio::test]
+async fn endless_junk_objects_end_the_session_with_a_clear_error() {
+    tokio::time::timeout(DEADLINE, async {
+        let f = fake(Hostile::Junk).await;
+        let mut c = client(&f, ClientConfig::default()).await;
+        let err = c.get_setting("x").await.unwrap_err();
+        assert!(err.to_string().contains("undecodable objects in a row"), "{err}");
+    })
+    .await
+    .expect("deadline");
 }
