@@ -164,8 +164,12 @@ impl NoteQueue {
     }
 }
 
-/// Largest thumbnail accepted.
-const MAX_THUMB: u64 = 64 << 20;
+/// Largest thumbnail accepted (real ones are tens of KiB).
+const MAX_THUMB: u64 = 4 << 20;
+
+/// Uploads write in pieces of this size, each under the idle timeout, so a camera that stops
+/// reading is noticed.
+const UPLOAD_PIECE: usize = 64 * 1024;
 
 /// How the reader task and the client share the command connection's write side and state.
 struct Shared {
@@ -917,14 +921,24 @@ impl Client {
         self.call(&Command::PutFile { path: remote, offset: 0, size: len, md5 }).await?;
         let mut buf = vec![0u8; DATA_CHUNK.min(usize::try_from(len).unwrap_or(DATA_CHUNK)).max(1)];
         let mut sent = 0u64;
+        let mut floor_check = self.config.floor.map(FloorCheck::new);
         while sent < len {
             let want = (len - sent).min(buf.len() as u64) as usize;
             let n = src.read(&mut buf[..want]).await?;
             if n == 0 {
                 return Err(Error::Transfer(format!("source ended after {sent} of {len} bytes")));
             }
-            if let Err(e) = data.write_all(&buf[..n]).await {
-                return Err(Error::Transfer(format!("data connection: {e}")));
+            for piece in buf[..n].chunks(UPLOAD_PIECE) {
+                match tokio::time::timeout(self.config.timeout, data.write_all(piece)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Err(Error::Transfer(format!("data connection: {e}"))),
+                    Err(_) => return Err(Error::Timeout("the camera to take upload data".into())),
+                }
+                if let Some(check) = floor_check.as_mut() {
+                    check
+                        .record(piece.len())
+                        .map_err(|e| Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, e)))?;
+                }
             }
             sent += n as u64;
         }

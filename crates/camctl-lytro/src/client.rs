@@ -49,6 +49,9 @@ pub const MAX_IN_MEMORY_BLOB: u64 = 32 * 1024 * 1024;
 /// pictures; a bigger one is refused with a clear error before it is read.
 pub const MAX_PICTURE_LIST: u64 = 8 * 1024 * 1024;
 
+/// Most pictures accepted in a picture list (far more than a card holds).
+pub const MAX_PICTURES: usize = 65_536;
+
 /// Chunk answers shorter than this (before the end of the blob) are "tiny": a camera answering
 /// 1-byte chunks would otherwise cost one request per byte.
 const TINY_CHUNK: u32 = 4096;
@@ -541,7 +544,15 @@ impl Client {
         if blob.is_empty() {
             return Ok(PictureList { version: 1, entry_len: 128, ..PictureList::default() });
         }
-        Ok(PictureList::decode(&blob)?)
+        let list = PictureList::decode(&blob)?;
+        // Every entry costs requests later (one size query per format): a bogus list must not.
+        if list.entries.len() > MAX_PICTURES {
+            return Err(Error::Protocol(format!(
+                "picture list of {} entries refused (more than {MAX_PICTURES})",
+                list.entries.len()
+            )));
+        }
+        Ok(list)
     }
 
     /// The calibration bundle (`C2 00 06`), whole; split it with [`crate::wire::parse_calibration`].

@@ -18,6 +18,8 @@ const DEADLINE: Duration = Duration::from_secs(60);
 enum Hostile {
     /// A 256 MiB picture list.
     HugeList,
+    /// A picture list under the byte cap holding 70,000 (bogus, empty) 96-byte entries.
+    ManyEntries,
     /// Every chunk answered with one byte.
     OneByteChunks,
     /// A chunk announced whole, then one byte every 20 ms.
@@ -42,6 +44,11 @@ async fn fake(hostile: Hostile) -> Fake {
 }
 
 async fn serve(mut s: TcpStream, hostile: Hostile, downloads: Arc<AtomicU64>) -> std::io::Result<()> {
+    let mut list = Vec::new();
+    for v in [1u32, 0x60, 0] {
+        list.extend_from_slice(&v.to_le_bytes());
+    }
+    list.resize(12 + 70_000 * 0x60, 0);
     loop {
         let mut head = [0u8; HEADER_LEN];
         s.read_exact(&mut head).await?;
@@ -53,6 +60,7 @@ async fn serve(mut s: TcpStream, hostile: Hostile, downloads: Arc<AtomicU64>) ->
             cmd::QUERY => {
                 let size: u32 = match hostile {
                     Hostile::HugeList => 256 << 20,
+                    Hostile::ManyEntries => list.len() as u32,
                     _ => 1 << 20,
                 };
                 size.to_le_bytes().to_vec()
@@ -66,6 +74,10 @@ async fn serve(mut s: TcpStream, hostile: Hostile, downloads: Arc<AtomicU64>) ->
                             s.write_all(b"t").await?;
                             tokio::time::sleep(Duration::from_millis(20)).await;
                         }
+                    }
+                    Hostile::ManyEntries => {
+                        let from = (req.offset() as usize).min(list.len());
+                        list[from..(from + req.length as usize).min(list.len())].to_vec()
                     }
                     _ => vec![b'x'],
                 }
@@ -180,4 +192,16 @@ async fn floor_url_option_is_checked() {
     let url = "lytro://127.0.0.1?floor=fast".parse().unwrap();
     let err = camctl_lytro::LytroCamera::options(&url).err().unwrap();
     assert!(err.to_string().contains("floor=fast"), "{err}");
+}
+
+#[tokio::test]
+async fn picture_list_with_too_many_entries_is_refused() {
+    tokio::time::timeout(DEADLINE, async {
+        let f = fake(Hostile::ManyEntries).await;
+        let mut c = Client::connect("127.0.0.1", config(f.port)).await.unwrap();
+        let err = c.picture_list().await.unwrap_err();
+        assert!(err.to_string().contains("picture list of 70000 entries refused"), "{err}");
+    })
+    .await
+    .expect("deadline");
 }
