@@ -120,6 +120,9 @@ pub const MAX_NOTIFICATION: usize = 64 * 1024;
 /// Replies queued for the request waiting for them; extras (unsolicited) are dropped.
 const REPLY_QUEUE: usize = 16;
 
+/// Estimated memory of queued replies beyond which new ones are dropped.
+pub const MAX_QUEUED_REPLY_BYTES: usize = 8 << 20;
+
 /// Undecodable objects or junk bytes in a row (without a good message between) before the camera is
 /// given up on.
 const MAX_JUNK_OBJECTS: u32 = 1000;
@@ -183,6 +186,8 @@ struct Shared {
     /// garbage means the port speaks something else.
     spoke: AtomicBool,
     notes: StdMutex<NoteQueue>,
+    /// Estimated memory of the replies queued in the channel.
+    reply_bytes: std::sync::atomic::AtomicUsize,
     /// Signalled when a notification is queued or the reader stops.
     note_ready: tokio::sync::Notify,
 }
@@ -190,7 +195,7 @@ struct Shared {
 /// A session with an Ambarella camera.
 pub struct Client {
     shared: Arc<Shared>,
-    replies: mpsc::Receiver<Reply>,
+    replies: mpsc::Receiver<(Reply, usize)>,
     reader: tokio::task::JoinHandle<()>,
     config: ClientConfig,
     data_addr: String,
@@ -360,6 +365,7 @@ impl Client {
             end: StdMutex::new(None),
             spoke: AtomicBool::new(false),
             notes: StdMutex::new(NoteQueue::default()),
+            reply_bytes: std::sync::atomic::AtomicUsize::new(0),
             note_ready: tokio::sync::Notify::new(),
         });
         let (reply_tx, replies) = mpsc::channel(REPLY_QUEUE);
@@ -456,11 +462,18 @@ impl Client {
             .map_err(|e| if self.reader.is_finished() { self.closed() } else { Error::Io(e) })
     }
 
+    /// The next reply from the reader, releasing its share of the reply budget.
+    async fn next_reply(&mut self) -> Option<Reply> {
+        let (r, cost) = self.replies.recv().await?;
+        self.shared.reply_bytes.fetch_sub(cost, Ordering::AcqRel);
+        Some(r)
+    }
+
     /// Waits for the reply to `msg_id` (or a `-4` in either form), dropping stale replies.
     async fn await_reply(&mut self, msg_id: i64, timeout: Duration) -> Result<Reply> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            match tokio::time::timeout_at(deadline, self.replies.recv()).await {
+            match tokio::time::timeout_at(deadline, self.next_reply()).await {
                 Ok(Some(r)) if r.msg_id == msg_id => return Ok(r),
                 Ok(Some(r)) if r.rval == rval::INVALID_TOKEN && r.msg_id == 0 => return Ok(r),
                 Ok(Some(r)) => debug!(msg_id = r.msg_id, rval = r.rval, "stale reply dropped"),
@@ -800,7 +813,7 @@ impl Client {
                 let want = DATA_CHUNK;
                 tokio::select! {
                     biased;
-                    reply = self.replies.recv(), if expected.is_none() => {
+                    reply = self.next_reply(), if expected.is_none() => {
                         let Some(reply) = reply else { return Err(self.closed()) };
                         if reply.msg_id != msg::GET_FILE && !(reply.rval == rval::INVALID_TOKEN && reply.msg_id == 0) {
                             debug!(msg_id = reply.msg_id, "stale reply dropped");
@@ -1012,7 +1025,7 @@ impl Client {
                 }
                 tokio::select! {
                     biased;
-                    r = self.replies.recv(), if reply.is_none() => {
+                    r = self.next_reply(), if reply.is_none() => {
                         let Some(r) = r else { return Err(self.closed()) };
                         if r.msg_id != msg::GET_THUMB && !(r.rval == rval::INVALID_TOKEN && r.msg_id == 0) {
                             continue;
@@ -1060,11 +1073,51 @@ impl Client {
     }
 }
 
+/// Memory a parsed JSON value holds, roughly (a `Value` is 32 bytes; strings and maps add theirs).
+/// serde_json's recursion limit bounds the depth.
+fn weight(v: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    32 + match v {
+        Value::String(s) => s.len(),
+        Value::Array(a) => a.iter().map(weight).sum(),
+        Value::Object(m) => map_weight(m),
+        _ => 0,
+    }
+}
+
+fn map_weight(m: &serde_json::Map<String, serde_json::Value>) -> usize {
+    m.iter().map(|(k, v)| 48 + k.len() + weight(v)).sum()
+}
+
+/// Queues a reply for the request waiting for it, unless the replies already queued hold
+/// [`MAX_QUEUED_REPLY_BYTES`] (the first one always goes: a long listing may be big alone). Never
+/// blocks: 1793 must be answered in time.
+fn queue_reply(
+    shared: &Shared,
+    replies: &mpsc::Sender<(Reply, usize)>,
+    r: Reply,
+    cost: usize,
+    throttle: &mut Throttle,
+) {
+    let queued = shared.reply_bytes.load(Ordering::Acquire);
+    if queued > 0 && queued + cost > MAX_QUEUED_REPLY_BYTES {
+        warn_throttled!(throttle, "reply queue full (8 MiB), reply to msg_id {} dropped", r.msg_id);
+        return;
+    }
+    shared.reply_bytes.fetch_add(cost, Ordering::AcqRel);
+    if let Err(mpsc::error::TrySendError::Full((r, _)) | mpsc::error::TrySendError::Closed((r, _))) =
+        replies.try_send((r, cost))
+    {
+        shared.reply_bytes.fetch_sub(cost, Ordering::AcqRel);
+        warn_throttled!(throttle, "reply queue full, reply to msg_id {} dropped", r.msg_id);
+    }
+}
+
 /// Reads the command connection: routes replies and notifications, answers 1793.
 async fn read_loop(
     mut read: OwnedReadHalf,
     shared: Arc<Shared>,
-    replies: mpsc::Sender<Reply>,
+    replies: mpsc::Sender<(Reply, usize)>,
     config: ClientConfig,
 ) {
     let mut stream = JsonStream::new(config.max_object);
@@ -1131,8 +1184,14 @@ async fn read_loop(
             };
             shared.spoke.store(true, Ordering::Release);
             junk_objects = 0;
-            let cost = object.len();
             good_seen = true;
+            // What the parsed message holds in memory, at least its size on the wire.
+            let cost = object.len().max(match &message {
+                Message::Reply(r) => map_weight(&r.raw),
+                Message::Other { raw, .. } => map_weight(raw),
+                Message::Notification(n) => map_weight(&n.raw) + n.param.as_ref().map_or(0, weight),
+                Message::SessionHolderQuery => 0,
+            });
             match message {
                 // Never block here (1793 must be answered in time): a reply nobody waits for while 64
                 // others are unread is unsolicited and can go.
@@ -1144,22 +1203,18 @@ async fn read_loop(
                         result = rval::describe(r.rval),
                         "received reply"
                     );
-                    if let Err(mpsc::error::TrySendError::Full(r)) = replies.try_send(r) {
-                        warn_throttled!(
-                            reply_throttle,
-                            "reply queue full, reply to msg_id {} dropped",
-                            r.msg_id
-                        );
-                    }
+                    queue_reply(&shared, &replies, r, cost, &mut reply_throttle);
                 }
                 Message::Other { msg_id, raw } => {
                     // A reply without rval (some firmware omits it on success).
                     info!(msg_id, name = msg::name(msg_id), "received reply without rval");
-                    if let Err(mpsc::error::TrySendError::Full(_)) =
-                        replies.try_send(Reply { msg_id, rval: rval::OK, raw })
-                    {
-                        warn_throttled!(reply_throttle, "reply queue full, reply to msg_id {msg_id} dropped");
-                    }
+                    queue_reply(
+                        &shared,
+                        &replies,
+                        Reply { msg_id, rval: rval::OK, raw },
+                        cost,
+                        &mut reply_throttle,
+                    );
                 }
                 Message::Notification(n) => {
                     if cost > MAX_NOTIFICATION {
