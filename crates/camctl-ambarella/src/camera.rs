@@ -39,7 +39,8 @@ pub struct YiCamera {
 }
 
 /// The URL options `yi://` understands.
-const OPTIONS: &[&str] = &["data_port", "timeout", "verify"];
+// `floor` last: the order is the one error messages list them in, new options after the old.
+const OPTIONS: &[&str] = &["data_port", "timeout", "verify", "floor"];
 
 /// The setting holding the camera's clock.
 const CLOCK: &str = "camera_clock";
@@ -78,8 +79,9 @@ fn relative_path(camera: &str) -> String {
 }
 
 impl YiCamera {
-    /// Connects to `yi://HOST[:PORT][?data_port=N][&verify=0][&timeout=SECS]` (or `ambarella://`),
-    /// defaults 7878 and 8787. `verify=0` skips the MD5 check of whole-file downloads (it costs CPU at
+    /// Connects to `yi://HOST[:PORT][?data_port=N][&verify=0][&timeout=SECS][&floor=BYTES/SECS]` (or
+    /// `ambarella://`), defaults 7878 and 8787. `floor` is the slowest transfer accepted (default
+    /// `1024/20`: fewer than 1 KiB in 20 s fails; `0` turns it off). `verify=0` skips the MD5 check of whole-file downloads (it costs CPU at
     /// high speed); `timeout` is the longest wait for one answer (default 10 s). Other options are
     /// refused before any packet is sent.
     pub async fn connect(url: &CameraUrl) -> Result<YiCamera> {
@@ -102,7 +104,16 @@ impl YiCamera {
                 return Err(CoreError::InvalidValue(format!("verify={} (use 0 or 1)", Safe(other))));
             }
         };
-        Self::connect_with(url, ClientConfig { verify_md5, timeout, ..ClientConfig::default() }).await
+        let floor = match url.options.get("floor") {
+            None => ClientConfig::default().floor,
+            Some(v) => camctl_core::io::Floor::parse(v).ok_or_else(|| {
+                CoreError::InvalidValue(format!(
+                    "floor={} (use BYTES/SECS, e.g. 1024/20, or 0 for none)",
+                    Safe(v)
+                ))
+            })?,
+        };
+        Self::connect_with(url, ClientConfig { verify_md5, timeout, floor, ..ClientConfig::default() }).await
     }
 
     /// Connects with explicit client settings.

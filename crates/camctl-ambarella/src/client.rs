@@ -25,7 +25,10 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
-use camctl_core::text::{Safe, escape};
+use camctl_core::io::{Floor, FloorCheck, read_with_floor};
+use camctl_core::log::{Throttle, shown};
+use camctl_core::text::Safe;
+use camctl_core::warn_throttled;
 use md5::{Digest, Md5};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -52,6 +55,8 @@ pub struct ClientConfig {
     pub verify_md5: bool,
     /// Largest JSON object accepted from the camera.
     pub max_object: usize,
+    /// Slowest data transfer accepted (default 1 KiB in 20 s); `None` = no floor.
+    pub floor: Option<Floor>,
 }
 
 impl Default for ClientConfig {
@@ -61,6 +66,7 @@ impl Default for ClientConfig {
             keep_session: true,
             verify_md5: true,
             max_object: crate::wire::DEFAULT_MAX_OBJECT,
+            floor: Some(Floor::default()),
         }
     }
 }
@@ -101,10 +107,72 @@ pub struct Downloaded {
 const DATA_CHUNK: usize = 1 << 20;
 
 /// Events kept for [`Client::next_event`] before the oldest are dropped.
-const BACKLOG: usize = 1024;
+pub const MAX_QUEUED_EVENTS: usize = 1024;
 
-/// Largest thumbnail accepted.
-const MAX_THUMB: u64 = 64 << 20;
+/// Bytes of events (as the camera sent them) kept for [`Client::next_event`] before the oldest are
+/// dropped: with the entry cap, what bounds the queue's memory whatever the camera sends.
+pub const MAX_QUEUED_EVENT_BYTES: usize = 4 << 20;
+
+/// Largest notification kept: real ones are a type and a path or a few numbers (well under 1 KiB);
+/// bigger ones are dropped with a warning.
+pub const MAX_NOTIFICATION: usize = 64 * 1024;
+
+/// Replies queued for the request waiting for them; extras (unsolicited) are dropped.
+const REPLY_QUEUE: usize = 16;
+
+/// Estimated memory of queued replies beyond which new ones are dropped.
+pub const MAX_QUEUED_REPLY_BYTES: usize = 8 << 20;
+
+/// Undecodable objects or junk bytes in a row (without a good message between) before the camera is
+/// given up on.
+const MAX_JUNK_OBJECTS: u32 = 1000;
+const MAX_JUNK_BYTES: u64 = 4 << 20;
+
+/// Most bytes of an undecodable object shown in a warning.
+const JUNK_SHOWN: usize = 80;
+
+/// The notification queue, bounded in entries and bytes, shared by the reader and the client.
+#[derive(Default)]
+struct NoteQueue {
+    /// (sequence number, notification, cost in bytes).
+    items: VecDeque<(u64, Notification, usize)>,
+    bytes: usize,
+    /// The reader stopped: nothing more will come.
+    closed: bool,
+    dropped: Throttle,
+}
+
+impl NoteQueue {
+    fn push(&mut self, seq: u64, n: Notification, cost: usize) {
+        while !self.items.is_empty()
+            && (self.items.len() >= MAX_QUEUED_EVENTS || self.bytes + cost > MAX_QUEUED_EVENT_BYTES)
+        {
+            if let Some((_, old, c)) = self.items.pop_front() {
+                self.bytes -= c;
+                warn_throttled!(
+                    self.dropped,
+                    "event queue full (1024 events or 4 MiB): oldest notification ({}) dropped",
+                    shown(old.kind.as_bytes(), 40)
+                );
+            }
+        }
+        self.bytes += cost;
+        self.items.push_back((seq, n, cost));
+    }
+
+    fn pop(&mut self) -> Option<Notification> {
+        let (_, n, c) = self.items.pop_front()?;
+        self.bytes -= c;
+        Some(n)
+    }
+}
+
+/// Largest thumbnail accepted (real ones are tens of KiB).
+const MAX_THUMB: u64 = 4 << 20;
+
+/// Uploads write in pieces of this size, each under the idle timeout, so a camera that stops
+/// reading is noticed.
+const UPLOAD_PIECE: usize = 64 * 1024;
 
 /// How the reader task and the client share the command connection's write side and state.
 struct Shared {
@@ -117,14 +185,17 @@ struct Shared {
     /// The peer has sent at least one well-formed message of this protocol; before that, a close or
     /// garbage means the port speaks something else.
     spoke: AtomicBool,
+    notes: StdMutex<NoteQueue>,
+    /// Estimated memory of the replies queued in the channel.
+    reply_bytes: std::sync::atomic::AtomicUsize,
+    /// Signalled when a notification is queued or the reader stops.
+    note_ready: tokio::sync::Notify,
 }
 
 /// A session with an Ambarella camera.
 pub struct Client {
     shared: Arc<Shared>,
-    replies: mpsc::Receiver<Reply>,
-    notes: mpsc::Receiver<(u64, Notification)>,
-    backlog: VecDeque<(u64, Notification)>,
+    replies: mpsc::Receiver<(Reply, usize)>,
     reader: tokio::task::JoinHandle<()>,
     config: ClientConfig,
     data_addr: String,
@@ -156,16 +227,44 @@ async fn connect_tcp(addr: &str, timeout: Duration) -> Result<TcpStream> {
 /// Most bytes of a message shown in a debug line.
 const LOG_BYTES: usize = 300;
 
-/// Camera bytes for a log line: at most `max` bytes, lossy UTF-8, escaped (a hostile camera must not
-/// reach the terminal with control sequences).
-fn shown(bytes: &[u8], max: usize) -> String {
-    let cut = &bytes[..bytes.len().min(max)];
-    let text = String::from_utf8_lossy(cut);
-    let mut out = escape(&text).into_owned();
-    if bytes.len() > max {
-        out.push_str("...");
+/// Whether the data connection holds bytes nobody asked for (or was closed by the camera): it is then
+/// out of step and must not carry the next file. Asks the kernel directly (a peek on a duplicate of
+/// the socket), so it does not depend on the runtime having seen the bytes arrive.
+#[cfg(unix)]
+fn out_of_step(data: &TcpStream) -> bool {
+    use std::os::fd::AsFd;
+    let Ok(fd) = data.as_fd().try_clone_to_owned() else { return true };
+    let probe = std::net::TcpStream::from(fd);
+    let mut byte = [0u8; 1];
+    // The duplicate shares the file description, which tokio made non-blocking.
+    !matches!(probe.peek(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
+
+#[cfg(not(unix))]
+fn out_of_step(_data: &TcpStream) -> bool {
+    false
+}
+
+/// One read from the data port under the progress floor (when set) and the idle timeout; 0 at the
+/// end of the stream.
+async fn read_data(
+    data: &mut TcpStream,
+    buf: &mut [u8],
+    floor: &mut Option<FloorCheck>,
+    timeout: Duration,
+    what: &str,
+) -> Result<usize> {
+    let read = async {
+        match floor {
+            Some(check) => read_with_floor(data, buf, check).await,
+            None => data.read(buf).await,
+        }
+    };
+    match tokio::time::timeout(timeout, read).await {
+        Ok(Ok(n)) => Ok(n),
+        Ok(Err(e)) => Err(Error::Io(e)),
+        Err(_) => Err(Error::Timeout(what.into())),
     }
-    out
 }
 
 fn check(reply: Reply) -> Result<Reply> {
@@ -183,18 +282,27 @@ fn md5_hex(hasher: Md5) -> String {
 /// Handles one read from the data port: counts it, writes it to `out` and hands it to the hasher (which
 /// gives back a buffer for the next read).
 async fn take_chunk<W: AsyncWrite + Unpin + ?Sized>(
-    read: std::result::Result<std::io::Result<usize>, tokio::time::error::Elapsed>,
+    read: Result<usize>,
     buf: &mut Vec<u8>,
     received: &mut u64,
     out: &mut W,
     hasher: &mut Option<BackgroundMd5>,
 ) -> Result<()> {
-    let n = match read {
-        Ok(Ok(0)) => return Err(Error::Transfer(format!("data connection closed after {received} bytes"))),
-        Ok(Ok(n)) => n,
-        Ok(Err(e)) => return Err(Error::Io(e)),
-        Err(_) => return Err(Error::Timeout("file data".into())),
+    let n = match read? {
+        0 => return Err(Error::Transfer(format!("data connection closed after {received} bytes"))),
+        n => n,
     };
+    write_chunk(n, buf, received, out, hasher).await
+}
+
+/// Writes `buf[..n]` to `out`, counts it and hands it to the hasher.
+async fn write_chunk<W: AsyncWrite + Unpin + ?Sized>(
+    n: usize,
+    buf: &mut Vec<u8>,
+    received: &mut u64,
+    out: &mut W,
+    hasher: &mut Option<BackgroundMd5>,
+) -> Result<()> {
     *received += n as u64;
     if let Err(e) = out.write_all(&buf[..n]).await {
         return Err(Error::Transfer(format!("writing the download: {e}")));
@@ -256,15 +364,15 @@ impl Client {
             seq: AtomicU64::new(0),
             end: StdMutex::new(None),
             spoke: AtomicBool::new(false),
+            notes: StdMutex::new(NoteQueue::default()),
+            reply_bytes: std::sync::atomic::AtomicUsize::new(0),
+            note_ready: tokio::sync::Notify::new(),
         });
-        let (reply_tx, replies) = mpsc::channel(64);
-        let (note_tx, notes) = mpsc::channel(4096);
-        let reader = tokio::spawn(read_loop(read, Arc::clone(&shared), reply_tx, note_tx, config.clone()));
+        let (reply_tx, replies) = mpsc::channel(REPLY_QUEUE);
+        let reader = tokio::spawn(read_loop(read, Arc::clone(&shared), reply_tx, config.clone()));
         let mut client = Client {
             shared,
             replies,
-            notes,
-            backlog: VecDeque::new(),
             reader,
             config,
             data_addr: data_addr.to_string(),
@@ -354,11 +462,18 @@ impl Client {
             .map_err(|e| if self.reader.is_finished() { self.closed() } else { Error::Io(e) })
     }
 
+    /// The next reply from the reader, releasing its share of the reply budget.
+    async fn next_reply(&mut self) -> Option<Reply> {
+        let (r, cost) = self.replies.recv().await?;
+        self.shared.reply_bytes.fetch_sub(cost, Ordering::AcqRel);
+        Some(r)
+    }
+
     /// Waits for the reply to `msg_id` (or a `-4` in either form), dropping stale replies.
     async fn await_reply(&mut self, msg_id: i64, timeout: Duration) -> Result<Reply> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            match tokio::time::timeout_at(deadline, self.replies.recv()).await {
+            match tokio::time::timeout_at(deadline, self.next_reply()).await {
                 Ok(Some(r)) if r.msg_id == msg_id => return Ok(r),
                 Ok(Some(r)) if r.rval == rval::INVALID_TOKEN && r.msg_id == 0 => return Ok(r),
                 Ok(Some(r)) => debug!(msg_id = r.msg_id, rval = r.rval, "stale reply dropped"),
@@ -403,57 +518,59 @@ impl Client {
         self.shared.seq.load(Ordering::Acquire)
     }
 
-    /// Moves queued notifications into the backlog, keeping it bounded.
-    fn drain_notes(&mut self) {
-        while let Ok(n) = self.notes.try_recv() {
-            self.push_backlog(n);
-        }
+    fn queue(&self) -> std::sync::MutexGuard<'_, NoteQueue> {
+        self.shared.notes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn push_backlog(&mut self, n: (u64, Notification)) {
-        if self.backlog.len() >= BACKLOG {
-            self.backlog.pop_front();
-        }
-        self.backlog.push_back(n);
+    /// Notifications queued now, and their bytes as the camera sent them (what bounds the queue).
+    pub fn queued_events(&self) -> (usize, usize) {
+        let q = self.queue();
+        (q.items.len(), q.bytes)
     }
 
     /// Waits for a notification numbered `>= floor` whose type is one of `kinds`. It stays in the event
-    /// backlog too, so [`next_event`](Self::next_event) still reports it.
+    /// queue too, so [`next_event`](Self::next_event) still reports it.
     async fn wait_note(&mut self, floor: u64, kinds: &[&str], timeout: Duration) -> Result<Notification> {
-        self.drain_notes();
-        if let Some((_, n)) =
-            self.backlog.iter().find(|(s, n)| *s >= floor && kinds.contains(&n.kind.as_str()))
-        {
-            return Ok(n.clone());
-        }
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            match tokio::time::timeout_at(deadline, self.notes.recv()).await {
-                Ok(Some((s, n))) => {
-                    let hit = s >= floor && kinds.contains(&n.kind.as_str());
-                    self.push_backlog((s, n.clone()));
-                    if hit {
-                        return Ok(n);
-                    }
+            {
+                let q = self.queue();
+                if let Some((_, n, _)) =
+                    q.items.iter().find(|(s, n, _)| *s >= floor && kinds.contains(&n.kind.as_str()))
+                {
+                    return Ok(n.clone());
                 }
-                Ok(None) => return Err(self.closed()),
-                Err(_) => return Err(Error::Timeout(format!("the {} notification", kinds.join("/")))),
+                if q.closed {
+                    drop(q);
+                    return Err(self.closed());
+                }
+            }
+            // notify_one keeps a permit when nobody waits, so a push between the check and here wakes us.
+            if tokio::time::timeout_at(deadline, self.shared.note_ready.notified()).await.is_err() {
+                return Err(Error::Timeout(format!("the {} notification", kinds.join("/"))));
             }
         }
     }
 
     /// The next notification (in arrival order); `None` once the camera closed the connection.
     pub async fn next_event(&mut self) -> Result<Option<Notification>> {
-        if let Some((_, n)) = self.backlog.pop_front() {
-            return Ok(Some(n));
+        loop {
+            {
+                let mut q = self.queue();
+                if let Some(n) = q.pop() {
+                    return Ok(Some(n));
+                }
+                if q.closed {
+                    return Ok(None);
+                }
+            }
+            self.shared.note_ready.notified().await;
         }
-        Ok(self.notes.recv().await.map(|(_, n)| n))
     }
 
     /// A notification if one is already queued, without waiting.
     pub fn try_next_event(&mut self) -> Option<Notification> {
-        self.drain_notes();
-        self.backlog.pop_front().map(|(_, n)| n)
+        self.queue().pop()
     }
 
     // ---- settings -------------------------------------------------------------------------------
@@ -630,9 +747,24 @@ impl Client {
     /// The data connection, opened on first use and kept for later transfers.
     async fn data_conn(&mut self) -> Result<TcpStream> {
         match self.data.take() {
-            Some(s) => Ok(s),
-            None => connect_tcp(&self.data_addr, self.config.timeout).await,
+            Some(s) if !out_of_step(&s) => Ok(s),
+            stale => {
+                if stale.is_some() {
+                    warn!("data connection out of step (bytes after the last file, or closed): reconnecting");
+                }
+                drop(stale);
+                connect_tcp(&self.data_addr, self.config.timeout).await
+            }
         }
+    }
+
+    /// Keeps the data connection for the next transfer unless it is out of step.
+    fn keep_data(&mut self, data: TcpStream, what: &str) {
+        if out_of_step(&data) {
+            warn!(what, "camera sent more bytes than announced: data connection reset");
+            return;
+        }
+        self.data = Some(data);
     }
 
     /// Downloads `path` from byte `offset` to its end into `out` over the data port (msg 1285), streaming.
@@ -654,7 +786,14 @@ impl Client {
         let mut received = 0u64;
         let mut expected: Option<(u64, u64)> = None; // (rem_size, size)
         let mut reauthed = false;
+        // Data that came before the reply: held (at most one buffer) until the reply says how much of
+        // it is this file, so bytes beyond the file are never written.
+        let mut early: Vec<u8> = Vec::new();
+        let mut extra = false;
         let timeout = self.config.timeout;
+        let mut floor_check = self.config.floor.map(FloorCheck::new);
+        // Data before the reply is allowed, but the reply must come: no endless data phase of unknown length.
+        let reply_deadline = tokio::time::Instant::now() + timeout;
         let result: Result<()> = async {
             loop {
                 if let Some((rem, _)) = expected
@@ -666,7 +805,7 @@ impl Client {
                     // Size known: a plain read loop, no select or timer per chunk.
                     while received < rem {
                         let want = ((rem - received).min(DATA_CHUNK as u64)) as usize;
-                        let read = tokio::time::timeout(timeout, data.read(&mut buf[..want])).await;
+                        let read = read_data(&mut data, &mut buf[..want], &mut floor_check, timeout, "file data").await;
                         take_chunk(read, &mut buf, &mut received, out, &mut hasher).await?;
                     }
                     return Ok(());
@@ -674,13 +813,13 @@ impl Client {
                 let want = DATA_CHUNK;
                 tokio::select! {
                     biased;
-                    reply = self.replies.recv(), if expected.is_none() => {
+                    reply = self.next_reply(), if expected.is_none() => {
                         let Some(reply) = reply else { return Err(self.closed()) };
                         if reply.msg_id != msg::GET_FILE && !(reply.rval == rval::INVALID_TOKEN && reply.msg_id == 0) {
                             debug!(msg_id = reply.msg_id, "stale reply dropped");
                             continue;
                         }
-                        if reply.rval == rval::INVALID_TOKEN && !reauthed && received == 0 {
+                        if reply.rval == rval::INVALID_TOKEN && !reauthed && received == 0 && early.is_empty() {
                             reauthed = true;
                             self.start_session().await?;
                             self.send(&cmd, self.token()).await?;
@@ -695,22 +834,35 @@ impl Client {
                             (Some(r), None) => (r, offset + r),
                             (None, None) => return Err(Error::Protocol("1285 reply without size".into())),
                         };
-                        if received > rem {
-                            return Err(Error::Protocol(format!("camera sent {received} bytes, announced {rem}")));
+                        // The early bytes beyond the file are not this file's: the socket is out of step.
+                        let take = early.len().min(usize::try_from(rem).unwrap_or(usize::MAX));
+                        extra = early.len() > take;
+                        if take > 0 {
+                            buf[..take].copy_from_slice(&early[..take]);
+                            write_chunk(take, &mut buf, &mut received, out, &mut hasher).await?;
                         }
+                        early = Vec::new();
                         expected = Some((rem, size));
                     }
-                    read = tokio::time::timeout(timeout, data.read(&mut buf[..want])) => {
-                        take_chunk(read, &mut buf, &mut received, out, &mut hasher).await?;
+                    read = read_data(&mut data, &mut buf[..want - early.len()], &mut floor_check, timeout, "file data"),
+                        if early.len() < want =>
+                    {
+                        match read? {
+                            0 => return Err(Error::Transfer(format!("data connection closed after {} bytes", early.len()))),
+                            n => early.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    _ = tokio::time::sleep_until(reply_deadline), if expected.is_none() => {
+                        return Err(Error::Timeout(format!("the reply to msg_id {} ({received} bytes of data came without it)", msg::GET_FILE)));
                     }
                 }
             }
         }
         .await;
         if let Err(e) = result {
-            if matches!(e, Error::Camera { .. }) && received == 0 {
+            if matches!(e, Error::Camera { .. }) && received == 0 && early.is_empty() {
                 // A refused request leaves the data connection clean.
-                self.data = Some(data);
+                self.keep_data(data, "refused file");
             } else {
                 // The data socket may hold the rest of this file: never reuse it. Ask the camera to stop
                 // so the next transfer is not refused as busy.
@@ -720,17 +872,37 @@ impl Client {
             }
             return Err(e);
         }
-        self.data = Some(data);
         out.flush().await.map_err(|e| Error::Transfer(format!("writing the download: {e}")))?;
         let (rem, size) = expected.unwrap_or_default();
-        let note = self.wait_note(floor, &["get_file_complete", "get_file_fail"], timeout).await?;
+        let note = match self.wait_note(floor, &["get_file_complete", "get_file_fail"], timeout).await {
+            Ok(note) => note,
+            Err(e) => {
+                // Whatever the camera still sends belongs to this file: never reuse the socket.
+                drop(data);
+                return Err(e);
+            }
+        };
+        let done = TransferDone::from_notification(&note);
+        if extra {
+            warn!(path = %Safe(path), "camera sent more bytes than the file: data connection reset");
+            drop(data);
+        } else {
+            match done.bytes {
+                // The camera counts the bytes it sent (from the offset): a different count means the socket
+                // holds more of this file, or lost some; either way it is out of step.
+                Some(sent) if sent != received && sent != offset + received => {
+                    warn!(path = %Safe(path), sent, received, "camera reports a different byte count: data connection reset");
+                    drop(data);
+                }
+                _ => self.keep_data(data, "file"),
+            }
+        }
         if note.kind == "get_file_fail" {
             return Err(Error::Transfer(format!(
                 "camera reported get_file_fail ({})",
                 Safe(&note.param_text())
             )));
         }
-        let done = TransferDone::from_notification(&note);
         let whole = offset == 0 && rem == size;
         let mut verified = false;
         if let (Some(h), true) = (hasher, whole) {
@@ -762,14 +934,24 @@ impl Client {
         self.call(&Command::PutFile { path: remote, offset: 0, size: len, md5 }).await?;
         let mut buf = vec![0u8; DATA_CHUNK.min(usize::try_from(len).unwrap_or(DATA_CHUNK)).max(1)];
         let mut sent = 0u64;
+        let mut floor_check = self.config.floor.map(FloorCheck::new);
         while sent < len {
             let want = (len - sent).min(buf.len() as u64) as usize;
             let n = src.read(&mut buf[..want]).await?;
             if n == 0 {
                 return Err(Error::Transfer(format!("source ended after {sent} of {len} bytes")));
             }
-            if let Err(e) = data.write_all(&buf[..n]).await {
-                return Err(Error::Transfer(format!("data connection: {e}")));
+            for piece in buf[..n].chunks(UPLOAD_PIECE) {
+                match tokio::time::timeout(self.config.timeout, data.write_all(piece)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Err(Error::Transfer(format!("data connection: {e}"))),
+                    Err(_) => return Err(Error::Timeout("the camera to take upload data".into())),
+                }
+                if let Some(check) = floor_check.as_mut() {
+                    check
+                        .record(piece.len())
+                        .map_err(|e| Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, e)))?;
+                }
             }
             sent += n as u64;
         }
@@ -826,6 +1008,7 @@ impl Client {
         let mut bytes = Vec::new();
         let mut buf = vec![0u8; 64 * 1024];
         let timeout = self.config.timeout;
+        let mut floor_check = self.config.floor.map(FloorCheck::new);
         let mut reply: Option<Reply> = None;
         let result: Result<()> = async {
             loop {
@@ -842,19 +1025,17 @@ impl Client {
                 }
                 tokio::select! {
                     biased;
-                    r = self.replies.recv(), if reply.is_none() => {
+                    r = self.next_reply(), if reply.is_none() => {
                         let Some(r) = r else { return Err(self.closed()) };
                         if r.msg_id != msg::GET_THUMB && !(r.rval == rval::INVALID_TOKEN && r.msg_id == 0) {
                             continue;
                         }
                         reply = Some(check(r)?);
                     }
-                    read = tokio::time::timeout(timeout, data.read(&mut buf)) => {
-                        let n = match read {
-                            Ok(Ok(0)) => return Err(Error::Transfer("data connection closed".into())),
-                            Ok(Ok(n)) => n,
-                            Ok(Err(e)) => return Err(Error::Io(e)),
-                            Err(_) => return Err(Error::Timeout("thumbnail data".into())),
+                    read = read_data(&mut data, &mut buf, &mut floor_check, timeout, "thumbnail data") => {
+                        let n = match read? {
+                            0 => return Err(Error::Transfer("data connection closed".into())),
+                            n => n,
                         };
                         if (bytes.len() + n) as u64 > MAX_THUMB {
                             return Err(Error::Protocol("thumbnail too large".into()));
@@ -866,7 +1047,7 @@ impl Client {
         }
         .await;
         result?;
-        self.data = Some(data);
+        self.keep_data(data, "thumbnail");
         if let Some(theirs) = reply.as_ref().and_then(|r| r.text("md5sum")) {
             let mut h = Md5::new();
             h.update(&bytes);
@@ -892,15 +1073,58 @@ impl Client {
     }
 }
 
+/// Memory a parsed JSON value holds, roughly (a `Value` is 32 bytes; strings and maps add theirs).
+/// serde_json's recursion limit bounds the depth.
+fn weight(v: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    32 + match v {
+        Value::String(s) => s.len(),
+        Value::Array(a) => a.iter().map(weight).sum(),
+        Value::Object(m) => map_weight(m),
+        _ => 0,
+    }
+}
+
+fn map_weight(m: &serde_json::Map<String, serde_json::Value>) -> usize {
+    m.iter().map(|(k, v)| 48 + k.len() + weight(v)).sum()
+}
+
+/// Queues a reply for the request waiting for it, unless the replies already queued hold
+/// [`MAX_QUEUED_REPLY_BYTES`] (the first one always goes: a long listing may be big alone). Never
+/// blocks: 1793 must be answered in time.
+fn queue_reply(
+    shared: &Shared,
+    replies: &mpsc::Sender<(Reply, usize)>,
+    r: Reply,
+    cost: usize,
+    throttle: &mut Throttle,
+) {
+    let queued = shared.reply_bytes.load(Ordering::Acquire);
+    if queued > 0 && queued + cost > MAX_QUEUED_REPLY_BYTES {
+        warn_throttled!(throttle, "reply queue full (8 MiB), reply to msg_id {} dropped", r.msg_id);
+        return;
+    }
+    shared.reply_bytes.fetch_add(cost, Ordering::AcqRel);
+    if let Err(mpsc::error::TrySendError::Full((r, _)) | mpsc::error::TrySendError::Closed((r, _))) =
+        replies.try_send((r, cost))
+    {
+        shared.reply_bytes.fetch_sub(cost, Ordering::AcqRel);
+        warn_throttled!(throttle, "reply queue full, reply to msg_id {} dropped", r.msg_id);
+    }
+}
+
 /// Reads the command connection: routes replies and notifications, answers 1793.
 async fn read_loop(
     mut read: OwnedReadHalf,
     shared: Arc<Shared>,
-    replies: mpsc::Sender<Reply>,
-    notes: mpsc::Sender<(u64, Notification)>,
+    replies: mpsc::Sender<(Reply, usize)>,
     config: ClientConfig,
 ) {
     let mut stream = JsonStream::new(config.max_object);
+    let (mut junk_throttle, mut reply_throttle, mut big_throttle) =
+        (Throttle::default(), Throttle::default(), Throttle::default());
+    // Junk since the last good message: bounded, so a peer cannot keep the client busy forever.
+    let (mut junk_objects, mut skipped_at_good) = (0u32, 0u64);
     let mut buf = vec![0u8; 64 * 1024];
     // Until the first message: whether only whitespace has come so far.
     let mut blank_so_far = true;
@@ -923,7 +1147,12 @@ async fn read_loop(
         }
         stream.push(&buf[..n]);
         let mut fatal = None;
+        let mut good_seen = false;
         loop {
+            if good_seen {
+                skipped_at_good = stream.skipped();
+                good_seen = false;
+            }
             let object = match stream.next_object() {
                 Ok(Some(o)) => o,
                 Ok(None) => break,
@@ -940,11 +1169,29 @@ async fn read_loop(
                     break;
                 }
                 Err(e) => {
-                    warn!(error = %e, object = %shown(object, LOG_BYTES), "undecodable object from camera, skipped");
+                    junk_objects += 1;
+                    if junk_objects > MAX_JUNK_OBJECTS {
+                        fatal = Some(format!("{junk_objects} undecodable objects in a row"));
+                        break;
+                    }
+                    warn_throttled!(
+                        junk_throttle,
+                        "undecodable object from camera, skipped: {e}: {}",
+                        shown(object, JUNK_SHOWN)
+                    );
                     continue;
                 }
             };
             shared.spoke.store(true, Ordering::Release);
+            junk_objects = 0;
+            good_seen = true;
+            // What the parsed message holds in memory, at least its size on the wire.
+            let cost = object.len().max(match &message {
+                Message::Reply(r) => map_weight(&r.raw),
+                Message::Other { raw, .. } => map_weight(raw),
+                Message::Notification(n) => map_weight(&n.raw) + n.param.as_ref().map_or(0, weight),
+                Message::SessionHolderQuery => 0,
+            });
             match message {
                 // Never block here (1793 must be answered in time): a reply nobody waits for while 64
                 // others are unread is unsolicited and can go.
@@ -956,27 +1203,34 @@ async fn read_loop(
                         result = rval::describe(r.rval),
                         "received reply"
                     );
-                    if let Err(mpsc::error::TrySendError::Full(r)) = replies.try_send(r) {
-                        warn!(msg_id = r.msg_id, "reply queue full, reply dropped");
-                    }
+                    queue_reply(&shared, &replies, r, cost, &mut reply_throttle);
                 }
                 Message::Other { msg_id, raw } => {
                     // A reply without rval (some firmware omits it on success).
                     info!(msg_id, name = msg::name(msg_id), "received reply without rval");
-                    if let Err(mpsc::error::TrySendError::Full(_)) =
-                        replies.try_send(Reply { msg_id, rval: rval::OK, raw })
-                    {
-                        warn!(msg_id, "reply queue full, reply dropped");
-                    }
+                    queue_reply(
+                        &shared,
+                        &replies,
+                        Reply { msg_id, rval: rval::OK, raw },
+                        cost,
+                        &mut reply_throttle,
+                    );
                 }
                 Message::Notification(n) => {
+                    if cost > MAX_NOTIFICATION {
+                        warn_throttled!(
+                            big_throttle,
+                            "notification {} of {cost} bytes (more than 64 KiB) dropped",
+                            shown(n.kind.as_bytes(), 40)
+                        );
+                        continue;
+                    }
                     let param = n.param.as_ref().map(as_text).unwrap_or_default();
                     info!(kind = %Safe(&n.kind), param = %shown(param.as_bytes(), 120), "received notification");
                     // Numbered before it is queued, so a waiter's floor never admits an older one.
                     let seq = shared.seq.fetch_add(1, Ordering::AcqRel);
-                    if let Err(mpsc::error::TrySendError::Full(_)) = notes.try_send((seq, n)) {
-                        warn!("event queue full, notification dropped");
-                    }
+                    shared.notes.lock().unwrap_or_else(|e| e.into_inner()).push(seq, n, cost);
+                    shared.note_ready.notify_one();
                 }
                 Message::SessionHolderQuery => {
                     info!(msg_id = msg::QUERY_SESSION_HOLDER, name = "QUERY_SESSION_HOLDER", "received");
@@ -995,10 +1249,18 @@ async fn read_loop(
                 }
             }
         }
+        if good_seen {
+            skipped_at_good = stream.skipped();
+        }
+        if fatal.is_none() && stream.skipped().saturating_sub(skipped_at_good) > MAX_JUNK_BYTES {
+            fatal = Some(format!("more than {MAX_JUNK_BYTES} bytes of junk between messages"));
+        }
         if let Some(f) = fatal {
             break f;
         }
     };
     debug!(%reason, "command connection ended");
     *shared.end.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
+    shared.notes.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+    shared.note_ready.notify_one();
 }

@@ -18,8 +18,14 @@ const MODEL: &str = "Lytro light-field camera (1st generation)";
 /// How long [`Camera::capture`] waits for `NewPictureAvailable`.
 const CAPTURE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Callbacks kept between [`Camera::capture`] and [`Camera::next_event`] (the client's own queue
+/// is bounded too).
+const MAX_PENDING: usize = 64;
+
 /// The URL options `lytro://` understands.
-const OPTIONS: &[&str] = &["callback_port", "download_port", "formats", "keepalive", "pipeline", "timeout"];
+// New options after the old: error messages list them in this order.
+const OPTIONS: &[&str] =
+    &["callback_port", "download_port", "formats", "keepalive", "pipeline", "timeout", "floor"];
 
 /// Setting keys.
 const KEY_TIME: &str = "camera_time";
@@ -102,6 +108,14 @@ impl LytroCamera {
         if let Some(n) = secs("pipeline")? {
             config.pipeline = (n as usize).clamp(1, 64);
         }
+        if let Some(v) = url.options.get("floor") {
+            config.floor = camctl_core::io::Floor::parse(v).ok_or_else(|| {
+                CoreError::InvalidValue(format!(
+                    "floor={} (use BYTES/SECS, e.g. 1024/20, or 0 for none)",
+                    camctl_core::text::Safe(v)
+                ))
+            })?;
+        }
         let formats = match url.options.get("formats") {
             Some(list) => {
                 PictureFormat::parse_list(list).map_err(|e| CoreError::InvalidValue(e.to_string()))?
@@ -114,6 +128,14 @@ impl LytroCamera {
     /// Wraps a connected client; lists JPEG only until [`LytroCamera::set_formats`].
     pub fn from_client(client: Client) -> LytroCamera {
         LytroCamera { client, formats: vec![PictureFormat::Jpeg], pending: VecDeque::new() }
+    }
+
+    /// Keeps a callback for [`Camera::next_event`], at most [`MAX_PENDING`] (oldest dropped).
+    fn keep(&mut self, cb: Callback) {
+        if self.pending.len() >= MAX_PENDING {
+            self.pending.pop_front();
+        }
+        self.pending.push_back(cb);
     }
 
     /// The underlying session, for Lytro-specific operations.
@@ -261,7 +283,7 @@ impl Camera for LytroCamera {
         while let Some(cb) = self.client.try_next_callback() {
             let cb = cb?;
             if cb.event() != CallbackEvent::HeartbeatTick {
-                self.pending.push_back(cb);
+                self.keep(cb);
             }
         }
         self.client.take_picture().await?;
@@ -276,11 +298,11 @@ impl Camera for LytroCamera {
             };
             match cb.event() {
                 CallbackEvent::NewPictureAvailable(id) => {
-                    self.pending.push_back(cb);
+                    self.keep(cb);
                     break id;
                 }
                 CallbackEvent::HeartbeatTick => {}
-                _ => self.pending.push_back(cb),
+                _ => self.keep(cb),
             }
         };
         let list = self.client.picture_list().await?;

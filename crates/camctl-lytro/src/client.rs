@@ -20,11 +20,14 @@
 //! ```
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use camctl_core::io::Floor;
+use camctl_core::log::{Throttle, shown};
 use camctl_core::text::escape;
+use camctl_core::warn_throttled;
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Mutex, mpsc};
@@ -39,14 +42,34 @@ use crate::wire::{
 };
 use crate::{DEFAULT_CALLBACK_PORT, DEFAULT_COMMAND_PORT, DEFAULT_DOWNLOAD_PORT};
 
-/// Largest blob read whole into memory (picture list, hardware info, calibration bundle...).
-pub const MAX_IN_MEMORY_BLOB: u64 = 256 * 1024 * 1024;
+/// Largest blob read whole into memory (hardware info, calibration bundle...).
+pub const MAX_IN_MEMORY_BLOB: u64 = 32 * 1024 * 1024;
+
+/// Largest picture list accepted: 8 MiB holds 65,536 entries of 128 bytes, far more than a card's
+/// pictures; a bigger one is refused with a clear error before it is read.
+pub const MAX_PICTURE_LIST: u64 = 8 * 1024 * 1024;
+
+/// Most pictures accepted in a picture list (far more than a card holds).
+pub const MAX_PICTURES: usize = 65_536;
+
+/// Chunk answers shorter than this (before the end of the blob) are "tiny": a camera answering
+/// 1-byte chunks would otherwise cost one request per byte.
+const TINY_CHUNK: u32 = 4096;
+
+/// Tiny chunk answers accepted in one transfer.
+const MAX_TINY_CHUNKS: u32 = 64;
+
+/// Bytes of callback messages queued (estimated as held in memory) before new ones are dropped.
+pub const MAX_CALLBACK_BYTES: usize = 1 << 20;
+
+/// Undecodable callback messages in a row before the stream is given up.
+const MAX_BAD_CALLBACKS: u32 = 1000;
 
 /// Largest non-download response payload accepted (echoes, queries).
 const MAX_SMALL_RESPONSE: usize = 64 * 1024;
 
-/// Callback messages queued before the oldest are dropped.
-const CALLBACK_QUEUE: usize = 1024;
+/// Callback messages queued before new ones are dropped.
+pub const CALLBACK_QUEUE: usize = 256;
 
 /// Ports, sizes and timers of a session.
 #[derive(Debug, Clone)]
@@ -74,6 +97,8 @@ pub struct ClientConfig {
     pub callback_watchdog: Option<Duration>,
     /// Longest callback message accepted.
     pub max_callback_line: usize,
+    /// Slowest download accepted (default 1 KiB in 20 s); `None` = no floor.
+    pub floor: Option<Floor>,
 }
 
 impl Default for ClientConfig {
@@ -88,6 +113,7 @@ impl Default for ClientConfig {
             keepalive: Some(Duration::from_secs(60)),
             callback_watchdog: Some(Duration::from_secs(10)),
             max_callback_line: DEFAULT_MAX_LINE,
+            floor: Some(Floor::default()),
         }
     }
 }
@@ -243,12 +269,27 @@ impl Conn {
         &mut self,
         offset: u64,
         total: u64,
+        plan: Plan,
+        buf: &mut Vec<u8>,
+        out: &mut W,
+    ) -> Result<u64> {
+        self.inner.set_floor(plan.floor);
+        let result = self.fetch_inner(offset, total, plan.chunk, plan.depth, buf, out).await;
+        self.inner.set_floor(None);
+        result
+    }
+
+    async fn fetch_inner<W: AsyncWrite + Unpin + ?Sized>(
+        &mut self,
+        offset: u64,
+        total: u64,
         chunk: u32,
         depth: usize,
         buf: &mut Vec<u8>,
         out: &mut W,
     ) -> Result<u64> {
         let total = total.min(u64::from(u32::MAX));
+        let mut tiny = 0u32;
         let chunk = u64::from(chunk.clamp(1, MAX_CHUNK));
         if buf.len() < chunk as usize {
             buf.resize(chunk as usize, 0);
@@ -282,6 +323,15 @@ impl Conn {
                 if n == 0 {
                     return Err(Error::Protocol(format!("camera sent no data at offset {done} of {total}")));
                 }
+                if resp.length < TINY_CHUNK {
+                    tiny += 1;
+                    if tiny > MAX_TINY_CHUNKS {
+                        return Err(Error::Protocol(format!(
+                            "camera keeps answering tiny chunks ({n} bytes for {asked} at offset {done} of \
+                             {total}); gave up after {MAX_TINY_CHUNKS}"
+                        )));
+                    }
+                }
                 // A short chunk before the end: the requests already sent ask for the wrong offsets.
                 // Drain their answers and go on from where the data stopped.
                 for stale in in_flight.drain(..) {
@@ -294,6 +344,20 @@ impl Conn {
         self.busy = false;
         info!(command = "DOWNLOAD", from = offset, to = done, of = total, "command");
         Ok(done - offset)
+    }
+}
+
+/// How a transfer runs: chunk size, requests in flight, progress floor.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    chunk: u32,
+    depth: usize,
+    floor: Option<Floor>,
+}
+
+impl Plan {
+    fn of(config: &ClientConfig) -> Plan {
+        Plan { chunk: config.chunk_size, depth: config.pipeline, floor: config.floor }
     }
 }
 
@@ -343,6 +407,27 @@ pub struct Client {
 struct CallbackSink {
     rx: mpsc::Receiver<Result<Callback>>,
     task: JoinHandle<()>,
+    /// Estimated bytes of the queued messages.
+    bytes: Arc<AtomicUsize>,
+}
+
+impl CallbackSink {
+    fn taken(&self, got: &Option<Result<Callback>>) {
+        if let Some(Ok(cb)) = got {
+            self.bytes.fetch_sub(cost(cb), Ordering::AcqRel);
+        }
+    }
+}
+
+/// The reader's side of the callback queue.
+struct Queue {
+    tx: mpsc::Sender<Result<Callback>>,
+    bytes: Arc<AtomicUsize>,
+}
+
+/// Memory a queued callback holds, roughly: its strings and their headers.
+fn cost(cb: &Callback) -> usize {
+    64 + cb.name.len() + cb.params.iter().map(|p| p.len() + 32).sum::<usize>()
 }
 
 impl Drop for Client {
@@ -393,26 +478,33 @@ impl Client {
         self.cmd.lock().await.transact(req).await
     }
 
-    /// Loads a blob on the command connection and reads it whole (at most [`MAX_IN_MEMORY_BLOB`]).
-    async fn blob(&mut self, req: &Request) -> Result<Option<Vec<u8>>> {
+    /// Loads a blob on the command connection and reads it whole (at most `max` bytes, checked
+    /// against the announced size before anything is read).
+    async fn blob(&mut self, req: &Request, what: &str, max: u64) -> Result<Option<Vec<u8>>> {
         let mut conn = self.cmd.lock().await;
         if !conn.load(req).await? {
             return Ok(None);
         }
         let total = conn.content_length().await?;
-        if total > MAX_IN_MEMORY_BLOB {
-            return Err(Error::Protocol(format!("blob of {total} bytes is too large to hold in memory")));
+        if total > max {
+            // The blob stays loaded but unread: the connection is still in step.
+            return Err(Error::Protocol(format!(
+                "{what} of {total} bytes refused (more than the {} MiB a camera needs)",
+                max >> 20
+            )));
         }
         // Grown as bytes arrive: the camera's announced size only caps it.
         let mut data = Vec::with_capacity(total.min(1 << 20) as usize);
-        let (chunk, depth) = (self.config.chunk_size, self.config.pipeline);
-        conn.fetch(0, total, chunk, depth, &mut self.buf, &mut data).await?;
+        conn.fetch(0, total, Plan::of(&self.config), &mut self.buf, &mut data).await?;
         Ok(Some(data))
     }
 
     /// Hardware info (`C2 00 00`): manufacturer, serial, build id, firmware.
     pub async fn hardware_info(&mut self) -> Result<HardwareInfo> {
-        let blob = self.blob(&Request::load_hardware_info()).await?.unwrap_or_default();
+        let blob = self
+            .blob(&Request::load_hardware_info(), "hardware info", MAX_IN_MEMORY_BLOB)
+            .await?
+            .unwrap_or_default();
         Ok(HardwareInfo::decode(&blob)?)
     }
 
@@ -445,16 +537,30 @@ impl Client {
 
     /// The picture list (`C2 00 02`).
     pub async fn picture_list(&mut self) -> Result<PictureList> {
-        let blob = self.blob(&Request::load_picture_list()).await?.unwrap_or_default();
+        let blob = self
+            .blob(&Request::load_picture_list(), "picture list", MAX_PICTURE_LIST)
+            .await?
+            .unwrap_or_default();
         if blob.is_empty() {
             return Ok(PictureList { version: 1, entry_len: 128, ..PictureList::default() });
         }
-        Ok(PictureList::decode(&blob)?)
+        let list = PictureList::decode(&blob)?;
+        // Every entry costs requests later (one size query per format): a bogus list must not.
+        if list.entries.len() > MAX_PICTURES {
+            return Err(Error::Protocol(format!(
+                "picture list of {} entries refused (more than {MAX_PICTURES})",
+                list.entries.len()
+            )));
+        }
+        Ok(list)
     }
 
     /// The calibration bundle (`C2 00 06`), whole; split it with [`crate::wire::parse_calibration`].
     pub async fn calibration_data(&mut self) -> Result<Vec<u8>> {
-        Ok(self.blob(&Request::load_calibration()).await?.unwrap_or_default())
+        Ok(self
+            .blob(&Request::load_calibration(), "calibration bundle", MAX_IN_MEMORY_BLOB)
+            .await?
+            .unwrap_or_default())
     }
 
     /// Takes a picture (`C0 00 00`). The camera then sends `ShutterPressed` and, once the picture is
@@ -523,7 +629,7 @@ impl Client {
         offset: u64,
         out: &mut W,
     ) -> Result<u64> {
-        let (chunk, depth) = (self.config.chunk_size, self.config.pipeline);
+        let plan = Plan::of(&self.config);
         let mut buf = std::mem::take(&mut self.buf);
         let result = async {
             if let Some(conn) = self.download_conn().await {
@@ -531,14 +637,14 @@ impl Client {
                     return Err(Error::NotFound(escape(what).into_owned()));
                 }
                 let total = conn.content_length().await?;
-                return conn.fetch(offset.min(total), total, chunk, depth, &mut buf, out).await;
+                return conn.fetch(offset.min(total), total, plan, &mut buf, out).await;
             }
             let mut conn = self.cmd.lock().await;
             if !conn.load(req).await? {
                 return Err(Error::NotFound(escape(what).into_owned()));
             }
             let total = conn.content_length().await?;
-            conn.fetch(offset.min(total), total, chunk, depth, &mut buf, out).await
+            conn.fetch(offset.min(total), total, plan, &mut buf, out).await
         }
         .await;
         self.buf = buf;
@@ -599,13 +705,14 @@ impl Client {
         if self.callbacks.is_none() {
             let stream = connect(&self.host, self.config.callback_port, self.config.timeout).await?;
             let (tx, rx) = mpsc::channel(CALLBACK_QUEUE);
+            let bytes = Arc::new(AtomicUsize::new(0));
             let task = tokio::spawn(read_callbacks(
                 stream,
-                tx,
+                Queue { tx, bytes: bytes.clone() },
                 self.config.max_callback_line,
                 self.config.callback_watchdog,
             ));
-            self.callbacks = Some(CallbackSink { rx, task });
+            self.callbacks = Some(CallbackSink { rx, task, bytes });
         }
         Ok(())
     }
@@ -615,12 +722,25 @@ impl Client {
     pub async fn next_callback(&mut self) -> Result<Option<Callback>> {
         self.subscribe().await?;
         let sink = self.callbacks.as_mut().expect("subscribed above");
-        sink.rx.recv().await.transpose()
+        let got = sink.rx.recv().await;
+        sink.taken(&got);
+        got.transpose()
     }
 
     /// A callback message already received, without waiting.
     pub fn try_next_callback(&mut self) -> Option<Result<Callback>> {
-        self.callbacks.as_mut()?.rx.try_recv().ok()
+        let sink = self.callbacks.as_mut()?;
+        let got = sink.rx.try_recv().ok();
+        sink.taken(&got);
+        got
+    }
+
+    /// Callback messages queued now and their estimated bytes in memory (what bounds the queue).
+    pub fn queued_callbacks(&self) -> (usize, usize) {
+        match &self.callbacks {
+            Some(s) => (s.rx.len(), s.bytes.load(Ordering::Acquire)),
+            None => (0, 0),
+        }
     }
 
     /// Closes every connection.
@@ -661,15 +781,15 @@ async fn keepalive(cmd: Weak<Mutex<Conn>>, activity: Arc<Activity>, every: Durat
     }
 }
 
-/// Reads the callback stream into the queue until it closes, fails, or the client goes away.
-async fn read_callbacks(
-    mut stream: TcpStream,
-    tx: mpsc::Sender<Result<Callback>>,
-    max_line: usize,
-    watchdog: Option<Duration>,
-) {
+/// Reads the callback stream into the queue until it closes, fails, or the client goes away. The
+/// queue is bounded in entries and bytes: when full, new messages are dropped (heartbeats silently,
+/// others with a rate-limited warning).
+async fn read_callbacks(mut stream: TcpStream, queue: Queue, max_line: usize, watchdog: Option<Duration>) {
+    let tx = &queue.tx;
     let mut decoder = CallbackDecoder::new(max_line);
     let mut buf = vec![0u8; 4096];
+    let (mut full_throttle, mut bad_throttle) = (Throttle::default(), Throttle::default());
+    let mut bad_in_a_row = 0u32;
     loop {
         let read = match watchdog {
             Some(t) => match tokio::time::timeout(t, stream.read(&mut buf)).await {
@@ -693,15 +813,46 @@ async fn read_callbacks(
         while let Some(msg) = decoder.next_message() {
             match msg {
                 Ok(cb) => {
-                    if cb.event() != crate::wire::CallbackEvent::HeartbeatTick {
-                        info!(name = %escape(&cb.name), params = %escape(&cb.params.join(" ")), "callback");
+                    bad_in_a_row = 0;
+                    let heartbeat = cb.event() == crate::wire::CallbackEvent::HeartbeatTick;
+                    if !heartbeat {
+                        info!(name = %shown(cb.name.as_bytes(), 60), params = %shown(cb.params.join(" ").as_bytes(), 120), "callback");
                     }
-                    // Heartbeats are dropped rather than blocking the reader when nobody listens.
-                    if let Err(mpsc::error::TrySendError::Closed(_)) = tx.try_send(Ok(cb)) {
-                        return;
+                    let c = cost(&cb);
+                    if queue.bytes.load(Ordering::Acquire) + c > MAX_CALLBACK_BYTES {
+                        if !heartbeat {
+                            warn_throttled!(full_throttle, "callback queue full (1 MiB): message dropped");
+                        }
+                        continue;
+                    }
+                    queue.bytes.fetch_add(c, Ordering::AcqRel);
+                    match tx.try_send(Ok(cb)) {
+                        Ok(()) => {}
+                        Err(mpsc::error::TrySendError::Closed(_)) => return,
+                        Err(mpsc::error::TrySendError::Full(_)) => {
+                            queue.bytes.fetch_sub(c, Ordering::AcqRel);
+                            if !heartbeat {
+                                warn_throttled!(
+                                    full_throttle,
+                                    "callback queue full ({CALLBACK_QUEUE} messages): message dropped"
+                                );
+                            }
+                        }
                     }
                 }
-                Err(e) => debug!(error = %e, "bad callback message skipped"),
+                Err(e) => {
+                    bad_in_a_row += 1;
+                    if bad_in_a_row > MAX_BAD_CALLBACKS {
+                        let why = format!("{bad_in_a_row} undecodable callback messages in a row");
+                        let _ = tx.send(Err(Error::Protocol(why))).await;
+                        return;
+                    }
+                    warn_throttled!(
+                        bad_throttle,
+                        "bad callback message skipped: {}",
+                        shown(e.to_string().as_bytes(), 80)
+                    );
+                }
             }
         }
     }

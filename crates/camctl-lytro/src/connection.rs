@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use camctl_core::io::{ReadFullError, read_full};
+use camctl_core::io::{Floor, FloorCheck, ReadFullError, read_full, read_with_floor};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 use crate::error::{Error, Result};
@@ -18,6 +18,8 @@ pub struct Connection<S> {
     stream: BufReader<S>,
     out: Vec<u8>,
     read_timeout: Option<Duration>,
+    /// Progress floor of the transfer under way, if any: every read counts towards it.
+    floor: Option<FloorCheck>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
@@ -27,12 +29,47 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             stream: BufReader::with_capacity(READ_BUFFER, stream),
             out: Vec::new(),
             read_timeout: None,
+            floor: None,
         }
     }
 
     /// Makes every read fail with [`Error::Timeout`] when the peer sends nothing for `timeout`.
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
         self.read_timeout = timeout;
+    }
+
+    /// Starts (or, with `None`, ends) a progress floor: until it ends, reads fail with
+    /// [`camctl_core::io::TooSlow`] (as a timed-out I/O error) when the peer sends fewer bytes than it
+    /// asks in any window.
+    pub fn set_floor(&mut self, floor: Option<Floor>) {
+        self.floor = floor.map(FloorCheck::new);
+    }
+
+    /// Fills `buf` under the idle timeout and the floor, if one runs.
+    async fn fill(&mut self, buf: &mut [u8]) -> std::result::Result<(), ReadFullError> {
+        let Some(check) = self.floor.as_mut() else {
+            return read_full(&mut self.stream, buf, self.read_timeout).await;
+        };
+        let mut got = 0;
+        while got < buf.len() {
+            let read = read_with_floor(&mut self.stream, &mut buf[got..], check);
+            let n = match self.read_timeout {
+                Some(t) => match tokio::time::timeout(t, read).await {
+                    Ok(r) => r?,
+                    Err(_) => return Err(ReadFullError::Timeout(t)),
+                },
+                None => read.await?,
+            };
+            if n == 0 {
+                return Err(if got == 0 {
+                    ReadFullError::Closed
+                } else {
+                    ReadFullError::Truncated { got, want: buf.len() }
+                });
+            }
+            got += n;
+        }
+        Ok(())
     }
 
     /// The underlying stream.
@@ -42,7 +79,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// Fills `buf` completely; any end of stream is [`WireError::Truncated`].
     pub async fn read_exact(&mut self, buf: &mut [u8]) -> Result<()> {
-        match read_full(&mut self.stream, buf, self.read_timeout).await {
+        match self.fill(buf).await {
             Err(ReadFullError::Closed) => Err(Error::Wire(WireError::Truncated("payload"))),
             other => other.map_err(|e| read_error(e, "payload")),
         }
@@ -54,13 +91,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// it sends four bytes, not after a timeout waiting for 28.
     pub async fn read_header(&mut self) -> Result<Header> {
         let mut head = [0u8; HEADER_LEN];
-        read_full(&mut self.stream, &mut head[..MAGIC.len()], self.read_timeout)
-            .await
-            .map_err(|e| read_error(e, "header"))?;
+        self.fill(&mut head[..MAGIC.len()]).await.map_err(|e| read_error(e, "header"))?;
         if head[..MAGIC.len()] != MAGIC {
             return Err(Error::Wire(WireError::BadMagic([head[0], head[1], head[2], head[3]])));
         }
-        match read_full(&mut self.stream, &mut head[MAGIC.len()..], self.read_timeout).await {
+        match self.fill(&mut head[MAGIC.len()..]).await {
             // The frame has begun: an end now is a truncated header, not a clean close.
             Err(ReadFullError::Closed) => return Err(Error::Wire(WireError::Truncated("header"))),
             other => other.map_err(|e| read_error(e, "header"))?,

@@ -94,7 +94,7 @@ pub struct Notification {
     pub kind: String,
     /// The `param`, when present.
     pub param: Option<Value>,
-    /// The whole object.
+    /// The other fields of the object (`param` is held once, above).
     pub raw: Map<String, Value>,
 }
 
@@ -133,7 +133,7 @@ impl Message {
     /// assert_eq!((n.kind.as_str(), n.param_text().as_str()), ("battery", "44"));
     /// ```
     pub fn decode(bytes: &[u8]) -> Result<Message, MessageError> {
-        let raw = parse_object(bytes)?;
+        let mut raw = parse_object(bytes)?;
         let msg_id = raw.get("msg_id").and_then(as_i64).ok_or(MessageError::NoMsgId)?;
         if let Some(rval) = raw.get("rval").and_then(as_i64) {
             return Ok(Message::Reply(Reply { msg_id, rval, raw }));
@@ -141,7 +141,7 @@ impl Message {
         Ok(match msg_id {
             msg::NOTIFICATION => Message::Notification(Notification {
                 kind: raw.get("type").map(as_text).unwrap_or_default(),
-                param: raw.get("param").cloned(),
+                param: raw.remove("param"),
                 raw,
             }),
             msg::QUERY_SESSION_HOLDER => Message::SessionHolderQuery,
