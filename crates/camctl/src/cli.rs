@@ -24,16 +24,18 @@ pub struct Cli {
 /// Shown after the help of every command that takes a camera URL.
 const URL_HELP: &str = "\
 Camera URLs (default ports are the cameras' own; options after '?', joined with '&'):
-  ptpip://HOST[:PORT]      PTP/IP, TCP 15740          options: timeout=SECS
+  ptpip://HOST[:PORT]      PTP/IP, TCP 15740          options: timeout=SECS, floor=BYTES/SECS
   yi://HOST[:PORT]         Xiaomi Yi / Ambarella, TCP 7878 and data port 8787 (alias ambarella://)
-                                                      options: data_port=N, verify=0|1, timeout=SECS
+                                                      options: data_port=N, verify=0|1, timeout=SECS,
+                                                      floor=BYTES/SECS
   lytro://HOST[:PORT]      Lytro, TCP 5678, downloads 5679, events 5677
                                                       options: download_port=N, callback_port=N,
                                                       formats=jpeg,raw,txt,thumb,stack, keepalive=SECS,
-                                                      pipeline=N, timeout=SECS
+                                                      pipeline=N, timeout=SECS, floor=BYTES/SECS
   wyze://HOST[:PORT]       Wyze (TUTK), UDP 32761     options: uid=UID, enr=ENR, mac=MAC (required),
                                                       model=M, firmware=auto|old|cc51, dtls=true|false,
                                                       resolution=1080p|720p|360p|2k, timeout=SECS
+floor: a transfer fails when fewer than BYTES arrive in SECS (default 1024/20; 0 = off).
 Unknown options are refused. Examples:
   camctl info ptpip://192.168.1.1
   camctl pull 'yi://192.168.42.1?verify=0' ~/Videos/yi

@@ -158,7 +158,7 @@ fn errors_name_the_problem_in_one_line() {
     let typo = format!("{}&data_prot=1", emu.url);
     one_line(
         &["ls", &typo],
-        r#"unknown option "data_prot" in yi:// URL (known: data_port, timeout, verify)"#,
+        r#"unknown option "data_prot" in yi:// URL (known: data_port, timeout, verify, floor)"#,
     );
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     one_line(
