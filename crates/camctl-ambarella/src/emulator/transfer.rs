@@ -418,7 +418,8 @@ pub(super) async fn thumbnail(conn: &mut Conn, id: i64, path: &str, kind: &str) 
         return conn.rv(id, rval::INVALID_TYPE).await;
     }
     let Some(camera) = files::resolve(&conn.cwd, path) else { return conn.rv(id, rval::INVALID_PATH).await };
-    if !files::local(&conn.shared.config.media_dir, &camera).is_file() {
+    let media = &conn.shared.config.media_dir;
+    if !camctl_core::serve::metadata_beneath(media, &files::local(media, &camera)).is_ok_and(|m| m.is_file()) {
         return conn.rv(id, rval::INVALID_PATH).await;
     }
     if busy(&conn.shared) {
