@@ -87,3 +87,61 @@ async fn a_normal_client_gets_in_past_200_idle_connections() {
     c.picture_list().await.unwrap();
     drop(idle);
 }
+
+/// Resident memory of this process (the emulator runs in it), from the kernel's accounting.
+#[cfg(target_os = "linux")]
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+/// Reads one response frame (header and payload) from a raw socket.
+async fn read_frame(s: &mut TcpStream) -> camctl_lytro::wire::Header {
+    let mut head = [0u8; camctl_lytro::wire::HEADER_LEN];
+    s.read_exact(&mut head).await.unwrap();
+    let header = camctl_lytro::wire::Header::decode(&head).unwrap();
+    let mut payload = vec![0u8; header.payload_len() as usize];
+    s.read_exact(&mut payload).await.unwrap();
+    header
+}
+
+/// 200 clients load a RAW, ask for a 2 MiB chunk of it and never read past the response header: the
+/// emulator's memory for them stays bounded (pieces of 128 KiB, not a whole chunk per connection).
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn stalled_readers_do_not_hold_whole_chunks() {
+    use camctl_lytro::wire::Request;
+    use tokio::io::AsyncWriteExt;
+    const CLIENTS: usize = 200;
+    let media = tempfile::tempdir().unwrap();
+    std::fs::write(media.path().join("IMG_0001.RAW"), common::pseudo_random(4 << 20, 3)).unwrap();
+    let mut cfg = config(media.path());
+    cfg.max_connections = CLIENTS + 8;
+    let emu = start_with(cfg).await;
+    let mut c = client(&emu).await;
+    let entry = c.picture_list().await.unwrap().entries[0].clone();
+    let path = entry.camera_path("RAW");
+    let load = Request::load_file(&path).unwrap().to_bytes();
+    let fetch = Request::download(0, 0x20_0000).to_bytes();
+    let before = rss_bytes();
+    let mut stalled = Vec::new();
+    for _ in 0..CLIENTS {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut s = socket.connect(([127, 0, 0, 1], emu.command_port).into()).await.unwrap();
+        s.write_all(&load).await.unwrap();
+        read_frame(&mut s).await;
+        s.write_all(&fetch).await.unwrap();
+        // The response has started (its header is here); the rest is never read.
+        let mut head = [0u8; camctl_lytro::wire::HEADER_LEN];
+        s.read_exact(&mut head).await.unwrap();
+        stalled.push(s);
+    }
+    let grown = rss_bytes().saturating_sub(before);
+    // 2 MiB per stalled connection would be 400 MiB.
+    assert!(grown < 96 << 20, "{} MiB for {CLIENTS} stalled readers", grown >> 20);
+    // And the emulator still serves a normal client.
+    c.picture_list().await.unwrap();
+    drop(stalled);
+}
