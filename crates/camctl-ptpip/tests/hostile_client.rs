@@ -122,17 +122,78 @@ async fn a_normal_client_gets_in_past_200_idle_connections() {
     drop(idle);
 }
 
-/// Init_Command_Request by hand, then reads the Ack's header and payload.
+/// Init_Command_Request by hand, then reads the Ack.
 async fn handshake(s: &mut TcpStream) {
     use camctl_ptpip::wire::{PROTOCOL_VERSION, Packet};
-    use tokio::io::AsyncWriteExt;
     let req =
         Packet::InitCommandRequest { guid: [9; 16], name: "idle".into(), version: Some(PROTOCOL_VERSION) };
+    send(s, &req).await;
+    read_packet(s).await;
+}
+
+async fn send(s: &mut TcpStream, p: &camctl_ptpip::wire::Packet) {
+    use tokio::io::AsyncWriteExt;
     let mut bytes = Vec::new();
-    req.encode(&mut bytes).unwrap();
+    p.encode(&mut bytes).unwrap();
     s.write_all(&bytes).await.unwrap();
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len).await.unwrap();
-    let mut rest = vec![0u8; u32::from_le_bytes(len) as usize - 4];
+}
+
+/// Reads one whole packet (length-prefixed), returning its type.
+async fn read_packet(s: &mut TcpStream) -> u32 {
+    let mut head = [0u8; 8];
+    s.read_exact(&mut head).await.unwrap();
+    let len = u32::from_le_bytes(head[..4].try_into().unwrap()) as usize;
+    let mut rest = vec![0u8; len - 8];
     s.read_exact(&mut rest).await.unwrap();
+    u32::from_le_bytes(head[4..].try_into().unwrap())
+}
+
+fn request(code: u16, tid: u32, params: &[u32]) -> camctl_ptpip::wire::Packet {
+    use camctl_ptpip::wire::{OperationRequest, Packet, Params, data_phase};
+    Packet::OperationRequest(OperationRequest {
+        data_phase: data_phase::NONE_OR_IN,
+        code,
+        tid,
+        params: Params::new(params),
+    })
+}
+
+/// Resident memory of this process (the emulator runs in it), from the kernel's accounting.
+#[cfg(target_os = "linux")]
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+/// 200 clients ask for a 4 MiB object and never read past the first bytes: the emulator streams in
+/// bounded pieces, so they do not cost a megabyte or more each.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn stalled_readers_do_not_hold_big_buffers() {
+    use camctl_ptpip::wire::codes::op;
+    const CLIENTS: usize = 200;
+    let media = tempfile::tempdir().unwrap();
+    std::fs::write(media.path().join("BIG.JPG"), camctl_core::media::noise(4 << 20, 5)).unwrap();
+    let emu = start(media.path(), |c| c.max_connections = CLIENTS + 8).await;
+    let before = rss_bytes();
+    let mut stalled = Vec::new();
+    for _ in 0..CLIENTS {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut s = socket.connect(emu.addr).await.unwrap();
+        handshake(&mut s).await;
+        send(&mut s, &request(op::OPEN_SESSION, 1, &[1])).await;
+        read_packet(&mut s).await;
+        // The only object is handle 1.
+        send(&mut s, &request(op::GET_OBJECT, 2, &[1])).await;
+        // Start_Data arrived: the emulator is streaming; the rest is never read.
+        read_packet(&mut s).await;
+        stalled.push(s);
+    }
+    let grown = rss_bytes().saturating_sub(before);
+    assert!(grown < 96 << 20, "{} MiB for {CLIENTS} stalled readers", grown >> 20);
+    let mut c = client(emu.addr).await;
+    assert!(!c.object_tree().await.unwrap().is_empty());
+    drop(stalled);
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::connection::{Connection, MAX_BUFFERED_PACKET, STREAM_CHUNK};
+use crate::connection::{Connection, MAX_BUFFERED_PACKET};
 use crate::error::{Error, Result};
 use crate::wire::codes::{op, rc};
 use crate::wire::{
@@ -467,7 +467,11 @@ impl Session {
             m => m,
         };
         self.write(&Packet::StartData { tid, total: len }).await?;
-        let mut buf = vec![0u8; STREAM_CHUNK.min(usize::try_from(len).unwrap_or(usize::MAX)).max(1)];
+        let mut buf =
+            vec![
+                0u8;
+                camctl_core::serve::STREAM_CHUNK.min(usize::try_from(len).unwrap_or(usize::MAX)).max(1)
+            ];
         let mut left = len;
         loop {
             let packet_len = left.min(max);
