@@ -197,3 +197,21 @@ async fn stalled_readers_do_not_hold_big_buffers() {
     assert!(!c.object_tree().await.unwrap().is_empty());
     drop(stalled);
 }
+
+#[tokio::test]
+async fn graceful_shutdown_closes_every_connection() {
+    let media = tempfile::tempdir().unwrap();
+    let config = EmulatorConfig { media_dir: media.path().to_path_buf(), ..EmulatorConfig::default() };
+    let emu = Emulator::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
+    let addr = emu.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(emu.serve_until(async move {
+        let _ = stopped.await;
+    }));
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    handshake(&mut s).await;
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    closed(&mut s).await;
+    assert!(TcpStream::connect(addr).await.is_err(), "no longer listening");
+}

@@ -227,6 +227,13 @@ impl Emulator {
     /// Serves until the idle power-off (returns `Ok`) or until the task is dropped/aborted (which also
     /// ends every connection). One bad peer only loses its own connection.
     pub async fn serve(self) -> std::io::Result<()> {
+        self.serve_until(std::future::pending()).await
+    }
+
+    /// [`Emulator::serve`] that also stops when `shutdown` resolves: it stops accepting and closes
+    /// every connection. At most [`EmulatorConfig::max_connections`] connections are served at once
+    /// (all three ports together); extras are closed on accept.
+    pub async fn serve_until(self, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
         let listen_ip = self.local_addr().ip();
         let _announcement = self.announce(listen_ip);
         tracing::info!(url = %self.url(), "Lytro emulator serving");
@@ -259,7 +266,13 @@ impl Emulator {
         let listeners =
             vec![(&self.command, command()), (&self.download, command()), (&self.callback, callbacks)];
         // Leaving (power-off) or aborting this future closes every connection.
-        camctl_core::serve::serve_tcp(listeners, self.shared.config.max_connections, power_off).await;
+        let stop = async {
+            tokio::select! {
+                () = power_off => {}
+                () = shutdown => {}
+            }
+        };
+        camctl_core::serve::serve_tcp(listeners, self.shared.config.max_connections, stop).await;
         Ok(())
     }
 
