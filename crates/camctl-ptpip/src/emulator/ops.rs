@@ -96,14 +96,17 @@ impl Session {
             tokio::task::spawn_blocking(move || {
                 let file = camctl_core::serve::open_beneath(&root, &temp, true)?;
                 file.set_len(0)?;
-                Ok::<_, std::io::Error>(tokio::fs::File::from_std(file))
+                // The upload may use at most what the filesystem has free (and never more than the cap).
+                let free = camctl_core::serve::free_space(&root).unwrap_or(u64::MAX);
+                Ok::<_, std::io::Error>((tokio::fs::File::from_std(file), free))
             })
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)))
         };
         match created {
-            Ok(file) => {
-                Sink::File { file, temp: TempFile::new(temp), written: 0, limit: MAX_UPLOAD, failed: false }
+            Ok((file, free)) => {
+                let limit = MAX_UPLOAD.min(free);
+                Sink::File { file, temp: TempFile::new(temp), written: 0, limit, failed: false }
             }
             Err(e) => {
                 tracing::warn!(path = %temp.display(), error = %e, "cannot create upload file");
