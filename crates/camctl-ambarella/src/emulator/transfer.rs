@@ -419,7 +419,8 @@ pub(super) async fn thumbnail(conn: &mut Conn, id: i64, path: &str, kind: &str) 
     }
     let Some(camera) = files::resolve(&conn.cwd, path) else { return conn.rv(id, rval::INVALID_PATH).await };
     let media = &conn.shared.config.media_dir;
-    if !camctl_core::serve::metadata_beneath(media, &files::local(media, &camera)).is_ok_and(|m| m.is_file()) {
+    if !camctl_core::serve::metadata_beneath(media, &files::local(media, &camera)).is_ok_and(|m| m.is_file())
+    {
         return conn.rv(id, rval::INVALID_PATH).await;
     }
     if busy(&conn.shared) {
