@@ -12,6 +12,7 @@ pub mod download;
 pub mod io;
 pub mod log;
 pub mod media;
+pub mod serve;
 pub mod text;
 pub mod time;
 pub mod url;

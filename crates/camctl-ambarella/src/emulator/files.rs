@@ -104,16 +104,16 @@ pub(crate) fn file_date(meta: &std::fs::Metadata) -> String {
 
 /// A directory listing as the camera renders it with `-D -S`: `("name[/]", "<size> bytes|<date>")`,
 /// directories first, then files, each sorted by name.
-pub(crate) fn listing(dir: &Path) -> io::Result<Vec<(String, String)>> {
+pub(crate) fn listing(media: &Path, dir: &Path) -> io::Result<Vec<(String, String)>> {
     let mut dirs = Vec::new();
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let Ok(name) = entry.file_name().into_string() else { continue };
+    // Symlinks (and special files) inside the media folder are not listed.
+    for entry in camctl_core::serve::list_dir_beneath(media, dir)? {
+        let Ok(name) = entry.name.into_string() else { continue };
         if name.starts_with('.') {
             continue;
         }
-        let meta = entry.metadata()?;
+        let meta = entry.meta;
         if meta.is_dir() {
             dirs.push((format!("{name}/"), format!("0 bytes|{}", file_date(&meta))));
         } else if meta.is_file() {

@@ -41,7 +41,6 @@ use std::time::{Duration, Instant};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, oneshot};
-use tokio::task::JoinSet;
 
 use settings::Settings;
 
@@ -87,7 +86,17 @@ pub struct EmulatorConfig {
     pub max_recording: Duration,
     /// H.264 Annex-B clip looped into recordings.
     pub clip: &'static [u8],
+    /// Largest single upload (PUT_FILE) accepted, in bytes; larger ones answer "no more space". Uploads
+    /// are also refused when the media folder's filesystem has less room than they need.
+    pub max_upload: u64,
+    /// Connections served at once, command and data ports together; extras are closed on accept.
+    pub max_connections: usize,
+    /// A command connection is closed after this long without a request (zero = never).
+    pub idle_timeout: Duration,
 }
+
+/// Default [`EmulatorConfig::max_upload`]: 4 GiB.
+pub const DEFAULT_MAX_UPLOAD: u64 = 4 << 30;
 
 impl Default for EmulatorConfig {
     fn default() -> Self {
@@ -110,6 +119,9 @@ impl Default for EmulatorConfig {
             card_bytes: 32 << 30,
             max_recording: Duration::from_secs(600),
             clip: camctl_core::video::SAMPLE_360P,
+            max_upload: DEFAULT_MAX_UPLOAD,
+            max_connections: camctl_core::serve::DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: camctl_core::serve::DEFAULT_IDLE_TIMEOUT,
         }
     }
 }
@@ -176,40 +188,33 @@ impl Emulator {
     /// Serves both ports until the task is dropped/aborted (which also ends every connection). One bad
     /// peer never ends it.
     pub async fn serve(self) -> std::io::Result<()> {
-        tracing::info!(url = %self.url(), "Ambarella emulator serving");
-        let mut tasks = JoinSet::new();
-        loop {
-            tokio::select! {
-                accepted = self.listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        tasks.spawn(session::run(Arc::clone(&self.shared), stream, peer));
-                    }
-                    Err(e) => backoff(e).await,
-                },
-                accepted = self.data_listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        tracing::debug!(%peer, "data connection");
-                        let _ = stream.set_nodelay(true);
-                        // The newest data connection is the one the next transfer uses.
-                        self.shared.lock().data_slot = Some(stream);
-                        self.shared.data_ready.notify_waiters();
-                    }
-                    Err(e) => backoff(e).await,
-                },
-                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                    if let Err(e) = done && e.is_panic() {
-                        tracing::error!(error = %e, "connection task panicked");
-                    }
-                }
-            }
-        }
+        self.serve_until(std::future::pending()).await
     }
-}
 
-/// E.g. out of file descriptors: back off instead of spinning.
-async fn backoff(e: std::io::Error) {
-    tracing::warn!(error = %e, "accept failed");
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    /// Serves until `shutdown` resolves, then stops accepting and closes every connection. At most
+    /// [`EmulatorConfig::max_connections`] command connections are served at once (extras are closed
+    /// on accept); only the newest data connection is kept, so they cannot pile up.
+    pub async fn serve_until(self, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+        tracing::info!(url = %self.url(), "Ambarella emulator serving");
+        let command = camctl_core::serve::handler({
+            let shared = Arc::clone(&self.shared);
+            move |stream, peer| session::run(Arc::clone(&shared), stream, peer)
+        });
+        let data = camctl_core::serve::handler({
+            let shared = Arc::clone(&self.shared);
+            move |stream: TcpStream, peer| {
+                tracing::debug!(%peer, "data connection");
+                let _ = stream.set_nodelay(true);
+                // The newest data connection is the one the next transfer uses.
+                shared.lock().data_slot = Some(stream);
+                shared.data_ready.notify_waiters();
+                std::future::ready(())
+            }
+        });
+        let listeners = vec![(&self.listener, command), (&self.data_listener, data)];
+        camctl_core::serve::serve_tcp(listeners, self.shared.config.max_connections, shutdown).await;
+        Ok(())
+    }
 }
 
 /// The write side of a command connection, shared with tasks that send it notifications.

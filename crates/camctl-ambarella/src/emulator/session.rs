@@ -77,8 +77,18 @@ impl Conn {
     async fn serve(&mut self, read: &mut OwnedReadHalf) -> io::Result<()> {
         let mut stream = JsonStream::new(self.shared.config.max_command);
         let mut buf = vec![0u8; 16 * 1024];
+        let idle = self.shared.config.idle_timeout;
         loop {
-            let n = read.read(&mut buf).await?;
+            let n = match camctl_core::serve::timed(idle, read.read(&mut buf)).await {
+                Some(n) => n?,
+                // A running transfer keeps its command connection (the client waits for its end).
+                None if transfer::running(&self.shared) => continue,
+                None => {
+                    debug!(conn = self.id, "idle command connection closed");
+
+                    return Ok(());
+                }
+            };
             if n == 0 {
                 return Ok(());
             }
@@ -130,7 +140,9 @@ impl Conn {
     /// Writes what is in the output buffer as one write.
     async fn flush(&mut self) -> io::Result<()> {
         let mut w = self.writer.lock().await;
-        let result = w.write_all(&self.out).await;
+        let result =
+            camctl_core::serve::timed_io(camctl_core::serve::DEFAULT_WRITE_TIMEOUT, w.write_all(&self.out))
+                .await;
         drop(w);
         self.out.clear();
         result
@@ -515,8 +527,11 @@ impl Conn {
             Command::Delete { path } => self.delete(id, path).await?,
             Command::List { param } => self.list(id, param).await?,
             Command::Cd { path } => {
-                let target = files::resolve(&self.cwd, path)
-                    .filter(|c| files::local(&self.shared.config.media_dir, c).is_dir());
+                let target = files::resolve(&self.cwd, path).filter(|c| {
+                    let media = &self.shared.config.media_dir;
+                    camctl_core::serve::metadata_beneath(media, &files::local(media, c))
+                        .is_ok_and(|m| m.is_dir())
+                });
                 match target {
                     Some(dir) => {
                         self.cwd = dir;
@@ -695,9 +710,10 @@ impl Conn {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_nanos() as u64)
         };
+        let media = self.shared.config.media_dir.clone();
         tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(local.parent().unwrap_or(&local))?;
-            std::fs::write(&local, camctl_core::media::sample_jpeg(640, 480, seed))
+            let mut file = create_beneath(&media, &local)?;
+            io::Write::write_all(&mut file, &camctl_core::media::sample_jpeg(640, 480, seed))
         })
         .await
         .map_err(io::Error::other)??;
@@ -708,9 +724,9 @@ impl Conn {
     async fn write_video(&mut self, length: Duration) -> io::Result<String> {
         let (camera, local) = self.next_file("mp4");
         let clip = self.shared.config.clip;
+        let media = self.shared.config.media_dir.clone();
         tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(local.parent().unwrap_or(&local))?;
-            let mut out = io::BufWriter::new(std::fs::File::create(&local)?);
+            let mut out = io::BufWriter::new(create_beneath(&media, &local)?);
             camctl_core::video::write_mp4(&mut out, clip, camctl_core::video::SAMPLE_FPS, length)?;
             io::Write::flush(&mut out)
         })
@@ -723,14 +739,13 @@ impl Conn {
         let Some(camera) = files::resolve(&self.cwd, path) else {
             return self.rv(id, rval::INVALID_PATH).await;
         };
-        let local = files::local(&self.shared.config.media_dir, &camera);
+        let media = self.shared.config.media_dir.clone();
+        let local = files::local(&media, &camera);
         let info = tokio::task::spawn_blocking(move || -> io::Result<_> {
-            let meta = std::fs::metadata(&local)?;
-            if !meta.is_file() {
-                return Err(io::ErrorKind::NotFound.into());
-            }
+            let mut file = camctl_core::serve::open_beneath(&media, &local, false)?;
+            let meta = file.metadata()?;
             let mut head = vec![0u8; 64 * 1024];
-            let n = io::Read::read(&mut std::fs::File::open(&local)?, &mut head)?;
+            let n = io::Read::read(&mut file, &mut head)?;
             head.truncate(n);
             Ok((meta.len(), files::file_date(&meta), head))
         })
@@ -774,22 +789,25 @@ impl Conn {
         let Some(camera) = files::resolve(&self.cwd, path) else {
             return self.rv(id, rval::INVALID_PATH).await;
         };
-        let local = files::local(&self.shared.config.media_dir, &camera);
+        let media = self.shared.config.media_dir.clone();
+        let local = files::local(&media, &camera);
         let deleted = tokio::task::spawn_blocking(move || -> io::Result<usize> {
+            use camctl_core::serve::{list_dir_beneath, metadata_beneath, resolve_beneath};
             let name = local.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
             if name.contains('*') || name.contains('?') {
                 let dir = local.parent().ok_or(io::ErrorKind::NotFound)?;
                 let mut n = 0;
-                for entry in std::fs::read_dir(dir)?.flatten() {
-                    let entry_name = entry.file_name().to_string_lossy().to_string();
-                    if files::glob_match(&name, &entry_name) && entry.metadata()?.is_file() {
-                        std::fs::remove_file(entry.path())?;
+                // Symlinks are not listed, so never deleted (nor followed).
+                for entry in list_dir_beneath(&media, dir)? {
+                    let entry_name = entry.name.to_string_lossy().to_string();
+                    if files::glob_match(&name, &entry_name) && entry.is_file() {
+                        std::fs::remove_file(resolve_beneath(&media, &dir.join(&entry.name))?)?;
                         n += 1;
                     }
                 }
                 Ok(n)
-            } else if local.is_file() {
-                std::fs::remove_file(&local).map(|_| 1)
+            } else if metadata_beneath(&media, &local).is_ok_and(|m| m.is_file()) {
+                std::fs::remove_file(resolve_beneath(&media, &local)?).map(|_| 1)
             } else {
                 Ok(0)
             }
@@ -814,9 +832,11 @@ impl Conn {
         }
         let target = if dir.is_empty() { Some(self.cwd.clone()) } else { files::resolve(&self.cwd, dir) };
         let Some(camera) = target else { return self.rv(id, rval::INVALID_PATH).await };
-        let local = files::local(&self.shared.config.media_dir, &camera);
-        let entries =
-            tokio::task::spawn_blocking(move || files::listing(&local)).await.map_err(io::Error::other)?;
+        let media = self.shared.config.media_dir.clone();
+        let local = files::local(&media, &camera);
+        let entries = tokio::task::spawn_blocking(move || files::listing(&media, &local))
+            .await
+            .map_err(io::Error::other)?;
         match entries {
             Ok(entries) => {
                 self.send(false, |w| {
@@ -830,6 +850,16 @@ impl Conn {
             Err(_) => self.rv(id, rval::INVALID_PATH).await,
         }
     }
+}
+
+/// Creates (or replaces) the file `local` beneath `media`, its folders too, refusing symlinks on the way.
+/// Blocking.
+fn create_beneath(media: &std::path::Path, local: &std::path::Path) -> io::Result<std::fs::File> {
+    let dir = local.parent().unwrap_or(local);
+    std::fs::create_dir_all(camctl_core::serve::resolve_beneath(media, dir)?)?;
+    let file = camctl_core::serve::open_beneath(media, local, true)?;
+    file.set_len(0)?;
+    Ok(file)
 }
 
 /// Bytes used under a directory (recursive, best effort).

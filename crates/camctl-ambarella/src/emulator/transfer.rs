@@ -69,12 +69,19 @@ async fn notify(writer: &Writer, build: impl FnOnce(&mut ObjectWriter<'_>)) {
     let mut w = ObjectWriter::new(&mut out, Style::Compact);
     build(&mut w);
     w.finish();
-    if let Err(e) = writer.lock().await.write_all(&out).await {
+    let mut w = writer.lock().await;
+    if let Err(e) =
+        camctl_core::serve::timed_io(camctl_core::serve::DEFAULT_WRITE_TIMEOUT, w.write_all(&out)).await
+    {
         debug!(error = %e, "could not deliver a transfer notification");
     }
 }
 
 /// Whether a transfer is still running.
+pub(super) fn running(shared: &Shared) -> bool {
+    busy(shared)
+}
+
 fn busy(shared: &Shared) -> bool {
     shared.lock().transfer.as_ref().is_some_and(|t| !t.done.load(Ordering::Acquire) && !t.task.is_finished())
 }
@@ -95,11 +102,12 @@ pub(super) async fn get_file(
         return conn.rv(id, rval::SYSTEM_BUSY).await;
     }
     let Some(camera) = files::resolve(&conn.cwd, path) else { return conn.rv(id, rval::INVALID_PATH).await };
-    let local = files::local(&conn.shared.config.media_dir, &camera);
+    let media = conn.shared.config.media_dir.clone();
+    let local = files::local(&media, &camera);
     let opened = tokio::task::spawn_blocking({
         let local = local.clone();
         move || -> io::Result<_> {
-            let file = std::fs::File::open(&local)?;
+            let file = camctl_core::serve::open_beneath(&media, &local, false)?;
             let meta = file.metadata()?;
             if !meta.is_file() {
                 return Err(io::ErrorKind::NotFound.into());
@@ -261,7 +269,8 @@ async fn send_range(
     let mut started = Some(started);
     while let Some(chunk) = rx.recv().await {
         let chunk = chunk?;
-        data.write_all(&chunk).await?;
+        camctl_core::serve::timed_io(camctl_core::serve::DEFAULT_WRITE_TIMEOUT, data.write_all(&chunk))
+            .await?;
         progress.fetch_add(chunk.len() as u64, Ordering::Relaxed);
         if let Some(s) = started.take() {
             let _ = s.send(());
@@ -294,16 +303,37 @@ pub(super) async fn put_file(
         return conn.rv(id, rval::NO_MORE_SPACE).await;
     }
     let Some(camera) = files::resolve(&conn.cwd, path) else { return conn.rv(id, rval::INVALID_PATH).await };
-    let local = files::local(&conn.shared.config.media_dir, &camera);
-    if !local.parent().is_some_and(|p| p.is_dir()) || local.is_dir() {
-        return conn.rv(id, rval::INVALID_PATH).await;
+    if size - offset > conn.shared.config.max_upload {
+        warn!(size, cap = conn.shared.config.max_upload, "upload larger than the per-upload cap refused");
+        return conn.rv(id, rval::NO_MORE_SPACE).await;
+    }
+    let media = conn.shared.config.media_dir.clone();
+    let local = files::local(&media, &camera);
+    let checked = {
+        let (media, local) = (media.clone(), local.clone());
+        tokio::task::spawn_blocking(move || {
+            use camctl_core::serve::{free_space, metadata_beneath};
+            let parent = local.parent()?;
+            let dir_ok = metadata_beneath(&media, parent).is_ok_and(|m| m.is_dir());
+            let target_ok = match metadata_beneath(&media, &local) {
+                Ok(m) => m.is_file(),
+                Err(e) => e.kind() == io::ErrorKind::NotFound,
+            };
+            (dir_ok && target_ok).then(|| free_space(parent))
+        })
+        .await
+        .map_err(io::Error::other)?
+    };
+    let Some(free) = checked else { return conn.rv(id, rval::INVALID_PATH).await };
+    if free.is_some_and(|free| free < size - offset) {
+        return conn.rv(id, rval::NO_MORE_SPACE).await;
     }
     let opened = {
         let local = local.clone();
         tokio::task::spawn_blocking(move || {
-            // offset 0 replaces the file; a later offset continues a chunked upload.
-            let file =
-                std::fs::OpenOptions::new().write(true).create(true).truncate(offset == 0).open(&local)?;
+            // offset 0 replaces the file; a later offset continues a chunked upload. Never through a
+            // symlink, never outside the media folder.
+            let file = camctl_core::serve::open_beneath(&media, &local, true)?;
             if file.metadata()?.len() < offset {
                 return Err(io::Error::new(io::ErrorKind::InvalidInput, "offset beyond the end"));
             }
@@ -388,7 +418,9 @@ pub(super) async fn thumbnail(conn: &mut Conn, id: i64, path: &str, kind: &str) 
         return conn.rv(id, rval::INVALID_TYPE).await;
     }
     let Some(camera) = files::resolve(&conn.cwd, path) else { return conn.rv(id, rval::INVALID_PATH).await };
-    if !files::local(&conn.shared.config.media_dir, &camera).is_file() {
+    let media = &conn.shared.config.media_dir;
+    if !camctl_core::serve::metadata_beneath(media, &files::local(media, &camera)).is_ok_and(|m| m.is_file())
+    {
         return conn.rv(id, rval::INVALID_PATH).await;
     }
     if busy(&conn.shared) {

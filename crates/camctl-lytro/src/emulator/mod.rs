@@ -26,7 +26,6 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
-use tokio::task::JoinSet;
 
 use crate::wire::{CameraTime, encode_callback};
 use crate::{DEFAULT_CALLBACK_PORT, DEFAULT_DOWNLOAD_PORT, mdns};
@@ -72,6 +71,11 @@ pub struct EmulatorConfig {
     pub mdns: bool,
     /// Allow announcing on every interface when listening on `0.0.0.0` / `::`.
     pub mdns_all_interfaces: bool,
+    /// Connections served at once (command, download and callback ports together); extras are closed
+    /// on accept.
+    pub max_connections: usize,
+    /// A command connection is closed after this long without a request (zero = never).
+    pub idle_timeout: Duration,
 }
 
 impl Default for EmulatorConfig {
@@ -91,6 +95,8 @@ impl Default for EmulatorConfig {
             render_delay: Duration::from_millis(300),
             mdns: true,
             mdns_all_interfaces: false,
+            max_connections: camctl_core::serve::DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: camctl_core::serve::DEFAULT_IDLE_TIMEOUT,
         }
     }
 }
@@ -221,58 +227,53 @@ impl Emulator {
     /// Serves until the idle power-off (returns `Ok`) or until the task is dropped/aborted (which also
     /// ends every connection). One bad peer only loses its own connection.
     pub async fn serve(self) -> std::io::Result<()> {
+        self.serve_until(std::future::pending()).await
+    }
+
+    /// [`Emulator::serve`] that also stops when `shutdown` resolves: it stops accepting and closes
+    /// every connection. At most [`EmulatorConfig::max_connections`] connections are served at once
+    /// (all three ports together); extras are closed on accept.
+    pub async fn serve_until(self, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
         let listen_ip = self.local_addr().ip();
         let _announcement = self.announce(listen_ip);
         tracing::info!(url = %self.url(), "Lytro emulator serving");
         self.shared.touch();
         let idle_limit = self.shared.config.idle_power_off;
-        // Connection tasks live in this set, so leaving this function (or aborting it) closes them.
-        let mut tasks = JoinSet::new();
-        loop {
-            let check_in = if idle_limit.is_zero() {
-                Duration::from_secs(3600)
-            } else {
-                idle_limit.saturating_sub(self.shared.idle()).max(Duration::from_millis(5))
-            };
-            tokio::select! {
-                r = self.command.accept() => self.spawn_command(&mut tasks, r).await,
-                r = self.download.accept() => self.spawn_command(&mut tasks, r).await,
-                r = self.callback.accept() => match r {
-                    Ok((stream, peer)) => {
-                        tasks.spawn(run_callbacks(self.shared.clone(), stream, peer));
-                    }
-                    Err(e) => accept_failed(e).await,
-                },
-                _ = tokio::time::sleep(check_in) => {
-                    if !idle_limit.is_zero() && self.shared.idle() >= idle_limit {
+        let power_off = {
+            let shared = self.shared.clone();
+            async move {
+                if idle_limit.is_zero() {
+                    return std::future::pending().await;
+                }
+                loop {
+                    let check_in = idle_limit.saturating_sub(shared.idle()).max(Duration::from_millis(5));
+                    tokio::time::sleep(check_in).await;
+                    if shared.idle() >= idle_limit {
                         tracing::info!(idle = ?idle_limit, "no active use: Wi-Fi off (idle power-off)");
-                        break;
-                    }
-                }
-                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                    if let Err(e) = done
-                        && e.is_panic()
-                    {
-                        tracing::warn!(error = %e, "connection task panicked");
+                        return;
                     }
                 }
             }
-        }
-        tasks.shutdown().await;
+        };
+        let command = || {
+            let shared = self.shared.clone();
+            camctl_core::serve::handler(move |stream, peer| session::run(shared.clone(), stream, peer))
+        };
+        let callbacks = {
+            let shared = self.shared.clone();
+            camctl_core::serve::handler(move |stream, peer| run_callbacks(shared.clone(), stream, peer))
+        };
+        let listeners =
+            vec![(&self.command, command()), (&self.download, command()), (&self.callback, callbacks)];
+        // Leaving (power-off) or aborting this future closes every connection.
+        let stop = async {
+            tokio::select! {
+                () = power_off => {}
+                () = shutdown => {}
+            }
+        };
+        camctl_core::serve::serve_tcp(listeners, self.shared.config.max_connections, stop).await;
         Ok(())
-    }
-
-    async fn spawn_command(
-        &self,
-        tasks: &mut JoinSet<()>,
-        accepted: std::io::Result<(TcpStream, SocketAddr)>,
-    ) {
-        match accepted {
-            Ok((stream, peer)) => {
-                tasks.spawn(session::run(self.shared.clone(), stream, peer));
-            }
-            Err(e) => accept_failed(e).await,
-        }
     }
 
     /// Starts the mDNS announcement if the configuration and listen address allow it.
@@ -287,12 +288,6 @@ impl Emulator {
             }
         }
     }
-}
-
-async fn accept_failed(e: std::io::Error) {
-    // E.g. out of file descriptors: back off instead of spinning.
-    tracing::warn!(error = %e, "accept failed");
-    tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
 /// One callback connection: queued callbacks as they come, a heartbeat when nothing else was sent.
@@ -314,7 +309,8 @@ async fn run_callbacks(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketA
             },
             _ = tokio::time::sleep(every) => heartbeat.as_slice().into(),
         };
-        if let Err(e) = stream.write_all(&msg).await {
+        let write = stream.write_all(&msg);
+        if let Err(e) = camctl_core::serve::timed_io(camctl_core::serve::DEFAULT_WRITE_TIMEOUT, write).await {
             tracing::debug!(%peer, error = %e, "callback client gone");
             return;
         }

@@ -13,7 +13,7 @@ use super::store::{self, Picture, Source};
 use crate::connection::Connection;
 use crate::error::Error;
 use crate::wire::{
-    CameraTime, Command, HEADER_LEN, HardwareInfo, Header, MAX_CHUNK, PICTURE_PREFIX_LEN, PictureFormat,
+    CameraTime, Command, HEADER_LEN, HardwareInfo, Header, PICTURE_PREFIX_LEN, PictureFormat,
     encode_calibration,
 };
 
@@ -22,7 +22,8 @@ use crate::wire::{
 const MAX_REQUEST_PAYLOAD: usize = 64 * 1024;
 
 /// Largest piece of a download response assembled in memory at once.
-const SEND_PIECE: usize = MAX_CHUNK as usize;
+/// Bounded (rather than a whole 2 MiB chunk) so that clients that ask and never read cost little.
+const SEND_PIECE: usize = camctl_core::serve::STREAM_CHUNK;
 
 /// The blob of the last LOAD.
 struct Loaded {
@@ -65,7 +66,12 @@ pub(crate) async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr
 
 impl Session {
     async fn step(&mut self) -> Result<(), Error> {
-        let header = self.conn.read_header().await?;
+        let idle = self.shared.config.idle_timeout;
+        let Some(header) = camctl_core::serve::timed(idle, self.conn.read_header()).await else {
+            tracing::debug!("idle command connection closed");
+            return Err(Error::Closed);
+        };
+        let header = header?;
         let payload = self.conn.read_payload(header.payload_len(), MAX_REQUEST_PAYLOAD).await?;
         // Any command is "active use" and keeps the Wi-Fi on (§8).
         self.shared.touch();
@@ -162,7 +168,11 @@ impl Session {
     }
 
     async fn respond(&mut self, req: &Header, payload: &[u8]) -> Result<(), Error> {
-        self.conn.write_frame(&req.response(payload.len() as u32), payload).await
+        let head = req.response(payload.len() as u32);
+        let write = self.conn.write_frame(&head, payload);
+        camctl_core::serve::timed(camctl_core::serve::DEFAULT_WRITE_TIMEOUT, write).await.unwrap_or_else(
+            || Err(Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "client not reading"))),
+        )
     }
 
     async fn respond_limited(&mut self, req: &Header, payload: &[u8], limit: usize) -> Result<(), Error> {
@@ -180,8 +190,10 @@ impl Session {
     async fn load_source(&mut self, prefix: Vec<u8>, source: Source) -> bool {
         let (source, file) = match source {
             Source::File(path, _) => {
+                let root = self.shared.config.media_dir.clone();
                 let opened = tokio::task::spawn_blocking(move || {
-                    let f = std::fs::File::open(&path)?;
+                    // Never through a symlink, never outside the media folder.
+                    let f = camctl_core::serve::open_beneath(&root, &path, false)?;
                     let len = f.metadata()?.len();
                     std::io::Result::Ok((path, f, len))
                 })
@@ -247,11 +259,14 @@ impl Session {
         let n = u64::from(buffer).min(len.saturating_sub(u64::from(offset)));
         let mut buf = std::mem::take(&mut self.send);
         let result = self.send_chunk(req, u64::from(offset), n, &mut buf).await;
-        self.send = buf;
+        // Keep at most one piece between requests; nothing when the send failed.
+        if result.is_ok() {
+            self.send = buf;
+        }
         result
     }
 
-    /// Writes the response header and `n` blob bytes from `offset`, in pieces of at most 2 MiB; the
+    /// Writes the response header and `n` blob bytes from `offset`, in pieces of [`SEND_PIECE`]; the
     /// first piece shares one write with the header.
     async fn send_chunk(
         &mut self,
@@ -275,7 +290,12 @@ impl Session {
             let (b, filled) = self.fill(at, b, head).await;
             *buf = b;
             filled?;
-            self.conn.write_raw(buf).await?;
+            let write = self.conn.write_raw(buf);
+            camctl_core::serve::timed(camctl_core::serve::DEFAULT_WRITE_TIMEOUT, write)
+                .await
+                .unwrap_or_else(|| {
+                    Err(Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "client not reading")))
+                })?;
             at += piece as u64;
             first = false;
             if at >= end {
@@ -374,11 +394,16 @@ async fn capture(shared: Arc<Shared>) {
     let seed = store::splitmix(&mut x);
     let date =
         camera_time(&shared).to_datetime().and_then(DateTime::to_system).unwrap_or(std::time::UNIX_EPOCH);
-    let path = shared.config.media_dir.join(format!("{}{number:04}.JPG", store::FILE_PREFIX));
+    let root = shared.config.media_dir.clone();
+    let path = root.join(format!("{}{number:04}.JPG", store::FILE_PREFIX));
     let written = tokio::task::spawn_blocking(move || {
         let jpeg = camctl_core::media::sample_jpeg(store::JPEG_SIDE, store::JPEG_SIDE, seed);
-        // Never overwrite a file that is already there (e.g. one the scan gave another number).
-        let saved = !path.exists() && std::fs::write(&path, &jpeg).is_ok();
+        // Never overwrite a file that is already there (e.g. one the scan gave another number), nor
+        // write through a symlink.
+        let saved = std::fs::symlink_metadata(&path).is_err()
+            && camctl_core::serve::open_beneath(&root, &path, true)
+                .and_then(|mut f| std::io::Write::write_all(&mut f, &jpeg))
+                .is_ok();
         (jpeg, saved.then_some(path))
     })
     .await;

@@ -249,17 +249,19 @@ fn walk(
     depth: usize,
     groups: &mut BTreeMap<String, [Option<DiskFile>; 5]>,
 ) -> std::io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.filter_map(|e| e.ok()).collect();
-    entries.sort_by_key(|e| e.file_name());
+    // Symlinks (to files or folders) are not listed: nothing outside the media folder is served.
+    let mut entries = camctl_core::serve::list_dir_beneath(root, dir)?;
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
     for e in entries {
-        let name = e.file_name().to_string_lossy().into_owned();
+        let name = e.name.to_string_lossy().into_owned();
         if name.starts_with('.') {
             continue;
         }
-        let Ok(meta) = std::fs::metadata(e.path()) else { continue };
+        let path = dir.join(&e.name);
+        let meta = e.meta;
         if meta.is_dir() {
             if depth < MAX_DEPTH {
-                walk(root, &e.path(), depth + 1, groups)?;
+                walk(root, &path, depth + 1, groups)?;
             }
             continue;
         }
@@ -273,8 +275,7 @@ fn walk(
         if !meta.is_file() || meta.len() > MAX_FILE {
             continue;
         }
-        let rel_dir = e
-            .path()
+        let rel_dir = path
             .parent()
             .and_then(|p| p.strip_prefix(root).ok())
             .map(|p| p.to_path_buf())
@@ -283,7 +284,7 @@ fn walk(
         let slot = &mut groups.entry(key).or_default()[format as usize];
         if slot.is_none() {
             *slot = Some(DiskFile {
-                path: e.path(),
+                path,
                 size: meta.len(),
                 mtime: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
             });

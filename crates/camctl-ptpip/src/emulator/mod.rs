@@ -48,7 +48,6 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 
 use crate::wire::{CodeAndParams, HEADER_LEN, Header, Packet, Params};
 
@@ -86,6 +85,12 @@ pub struct EmulatorConfig {
     /// Behave like clone firmware that ignores GetPartialObject's offset and length and sends the whole
     /// object from byte 0 (for testing how initiators resume against it).
     pub ignore_partial_offset: bool,
+    /// Sockets served at once (command and event connections together); extras are closed on accept.
+    pub max_connections: usize,
+    /// A command connection past Init_Command_Ack is closed after this long without a packet (zero =
+    /// never), unless it has an open session with a bound event connection (an initiator waiting for
+    /// events sends nothing for long stretches).
+    pub idle_timeout: Duration,
 }
 
 impl Default for EmulatorConfig {
@@ -98,6 +103,8 @@ impl Default for EmulatorConfig {
             serial: "0001".into(),
             data_in: DataInMode::SingleEnd,
             ignore_partial_offset: false,
+            max_connections: camctl_core::serve::DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: camctl_core::serve::DEFAULT_IDLE_TIMEOUT,
         }
     }
 }
@@ -163,28 +170,19 @@ impl Emulator {
     /// Serves until the task is dropped/aborted (which also ends every connection it accepted). Never
     /// returns `Err` for one bad peer.
     pub async fn serve(self) -> std::io::Result<()> {
+        self.serve_until(std::future::pending()).await
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and closes every connection. At most
+    /// [`EmulatorConfig::max_connections`] sockets are served at once; extras are closed on accept.
+    pub async fn serve_until(self, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
         tracing::info!(url = %self.url(), "PTP/IP emulator serving");
-        // Connection tasks live in this set, so aborting `serve` closes them too.
-        let mut tasks = JoinSet::new();
-        loop {
-            tokio::select! {
-                accepted = self.listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        tasks.spawn(handle_socket(self.shared.clone(), stream, peer));
-                    }
-                    Err(e) => {
-                        // E.g. out of file descriptors: back off instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                },
-                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                    if let Err(e) = done {
-                        tracing::warn!(error = %e, "connection task failed");
-                    }
-                }
-            }
-        }
+        let shared = self.shared.clone();
+        let handler =
+            camctl_core::serve::handler(move |stream, peer| handle_socket(shared.clone(), stream, peer));
+        let max = self.shared.config.max_connections;
+        camctl_core::serve::serve_tcp(vec![(&self.listener, handler)], max, shutdown).await;
+        Ok(())
     }
 }
 

@@ -91,9 +91,22 @@ impl Session {
         let root = self.shared.lock().store.root().to_path_buf();
         let name = upload.rel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let temp = root.join(upload.rel.with_file_name(format!(".{name}.part-{}", upload.handle)));
-        match tokio::fs::File::create(&temp).await {
-            Ok(file) => {
-                Sink::File { file, temp: TempFile::new(temp), written: 0, limit: MAX_UPLOAD, failed: false }
+        let created = {
+            let (root, temp) = (root.clone(), temp.clone());
+            tokio::task::spawn_blocking(move || {
+                let file = camctl_core::serve::open_beneath(&root, &temp, true)?;
+                file.set_len(0)?;
+                // The upload may use at most what the filesystem has free (and never more than the cap).
+                let free = camctl_core::serve::free_space(&root).unwrap_or(u64::MAX);
+                Ok::<_, std::io::Error>((tokio::fs::File::from_std(file), free))
+            })
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        };
+        match created {
+            Ok((file, free)) => {
+                let limit = MAX_UPLOAD.min(free);
+                Sink::File { file, temp: TempFile::new(temp), written: 0, limit, failed: false }
             }
             Err(e) => {
                 tracing::warn!(path = %temp.display(), error = %e, "cannot create upload file");
@@ -276,7 +289,13 @@ impl Session {
         };
         if !obj.is_dir {
             // The file may have been replaced since the last scan: announce the size GetObject will send.
-            match tokio::fs::metadata(&path).await {
+            let meta = {
+                let (root, path) = (self.shared.lock().store.root().to_path_buf(), path.clone());
+                tokio::task::spawn_blocking(move || camctl_core::serve::metadata_beneath(&root, &path))
+                    .await
+                    .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+            };
+            match meta {
                 Ok(meta) => {
                     let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
                     if meta.len() != obj.size || mtime != obj.mtime {
@@ -296,7 +315,9 @@ impl Session {
         }
         if obj.dims.is_none() && obj.has_thumb() {
             // Probe the JPEG size once, outside the lock.
-            let dims = tokio::task::spawn_blocking(move || store::jpeg_dims(&path)).await.ok().flatten();
+            let root = self.shared.lock().store.root().to_path_buf();
+            let dims =
+                tokio::task::spawn_blocking(move || store::jpeg_dims(&root, &path)).await.ok().flatten();
             obj.dims = Some(dims);
             if let Some(o) = self.shared.lock().store.get_mut(handle) {
                 o.dims = Some(dims);
@@ -314,10 +335,19 @@ impl Session {
         if obj.is_dir {
             return Reply::code(rc::INVALID_OBJECT_HANDLE);
         }
-        let opened = async {
-            let file = tokio::fs::File::open(&path).await?;
-            let len = file.metadata().await?.len();
-            Ok::<_, std::io::Error>((file, len))
+        let root = self.shared.lock().store.root().to_path_buf();
+        let opened = {
+            let path = path.clone();
+            // Never through a symlink, never outside the media folder.
+            async move {
+                tokio::task::spawn_blocking(move || {
+                    let file = camctl_core::serve::open_beneath(&root, &path, false)?;
+                    let len = file.metadata()?.len();
+                    Ok::<_, std::io::Error>((tokio::fs::File::from_std(file), len))
+                })
+                .await
+                .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+            }
         };
         let (mut file, len) = match opened.await {
             Ok(v) => v,
@@ -375,7 +405,7 @@ impl Session {
             };
             let mut failed = 0;
             for obj in files {
-                match remove_path(&root.join(&obj.rel), false).await {
+                match remove_path(&root, &root.join(&obj.rel), false).await {
                     Ok(()) => self.shared.lock().store.remove(obj.handle),
                     Err(_) => failed += 1,
                 }
@@ -386,7 +416,8 @@ impl Session {
         if obj.is_dir && self.shared.lock().store.children(handle).next().is_some() {
             return Reply::code(rc::OBJECT_WRITE_PROTECTED);
         }
-        match remove_path(&path, obj.is_dir).await {
+        let root = self.shared.lock().store.root().to_path_buf();
+        match remove_path(&root, &path, obj.is_dir).await {
             Ok(()) => {
                 self.shared.lock().store.remove(handle);
                 Reply::ok()
@@ -425,7 +456,13 @@ impl Session {
         self.upload = None;
         if info.format == format::ASSOCIATION {
             let created = async {
-                tokio::fs::create_dir(root.join(&rel)).await?;
+                let dir = {
+                    let (root, rel) = (root.clone(), rel.clone());
+                    tokio::task::spawn_blocking(move || camctl_core::serve::resolve_beneath(&root, &rel))
+                        .await
+                        .map_err(std::io::Error::other)??
+                };
+                tokio::fs::create_dir(dir).await?;
                 let (root, rel) = (root.clone(), rel.clone());
                 tokio::task::spawn_blocking(move || store::stat(&root, &rel))
                     .await
@@ -481,7 +518,17 @@ impl Session {
         }
         drop(file);
         let root = self.shared.lock().store.root().to_path_buf();
-        if let Err(e) = tokio::fs::rename(&temp.path, root.join(&upload.rel)).await {
+        let target = {
+            let (root, rel) = (root.clone(), upload.rel.clone());
+            tokio::task::spawn_blocking(move || camctl_core::serve::resolve_beneath(&root, &rel))
+                .await
+                .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        };
+        let renamed = match target {
+            Ok(target) => tokio::fs::rename(&temp.path, target).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = renamed {
             tracing::warn!(error = %e, "cannot move upload in place");
             return Reply::code(rc::GENERAL_ERROR);
         }
@@ -566,8 +613,19 @@ fn safe_name(name: &str) -> Option<String> {
 }
 
 /// Removes a file or an empty folder; a missing path counts as removed.
-async fn remove_path(path: &Path, dir: bool) -> Result<(), Reply> {
-    let result = if dir { tokio::fs::remove_dir(path).await } else { tokio::fs::remove_file(path).await };
+async fn remove_path(root: &Path, path: &Path, dir: bool) -> Result<(), Reply> {
+    // A folder on the way swapped for a symlink since the scan is refused.
+    let checked = {
+        let (root, path) = (root.to_path_buf(), path.to_path_buf());
+        tokio::task::spawn_blocking(move || camctl_core::serve::resolve_beneath(&root, &path))
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    };
+    let result = match checked {
+        Ok(path) if dir => tokio::fs::remove_dir(path).await,
+        Ok(path) => tokio::fs::remove_file(path).await,
+        Err(e) => Err(e),
+    };
     match result {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -600,7 +658,7 @@ async fn capture(shared: &Arc<Shared>, tid: u32) -> std::io::Result<()> {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos() as u64;
     let seed = count.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ nanos;
     let entries = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<ScanEntry>> {
-        let dir = root.join(&folder);
+        let dir = camctl_core::serve::resolve_beneath(&root, &folder)?;
         std::fs::create_dir_all(&dir)?;
         let mut n = number;
         let name = loop {
@@ -612,7 +670,9 @@ async fn capture(shared: &Arc<Shared>, tid: u32) -> std::io::Result<()> {
         };
         let jpeg = camctl_core::media::sample_jpeg(w, h, seed);
         let temp = TempFile::new(dir.join(format!(".{name}.part")));
-        std::fs::write(&temp.path, &jpeg)?;
+        let mut out = camctl_core::serve::open_beneath(&root, &temp.path, true)?;
+        out.set_len(0)?;
+        std::io::Write::write_all(&mut out, &jpeg)?;
         std::fs::rename(&temp.path, dir.join(&name))?;
         temp.keep();
         // The folder chain (it may be new) and the file, parents first.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::connection::{Connection, MAX_BUFFERED_PACKET, STREAM_CHUNK};
+use crate::connection::{Connection, MAX_BUFFERED_PACKET};
 use crate::error::{Error, Result};
 use crate::wire::codes::{op, rc};
 use crate::wire::{
@@ -262,16 +262,35 @@ impl Session {
         Ok(())
     }
 
-    /// The next Cmd_Request; `None` when the peer closed the connection between requests.
+    /// The idle timeout for the wait for the next request: none while a session with a bound event
+    /// connection is open (the initiator may only be waiting for events).
+    fn idle_limit(&self) -> Duration {
+        let watching = self.session.is_some()
+            && self
+                .shared
+                .lock()
+                .conns
+                .get(&self.conn_id)
+                .is_some_and(|slot| slot.events.as_ref().is_some_and(|tx| !tx.is_closed()));
+        if watching { Duration::ZERO } else { self.shared.config.idle_timeout }
+    }
+
+    /// The next Cmd_Request; `None` when the peer closed the connection between requests (or was idle
+    /// past the idle timeout).
     async fn next_request(&mut self) -> Result<Option<OperationRequest>> {
         if let Some(req) = self.pending_request.take() {
             return Ok(Some(req));
         }
         loop {
-            let header = match self.conn.read_header().await {
-                Ok(h) => h,
-                Err(Error::Closed) => return Ok(None),
-                Err(e) => return Err(e),
+            let idle = self.idle_limit();
+            let header = match camctl_core::serve::timed(idle, self.conn.read_header()).await {
+                None => {
+                    tracing::debug!(peer = %self.peer, conn = self.conn_id, "idle command connection closed");
+                    return Ok(None);
+                }
+                Some(Ok(h)) => h,
+                Some(Err(Error::Closed)) => return Ok(None),
+                Some(Err(e)) => return Err(e),
             };
             let skip_empty_end = std::mem::take(&mut self.skip_empty_end);
             if matches!(header.kind, kind::DATA | kind::END_DATA) {
@@ -448,7 +467,11 @@ impl Session {
             m => m,
         };
         self.write(&Packet::StartData { tid, total: len }).await?;
-        let mut buf = vec![0u8; STREAM_CHUNK.min(usize::try_from(len).unwrap_or(usize::MAX)).max(1)];
+        let mut buf =
+            vec![
+                0u8;
+                camctl_core::serve::STREAM_CHUNK.min(usize::try_from(len).unwrap_or(usize::MAX)).max(1)
+            ];
         let mut left = len;
         loop {
             let packet_len = left.min(max);

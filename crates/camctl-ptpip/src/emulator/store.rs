@@ -326,22 +326,20 @@ pub(crate) fn scan(root: &Path) -> std::io::Result<Vec<ScanEntry>> {
 }
 
 fn scan_dir(root: &Path, rel: &Path, depth: usize, out: &mut Vec<ScanEntry>) -> std::io::Result<()> {
-    let mut names: Vec<_> = std::fs::read_dir(root.join(rel))?
-        .filter_map(|e| e.ok())
-        .filter(|e| !is_hidden(&e.file_name()))
-        .map(|e| (e.file_name(), e.file_type().ok()))
+    // Symlinks (to files or folders) are not listed: nothing outside the media folder is served.
+    let mut names: Vec<_> = camctl_core::serve::list_dir_beneath(root, rel)?
+        .into_iter()
+        .filter(|e| !is_hidden(&e.name))
+        .map(|e| (e.name, e.meta))
         .collect();
     names.sort_by(|a, b| a.0.cmp(&b.0));
-    for (name, ty) in names {
+    for (name, meta) in names {
         if out.len() >= MAX_OBJECTS {
             break;
         }
-        let Some(ty) = ty else { continue };
         let child = rel.join(&name);
-        // Follow symlinks to files but never into folders.
-        let Ok(meta) = std::fs::metadata(root.join(&child)) else { continue };
         let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-        if meta.is_dir() && !ty.is_symlink() {
+        if meta.is_dir() {
             out.push(ScanEntry { rel: child.clone(), is_dir: true, size: 0, mtime });
             if depth + 1 < MAX_DEPTH {
                 // An unreadable folder is listed but empty.
@@ -356,7 +354,7 @@ fn scan_dir(root: &Path, rel: &Path, depth: usize, out: &mut Vec<ScanEntry>) -> 
 
 /// One scan entry for a path relative to `root` (after the caller wrote it). Blocking.
 pub(crate) fn stat(root: &Path, rel: &Path) -> std::io::Result<ScanEntry> {
-    let meta = std::fs::metadata(root.join(rel))?;
+    let meta = camctl_core::serve::metadata_beneath(root, rel)?;
     Ok(ScanEntry {
         rel: rel.to_path_buf(),
         is_dir: meta.is_dir(),
@@ -376,9 +374,9 @@ pub(crate) fn prepare_media(root: &Path) -> std::io::Result<()> {
 }
 
 /// Reads the pixel size from a JPEG's SOF marker within its first 64 KiB. Blocking.
-pub(crate) fn jpeg_dims(path: &Path) -> Option<(u32, u32)> {
+pub(crate) fn jpeg_dims(root: &Path, path: &Path) -> Option<(u32, u32)> {
     let mut head = Vec::with_capacity(64 * 1024);
-    std::fs::File::open(path).ok()?.take(64 * 1024).read_to_end(&mut head).ok()?;
+    camctl_core::serve::open_beneath(root, path, false).ok()?.take(64 * 1024).read_to_end(&mut head).ok()?;
     parse_sof(&head)
 }
 
