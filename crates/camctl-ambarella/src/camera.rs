@@ -42,6 +42,9 @@ pub struct YiCamera {
 // `floor` last: the order is the one error messages list them in, new options after the old.
 const OPTIONS: &[&str] = &["data_port", "timeout", "verify", "floor"];
 
+/// How long `next_event` waits before it sends a cheap request to keep the session alive.
+const EVENT_KEEPALIVE: Duration = Duration::from_secs(30);
+
 /// The setting holding the camera's clock.
 const CLOCK: &str = "camera_clock";
 
@@ -405,7 +408,15 @@ impl Camera for YiCamera {
     }
 
     async fn next_event(&mut self) -> Result<Option<Event>> {
-        Ok(self.client.next_event().await?.map(|n| Event { detail: n.param_text(), name: n.kind }))
+        loop {
+            // Client::next_event only pops a queue, so it can be cut short safely.
+            match tokio::time::timeout(EVENT_KEEPALIVE, self.client.next_event()).await {
+                Ok(n) => return Ok(n?.map(|n| Event { detail: n.param_text(), name: n.kind })),
+                // A request now and then while only listening: servers close connections silent for
+                // 60 s (the emulator does), and the camera learns the client is still there.
+                Err(_) => drop(self.client.battery().await?),
+            }
+        }
     }
 
     async fn close(self) -> Result<()> {

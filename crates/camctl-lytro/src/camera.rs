@@ -50,7 +50,7 @@ impl LytroCamera {
     /// - `callback_port=N`: callback stream port (default 5677);
     /// - `download_port=N`: port of the download connection (default 5679); `0` downloads on the
     ///   command connection;
-    /// - `keepalive=SECS`: keep-alive query after this many idle seconds (default 60; `0` = off);
+    /// - `keepalive=SECS`: keep-alive query after this many idle seconds (default 30; `0` = off);
     /// - `formats=jpeg,raw,txt,thumb,stack|all`: formats [`Camera::list_media`] lists (default `jpeg`);
     /// - `pipeline=N`: download requests in flight (default 1);
     /// - `timeout=SECS`: per-read timeout (default 10).

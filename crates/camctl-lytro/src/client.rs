@@ -110,7 +110,9 @@ impl Default for ClientConfig {
             timeout: Duration::from_secs(10),
             chunk_size: MAX_CHUNK,
             pipeline: 1,
-            keepalive: Some(Duration::from_secs(60)),
+            // Well inside the 60 s after which emulators (and their caps on idle clients) close a
+            // silent connection, and the camera's 5-minute Wi-Fi power-off.
+            keepalive: Some(Duration::from_secs(30)),
             callback_watchdog: Some(Duration::from_secs(10)),
             max_callback_line: DEFAULT_MAX_LINE,
             floor: Some(Floor::default()),

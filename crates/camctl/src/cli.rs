@@ -254,6 +254,15 @@ pub struct EmulateOptions {
     /// PTP/IP: send data phases as Data packets of this many bytes instead of one End_Data.
     #[arg(long, value_name = "BYTES")]
     pub chunk_size: Option<usize>,
+    /// PTP/IP, Yi, Lytro: connections served at once; more are closed at once.
+    #[arg(long, default_value_t = camctl_core::serve::DEFAULT_MAX_CONNECTIONS, value_name = "N")]
+    pub max_connections: usize,
+    /// PTP/IP, Yi, Lytro: close a connection after this many seconds without a request (0 = never).
+    #[arg(long, default_value_t = camctl_core::serve::DEFAULT_IDLE_TIMEOUT.as_secs(), value_name = "SECS")]
+    pub idle_timeout: u64,
+    /// Yi: largest upload accepted, in bytes (uploads also need that much free space).
+    #[arg(long, default_value_t = camctl_ambarella::emulator::DEFAULT_MAX_UPLOAD, value_name = "BYTES")]
+    pub max_upload: u64,
     /// PTP/IP: behave like a clone firmware that ignores GetPartialObject's offset and always sends
     /// the object from its first byte (to test clients against it).
     #[arg(long)]

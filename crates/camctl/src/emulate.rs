@@ -28,6 +28,8 @@ pub async fn run(protocol: EmulatedProtocol, options: EmulateOptions) -> Result<
             let mut config = EmulatorConfig {
                 media_dir: media,
                 ignore_partial_offset: options.ignore_partial_offset,
+                max_connections: options.max_connections,
+                idle_timeout: Duration::from_secs(options.idle_timeout),
                 ..EmulatorConfig::default()
             };
             if let Some(size) = options.chunk_size {
@@ -60,6 +62,9 @@ pub async fn run(protocol: EmulatedProtocol, options: EmulateOptions) -> Result<
             let config = EmulatorConfig {
                 media_dir: media,
                 data_port: companion(options.data_port, camctl_ambarella::DEFAULT_DATA_PORT),
+                max_connections: options.max_connections,
+                idle_timeout: Duration::from_secs(options.idle_timeout),
+                max_upload: options.max_upload,
                 ..EmulatorConfig::default()
             };
             let emulator = Emulator::bind(listen, config).await.map_err(bind_error)?;
@@ -95,6 +100,8 @@ pub async fn run(protocol: EmulatedProtocol, options: EmulateOptions) -> Result<
                 callback_port: companion(options.callback_port, camctl_lytro::DEFAULT_CALLBACK_PORT),
                 idle_power_off: Duration::from_secs(options.idle_power_off),
                 mdns: !options.no_mdns,
+                max_connections: options.max_connections,
+                idle_timeout: Duration::from_secs(options.idle_timeout),
                 ..EmulatorConfig::default()
             };
             let emulator = Emulator::bind(listen, config).await.map_err(bind_error)?;
