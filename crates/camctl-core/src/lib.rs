@@ -1,5 +1,6 @@
 //! Shared building blocks of camctl: the [`Camera`] trait every protocol client implements, the
-//! protocol-neutral types it speaks in, camera URLs, safe downloads and sample media for emulators.
+//! protocol-neutral types it speaks in, camera URLs, safe downloads, sample media for emulators and DNS-SD
+//! [`discovery`].
 //!
 //! ```
 //! use camctl_core::CameraUrl;
@@ -8,6 +9,7 @@
 //! ```
 
 pub mod camera;
+pub mod discovery;
 pub mod download;
 pub mod io;
 pub mod log;

@@ -1,4 +1,4 @@
-//! Errors of the Lytro client, connection layer and discovery.
+//! Errors of the Lytro client and connection layer.
 
 use crate::wire::WireError;
 
@@ -29,9 +29,6 @@ pub enum Error {
     /// An argument the protocol cannot carry.
     #[error("invalid value: {0}")]
     InvalidValue(String),
-    /// mDNS / DNS-SD failure.
-    #[error("mDNS: {0}")]
-    Mdns(String),
     /// Nothing accepted the connection at `addr`.
     #[error("no Lytro camera at {addr}: {source}")]
     Unreachable {
@@ -63,16 +60,10 @@ impl From<Error> for camctl_core::Error {
             Error::InvalidValue(v) => E::InvalidValue(v),
             Error::Unreachable { addr, source } => E::unreachable(PROTOCOL, &addr, &source),
             Error::NotLytro { addr, detail } => E::wrong_protocol(PROTOCOL, &addr, &detail),
-            Error::Wire(_) | Error::Closed | Error::Protocol(_) | Error::Poisoned | Error::Mdns(_) => {
+            Error::Wire(_) | Error::Closed | Error::Protocol(_) | Error::Poisoned => {
                 E::Protocol(e.to_string())
             }
         }
-    }
-}
-
-impl From<mdns_sd::Error> for Error {
-    fn from(e: mdns_sd::Error) -> Self {
-        Error::Mdns(e.to_string())
     }
 }
 

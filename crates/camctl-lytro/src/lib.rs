@@ -9,7 +9,8 @@
 //!   keep-alive);
 //! - [`LytroCamera`]: the [`camctl_core::Camera`] adapter `camctl` drives;
 //! - [`emulator`]: a camera that serves a media directory;
-//! - [`mdns`] (DNS-SD records and announcement) and [`discovery`] (browsing).
+//! - [`mdns`]: the DNS-SD records the camera announces (announcing and browsing live in
+//!   [`camctl_core::discovery`]).
 //!
 //! Camera URLs: `lytro://HOST[:PORT][?key=value&...]`, see [`LytroCamera::connect`] for the keys.
 
@@ -18,7 +19,6 @@
 mod camera;
 pub mod client;
 pub mod connection;
-pub mod discovery;
 pub mod emulator;
 mod error;
 pub mod mdns;

@@ -34,9 +34,10 @@ pub async fn run(
         return Err(Error::InvalidValue(format!("--timeout {timeout_secs}")));
     }
     let timeout = Duration::from_secs_f64(timeout_secs);
-    let interfaces = if interfaces.is_empty() { default_interfaces()? } else { interfaces };
+    let interfaces =
+        if interfaces.is_empty() { camctl_core::discovery::default_interfaces()? } else { interfaces };
     let types: Vec<&str> = SERVICES.iter().map(|(t, _)| *t).collect();
-    let mdns = camctl_lytro::discovery::browse(&types, &interfaces, timeout);
+    let mdns = camctl_core::discovery::browse(&types, &interfaces, timeout);
     let tutk = async {
         let Some(w) = &wyze else { return Ok(Vec::new()) };
         let mut urls = Vec::new();
@@ -111,17 +112,4 @@ pub fn broadcast_of(ip: IpAddr) -> Option<std::net::Ipv4Addr> {
         }
         _ => None,
     })
-}
-
-/// Every IPv4 address of an interface that is up and not loopback: where cameras are.
-fn default_interfaces() -> Result<Vec<IpAddr>> {
-    let addrs = if_addrs::get_if_addrs().map_err(|e| Error::io("listing network interfaces", e))?;
-    let found: Vec<IpAddr> =
-        addrs.iter().filter(|i| !i.is_loopback() && i.ip().is_ipv4()).map(|i| i.ip()).collect();
-    if found.is_empty() {
-        return Err(Error::NotFound(
-            "no network interface with an IPv4 address (join the camera's Wi-Fi)".into(),
-        ));
-    }
-    Ok(found)
 }

@@ -42,15 +42,15 @@ pub async fn run(protocol: EmulatedProtocol, options: EmulateOptions) -> Result<
             let emulator = Emulator::bind(listen, config).await.map_err(bind_error)?;
             // Like the Lytro emulator: `_ptp._tcp` only on the interface owning the listen address,
             // never on loopback.
-            let _mdns = match camctl_lytro::mdns::announce_scope(listen.ip(), !options.no_mdns, false) {
+            let _mdns = match camctl_core::discovery::announce_scope(listen.ip(), !options.no_mdns, false) {
                 Some(scope) => {
-                    let records = camctl_lytro::mdns::ServiceRecords::for_service(
+                    let records = camctl_core::discovery::ServiceRecords::new(
                         "_ptp._tcp",
                         &format!("camctl-ptpip-{serial}"),
                         listen.ip(),
                         emulator.local_addr().port(),
                     );
-                    Some(camctl_lytro::mdns::announce(&records, scope)?)
+                    Some(camctl_core::discovery::announce(&records, scope)?)
                 }
                 None => None,
             };

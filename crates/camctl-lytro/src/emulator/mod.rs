@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use camctl_core::discovery::{self, Announcement, ServiceRecords};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
@@ -219,9 +220,9 @@ impl Emulator {
     }
 
     /// The DNS-SD records this emulator announces (or would, on a real address).
-    pub fn service_records(&self) -> mdns::ServiceRecords {
+    pub fn service_records(&self) -> ServiceRecords {
         let addr = self.local_addr();
-        mdns::ServiceRecords::new(&self.shared.config.serial, addr.ip(), addr.port())
+        mdns::service_records(&self.shared.config.serial, addr.ip(), addr.port())
     }
 
     /// Serves until the idle power-off (returns `Ok`) or until the task is dropped/aborted (which also
@@ -277,10 +278,10 @@ impl Emulator {
     }
 
     /// Starts the mDNS announcement if the configuration and listen address allow it.
-    fn announce(&self, ip: IpAddr) -> Option<mdns::Announcement> {
+    fn announce(&self, ip: IpAddr) -> Option<Announcement> {
         let config = &self.shared.config;
-        let scope = mdns::announce_scope(ip, config.mdns, config.mdns_all_interfaces)?;
-        match mdns::announce(&self.service_records(), scope) {
+        let scope = discovery::announce_scope(ip, config.mdns, config.mdns_all_interfaces)?;
+        match discovery::announce(&self.service_records(), scope) {
             Ok(a) => Some(a),
             Err(e) => {
                 tracing::warn!(error = %e, "mDNS announcement failed; serving without it");
