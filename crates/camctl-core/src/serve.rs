@@ -316,21 +316,75 @@ where
     Box::new(move |s, a| Box::pin(f(s, a)))
 }
 
+/// When an accepted connection starts counting against the connection cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// At once: for ports where the server speaks first or the client only listens (a data or
+    /// callback port).
+    Immediate,
+    /// Once the client has sent its first bytes (its handshake): silent connections wait outside
+    /// the cap, at most [`MAX_WAITING_PER_SLOT`] per slot, the oldest closed first, each for at most
+    /// [`FIRST_BYTES_TIMEOUT`]. So a thousand connections that never speak cannot lock a real client
+    /// out.
+    AfterFirstBytes,
+}
+
+/// Whether bytes (or the end of the stream) are already waiting on `stream`, without taking them: a
+/// real client's handshake is usually there by the time a burst of accepts reaches it, so it is
+/// admitted at once and never waits where a flood of silent connections could push it out.
+fn has_spoken(stream: &TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    let mut buf = tokio::io::ReadBuf::new(&mut byte);
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    matches!(stream.poll_peek(&mut cx, &mut buf), Poll::Ready(_))
+}
+
+/// How long a connection may stay silent before its first bytes ([`Admission::AfterFirstBytes`]).
+pub const FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(10);
+/// Silent connections kept waiting per connection slot.
+pub const MAX_WAITING_PER_SLOT: usize = 4;
+
 /// The one accept loop of the TCP emulators: accepts on every listener, runs each connection with
-/// its listener's handler while fewer than `max_connections` run (others are closed on accept),
-/// and on `shutdown` stops accepting, closes every connection and returns. Never fails for a bad
-/// peer; a failing accept (e.g. out of descriptors) backs off briefly.
+/// its listener's handler while fewer than `max_connections` run (others are closed at once; with
+/// [`Admission::AfterFirstBytes`] a connection counts only once it has spoken), and on `shutdown`
+/// stops accepting, closes every connection and returns. Never fails for a bad peer; a failing
+/// accept (e.g. out of descriptors) backs off briefly.
 pub async fn serve_tcp(
-    listeners: Vec<(&TcpListener, Handler)>,
+    listeners: Vec<(&TcpListener, Handler, Admission)>,
     max_connections: usize,
     shutdown: impl Future<Output = ()>,
 ) {
-    let permits = Arc::new(Semaphore::new(max_connections.max(1)));
+    let max_connections = max_connections.max(1);
+    let permits = Arc::new(Semaphore::new(max_connections));
     let mut tasks: JoinSet<()> = JoinSet::new();
+    let mut waiters: JoinSet<()> = JoinSet::new();
+    let mut waiting: std::collections::VecDeque<tokio::task::AbortHandle> = std::collections::VecDeque::new();
+    let max_waiting = max_connections.saturating_mul(MAX_WAITING_PER_SLOT);
+    let (spoke_tx, mut spoke_rx) = tokio::sync::mpsc::unbounded_channel::<(usize, TcpStream, SocketAddr)>();
     let mut shutdown = std::pin::pin!(shutdown);
+    let admit = |i: usize, stream: TcpStream, peer: SocketAddr, tasks: &mut JoinSet<()>| {
+        match Arc::clone(&permits).try_acquire_owned() {
+            Ok(permit) => {
+                let conn = (listeners[i].1)(stream, peer);
+                tasks.spawn(async move {
+                    conn.await;
+                    drop(permit);
+                });
+            }
+            Err(_) => {
+                tracing::debug!(%peer, max_connections, "connection limit reached, closing");
+                // Reset rather than FIN, so no TIME_WAIT is kept for the refused socket (a
+                // zero linger never blocks on drop).
+                #[allow(deprecated)]
+                let _ = stream.set_linger(Some(Duration::ZERO));
+                drop(stream);
+            }
+        }
+    };
     loop {
         let accept = std::future::poll_fn(|cx| {
-            for (i, (l, _)) in listeners.iter().enumerate() {
+            for (i, (l, _, _)) in listeners.iter().enumerate() {
                 if let Poll::Ready(r) = l.poll_accept(cx) {
                     return Poll::Ready((i, r));
                 }
@@ -339,28 +393,33 @@ pub async fn serve_tcp(
         });
         tokio::select! {
             (i, accepted) = accept => match accepted {
-                Ok((stream, peer)) => match Arc::clone(&permits).try_acquire_owned() {
-                    Ok(permit) => {
-                        let conn = (listeners[i].1)(stream, peer);
-                        tasks.spawn(async move {
-                            conn.await;
-                            drop(permit);
-                        });
+                Ok((stream, peer)) if listeners[i].2 == Admission::AfterFirstBytes && !has_spoken(&stream) => {
+                    while waiting.front().is_some_and(|h| h.is_finished()) {
+                        waiting.pop_front();
                     }
-                    Err(_) => {
-                        tracing::debug!(%peer, max_connections, "connection limit reached, closing");
-                        // Reset rather than FIN, so no TIME_WAIT is kept for the refused socket (a
-                        // zero linger never blocks on drop).
-                        #[allow(deprecated)]
-                        let _ = stream.set_linger(Some(Duration::ZERO));
-                        drop(stream);
+                    if waiting.len() >= max_waiting
+                        && let Some(oldest) = waiting.pop_front()
+                    {
+                        oldest.abort();
                     }
-                },
+                    let spoke = spoke_tx.clone();
+                    let handle = waiters.spawn(async move {
+                        // Readable: bytes (or the end of the stream) are there; either way it is the
+                        // handler's to deal with.
+                        if let Ok(Ok(())) = tokio::time::timeout(FIRST_BYTES_TIMEOUT, stream.readable()).await {
+                            let _ = spoke.send((i, stream, peer));
+                        }
+                    });
+                    waiting.push_back(handle);
+                }
+                Ok((stream, peer)) => admit(i, stream, peer, &mut tasks),
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             },
+            Some((i, stream, peer)) = spoke_rx.recv() => admit(i, stream, peer, &mut tasks),
+            Some(_) = waiters.join_next(), if !waiters.is_empty() => {}
             Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                 if let Err(e) = done
                     && e.is_panic()
@@ -371,6 +430,7 @@ pub async fn serve_tcp(
             () = &mut shutdown => break,
         }
     }
+    waiters.shutdown().await;
     tasks.shutdown().await;
 }
 

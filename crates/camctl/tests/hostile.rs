@@ -26,6 +26,15 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// Generous overall limit for one camctl run: only there so a regression fails instead of hanging.
 const DEADLINE: Duration = Duration::from_secs(120);
+
+/// One test at a time in this file: a child's `ru_maxrss` starts from what its parent held when it
+/// was spawned, and the fd-limit tests fork while holding a thousand sockets, so concurrent tests
+/// would inflate (never deflate) each other's figures.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
 /// The issue's memory bound for a client.
 const MAX_RSS_KIB: i64 = 64 * 1024;
 
@@ -328,20 +337,20 @@ fn emulator_available_under_fd_limit(protocol: &str) {
 }
 
 #[test]
-#[ignore = "bug: 64 idle connections (no handshake sent; held up to the 10 s handshake timeout) take every --max-connections slot, so camctl info is reset (issue 10 point 6)"]
 fn ptpip_emulator_serves_a_client_while_1000_idle_connections_are_held() {
+    let _serial = serial();
     emulator_available_under_fd_limit("ptpip");
 }
 
 #[test]
-#[ignore = "bug: 64 idle connections take every --max-connections slot until the 60 s idle timeout, so camctl info is reset (issue 10 point 6)"]
 fn yi_emulator_serves_a_client_while_1000_idle_connections_are_held() {
+    let _serial = serial();
     emulator_available_under_fd_limit("yi");
 }
 
 #[test]
-#[ignore = "bug: 64 idle connections take every --max-connections slot until the 60 s idle timeout, so camctl info is reset (issue 10 point 6)"]
 fn lytro_emulator_serves_a_client_while_1000_idle_connections_are_held() {
+    let _serial = serial();
     emulator_available_under_fd_limit("lytro");
 }
 
@@ -409,6 +418,7 @@ async fn serve_yi_flood(mut s: TcpStream) -> std::io::Result<()> {
 
 #[test]
 fn yi_client_rss_stays_bounded_under_100_notifications_of_1_mib() {
+    let _serial = serial();
     let rt = runtime();
     let (cmd, data) = rt.block_on(fake_yi_flood());
     let url = format!("yi://127.0.0.1:{cmd}?data_port={data}");
@@ -454,6 +464,7 @@ fn deep_chain_camera(depth: u32) -> Arc<Handler> {
 
 #[test]
 fn ptpip_ls_rss_stays_bounded_with_folders_nested_2000_deep() {
+    let _serial = serial();
     let rt = runtime();
     let port = rt.block_on(fake_ptpip(deep_chain_camera(2000)));
     let out = run_measured(&["ls", &format!("ptpip://127.0.0.1:{port}")]);
@@ -510,6 +521,7 @@ fn find_named(root: &Path, name: &str) -> Vec<PathBuf> {
 
 #[test]
 fn ptpip_pull_from_a_trickling_camera_fails_too_slow_and_keeps_the_part_file() {
+    let _serial = serial();
     let rt = runtime();
     let port = rt.block_on(fake_ptpip(trickle_camera()));
     let target = tempfile::tempdir().unwrap();

@@ -211,7 +211,12 @@ impl Emulator {
                 std::future::ready(())
             }
         });
-        let listeners = vec![(&self.listener, command), (&self.data_listener, data)];
+        // Clients speak first on the command port; on the data port they only listen.
+        use camctl_core::serve::Admission;
+        let listeners = vec![
+            (&self.listener, command, Admission::AfterFirstBytes),
+            (&self.data_listener, data, Admission::Immediate),
+        ];
         camctl_core::serve::serve_tcp(listeners, self.shared.config.max_connections, shutdown).await;
         Ok(())
     }

@@ -264,8 +264,13 @@ impl Emulator {
             let shared = self.shared.clone();
             camctl_core::serve::handler(move |stream, peer| run_callbacks(shared.clone(), stream, peer))
         };
-        let listeners =
-            vec![(&self.command, command()), (&self.download, command()), (&self.callback, callbacks)];
+        // Clients speak first on the command ports; on the callback port they only listen.
+        let after_first_bytes = camctl_core::serve::Admission::AfterFirstBytes;
+        let listeners = vec![
+            (&self.command, command(), after_first_bytes),
+            (&self.download, command(), after_first_bytes),
+            (&self.callback, callbacks, camctl_core::serve::Admission::Immediate),
+        ];
         // Leaving (power-off) or aborting this future closes every connection.
         let stop = async {
             tokio::select! {

@@ -181,7 +181,9 @@ impl Emulator {
         let handler =
             camctl_core::serve::handler(move |stream, peer| handle_socket(shared.clone(), stream, peer));
         let max = self.shared.config.max_connections;
-        camctl_core::serve::serve_tcp(vec![(&self.listener, handler)], max, shutdown).await;
+        // Initiators speak first on both PTP/IP connections (Init_Command and Init_Event requests).
+        let admission = camctl_core::serve::Admission::AfterFirstBytes;
+        camctl_core::serve::serve_tcp(vec![(&self.listener, handler, admission)], max, shutdown).await;
         Ok(())
     }
 }
@@ -270,6 +272,10 @@ fn short_name(name: &str) -> String {
         .collect()
 }
 
+/// Failed handshakes are a peer's doing: a few warnings a minute, with a count, whatever it floods.
+static HANDSHAKE_WARNINGS: std::sync::LazyLock<std::sync::Mutex<camctl_core::log::Throttle>> =
+    std::sync::LazyLock::new(Default::default);
+
 /// Classifies a new socket by its first packet (rule 1) and runs it.
 async fn handle_socket(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr) {
     if let Err(e) = stream.set_nodelay(true) {
@@ -278,11 +284,13 @@ async fn handle_socket(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketA
     let first = match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_first_packet(&mut stream)).await {
         Ok(Ok(p)) => p,
         Ok(Err(e)) => {
-            tracing::warn!(%peer, error = %e, "bad handshake, closing");
+            let mut throttle = HANDSHAKE_WARNINGS.lock().unwrap_or_else(|e| e.into_inner());
+            camctl_core::warn_throttled!(throttle, "bad handshake from {peer}, closing: {e}");
             return;
         }
         Err(_) => {
-            tracing::warn!(%peer, "no handshake in time, closing");
+            let mut throttle = HANDSHAKE_WARNINGS.lock().unwrap_or_else(|e| e.into_inner());
+            camctl_core::warn_throttled!(throttle, "no handshake in time from {peer}, closing");
             return;
         }
     };
