@@ -472,6 +472,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn silent_connections_wait_outside_the_cap() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let echo = handler(|mut s: TcpStream, _| async move {
+                let mut b = [0u8; 1];
+                while let Ok(1) = s.read(&mut b).await {
+                    let _ = s.write_all(&b).await;
+                }
+            });
+            serve_tcp(vec![(&listener, echo, Admission::AfterFirstBytes)], 1, std::future::pending()).await;
+        });
+        // Far more silent connections than the cap (1) and the waiting room (4) hold.
+        let mut silent = Vec::new();
+        for _ in 0..50 {
+            silent.push(TcpStream::connect(addr).await.unwrap());
+        }
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        client.write_all(b"y").await.unwrap();
+        let mut r = [0u8; 1];
+        client.read_exact(&mut r).await.unwrap();
+        assert_eq!(&r, b"y");
+        server.abort();
+    }
+
+    #[tokio::test]
     async fn cap_refuses_extras_and_shutdown_closes() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -484,7 +511,7 @@ mod tests {
                     let _ = s.write_all(&b).await;
                 }
             });
-            serve_tcp(vec![(&listener, echo)], 2, async move {
+            serve_tcp(vec![(&listener, echo, Admission::Immediate)], 2, async move {
                 let _ = stop_rx.await;
             })
             .await;
