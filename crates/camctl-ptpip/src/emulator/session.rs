@@ -22,6 +22,8 @@ use crate::wire::{
 use super::{DataInMode, Shared};
 
 /// Deadline for the rest of a packet once its header arrived, and for each packet of a data-out phase.
+/// Bytes read from a file at a time when streaming it to a client.
+const FILE_READ_CHUNK: usize = 256 << 10;
 const PACKET_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long to wait for a data-out phase the request did not announce (DataPhaseInfo != 2): a null
@@ -467,11 +469,9 @@ impl Session {
             m => m,
         };
         self.write(&Packet::StartData { tid, total: len }).await?;
-        let mut buf =
-            vec![
-                0u8;
-                camctl_core::serve::STREAM_CHUNK.min(usize::try_from(len).unwrap_or(usize::MAX)).max(1)
-            ];
+        // 256 KiB reads: every read is a hop to the blocking pool (128 KiB ones cost a quarter of the
+        // throughput), while a stalled reader still holds little until its write times out.
+        let mut buf = vec![0u8; FILE_READ_CHUNK.min(usize::try_from(len).unwrap_or(usize::MAX)).max(1)];
         let mut left = len;
         loop {
             let packet_len = left.min(max);
