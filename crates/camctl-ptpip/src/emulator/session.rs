@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::connection::{Connection, MAX_BUFFERED_PACKET};
@@ -462,7 +462,7 @@ impl Session {
     }
 
     /// Streams `len` bytes of `file` as a data-in phase without holding them in memory.
-    async fn stream_file(&mut self, tid: u32, mut file: tokio::fs::File, len: u64) -> Result<()> {
+    async fn stream_file(&mut self, tid: u32, file: tokio::fs::File, len: u64) -> Result<()> {
         // Objects too large for one packet go as 1 GiB Data packets (+ End) even in SingleEnd mode.
         let max = match self.max_data_packet() {
             m if len > m => m.min(HUGE_DATA_CHUNK),
@@ -472,6 +472,9 @@ impl Session {
         // 256 KiB reads: every read is a hop to the blocking pool (128 KiB ones cost a quarter of the
         // throughput), while a stalled reader still holds little until its write times out.
         let mut buf = vec![0u8; FILE_READ_CHUNK.min(usize::try_from(len).unwrap_or(usize::MAX)).max(1)];
+        // Read with std on the blocking pool straight into `buf`: tokio's File would keep a second
+        // buffer of the same size per connection.
+        let mut file = Some(file.into_std().await);
         let mut left = len;
         loop {
             let packet_len = left.min(max);
@@ -480,7 +483,18 @@ impl Session {
             let mut packet_left = packet_len;
             while packet_left > 0 {
                 let want = packet_left.min(buf.len() as u64) as usize;
-                let got = file.read(&mut buf[..want]).await?;
+                let (f, b, read) = {
+                    let (mut f, mut b) = (file.take().expect("file is put back after each read"), buf);
+                    tokio::task::spawn_blocking(move || {
+                        let read = std::io::Read::read(&mut f, &mut b[..want]);
+                        (f, b, read)
+                    })
+                    .await
+                    .map_err(std::io::Error::other)?
+                };
+                file = Some(f);
+                buf = b;
+                let got = read?;
                 if got == 0 {
                     // The file shrank under us: the length is already announced, so pad with zeros.
                     tracing::warn!(peer = %self.peer, "file shrank during transfer, padding");
