@@ -910,27 +910,47 @@ impl PartialFile {
     }
 }
 
+/// A download whose bytes are all written out, waiting to be made durable and renamed by
+/// [`finish_batch`]; it holds the open file but no write buffer.
+#[derive(Debug)]
+pub struct Downloaded {
+    file: std::fs::File,
+    temp_path: PathBuf,
+    final_path: PathBuf,
+    meta_path: PathBuf,
+    expected_size: u64,
+    flushed: Result<(), DownloadError>,
+}
+
+impl PartialFile {
+    /// Writes out what is buffered and lets the write buffer go: many finished files can wait for
+    /// [`finish_batch`] without holding a megabyte each.
+    pub async fn complete(mut self) -> Downloaded {
+        let flushed = self.writer.flush().await.map_err(|e| DownloadError::io(&self.temp_path, e));
+        let file = self.writer.into_inner().into_std().await;
+        Downloaded {
+            file,
+            temp_path: self.temp_path,
+            final_path: self.final_path,
+            meta_path: self.meta_path,
+            expected_size: self.expected_size,
+            flushed,
+        }
+    }
+}
+
 /// Finishes several complete downloads at once, as [`PartialFile::finish`] does each, but with one
 /// filesystem sync for the whole batch (Linux `syncfs`) instead of an fsync per file and per folder:
 /// every file's data is durable before any of them is renamed. The renames become durable with the
 /// next batch's sync or [`DownloadDir::sync`], which the caller runs once at the end. Where `syncfs`
 /// is missing, each file and its folder are fsynced. One result per file, in order.
 pub async fn finish_batch(
-    files: Vec<(PartialFile, Option<SystemTime>)>,
+    files: Vec<(Downloaded, Option<SystemTime>)>,
 ) -> Vec<Result<PathBuf, DownloadError>> {
     let mut ready = Vec::with_capacity(files.len());
-    for (mut part, modified) in files {
-        let flushed = part.writer.flush().await.map_err(|e| DownloadError::io(&part.temp_path, e));
-        let file = part.writer.into_inner().into_std().await;
-        ready.push((
-            file,
-            part.temp_path,
-            part.final_path,
-            part.meta_path,
-            part.expected_size,
-            modified,
-            flushed,
-        ));
+    for (part, modified) in files {
+        let Downloaded { file, temp_path, final_path, meta_path, expected_size, flushed } = part;
+        ready.push((file, temp_path, final_path, meta_path, expected_size, modified, flushed));
     }
     let count = ready.len();
     let job = move || {

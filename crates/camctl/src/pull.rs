@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use camctl_core::download::{
-    DownloadDir, DownloadError, Identity, LocalState, PartialFile, Planned, finish_batch,
+    DownloadDir, DownloadError, Downloaded, Identity, LocalState, PartialFile, Planned, finish_batch,
 };
 use camctl_core::text::Safe;
 use camctl_core::{Camera, CameraInfo, Error, MediaItem, Result};
@@ -279,7 +279,7 @@ pub async fn pull_with<C: Camera>(
                 }
                 let modified = item.modified.and_then(|d| d.to_system());
                 batch.bytes += item.size;
-                batch.files.push((*file, modified));
+                batch.files.push(((*file).complete().await, modified));
                 batch.indices.push(index);
                 if batch.files.len() >= BATCH_FILES || batch.bytes >= BATCH_BYTES {
                     if finishing.len() >= BATCHES_IN_FLIGHT {
@@ -374,7 +374,7 @@ type Finishing = JoinHandle<Vec<std::result::Result<PathBuf, DownloadError>>>;
 /// Downloaded files waiting to be made durable and renamed.
 #[derive(Default)]
 struct Batch {
-    files: Vec<(PartialFile, Option<std::time::SystemTime>)>,
+    files: Vec<(Downloaded, Option<std::time::SystemTime>)>,
     indices: Vec<usize>,
     bytes: u64,
 }

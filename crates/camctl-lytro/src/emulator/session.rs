@@ -22,8 +22,9 @@ use crate::wire::{
 const MAX_REQUEST_PAYLOAD: usize = 64 * 1024;
 
 /// Largest piece of a download response assembled in memory at once.
-/// Bounded (rather than a whole 2 MiB chunk) so that clients that ask and never read cost little.
-const SEND_PIECE: usize = camctl_core::serve::STREAM_CHUNK;
+/// Bounded (rather than a whole 2 MiB chunk) so that clients that ask and never read cost little, yet
+/// large enough that the hop to the blocking pool for each file read does not cut the throughput.
+const SEND_PIECE: usize = 256 << 10;
 
 /// The blob of the last LOAD.
 struct Loaded {
