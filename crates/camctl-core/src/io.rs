@@ -43,9 +43,19 @@ pub async fn read_full<R: AsyncRead + Unpin + ?Sized>(
     buf: &mut [u8],
     idle: Option<Duration>,
 ) -> Result<(), ReadFullError> {
+    read_full_under(reader, buf, idle, None).await
+}
+
+/// [`read_full`] under a progress floor too, when `floor` is given (see [`read_some_under`]).
+pub async fn read_full_under<R: AsyncRead + Unpin + ?Sized>(
+    reader: &mut R,
+    buf: &mut [u8],
+    idle: Option<Duration>,
+    mut floor: Option<&mut FloorCheck>,
+) -> Result<(), ReadFullError> {
     let mut got = 0;
     while got < buf.len() {
-        let n = read_some(reader, &mut buf[got..], idle).await?;
+        let n = read_some_under(reader, &mut buf[got..], idle, floor.as_deref_mut()).await?;
         if n == 0 {
             return Err(if got == 0 {
                 ReadFullError::Closed
@@ -65,9 +75,26 @@ pub async fn read_some<R: AsyncRead + Unpin + ?Sized>(
     buf: &mut [u8],
     idle: Option<Duration>,
 ) -> Result<usize, ReadFullError> {
+    read_some_under(reader, buf, idle, None).await
+}
+
+/// [`read_some`] that also counts against `floor` when one is given: a peer sending too little in a
+/// window fails with [`TooSlow`] (as a timed-out I/O error), whatever the idle timeout allows.
+pub async fn read_some_under<R: AsyncRead + Unpin + ?Sized>(
+    reader: &mut R,
+    buf: &mut [u8],
+    idle: Option<Duration>,
+    floor: Option<&mut FloorCheck>,
+) -> Result<usize, ReadFullError> {
+    let read = async {
+        match floor {
+            Some(check) => read_with_floor(reader, buf, check).await,
+            None => reader.read(buf).await,
+        }
+    };
     match idle {
-        None => Ok(reader.read(buf).await?),
-        Some(t) => match tokio::time::timeout(t, reader.read(buf)).await {
+        None => Ok(read.await?),
+        Some(t) => match tokio::time::timeout(t, read).await {
             Ok(r) => Ok(r?),
             Err(_) => Err(ReadFullError::Timeout(t)),
         },

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use camctl_core::io::{Floor, FloorCheck, ReadFullError, read_full, read_with_floor};
+use camctl_core::io::{Floor, FloorCheck, ReadFullError, read_full_under};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 use crate::error::{Error, Result};
@@ -47,29 +47,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// Fills `buf` under the idle timeout and the floor, if one runs.
     async fn fill(&mut self, buf: &mut [u8]) -> std::result::Result<(), ReadFullError> {
-        let Some(check) = self.floor.as_mut() else {
-            return read_full(&mut self.stream, buf, self.read_timeout).await;
-        };
-        let mut got = 0;
-        while got < buf.len() {
-            let read = read_with_floor(&mut self.stream, &mut buf[got..], check);
-            let n = match self.read_timeout {
-                Some(t) => match tokio::time::timeout(t, read).await {
-                    Ok(r) => r?,
-                    Err(_) => return Err(ReadFullError::Timeout(t)),
-                },
-                None => read.await?,
-            };
-            if n == 0 {
-                return Err(if got == 0 {
-                    ReadFullError::Closed
-                } else {
-                    ReadFullError::Truncated { got, want: buf.len() }
-                });
-            }
-            got += n;
-        }
-        Ok(())
+        read_full_under(&mut self.stream, buf, self.read_timeout, self.floor.as_mut()).await
     }
 
     /// The underlying stream.

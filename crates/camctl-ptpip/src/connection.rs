@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use camctl_core::io::{Floor, FloorCheck, ReadFullError, read_full, read_some, read_with_floor};
+use camctl_core::io::{Floor, FloorCheck, ReadFullError, read_full_under, read_some_under};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 use crate::error::{Error, Result};
@@ -62,37 +62,12 @@ impl<S: AsyncRead + Unpin> Connection<S> {
 
     /// One read under the idle timeout and, while one runs, the progress floor.
     async fn read_chunk(&mut self, buf: &mut [u8]) -> Result<usize, ReadFullError> {
-        let Some(check) = self.floor.as_mut() else {
-            return read_some(&mut self.stream, buf, self.read_timeout).await;
-        };
-        let read = read_with_floor(&mut self.stream, buf, check);
-        match self.read_timeout {
-            None => Ok(read.await?),
-            Some(t) => match tokio::time::timeout(t, read).await {
-                Ok(r) => Ok(r?),
-                Err(_) => Err(ReadFullError::Timeout(t)),
-            },
-        }
+        read_some_under(&mut self.stream, buf, self.read_timeout, self.floor.as_mut()).await
     }
 
-    /// Fills `buf` like [`read_full`], under the floor when one runs.
+    /// Fills `buf` like `read_full`, under the floor when one runs.
     async fn fill(&mut self, buf: &mut [u8]) -> Result<(), ReadFullError> {
-        if self.floor.is_none() {
-            return read_full(&mut self.stream, buf, self.read_timeout).await;
-        }
-        let mut got = 0;
-        while got < buf.len() {
-            let n = self.read_chunk(&mut buf[got..]).await?;
-            if n == 0 {
-                return Err(if got == 0 {
-                    ReadFullError::Closed
-                } else {
-                    ReadFullError::Truncated { got, want: buf.len() }
-                });
-            }
-            got += n;
-        }
-        Ok(())
+        read_full_under(&mut self.stream, buf, self.read_timeout, self.floor.as_mut()).await
     }
 
     /// Logs every packet read or written at debug level (`-vv`), naming the connection `name`.
