@@ -30,6 +30,26 @@ async fn pull_runs(url: &str, work: &Path, files: &[&str], total: u64, runs: u32
     best_run.ok_or_else(|| Error::InvalidValue("--runs must be at least 1".into()))
 }
 
+/// [`plain_tcp_copy`] on a blocking thread (the emulator's runtime keeps running), reported; the best
+/// run's time.
+async fn plain_copy_runs(
+    media: &Path,
+    files: &[String],
+    work: &Path,
+    bytes: u64,
+    runs: u32,
+) -> Result<Duration> {
+    let (media, files, work) = (media.to_path_buf(), files.to_vec(), work.to_path_buf());
+    let best = tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = files.iter().map(String::as_str).collect();
+        plain_tcp_copy(&media, &refs, &work, runs)
+    })
+    .await
+    .map_err(|e| Error::Protocol(e.to_string()))??;
+    report_run("plain TCP copy", bytes, &Run { elapsed: best, peak_rss_kib: 0, cpu: Duration::ZERO });
+    Ok(best)
+}
+
 /// A plain TCP copy of `files` over loopback (blocking sockets, 1 MiB buffers, one connection per
 /// file, sender and receiver in this process): the ceiling a protocol client is compared with.
 fn plain_tcp_copy(media: &Path, files: &[&str], work: &Path, runs: u32) -> Result<Duration> {
@@ -94,13 +114,7 @@ async fn yi(size_mib: u64, runs: u32) -> Result<bool> {
     let server = tokio::spawn(emulator.serve());
     println!("Yi (Ambarella) benchmark: one {size_mib} MiB file from {url}, best of {runs} run(s)\n");
 
-    let plain = {
-        let (media, work_path) = (media.clone(), work.path().to_path_buf());
-        tokio::task::spawn_blocking(move || plain_tcp_copy(&media, &[rel], &work_path, runs))
-            .await
-            .map_err(|e| Error::Protocol(e.to_string()))??
-    };
-    report_run("plain TCP copy", size, &Run { elapsed: plain, peak_rss_kib: 0, cpu: Duration::ZERO });
+    let plain = plain_copy_runs(&media, &[rel.to_string()], work.path(), size, runs).await?;
     let all: Vec<String> = std::fs::read_dir(media.join("DCIM/100MEDIA"))
         .map_err(|e| Error::io("listing media", e))?
         .filter_map(|e| e.ok())
@@ -221,16 +235,7 @@ async fn lytro(size_mib: u64, runs: u32) -> Result<bool> {
         "Lytro benchmark: {count} RAW pictures, {:.0} MiB in all, from {url}, best of {runs} run(s)\n",
         size as f64 / (1 << 20) as f64
     );
-    let plain = {
-        let (media, work_path, refs) = (media.clone(), work.path().to_path_buf(), names.clone());
-        tokio::task::spawn_blocking(move || {
-            let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
-            plain_tcp_copy(&media, &refs, &work_path, runs)
-        })
-        .await
-        .map_err(|e| Error::Protocol(e.to_string()))??
-    };
-    report_run("plain TCP copy", size, &Run { elapsed: plain, peak_rss_kib: 0, cpu: Duration::ZERO });
+    let plain = plain_copy_runs(&media, &names, work.path(), size, runs).await?;
     // The camera lists `IMG_nnnn.raw` under DCIM/100PHOTO.
     let pulled: Vec<String> = (1..=count).map(|i| format!("DCIM/100PHOTO/IMG_{i:04}.raw")).collect();
     let pulled_refs: Vec<&str> = pulled.iter().map(String::as_str).collect();
@@ -347,13 +352,7 @@ async fn ptpip(size_mib: u64, runs: u32) -> Result<bool> {
     let server = tokio::spawn(emulator.serve());
     println!("PTP/IP benchmark: one {size_mib} MiB object from {url}, best of {runs} run(s)\n");
 
-    let plain = {
-        let (media, work_path) = (media.clone(), work.path().to_path_buf());
-        tokio::task::spawn_blocking(move || plain_tcp_copy(&media, &[rel], &work_path, runs))
-            .await
-            .map_err(|e| Error::Protocol(e.to_string()))??
-    };
-    report_run("plain TCP copy", size, &Run { elapsed: plain, peak_rss_kib: 0, cpu: Duration::ZERO });
+    let plain = plain_copy_runs(&media, &[rel.to_string()], work.path(), size, runs).await?;
     let camctl = pull_runs(&url, work.path(), &[rel], size, runs).await?;
 
     let gphoto2_best = gphoto2_runs(port, work.path(), "large", runs, size, |out| {
