@@ -474,7 +474,7 @@ impl Session {
         let mut buf = vec![0u8; FILE_READ_CHUNK.min(usize::try_from(len).unwrap_or(usize::MAX)).max(1)];
         // Read with std on the blocking pool straight into `buf`: tokio's File would keep a second
         // buffer of the same size per connection.
-        let mut file = Some(file.into_std().await);
+        let mut file = file.into_std().await;
         let mut left = len;
         loop {
             let packet_len = left.min(max);
@@ -483,16 +483,15 @@ impl Session {
             let mut packet_left = packet_len;
             while packet_left > 0 {
                 let want = packet_left.min(buf.len() as u64) as usize;
-                let (f, b, read) = {
-                    let (mut f, mut b) = (file.take().expect("file is put back after each read"), buf);
-                    tokio::task::spawn_blocking(move || {
-                        let read = std::io::Read::read(&mut f, &mut b[..want]);
-                        (f, b, read)
-                    })
-                    .await
-                    .map_err(std::io::Error::other)?
-                };
-                file = Some(f);
+                // The file and buffer go to the blocking thread and come back with the result.
+                let (f, b, read) = tokio::task::spawn_blocking(move || {
+                    let (mut f, mut b) = (file, buf);
+                    let read = std::io::Read::read(&mut f, &mut b[..want]);
+                    (f, b, read)
+                })
+                .await
+                .map_err(std::io::Error::other)?;
+                file = f;
                 buf = b;
                 let got = read?;
                 if got == 0 {
