@@ -10,53 +10,16 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{camctl, require_program, run, run_ok};
+use common::{Emulator, camctl, require_program, run, run_ok};
+
+/// `--media` for the Wyze emulator, which streams its built-in clips and never opens it.
+const NO_MEDIA: &str = "wyze-emulator-opens-no-media";
 
 /// Generous: the machine is shared and compiles run next to the tests.
 const DEADLINE: Duration = Duration::from_secs(60);
 
 /// A `camctl emulate wyze` process on a chosen `--listen` address (common's helper always picks port
 /// 0), stopped with SIGTERM when dropped.
-struct Camera {
-    child: Child,
-    url: String,
-}
-
-impl Camera {
-    fn start(listen: &str, extra: &[&str]) -> Camera {
-        let mut child = camctl()
-            .args(["emulate", "wyze", "--listen", listen])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn camctl emulate");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.strip_prefix("listening ").unwrap_or_else(|| panic!("unexpected {line:?}")).trim();
-        Camera { url: url.to_string(), child }
-    }
-
-    fn port(&self) -> u16 {
-        let rest = self.url.strip_prefix("wyze://127.0.0.1:").unwrap();
-        rest.split('?').next().unwrap().parse().unwrap()
-    }
-
-    fn stop(mut self) {
-        signal(&self.child, "TERM");
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Camera {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            signal(&self.child, "TERM");
-            let _ = self.child.wait();
-        }
-    }
-}
-
 fn signal(child: &Child, name: &str) {
     let status = Command::new("kill").arg(format!("-{name}")).arg(child.id().to_string()).status().unwrap();
     assert!(status.success(), "kill -{name}");
@@ -163,7 +126,7 @@ fn sigint_and_sigterm_end_the_recording_and_free_the_slot() {
     for sig in ["INT", "TERM"] {
         let tmp = tempfile::tempdir().unwrap();
         // One slot: the next command only gets in if `live` gave its slot back.
-        let cam = Camera::start("127.0.0.1:0", &["--max-sessions", "1"]);
+        let cam = Emulator::start("wyze", Path::new(NO_MEDIA), &["--max-sessions", "1"]);
         let video = tmp.path().join("clip.h264");
         let mut live = Live::start(&[&cam.url, "--out", video.to_str().unwrap()]);
         live.wait_for("receiving live video");
@@ -185,7 +148,7 @@ fn sigint_and_sigterm_end_the_recording_and_free_the_slot() {
 
 #[test]
 fn a_closed_stdout_pipe_is_a_quiet_end() {
-    let cam = Camera::start("127.0.0.1:0", &["--max-sessions", "1"]);
+    let cam = Emulator::start("wyze", Path::new(NO_MEDIA), &["--max-sessions", "1"]);
     // What `camctl live URL --out - | head -c 1000` does: read 1000 bytes, then close the pipe.
     let mut child = camctl()
         .args(["live", &cam.url, "--out", "-"])
@@ -225,7 +188,7 @@ fn an_existing_out_file_is_kept_unless_forced() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert_eq!(std::fs::read(&video).unwrap(), b"precious");
 
-    let cam = Camera::start("127.0.0.1:0", &[]);
+    let cam = Emulator::start("wyze", Path::new(NO_MEDIA), &[]);
     let out = run(&["live", &cam.url, "--out", video.to_str().unwrap(), "--for", "1", "--force"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(std::fs::read(&video).unwrap().starts_with(&[0, 0, 0, 1]), "replaced by the recording");
@@ -236,7 +199,7 @@ fn an_existing_out_file_is_kept_unless_forced() {
 #[test]
 fn an_outage_is_a_reconnect_and_a_gap() {
     let tmp = tempfile::tempdir().unwrap();
-    let first = Camera::start("127.0.0.1:0", &[]);
+    let first = Emulator::start("wyze", Path::new(NO_MEDIA), &[]);
     let port = first.port();
     let video = tmp.path().join("outage.h264");
     let url = format!("{}&timeout=2", first.url);
@@ -246,7 +209,7 @@ fn an_outage_is_a_reconnect_and_a_gap() {
     first.stop();
     live.wait_for("live stream interrupted");
     // The camera comes back at the same address.
-    let _second = Camera::start(&format!("127.0.0.1:{port}"), &[]);
+    let _second = Emulator::start_at("wyze", &format!("127.0.0.1:{port}"), Path::new(NO_MEDIA), &[]);
     live.wait_for("reconnected");
     let (status, stderr) = live.stop_with("INT");
     assert!(status.success(), "{stderr}");

@@ -46,8 +46,13 @@ pub struct Emulator {
 impl Emulator {
     /// Starts `camctl emulate PROTOCOL --listen 127.0.0.1:0 --media MEDIA` and waits for its URL.
     pub fn start(protocol: &str, media: &Path, extra: &[&str]) -> Emulator {
+        Self::start_at(protocol, "127.0.0.1:0", media, extra)
+    }
+
+    /// Like [`Emulator::start`], listening on `listen` (e.g. a port a previous emulator had).
+    pub fn start_at(protocol: &str, listen: &str, media: &Path, extra: &[&str]) -> Emulator {
         let mut child = camctl()
-            .args(["emulate", protocol, "--listen", "127.0.0.1:0", "--media"])
+            .args(["emulate", protocol, "--listen", listen, "--media"])
             .arg(media)
             .args(extra)
             .stdout(Stdio::piped())
@@ -64,12 +69,10 @@ impl Emulator {
 
     /// The port in the URL.
     pub fn port(&self) -> u16 {
-        self.url
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.split(['?', '/']).next())
-            .and_then(|p| p.parse().ok())
-            .expect("port")
+        // The authority only: option values may hold ':' too.
+        let authority = self.url.split_once("://").map_or(&self.url[..], |(_, rest)| rest);
+        let authority = authority.split(['?', '/']).next().unwrap_or_default();
+        authority.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).expect("port")
     }
 
     /// Sends SIGTERM and returns the exit status.
