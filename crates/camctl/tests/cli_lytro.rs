@@ -88,13 +88,7 @@ fn verbose_levels_show_commands_then_headers() {
 fn errors_name_the_problem_in_one_line() {
     let tmp = tempfile::tempdir().unwrap();
     let emu = Emulator::start("lytro", &tmp.path().join("card"), &[]);
-    let one_line = |args: &[&str], want: &str| {
-        let out = run(args);
-        assert!(!out.status.success(), "{args:?}");
-        let err = common::lossy(&out.stderr);
-        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-        assert!(err.contains(want), "{args:?}: {err}");
-    };
+    let one_line = common::fails_in_one_line;
     let typo = format!("{}&formts=all", emu.url);
     one_line(&["ls", &typo], r#"unknown option "formts" in lytro:// URL (known: callback_port"#);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

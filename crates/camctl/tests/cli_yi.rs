@@ -148,13 +148,7 @@ fn verbose_levels_show_messages_then_packets() {
 fn errors_name_the_problem_in_one_line() {
     let tmp = tempfile::tempdir().unwrap();
     let emu = Emulator::start("yi", &card(tmp.path()), &[]);
-    let one_line = |args: &[&str], want: &str| {
-        let out = run(args);
-        assert!(!out.status.success(), "{args:?}");
-        let err = common::lossy(&out.stderr);
-        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-        assert!(err.contains(want), "{args:?}: {err}");
-    };
+    let one_line = common::fails_in_one_line;
     let typo = format!("{}&data_prot=1", emu.url);
     one_line(
         &["ls", &typo],

@@ -22,6 +22,15 @@ pub fn run(args: &[&str]) -> Output {
     camctl().args(args).output().expect("run camctl")
 }
 
+/// Runs camctl, asserts it fails with exactly one stderr line containing `want`.
+pub fn fails_in_one_line(args: &[&str], want: &str) {
+    let out = run(args);
+    assert!(!out.status.success(), "{args:?}");
+    let err = lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    assert!(err.contains(want), "{args:?}: {err}");
+}
+
 /// Runs camctl and asserts success; returns stdout.
 pub fn run_ok(args: &[&str]) -> String {
     let out = run(args);
