@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
-use camctl_core::io::{Floor, FloorCheck, read_with_floor};
+use camctl_core::io::{Floor, FloorCheck, ReadError, read_some_under};
 use camctl_core::log::{Throttle, shown};
 use camctl_core::text::Safe;
 use camctl_core::warn_throttled;
@@ -254,16 +254,9 @@ async fn read_data(
     timeout: Duration,
     what: &str,
 ) -> Result<usize> {
-    let read = async {
-        match floor {
-            Some(check) => read_with_floor(data, buf, check).await,
-            None => data.read(buf).await,
-        }
-    };
-    match tokio::time::timeout(timeout, read).await {
-        Ok(Ok(n)) => Ok(n),
-        Ok(Err(e)) => Err(Error::Io(e)),
-        Err(_) => Err(Error::Timeout(what.into())),
+    match read_some_under(data, buf, Some(timeout), floor.as_mut()).await {
+        Err(ReadError::Idle(_)) => Err(Error::Timeout(what.into())),
+        other => Ok(other?),
     }
 }
 
@@ -948,9 +941,7 @@ impl Client {
                     Err(_) => return Err(Error::Timeout("the camera to take upload data".into())),
                 }
                 if let Some(check) = floor_check.as_mut() {
-                    check
-                        .record(piece.len())
-                        .map_err(|e| Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, e)))?;
+                    check.record(piece.len()).map_err(|e| Error::Read(e.into()))?;
                 }
             }
             sent += n as u64;

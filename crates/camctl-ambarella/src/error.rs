@@ -8,6 +8,9 @@ pub enum Error {
     /// Socket error.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// Reading the data connection failed: closed, too slow.
+    #[error("{0}")]
+    Read(#[from] camctl_core::io::ReadError),
     /// The camera sent an object beyond the size cap (the connection is dropped).
     #[error("camera sent garbage: {0}")]
     Stream(#[from] StreamError),
@@ -81,6 +84,7 @@ impl From<Error> for camctl_core::Error {
         use camctl_core::Error as E;
         match e {
             Error::Io(io) => E::io("Ambarella connection", io),
+            Error::Read(r) => E::read(PROTOCOL, r),
             Error::Unreachable { addr, source } => E::unreachable(PROTOCOL, &addr, &source),
             Error::NotYi { addr, detail } => E::wrong_protocol(PROTOCOL, &addr, &detail),
             Error::Timeout(what) => E::Timeout(format!("waiting for {what}")),
@@ -104,7 +108,8 @@ impl From<Error> for camctl_core::Error {
                 }
             }
             Error::Md5Mismatch { .. } | Error::Transfer(_) => E::Camera(e.to_string()),
-            Error::Stream(_) | Error::Closed(_) | Error::Protocol(_) => E::Protocol(e.to_string()),
+            Error::Stream(_) => E::Malformed(Box::new(e)),
+            Error::Closed(_) | Error::Protocol(_) => E::Protocol(e.to_string()),
         }
     }
 }

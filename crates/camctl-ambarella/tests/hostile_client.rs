@@ -95,6 +95,26 @@ async fn uploads_over_the_cap_are_refused() {
 }
 
 #[tokio::test]
+async fn uploads_larger_than_the_free_space_are_refused_before_any_byte() {
+    let emu = emulator_with(|c| {
+        c.card_bytes = u64::MAX;
+        c.max_upload = u64::MAX;
+    })
+    .await;
+    let free = camctl_core::serve::free_space(emu.media()).expect("statvfs of the media folder");
+    let mut c = client(&emu).await;
+    // Announced larger than the disk holds; only 1 MiB is at hand, so an emulator that accepted would
+    // end the upload with "source ended", not with the camera's refusal.
+    let head = vec![7u8; 1 << 20];
+    let err = c
+        .upload_from(&mut head.as_slice(), free + (1 << 30), &md5_of(&head), &format!("{DIR}/HUGE.bin"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.rval(), Some(camctl_ambarella::wire::rval::NO_MORE_SPACE), "{err}");
+    assert!(!emu.media().join("DCIM/100MEDIA/HUGE.bin").exists());
+}
+
+#[tokio::test]
 async fn surplus_connections_are_closed_and_idle_ones_time_out() {
     let emu = emulator_with(|c| {
         c.max_connections = 3;

@@ -47,6 +47,22 @@ pub enum Error {
     /// The camera did not answer in time.
     #[error("timed out {0}")]
     Timeout(String),
+    /// Reading from the camera failed: the connection closed, went silent, went slower than the
+    /// progress floor, or announced more than a limit.
+    #[error("{protocol} connection: {source}")]
+    Read {
+        /// Protocol family as users know it.
+        protocol: &'static str,
+        /// What happened.
+        #[source]
+        source: crate::io::ReadError,
+    },
+    /// The peer sent bytes that do not decode; the source says how.
+    #[error("protocol error: {0}")]
+    Malformed(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Discovery (mDNS) failed.
+    #[error("{0}")]
+    Discovery(#[source] crate::discovery::Error),
     /// The peer sent something that does not follow the protocol.
     #[error("protocol error: {0}")]
     Protocol(String),
@@ -71,6 +87,17 @@ pub enum Error {
 }
 
 impl Error {
+    /// A failed read on a `protocol` connection.
+    pub fn read(protocol: &'static str, source: crate::io::ReadError) -> Self {
+        Error::Read { protocol, source }
+    }
+
+    /// Whether the camera went slower than the progress floor (the partial file is worth resuming
+    /// on a better link).
+    pub fn is_too_slow(&self) -> bool {
+        matches!(self, Error::Read { source: crate::io::ReadError::TooSlow(_), .. })
+    }
+
     /// Wraps an I/O error with what was being done.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io { context: context.into(), source }
@@ -109,6 +136,8 @@ impl Error {
             self,
             Error::Io { .. }
                 | Error::Timeout(_)
+                | Error::Read { .. }
+                | Error::Malformed(_)
                 | Error::Protocol(_)
                 | Error::Unreachable { .. }
                 | Error::WrongProtocol { .. }

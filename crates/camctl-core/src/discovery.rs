@@ -32,18 +32,18 @@ pub enum Error {
     NoInterface,
 }
 
-/// Result with this module's error.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
-
 impl From<Error> for crate::Error {
     fn from(e: Error) -> Self {
         match e {
-            // crate::Error has no mDNS variant: a daemon failure reads as a protocol error.
-            Error::Mdns(_) => crate::Error::Protocol(e.to_string()),
+            // The caller's mistake, not the network's.
             Error::NoInterface => crate::Error::InvalidValue(e.to_string()),
+            Error::Mdns(_) => crate::Error::Discovery(e),
         }
     }
 }
+
+/// Result with this module's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The records of one announced service instance: PTR, SRV to `instance.local.:port`, TXT, A/AAAA.
 ///

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use camctl_core::io::Floor;
+use camctl_core::io::{Floor, ReadError};
 use camctl_core::log::{Throttle, shown};
 use camctl_core::text::escape;
 use camctl_core::warn_throttled;
@@ -223,9 +223,11 @@ impl Conn {
             Error::Wire(WireError::BadMagic(m)) => {
                 format!("answered {:02x} {:02x} {:02x} {:02x}, not a Lytro frame", m[0], m[1], m[2], m[3])
             }
-            Error::Closed => "closed the connection without answering".into(),
-            Error::Io(io) if is_reset(io) => "closed the connection without answering".into(),
-            Error::Wire(WireError::Truncated(_)) => "closed the connection in the first frame".into(),
+            Error::Read(ReadError::Closed) => "closed the connection without answering".into(),
+            Error::Read(ReadError::Io(io)) | Error::Io(io) if is_reset(io) => {
+                "closed the connection without answering".into()
+            }
+            Error::Read(ReadError::Truncated(_)) => "closed the connection in the first frame".into(),
             _ => return e,
         };
         Error::NotLytro { addr: self.addr.clone(), detail }

@@ -11,9 +11,9 @@ pub enum Error {
     /// The peer sent bytes that do not decode.
     #[error("malformed message: {0}")]
     Wire(#[from] WireError),
-    /// The peer closed the connection.
-    #[error("connection closed by peer")]
-    Closed,
+    /// Reading from the peer failed: closed, silent, too slow, or more than a limit announced.
+    #[error("{0}")]
+    Read(#[from] camctl_core::io::ReadError),
     /// No answer in time.
     #[error("timed out waiting for {0}")]
     Timeout(&'static str),
@@ -60,9 +60,9 @@ impl From<Error> for camctl_core::Error {
             Error::InvalidValue(v) => E::InvalidValue(v),
             Error::Unreachable { addr, source } => E::unreachable(PROTOCOL, &addr, &source),
             Error::NotLytro { addr, detail } => E::wrong_protocol(PROTOCOL, &addr, &detail),
-            Error::Wire(_) | Error::Closed | Error::Protocol(_) | Error::Poisoned => {
-                E::Protocol(e.to_string())
-            }
+            Error::Read(r) => E::read(PROTOCOL, r),
+            Error::Wire(_) => E::Malformed(Box::new(e)),
+            Error::Protocol(_) | Error::Poisoned => E::Protocol(e.to_string()),
         }
     }
 }

@@ -23,7 +23,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use camctl_core::io::Floor;
+use camctl_core::io::{Floor, ReadError};
 use camctl_core::log::{Throttle, shown};
 use camctl_core::warn_throttled;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -732,7 +732,7 @@ impl Client {
             let remaining = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(remaining, self.events.recv()).await {
                 Err(_) => return Err(Error::Timeout("CaptureComplete")),
-                Ok(None) => return Err(Error::Closed),
+                Ok(None) => return Err(ReadError::Closed.into()),
                 Ok(Some(event)) => {
                     let event = event?;
                     match event.code {
@@ -793,7 +793,7 @@ impl Client {
         self.event_writer.lock().await.write_all(&Packet::ProbeRequest.to_bytes()?).await?;
         match tokio::time::timeout(self.timeout, rx).await {
             Ok(Ok(())) => Ok(start.elapsed()),
-            Ok(Err(_)) => Err(Error::Closed),
+            Ok(Err(_)) => Err(ReadError::Closed.into()),
             Err(_) => Err(Error::Timeout("Probe Response")),
         }
     }
@@ -868,8 +868,8 @@ async fn first_answer<S: AsyncRead + AsyncWrite + Unpin>(
     // A timeout stays a timeout: a camera showing an "allow this computer?" prompt is slow, not foreign.
     let verdict = match conn.peek().await {
         Ok(first) => not_ptpip(first),
-        Err(Error::Timeout(_)) => return Err(Error::Timeout("Init_Command_Ack")),
-        Err(Error::Io(e))
+        Err(Error::Read(ReadError::Idle(_))) => return Err(Error::Timeout("Init_Command_Ack")),
+        Err(Error::Read(ReadError::Io(e)))
             if matches!(
                 e.kind(),
                 std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
@@ -886,7 +886,7 @@ async fn first_answer<S: AsyncRead + AsyncWrite + Unpin>(
     }
     match conn.read_packet().await {
         Ok(p) => Ok(p),
-        Err(Error::Closed | Error::Wire(WireError::Truncated(_))) => {
+        Err(Error::Read(ReadError::Closed | ReadError::Truncated(_))) => {
             Err(foreign("it closed the connection in the middle of its answer".into()))
         }
         Err(Error::Wire(e)) => Err(foreign(format!("its answer is not a PTP/IP packet ({e})"))),
@@ -971,7 +971,7 @@ async fn event_loop(
                 warn_throttled!(junk, "skipping a {len}-byte packet of type {kind} on the event connection");
                 continue;
             }
-            Err(Error::Closed) => return,
+            Err(Error::Read(ReadError::Closed)) => return,
             Err(e) => {
                 let _ = tx.send(Err(e)).await;
                 return;

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use camctl_core::io::{Floor, FloorCheck, ReadFullError, read_full_under, read_some_under};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use camctl_core::io::{Floor, FramedStream, ReadError};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::wire::{HEADER_LEN, Header, Packet, WireError, kind};
 
 /// Largest packet read whole into memory. Data packets larger than this are only ever streamed;
@@ -21,53 +21,31 @@ const LOGGED_BYTES: usize = 64;
 
 /// One PTP/IP connection (command or event socket).
 pub struct Connection<S> {
-    stream: BufReader<S>,
-    out: Vec<u8>,
-    read_timeout: Option<Duration>,
+    stream: FramedStream<S>,
     /// Name of this connection in packet logs; `None` = packets are not logged.
     log_name: Option<&'static str>,
-    /// The progress floor every read is held to while a transfer runs (see [`Connection::start_floor`]).
-    floor: Option<FloorCheck>,
 }
 
 impl<S: AsyncRead + Unpin> Connection<S> {
     /// Wraps a connected stream.
     pub fn new(stream: S) -> Self {
-        Connection {
-            stream: BufReader::with_capacity(64 * 1024, stream),
-            out: Vec::with_capacity(256),
-            read_timeout: None,
-            log_name: None,
-            floor: None,
-        }
+        Connection { stream: FramedStream::new(stream, 64 * 1024), log_name: None }
     }
 
     /// Holds every read from now on to `floor` (none = only the idle timeout), until
     /// [`Connection::stop_floor`]. A floor already running keeps its window.
     pub fn start_floor(&mut self, floor: Option<Floor>) {
-        if self.floor.is_none() {
-            self.floor = floor.map(FloorCheck::new);
-        }
+        self.stream.start_floor(floor);
     }
 
     /// Ends the floor started by [`Connection::start_floor`].
     pub fn stop_floor(&mut self) {
-        self.floor = None;
+        self.stream.stop_floor();
     }
 
     /// Whether a floor is running.
     pub fn floor_running(&self) -> bool {
-        self.floor.is_some()
-    }
-
-    /// One read under the idle timeout and, while one runs, the progress floor.
-    async fn read_chunk(&mut self, buf: &mut [u8]) -> Result<usize, ReadFullError> {
-        read_some_under(&mut self.stream, buf, self.read_timeout, self.floor.as_mut()).await
-    }
-
-    /// Fills `buf` like `read_full`, under the floor when one runs.
-    async fn fill(&mut self, buf: &mut [u8]) -> Result<(), ReadFullError> {
-        read_full_under(&mut self.stream, buf, self.read_timeout, self.floor.as_mut()).await
+        self.stream.floor_running()
     }
 
     /// Logs every packet read or written at debug level (`-vv`), naming the connection `name`.
@@ -87,28 +65,18 @@ impl<S: AsyncRead + Unpin> Connection<S> {
     /// The bytes already read from the socket but not consumed (for logging the start of a data
     /// packet that is streamed rather than held); never waits.
     pub fn buffered(&self) -> &[u8] {
-        self.stream.buffer()
+        self.stream.buffered()
     }
 
     /// Waits for the peer's first bytes without consuming them; empty when the peer closed. Lets a
     /// caller tell a peer speaking another protocol from a slow one.
     pub async fn peek(&mut self) -> Result<&[u8]> {
-        match self.read_timeout {
-            Some(t) => match tokio::time::timeout(t, self.stream.fill_buf()).await {
-                Ok(r) => Ok(r?),
-                Err(_) => Err(Error::Timeout("data from the peer")),
-            },
-            None => Ok(self.stream.fill_buf().await?),
-        }
+        Ok(self.stream.peek().await?)
     }
 
-    /// Makes every read fail with [`Error::Timeout`] when the peer sends nothing for `timeout`.
+    /// Makes every read fail with [`ReadError::Idle`] when the peer sends nothing for `timeout`.
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
-        self.read_timeout = timeout;
-    }
-
-    async fn read_some(&mut self, buf: &mut [u8]) -> Result<usize> {
-        self.read_chunk(buf).await.map_err(|e| read_error(e, "packet"))
+        self.stream.set_idle_timeout(timeout);
     }
 
     /// The underlying stream.
@@ -116,27 +84,22 @@ impl<S: AsyncRead + Unpin> Connection<S> {
         self.stream.get_ref()
     }
 
-    /// Reads the next header; `Error::Closed` on a clean end of stream before it.
+    /// Reads the next header; [`ReadError::Closed`] on a clean end of stream before it.
     pub async fn read_header(&mut self) -> Result<Header> {
         let mut head = [0u8; HEADER_LEN];
-        self.fill(&mut head).await.map_err(|e| read_error(e, "header"))?;
+        self.stream.read_start(&mut head, "header").await?;
         Ok(Header::decode(&head)?)
     }
 
     /// Reads exactly `n` payload bytes into memory, refusing more than [`MAX_BUFFERED_PACKET`].
     pub async fn read_payload(&mut self, n: usize) -> Result<Vec<u8>> {
-        if n > MAX_BUFFERED_PACKET {
-            return Err(Error::Wire(WireError::TooLarge(n)));
-        }
-        let mut buf = vec![0u8; n];
-        self.read_exact(&mut buf).await?;
-        Ok(buf)
+        Ok(self.stream.read_vec(n as u64, MAX_BUFFERED_PACKET, "packet").await?)
     }
 
     /// Fills `buf` with the next payload bytes (for datasets collected across several data packets,
     /// without a second copy).
     pub async fn read_into(&mut self, buf: &mut [u8]) -> Result<()> {
-        self.read_exact(buf).await
+        Ok(self.stream.read_rest(buf, "packet").await?)
     }
 
     /// Reads and decodes one whole packet.
@@ -150,7 +113,7 @@ impl<S: AsyncRead + Unpin> Connection<S> {
     /// Reads a little-endian `u32` (the transaction id at the start of data packets).
     pub async fn read_u32(&mut self) -> Result<u32> {
         let mut b = [0u8; 4];
-        self.read_exact(&mut b).await?;
+        self.read_into(&mut b).await?;
         Ok(u32::from_le_bytes(b))
     }
 
@@ -163,9 +126,9 @@ impl<S: AsyncRead + Unpin> Connection<S> {
     ) -> Result<()> {
         while n > 0 {
             let want = buf.len().min(usize::try_from(n).unwrap_or(usize::MAX));
-            let got = self.read_some(&mut buf[..want]).await?;
+            let got = self.stream.read_some(&mut buf[..want]).await?;
             if got == 0 {
-                return Err(Error::Wire(WireError::Truncated("data packet")));
+                return Err(ReadError::Truncated("data packet").into());
             }
             out.write_all(&buf[..got]).await?;
             n -= got as u64;
@@ -175,26 +138,14 @@ impl<S: AsyncRead + Unpin> Connection<S> {
 
     /// Discards exactly `n` payload bytes.
     pub async fn skip_payload(&mut self, n: u64) -> Result<()> {
-        let mut buf = vec![0u8; STREAM_CHUNK.min(usize::try_from(n).unwrap_or(usize::MAX))];
-        self.copy_payload(n, &mut tokio::io::sink(), &mut buf).await
-    }
-
-    async fn read_exact(&mut self, buf: &mut [u8]) -> Result<()> {
-        match self.fill(buf).await {
-            Err(ReadFullError::Closed) => Err(Error::Wire(WireError::Truncated("packet"))),
-            other => other.map_err(|e| read_error(e, "packet")),
-        }
+        Ok(self.stream.skip(n, STREAM_CHUNK, "data packet").await?)
     }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Writes one packet in a single write.
     pub async fn write_packet(&mut self, packet: &Packet) -> Result<()> {
-        self.out.clear();
-        packet.encode(&mut self.out)?;
-        self.log_sent();
-        self.stream.get_mut().write_all(&self.out).await?;
-        Ok(())
+        self.write_packets(std::slice::from_ref(packet)).await
     }
 
     /// Writes the header of a data packet (`Data` or `EndData`) whose payload of `data_len` bytes
@@ -202,36 +153,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     pub async fn write_data_header(&mut self, end: bool, tid: u32, data_len: u64) -> Result<()> {
         let len = usize::try_from(data_len).map_err(|_| WireError::TooLarge(usize::MAX))?;
         let header = Header::encode(if end { kind::END_DATA } else { kind::DATA }, 4 + len)?;
-        self.out.clear();
-        self.out.extend_from_slice(&header);
-        self.out.extend_from_slice(&tid.to_le_bytes());
-        self.stream.get_mut().write_all(&self.out).await?;
+        let out = self.stream.stage();
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&tid.to_le_bytes());
+        self.stream.send_staged().await?;
         Ok(())
     }
 
     /// Writes raw bytes (the payload announced by [`Connection::write_data_header`]).
     pub async fn write_raw(&mut self, bytes: &[u8]) -> Result<()> {
-        self.stream.get_mut().write_all(bytes).await?;
+        self.stream.write_raw(bytes).await?;
         Ok(())
     }
 
     /// Writes several packets in one write (e.g. StartData + EndData + Response of a small data phase).
     pub async fn write_packets(&mut self, packets: &[Packet]) -> Result<()> {
-        self.out.clear();
+        let out = self.stream.stage();
         for p in packets {
-            p.encode(&mut self.out)?;
+            p.encode(out)?;
         }
         self.log_sent();
-        self.stream.get_mut().write_all(&self.out).await?;
+        self.stream.send_staged().await?;
         Ok(())
     }
 }
 
-impl<S> Connection<S> {
+impl<S: AsyncRead> Connection<S> {
     /// Logs each packet in the output buffer.
     fn log_sent(&self) {
         let Some(name) = self.log_name else { return };
-        let mut rest = self.out.as_slice();
+        let mut rest = self.stream.staged();
         while let Some(head) = rest.get(..HEADER_LEN).and_then(|h| <&[u8; HEADER_LEN]>::try_from(h).ok()) {
             let Ok(header) = Header::decode(head) else { return };
             let end = (header.length as usize).min(rest.len());
@@ -264,16 +215,6 @@ fn hex_prefix(parts: &[&[u8]], max: usize) -> String {
         out.push_str(&format!("{b:02x}"));
     }
     out
-}
-
-/// This crate's error for a failed read of the named part.
-fn read_error(e: ReadFullError, what: &'static str) -> Error {
-    match e {
-        ReadFullError::Closed => Error::Closed,
-        ReadFullError::Truncated { .. } => Error::Wire(WireError::Truncated(what)),
-        ReadFullError::Timeout(_) => Error::Timeout("data from the peer"),
-        ReadFullError::Io(e) => Error::Io(e),
-    }
 }
 
 #[cfg(test)]

@@ -27,9 +27,9 @@ pub enum Error {
     /// The peer sent bytes that do not decode.
     #[error("malformed packet: {0}")]
     Wire(#[from] WireError),
-    /// The peer closed the connection.
-    #[error("connection closed by peer")]
-    Closed,
+    /// Reading from the peer failed: closed, silent, too slow, or more than a limit announced.
+    #[error("{0}")]
+    Read(#[from] camctl_core::io::ReadError),
     /// No answer in time.
     #[error("timed out waiting for {0}")]
     Timeout(&'static str),
@@ -82,9 +82,9 @@ impl From<Error> for camctl_core::Error {
                 E::InvalidValue(e.to_string())
             }
             Error::Response { .. } => E::Camera(e.to_string()),
-            Error::Wire(_) | Error::Closed | Error::Unexpected { .. } | Error::Protocol(_) => {
-                E::Protocol(e.to_string())
-            }
+            Error::Read(r) => E::read("PTP/IP", r),
+            Error::Wire(_) => E::Malformed(Box::new(e)),
+            Error::Unexpected { .. } | Error::Protocol(_) => E::Protocol(e.to_string()),
         }
     }
 }

@@ -80,7 +80,8 @@ impl From<Error> for camctl_core::Error {
             Error::Refused(_) => E::Camera(e.to_string()),
             Error::UnknownSetting(_) => E::NotFound(e.to_string()),
             Error::InvalidValue { .. } | Error::ReadOnly(_) => E::InvalidValue(e.to_string()),
-            Error::Transport(_) | Error::Wire(_) | Error::Protocol(_) => E::Protocol(e.to_string()),
+            Error::Transport(_) | Error::Wire(_) => E::Malformed(Box::new(e)),
+            Error::Protocol(_) => E::Protocol(e.to_string()),
         }
     }
 }

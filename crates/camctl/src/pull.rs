@@ -552,12 +552,14 @@ async fn failure(file: &mut PartialFile, e: Error, bytes: u64) -> Fetched {
             disk_full: false,
         };
     }
-    Fetched::Failed {
-        reason: e.to_string(),
-        bytes,
-        connection_lost: e.is_connection_lost(),
-        disk_full: false,
-    }
+    let kept = std::fs::metadata(file.temp_path()).map(|m| m.len()).unwrap_or(0);
+    let reason = if e.is_too_slow() && kept > 0 {
+        // Worth saying: unlike a refusal, a slow link is worth another try, and nothing is lost.
+        format!("{e}; kept {kept} bytes in {} to resume from", file.temp_path().display())
+    } else {
+        e.to_string()
+    };
+    Fetched::Failed { reason, bytes, connection_lost: e.is_connection_lost(), disk_full: false }
 }
 
 fn local_failure(reason: String, bytes: u64, disk_full: bool) -> Fetched {

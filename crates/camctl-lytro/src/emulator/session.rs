@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use camctl_core::io::ReadError;
 use camctl_core::time::DateTime;
 use tokio::net::TcpStream;
 
@@ -56,7 +57,7 @@ pub(crate) async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr
     loop {
         match s.step().await {
             Ok(()) => {}
-            Err(Error::Closed) => break,
+            Err(Error::Read(ReadError::Closed)) => break,
             Err(e) => {
                 tracing::warn!(%peer, error = %e, "closing command connection");
                 break;
@@ -70,7 +71,7 @@ impl Session {
         let idle = self.shared.config.idle_timeout;
         let Some(header) = camctl_core::serve::timed(idle, self.conn.read_header()).await else {
             tracing::debug!("idle command connection closed");
-            return Err(Error::Closed);
+            return Err(ReadError::Closed.into());
         };
         let header = header?;
         let payload = self.conn.read_payload(header.payload_len(), MAX_REQUEST_PAYLOAD).await?;

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use camctl_core::io::ReadError;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -223,7 +224,9 @@ pub(super) async fn run(
     };
     match session.serve().await {
         Ok(()) => tracing::info!(%peer, conn_id, "command connection closed"),
-        Err(Error::Io(e)) => tracing::info!(%peer, conn_id, error = %e, "command connection lost"),
+        Err(e @ (Error::Io(_) | Error::Read(_))) => {
+            tracing::info!(%peer, conn_id, error = %e, "command connection lost")
+        }
         Err(e) => tracing::warn!(%peer, conn_id, error = %e, "bad input, command connection closed"),
     }
 }
@@ -291,7 +294,7 @@ impl Session {
                     return Ok(None);
                 }
                 Some(Ok(h)) => h,
-                Some(Err(Error::Closed)) => return Ok(None),
+                Some(Err(Error::Read(ReadError::Closed))) => return Ok(None),
                 Some(Err(e)) => return Err(e),
             };
             let skip_empty_end = std::mem::take(&mut self.skip_empty_end);
