@@ -1557,3 +1557,287 @@ pub fn encode_viewfinder(jpeg: &[u8], out: &mut Vec<u8>) {
     put_u32(out, 8);
     put_u32(out, viewfinder::END);
 }
+
+#[cfg(test)]
+mod tests {
+    //! Golden bytes from `ptpip-vendors.md` §2.3–§2.5 (records built from gphoto2's offsets, vcam's real
+    //! GetEvent dump facts).
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        s.split_whitespace().map(|t| u8::from_str_radix(t, 16).unwrap()).collect()
+    }
+
+    fn one(bytes: &[u8]) -> EosEvent {
+        let mut events = decode_events(bytes).unwrap();
+        assert_eq!(events.len(), 1);
+        events.remove(0)
+    }
+
+    fn encoded(e: &EosEvent) -> Vec<u8> {
+        let mut out = Vec::new();
+        e.encode(&mut out);
+        out
+    }
+
+    #[test]
+    fn golden_prop_value_changed() {
+        let bytes = hex("10 00 00 00 89 c1 00 00 01 d1 00 00 30 00 00 00");
+        let e = one(&bytes);
+        let EosEvent::PropValueChanged(p) = &e else { panic!("{e:?}") };
+        assert_eq!((p.code, p.int_value()), (prop::APERTURE, Some(0x30)));
+        assert_eq!(p.typed_value(), Some(PropValue::U16(0x30)));
+        assert_eq!(APERTURE.name(p.int_value().unwrap()), "5.6");
+        assert_eq!(e, EosEvent::PropValueChanged(EosProp::int(prop::APERTURE, 0x30)));
+        assert_eq!(encoded(&e), bytes);
+    }
+
+    #[test]
+    fn golden_avail_list_changed() {
+        let bytes = hex("24 00 00 00 8a c1 00 00 03 d1 00 00 03 00 00 00 04 00 00 00 \
+             00 00 00 00 48 00 00 00 50 00 00 00 58 00 00 00");
+        let e = one(&bytes);
+        let expected = AllowedValues::ints(prop::ISO_SPEED, &[0, 0x48, 0x50, 0x58]);
+        assert_eq!(e, EosEvent::AllowedValues(expected.clone()));
+        assert_eq!(ISO.names(expected.int_values().unwrap()), ["Auto", "100", "200", "400"]);
+        assert_eq!(encoded(&e), bytes);
+    }
+
+    #[test]
+    fn golden_object_added_ex() {
+        let bytes =
+            hex("38 00 00 00 81 c1 00 00 01 40 27 09 01 00 02 00 01 38 00 00 00 00 00 00 00 00 00 00 \
+             d6 07 00 00 00 00 74 92 00 00 00 00 49 4d 47 5f 30 30 30 31 2e 4a 50 47 00 00 00 00");
+        let e = one(&bytes);
+        let object = EosObject {
+            handle: 0x0927_4001,
+            storage: 0x0002_0001,
+            format: 0x3801,
+            size: 2006,
+            parent: 0x9274_0000,
+            name: "IMG_0001.JPG".into(),
+        };
+        assert_eq!(e, EosEvent::ObjectAdded(object));
+        assert_eq!(encoded(&e), bytes);
+    }
+
+    #[test]
+    fn golden_request_object_transfer() {
+        let bytes =
+            hex("2c 00 00 00 86 c1 00 00 01 40 27 09 01 38 00 00 00 00 00 00 d6 07 00 00 00 00 00 00 \
+             49 4d 47 5f 30 30 30 31 2e 4a 50 47 00 00 00 00");
+        let e = one(&bytes);
+        let request =
+            TransferRequest { handle: 0x0927_4001, format: 0x3801, size: 2006, name: "IMG_0001.JPG".into() };
+        assert_eq!(e, EosEvent::RequestObjectTransfer(request));
+        assert_eq!(encoded(&e), bytes);
+    }
+
+    #[test]
+    fn object_added_64_reads_the_shifted_offsets() {
+        let mut bytes = hex("00 00 00 00 a7 c1 00 00 01 40 27 09 01 00 02 00 01 38 00 00");
+        bytes.extend([0; 8]); // 0x14..0x1C
+        bytes.extend(hex("d6 07 00 00 01 00 00 00 00 00 74 92 02 40 27 09"));
+        bytes.extend(b"IMG_0001.CR3\0\0\0\0");
+        let size = bytes.len() as u32;
+        bytes[..4].copy_from_slice(&size.to_le_bytes());
+        let EosEvent::ObjectAdded64(o) = one(&bytes) else { panic!() };
+        assert_eq!(o.object.parent, 0x9274_0000);
+        assert_eq!(o.object.name, "IMG_0001.CR3");
+        assert_eq!((o.second_handle, o.size64()), (0x0927_4002, (1 << 32) | 2006));
+        assert_eq!(encoded(&EosEvent::ObjectAdded64(o)), bytes);
+    }
+
+    #[test]
+    fn golden_vcam_dump_facts() {
+        // CTGInfoCheckComplete as in vcam's eos_events.bin, then two of its 16-byte value records,
+        // a type-3 list, and the terminator.
+        let mut data = hex("0c 00 00 00 a4 c1 00 00 01 00 02 00");
+        data.extend(hex("10 00 00 00 89 c1 00 00 02 d1 00 00 2d 00 00 00"));
+        data.extend(hex("10 00 00 00 89 c1 00 00 1b d1 00 00 03 0c 00 00"));
+        data.extend(hex(
+            "20 00 00 00 8a c1 00 00 1c d1 00 00 03 00 00 00 03 00 00 00 02 00 00 00 04 00 00 00 06 00 00 00",
+        ));
+        data.extend(TERMINATOR);
+        let events = decode_events(&data).unwrap();
+        assert_eq!(
+            events,
+            [
+                EosEvent::Notice { record_type: event::CTG_INFO_CHECK_COMPLETE, value: 0x0002_0001 },
+                EosEvent::PropValueChanged(EosProp::int(prop::SHUTTER_SPEED, 0x2D)),
+                EosEvent::PropValueChanged(EosProp::int(prop::AVAILABLE_SHOTS, 0xC03)),
+                EosEvent::AllowedValues(AllowedValues::ints(prop::CAPTURE_DESTINATION, &[2, 4, 6])),
+            ]
+        );
+        assert_eq!(SHUTTER_SPEED.name(0x2D), "2.5");
+        let mut out = Vec::new();
+        encode_events(&events, &mut out);
+        assert_eq!(out, data);
+    }
+
+    #[test]
+    fn terminators_and_their_absence() {
+        assert_eq!(decode_events(&TERMINATOR).unwrap(), []);
+        assert_eq!(decode_events(&[]).unwrap(), []);
+        // vcam's generator ends with a 12-byte zero record.
+        assert_eq!(decode_events(&hex("0c 00 00 00 00 00 00 00 00 00 00 00")).unwrap(), []);
+        // A last record that ends exactly at the data end is kept (gphoto2 would drop it).
+        let e = one(&hex("0c 00 00 00 8b c1 00 00 01 00 00 00"));
+        assert_eq!(e, EosEvent::CameraStatusChanged { status: CAMERA_STATUS_BUSY });
+        // Records after the terminator are not read.
+        let mut data = TERMINATOR.to_vec();
+        data.extend(hex("0c 00 00 00 8b c1 00 00 01 00 00 00"));
+        assert_eq!(decode_events(&data).unwrap(), []);
+        let mut out = Vec::new();
+        encode_events(&[], &mut out);
+        assert_eq!(out, TERMINATOR);
+    }
+
+    #[test]
+    fn framing_errors_are_typed() {
+        assert_eq!(decode_events(&[8, 0, 0]), Err(WireError::Truncated("EOS event record header")));
+        assert_eq!(decode_events(&hex("04 00 00 00 89 c1 00 00")), Err(WireError::BadLength(4)));
+        assert_eq!(
+            decode_events(&hex("10 00 00 00 89 c1 00 00 01 d1")),
+            Err(WireError::LengthMismatch { declared: 16, actual: 10 })
+        );
+        let many: Vec<u8> = (0..=MAX_EVENT_RECORDS).flat_map(|_| hex("08 00 00 00 01 c1 00 00")).collect();
+        assert_eq!(decode_events(&many), Err(WireError::TooLarge(many.len())));
+    }
+
+    #[test]
+    fn short_or_odd_records_stay_raw() {
+        // ObjectAddedEx needs a name byte at 0x28; a shorter one is kept as bytes, as gphoto2 skips it.
+        let short = hex("10 00 00 00 81 c1 00 00 01 00 00 00 02 00 00 00");
+        assert_eq!(
+            one(&short),
+            EosEvent::Unknown { record_type: event::OBJECT_ADDED_EX, payload: short[8..].to_vec() }
+        );
+        // A type-3 list whose count does not fit is kept raw.
+        let bad = hex("18 00 00 00 8a c1 00 00 01 d1 00 00 03 00 00 00 09 00 00 00 30 00 00 00");
+        let EosEvent::AllowedValues(a) = one(&bad) else { panic!() };
+        assert_eq!(a.values, AllowedList::Raw { list_type: 3, count: 9, data: hex("30 00 00 00") });
+        // Other list types are not decoded.
+        let other = hex("18 00 00 00 8a c1 00 00 01 d1 00 00 07 00 00 00 01 00 00 00 30 00 00 00");
+        let EosEvent::AllowedValues(a) = one(&other) else { panic!() };
+        assert_eq!(a.values, AllowedList::Raw { list_type: 7, count: 1, data: hex("30 00 00 00") });
+    }
+
+    #[test]
+    fn golden_set_prop_ex() {
+        let bytes = hex("0c 00 00 00 01 d1 00 00 30 00 00 00");
+        let p = EosProp::int(prop::APERTURE, 0x30);
+        assert_eq!(p.set_prop_ex_bytes(), bytes);
+        assert_eq!(EosProp::decode_set_prop_ex(&bytes).unwrap(), p);
+        // Strings: ASCII + NUL, total strlen + 9, no padding.
+        let owner = EosProp::string(prop::OWNER, "Ann");
+        assert_eq!(owner.set_prop_ex_bytes(), hex("0c 00 00 00 15 d1 00 00 41 6e 6e 00"));
+        assert_eq!(owner.typed_value(), Some(PropValue::Str("Ann".into())));
+        assert_eq!(EosProp::decode_set_prop_ex(&hex("07 00 00 00 01 d1 00")), Err(WireError::BadLength(7)));
+        assert_eq!(
+            EosProp::decode_set_prop_ex(&hex("0c 00 00 00 01 d1 00 00")),
+            Err(WireError::LengthMismatch { declared: 12, actual: 8 })
+        );
+    }
+
+    #[test]
+    fn golden_image_format_raw_plus_l() {
+        let bytes =
+            hex("2c 00 00 00 20 d1 00 00 02 00 00 00 10 00 00 00 06 00 00 00 00 00 00 00 04 00 00 00 \
+             10 00 00 00 01 00 00 00 00 00 00 00 03 00 00 00");
+        let p = EosProp::decode_set_prop_ex(&bytes).unwrap();
+        assert_eq!(p.typed_value(), Some(PropValue::U16(0x0C03)));
+        let format = ImageFormat::decode(&p.value).unwrap();
+        assert_eq!(image_format_name(format.code()), "RAW + L");
+        assert_eq!(image_format_code("RAW + L"), Some(0x0C03));
+        assert_eq!(ImageFormat::from_code(0x0C03), format);
+        assert_eq!(EosProp::image_format(prop::IMAGE_FORMAT, &format).set_prop_ex_bytes(), bytes);
+    }
+
+    #[test]
+    fn image_format_names_of_the_vcam_list() {
+        let names: Vec<String> =
+            [0x03FF, 0x02FF, 0x13FF, 0x12FF, 0xD3FF, 0xD2FF, 0xE3FF, 0xF3FF, 0x0C03, 0x0CFF]
+                .into_iter()
+                .map(image_format_name)
+                .collect();
+        assert_eq!(names, ["L", "cL", "M", "cM", "S1", "cS1", "S2", "S3", "RAW + L", "RAW"]);
+        // S1 is wire size 0xE, condensed to nibble 0xD.
+        assert_eq!(
+            ImageFormat::from_code(0xD3FF).first,
+            ImageFormatEntry { kind: 1, size: 0xE, compression: 3 }
+        );
+        assert_eq!(image_format_name(0x77FF), "Unknown value 77ff");
+        assert_eq!(image_format_code("Unknown value 77ff"), Some(0x77FF));
+        assert_eq!(image_format_code("XL"), None);
+    }
+
+    #[test]
+    fn value_tables_name_and_parse_like_gphoto2() {
+        assert_eq!(APERTURE.value("5.6"), Some(0x30));
+        assert_eq!(APERTURE.value("f/5.6"), Some(0x30));
+        assert_eq!(APERTURE.value("f/2.0"), Some(0x18));
+        assert_eq!(SHUTTER_SPEED.name(0x70), "1/125");
+        assert_eq!(SHUTTER_SPEED.value("1/4000"), Some(0x98));
+        assert_eq!(SHUTTER_SPEED.value("0.5"), Some(0x40));
+        assert_eq!(SHUTTER_SPEED.value("30"), Some(0x10));
+        assert_eq!(SHUTTER_SPEED.value("bulb"), Some(0x04));
+        assert_eq!(SHUTTER_SPEED.value("Bulb"), Some(0x04));
+        assert_eq!(ISO.name(0), "Auto");
+        assert_eq!(ISO.value("auto"), Some(0));
+        assert_eq!(ISO.value("100"), Some(0x48));
+        assert_eq!(EXPOSURE_COMPENSATION.value("1.0"), Some(0x08));
+        assert_eq!(EXPOSURE_COMPENSATION.value("+2"), Some(0x10));
+        assert_eq!(EXPOSURE_COMPENSATION.name(0xFD), "-0.3");
+        assert_eq!(WHITE_BALANCE.name(8), "Shadow");
+        assert_eq!(DRIVE_MODE.name(0x11), "Timer 2 sec");
+        assert_eq!(FOCUS_MODE.name(3), "Manual");
+        assert_eq!(BATTERY_LEVEL.name(4), "75%");
+        assert_eq!(battery_percent(4), Some(75));
+        assert_eq!(EVF_OUTPUT.value("PC"), Some(evf_output::PC));
+        // Unknown codes show as gphoto2 does and parse back.
+        assert_eq!(APERTURE.name(0xEE), "Unknown value 00ee");
+        assert_eq!(APERTURE.value("Unknown value 00ee"), Some(0xEE));
+        assert_eq!(APERTURE.value("f/99"), None);
+        assert!(std::ptr::eq(value_table(prop::ISO_SPEED).unwrap(), &ISO));
+        assert!(value_table(prop::IMAGE_FORMAT).is_none());
+    }
+
+    #[test]
+    fn int_values_use_the_declared_width() {
+        let wb = EosProp { code: prop::WHITE_BALANCE, value: hex("08 ff ff ff") };
+        assert_eq!((wb.int_value(), wb.typed_value()), (Some(8), Some(PropValue::U8(8))));
+        let shots = EosProp { code: prop::AVAILABLE_SHOTS, value: hex("03 0c") };
+        assert_eq!(shots.int_value(), None);
+        let unknown = EosProp { code: 0xD1FF, value: hex("01 02 03 04 05") };
+        assert_eq!((unknown.int_value(), unknown.typed_value()), (Some(0x0403_0201), None));
+    }
+
+    #[test]
+    fn viewfinder_reply_yields_the_first_jpeg() {
+        let jpeg = hex("ff d8 ff e0 00 10 ff d9");
+        let mut reply = Vec::new();
+        put_u32(&mut reply, 12);
+        put_u32(&mut reply, 4); // a non-image blob first
+        reply.extend([1, 2, 3, 4]);
+        let mut tail = Vec::new();
+        encode_viewfinder(&jpeg, &mut tail);
+        reply.extend(&tail);
+        assert_eq!(viewfinder_jpeg(&reply).unwrap(), Some(&jpeg[..]));
+        assert_eq!(tail[..8], hex("10 00 00 00 01 00 00 00"));
+        assert_eq!(tail[tail.len() - 8..], hex("08 00 00 00 00 00 00 00"));
+        let kinds: Vec<u32> = ViewfinderBlobs::new(&reply).map(|b| b.unwrap().kind).collect();
+        assert_eq!(kinds, [4, 1]);
+        assert_eq!(viewfinder_jpeg(&TERMINATOR).unwrap(), None);
+        assert_eq!(viewfinder_jpeg(&reply[..20]), Err(WireError::LengthMismatch { declared: 16, actual: 8 }));
+        assert_eq!(viewfinder_frame(&hex("09 00 00 00 09 00 00 00 aa")).unwrap().unwrap().data, [0xaa]);
+    }
+
+    #[test]
+    fn names_of_codes() {
+        assert_eq!(op::name(op::GET_EVENT), Some("EOS_GetEvent"));
+        assert_eq!(op::name(0x1001), None);
+        assert_eq!(event::name(event::OBJECT_ADDED_EX), Some("ObjectAddedEx"));
+        assert_eq!(EosEvent::ObjectRemoved { handle: 1 }.record_type(), event::OBJECT_REMOVED);
+    }
+}
