@@ -724,6 +724,13 @@ pub struct TransferRequest {
     pub name: String,
 }
 
+/// The field mask of an OLCInfoChanged payload (record offset 12; bits 0x1 button, 0x2 shutter, 0x4
+/// aperture, 0x8 ISO, 0x40 exposure, 0x100 focus info, 0x200 focus mask); `None` when too short. The
+/// fields after it need OLCInfoVersion to be sized, so they are left to the caller.
+pub fn olc_mask(payload: &[u8]) -> Option<u16> {
+    payload.get(4..6).map(|m| u16::from_le_bytes([m[0], m[1]]))
+}
+
 /// One decoded GetEvent record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EosEvent {
@@ -1831,6 +1838,14 @@ mod tests {
         assert_eq!(viewfinder_jpeg(&TERMINATOR).unwrap(), None);
         assert_eq!(viewfinder_jpeg(&reply[..20]), Err(WireError::LengthMismatch { declared: 16, actual: 8 }));
         assert_eq!(viewfinder_frame(&hex("09 00 00 00 09 00 00 00 aa")).unwrap().unwrap().data, [0xaa]);
+    }
+
+    #[test]
+    fn olc_mask_is_read_after_the_length() {
+        let e = one(&hex("10 00 00 00 a5 c1 00 00 08 00 00 00 02 00 00 00"));
+        let EosEvent::OlcInfoChanged { payload } = e else { panic!() };
+        assert_eq!(olc_mask(&payload), Some(0x0002));
+        assert_eq!(olc_mask(&payload[..5]), None);
     }
 
     #[test]
