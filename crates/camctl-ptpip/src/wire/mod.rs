@@ -4,6 +4,7 @@
 //! from a length field without first checking it against the bytes actually present.
 
 mod bytes;
+pub mod canon;
 pub mod codes;
 mod dataset;
 mod packet;
