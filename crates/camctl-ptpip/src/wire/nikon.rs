@@ -1259,7 +1259,8 @@ impl ExposureSetting {
                 EXPOSURE_TIME_BULB => "Bulb".into(),
                 NIKON_TIME_X200 => "x 200".into(),
                 EXPOSURE_TIME_TIME => "Time".into(),
-                v if (0..=0xFFFF_FFFF).contains(&v) => {
+                // A zero denominator has no reading; it shows (and parses back) as a raw value.
+                v if (0..=0xFFFF_FFFF).contains(&v) && v & 0xFFFF != 0 => {
                     let (num, den) = (v >> 16, v & 0xFFFF);
                     if den == 1 { num.to_string() } else { format!("{num}/{den}") }
                 }
@@ -1450,5 +1451,37 @@ pub fn describe_response(code: u16) -> String {
     match explain_response(code) {
         Some(advice) => format!("{} (0x{code:04X}): {advice}", rc::name(code)),
         None => format!("{} (0x{code:04X})", rc::name(code)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_writes_like_percent_g() {
+        assert_eq!(decimal(560, 100), "5.6");
+        assert_eq!(decimal(1400, 100), "14");
+        assert_eq!(decimal(105, 100), "1.05");
+        assert_eq!(decimal(-333, 1000), "-0.333");
+        assert_eq!(decimal(-700, 1000), "-0.7");
+        assert_eq!(decimal(0, 1000), "0");
+        assert_eq!(decimal(i64::from(i16::MIN), 1000), "-32.768");
+    }
+
+    #[test]
+    fn seconds_accept_gphoto2_forms() {
+        assert_eq!(scaled_seconds("1/125", 10_000.0), Some(80));
+        assert_eq!(scaled_seconds("1 1/2", 10_000.0), Some(15_000));
+        assert_eq!(scaled_seconds("0.5", 10_000.0), Some(5_000));
+        assert_eq!(scaled_seconds("1/0", 10_000.0), None);
+        assert_eq!(scaled_seconds("fast", 10_000.0), None);
+        assert_eq!(scaled_seconds("inf", 10_000.0), None);
+    }
+
+    #[test]
+    fn named_keeps_other_errors() {
+        assert_eq!(named::<()>("x", Err(WireError::Truncated("field"))), Err(WireError::Truncated("x")));
+        assert_eq!(named::<()>("x", Err(WireError::BadCount(9))), Err(WireError::BadCount(9)));
     }
 }
