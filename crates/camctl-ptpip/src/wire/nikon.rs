@@ -6,6 +6,17 @@
 //! Facts come from `shared/protocols/ptpip-vendors.md` §3 (libgphoto2's ptp2 camlib, digiCamControl
 //! for the live-view header) and the seed's "Profile creation packet" table; where those sources
 //! disagree or are silent the decoder is tolerant and the choice is documented at the item.
+//!
+//! Open points and how this module settles them:
+//! - live-view header length (128 / 384 / 64 by source, nothing for Z bodies): a hint that is
+//!   checked, with a bounded search for the JPEG start as the fallback ([`split_live_view`]);
+//! - the profile's subnet byte at 0x3E (prefix length in gphoto2, "first byte" in the seed): kept
+//!   raw, with [`prefix_len`] for gphoto2's reading;
+//! - the GetProfileAllData version byte, per-slot trailing byte and name field sizes: kept as
+//!   sent, and the emulator side writes the profile dataset's 17/33-byte fields;
+//! - CompressionSetting 0x5004 tables differ per model: only the reference's table is named,
+//!   other values read `Unknown value 0xNN` and still round-trip;
+//! - GetEvent counts beyond the data: a typed error where gphoto2 silently reads no events.
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -1164,6 +1175,8 @@ const IMAGE_QUALITY: &[(i64, &str)] = &[
     (7, "NEF+Fine"),
 ];
 
+/// CompressionSetting, a standard code the shared table does not name.
+const COMPRESSION_SETTING: u16 = 0x5004;
 /// 0x500D special values (Nikon).
 const EXPOSURE_TIME_BULB: i64 = 0xFFFF_FFFF;
 const EXPOSURE_TIME_TIME: i64 = 0xFFFF_FFFD;
@@ -1191,7 +1204,7 @@ impl ExposureSetting {
             ExposureSetting::Iso => codes::prop::EXPOSURE_INDEX,
             ExposureSetting::ExposureCompensation => codes::prop::EXPOSURE_BIAS_COMPENSATION,
             ExposureSetting::WhiteBalance => codes::prop::WHITE_BALANCE,
-            ExposureSetting::ImageQuality => 0x5004,
+            ExposureSetting::ImageQuality => COMPRESSION_SETTING,
         }
     }
 
