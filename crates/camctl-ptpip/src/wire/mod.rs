@@ -7,6 +7,7 @@ mod bytes;
 pub mod canon;
 pub mod codes;
 mod dataset;
+pub mod nikon;
 mod packet;
 
 pub use bytes::{Reader, put_ptp_string, put_u16, put_u16_array, put_u32, put_u32_array, put_u64};
