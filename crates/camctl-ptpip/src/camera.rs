@@ -12,6 +12,8 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::DEFAULT_PORT;
 use crate::client::{Client, ClientConfig, MAX_FOLDER_DEPTH, TreeEntry};
+use crate::dialect::Dialect;
+use crate::eos::Eos;
 use crate::props;
 use crate::wire::codes::{ev, op, prop};
 use crate::wire::{DeviceInfo, ObjectInfo, PropValue, parse_ptp_date};
@@ -19,13 +21,17 @@ use crate::wire::{DeviceInfo, ObjectInfo, PropValue, parse_ptp_date};
 /// Options a `ptpip://` URL may carry:
 /// - `timeout=SECS`: seconds any read may wait for the camera (default 10);
 /// - `floor=BYTES/SECS`: the slowest a transfer may go before it fails (default `1024/20`: at least
-///   1 KiB in every 20 s), `floor=0` for none.
-const URL_OPTIONS: &[&str] = &["timeout", "floor"];
+///   1 KiB in every 20 s), `floor=0` for none;
+/// - `dialect=generic|canon|nikon`: the maker's extensions to speak (default: from DeviceInfo).
+const URL_OPTIONS: &[&str] = &["timeout", "floor", "dialect"];
 
 /// A PTP/IP camera behind a [`Client`] session.
 pub struct PtpCamera {
     client: Client,
     device_info: Option<DeviceInfo>,
+    dialect: Dialect,
+    /// The Canon EOS session state, when the dialect is Canon.
+    eos: Option<Eos>,
     /// Folder paths of association handles, filled by listings, for naming captured files.
     folders: HashMap<u32, String>,
 }
@@ -54,8 +60,28 @@ impl PtpCamera {
                 ))
             })?;
         }
-        let client = Client::connect(&url.socket_addr(DEFAULT_PORT), config).await?;
-        Ok(PtpCamera { client, device_info: None, folders: HashMap::new() })
+        let forced = match url.options.get("dialect") {
+            None => None,
+            Some(v) => Some(Dialect::parse(v).ok_or_else(|| {
+                CoreError::InvalidValue(format!("dialect={}: use generic, canon or nikon", escape(v)))
+            })?),
+        };
+        let mut client = Client::connect(&url.socket_addr(DEFAULT_PORT), config).await?;
+        // A camera refusing GetDeviceInfo (some minimal responders) is spoken to generically.
+        let info = match client.device_info().await {
+            Ok(info) => Some(info),
+            Err(crate::Error::Response { .. }) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let detected = info.as_ref().map_or(Dialect::Generic, Dialect::detect);
+        let dialect = forced.unwrap_or(detected);
+        let eos = (dialect == Dialect::CanonEos).then(|| Eos::new(&info.clone().unwrap_or_default()));
+        Ok(PtpCamera { client, device_info: info, dialect, eos, folders: HashMap::new() })
+    }
+
+    /// The maker's dialect this session speaks.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
     }
 
     /// The underlying session, for PTP-specific operations.
@@ -129,7 +155,16 @@ fn handle_of(item: &MediaItem) -> Result<u32> {
 impl Camera for PtpCamera {
     async fn info(&mut self) -> Result<CameraInfo> {
         let di = self.device_info().await?.clone();
-        let battery = if di.properties.contains(&prop::BATTERY_LEVEL) {
+        let eos_battery = match self.eos.as_mut() {
+            Some(eos) => {
+                eos.prepare(&mut self.client).await?;
+                eos.battery_percent()
+            }
+            None => None,
+        };
+        let battery = if eos_battery.is_some() {
+            eos_battery
+        } else if di.properties.contains(&prop::BATTERY_LEVEL) {
             match self.client.prop_desc(prop::BATTERY_LEVEL).await {
                 // Enumerations 0..3 are quarters on some cameras (gphoto2 scales them the same way).
                 Ok(desc) => desc.current.as_i128().map(|v| match &desc.form {
@@ -141,7 +176,10 @@ impl Camera for PtpCamera {
         } else {
             None
         };
-        let mut extra = vec![("friendly name".to_string(), self.client.camera_name().to_string())];
+        let mut extra = vec![
+            ("friendly name".to_string(), self.client.camera_name().to_string()),
+            ("dialect".to_string(), self.dialect.name().to_string()),
+        ];
         if di.vendor_extension_id != 0 || !di.vendor_extension_desc.is_empty() {
             extra.push((
                 "vendor extension".into(),
@@ -222,10 +260,15 @@ impl Camera for PtpCamera {
     }
 
     async fn capture(&mut self) -> Result<Vec<MediaItem>> {
-        if !self.supports_op(op::INITIATE_CAPTURE).await? {
-            return Err(CoreError::Unsupported("this camera does not capture over PTP/IP".into()));
-        }
-        let handles = self.client.capture().await?;
+        let handles = match self.eos.as_mut() {
+            Some(eos) => eos.capture(&mut self.client).await?,
+            None => {
+                if !self.supports_op(op::INITIATE_CAPTURE).await? {
+                    return Err(CoreError::Unsupported("this camera does not capture over PTP/IP".into()));
+                }
+                self.client.capture().await?
+            }
+        };
         let mut items = Vec::new();
         for h in handles {
             let info = self.client.object_info(h).await?;
@@ -240,6 +283,9 @@ impl Camera for PtpCamera {
     }
 
     async fn settings(&mut self) -> Result<Vec<Setting>> {
+        if let Some(eos) = self.eos.as_mut() {
+            return Ok(eos.settings(&mut self.client).await?);
+        }
         let codes = self.device_info().await?.properties.clone();
         let mut out = Vec::new();
         let mut broken = Throttle::default();
@@ -254,11 +300,17 @@ impl Camera for PtpCamera {
     }
 
     async fn setting(&mut self, key: &str) -> Result<Setting> {
+        if let Some(eos) = self.eos.as_mut() {
+            return eos.setting(&mut self.client, key).await;
+        }
         let code = self.property_code(key).await?;
         self.describe(code).await
     }
 
     async fn set_setting(&mut self, key: &str, value: &str) -> Result<Setting> {
+        if let Some(eos) = self.eos.as_mut() {
+            return eos.set_setting(&mut self.client, key, value).await;
+        }
         let code = self.property_code(key).await?;
         let desc = self.client.prop_desc(code).await?;
         if !desc.writable {
@@ -273,6 +325,9 @@ impl Camera for PtpCamera {
     }
 
     async fn next_event(&mut self) -> Result<Option<Event>> {
+        if let Some(eos) = self.eos.as_mut() {
+            return Ok(Some(eos.next_event(&mut self.client).await?));
+        }
         let Some(event) = self.client.next_event().await? else { return Ok(None) };
         let p1 = event.params.get(0);
         let detail = match event.code {
@@ -288,7 +343,10 @@ impl Camera for PtpCamera {
         Ok(Some(Event { name: ev::name(event.code), detail }))
     }
 
-    async fn close(self) -> Result<()> {
+    async fn close(mut self) -> Result<()> {
+        if let Some(eos) = self.eos.as_mut() {
+            eos.finish(&mut self.client).await;
+        }
         Ok(self.client.close().await?)
     }
 }

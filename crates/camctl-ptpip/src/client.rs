@@ -508,6 +508,29 @@ impl Client {
         Ok(buf)
     }
 
+    /// Runs an operation without a data phase (vendor operations: SetRemoteMode, RemoteReleaseOn...)
+    /// and returns its response, whatever the code: vendor operations answer in their own terms.
+    pub async fn operation(&mut self, code: u16, params: &[u32]) -> Result<CodeAndParams> {
+        self.transact(code, params, None, DataIn::Discard).await
+    }
+
+    /// Runs an operation whose data-in phase is a dataset of at most `cap` bytes (GetEvent,
+    /// GetViewFinderData...); a response other than OK is [`Error::Response`].
+    pub async fn operation_in(&mut self, code: u16, params: &[u32], cap: usize) -> Result<Vec<u8>> {
+        self.dataset_capped(code, params, cap.min(MAX_DATASET)).await
+    }
+
+    /// Runs an operation with a data-out phase (SetDevicePropValueEx...); a response other than OK is
+    /// [`Error::Response`].
+    pub async fn operation_out(&mut self, code: u16, params: &[u32], data: &[u8]) -> Result<CodeAndParams> {
+        self.call(code, params, Some(data), DataIn::Discard).await
+    }
+
+    /// Drops the standard events received so far (before an operation whose events matter).
+    pub fn discard_events(&mut self) {
+        while self.events.try_recv().is_ok() {}
+    }
+
     /// GetDeviceInfo.
     pub async fn device_info(&mut self) -> Result<DeviceInfo> {
         Ok(DeviceInfo::decode(&self.dataset_capped(op::GET_DEVICE_INFO, &[], MAX_INFO_DATASET).await?)?)
@@ -724,7 +747,7 @@ impl Client {
     /// Returns the handles of the new objects.
     pub async fn capture(&mut self) -> Result<Vec<u32>> {
         // Events left over from before belong to nobody; drop them so they are not taken for ours.
-        while self.events.try_recv().is_ok() {}
+        self.discard_events();
         self.call(op::INITIATE_CAPTURE, &[0, 0], None, DataIn::Discard).await?;
         let deadline = Instant::now() + self.timeout.max(Duration::from_secs(30));
         let mut added = Vec::new();

@@ -6,12 +6,15 @@
 mod camera;
 pub mod client;
 pub mod connection;
+mod dialect;
 pub mod emulator;
+pub mod eos;
 mod error;
 pub mod props;
 pub mod wire;
 
 pub use camera::PtpCamera;
+pub use dialect::Dialect;
 pub use error::{Error, Result};
 
 /// The camera's real port.

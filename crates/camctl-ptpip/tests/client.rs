@@ -342,9 +342,13 @@ async fn url_options_are_checked_before_connecting() {
     let err = PtpCamera::connect(&url).await.err().unwrap();
     assert!(matches!(err, camctl_core::Error::InvalidValue(_)), "{err}");
     assert!(
-        err.to_string().contains(r#"unknown option "timout" in ptpip:// URL (known: timeout, floor)"#),
+        err.to_string()
+            .contains(r#"unknown option "timout" in ptpip:// URL (known: timeout, floor, dialect)"#),
         "{err}"
     );
+    let url = format!("ptpip://127.0.0.1:{port}?dialect=sony").parse().unwrap();
+    let err = PtpCamera::connect(&url).await.err().unwrap();
+    assert!(err.to_string().contains("dialect=sony: use generic, canon or nikon"), "{err}");
     let url = format!("ptpip://127.0.0.1:{port}?timeout=soon").parse().unwrap();
     let err = PtpCamera::connect(&url).await.err().unwrap();
     assert!(matches!(err, camctl_core::Error::InvalidValue(_)), "{err}");

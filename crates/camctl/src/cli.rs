@@ -24,7 +24,8 @@ pub struct Cli {
 /// Shown after the help of every command that takes a camera URL.
 const URL_HELP: &str = "\
 Camera URLs (default ports are the cameras' own; options after '?', joined with '&'):
-  ptpip://HOST[:PORT]      PTP/IP, TCP 15740          options: timeout=SECS, floor=BYTES/SECS
+  ptpip://HOST[:PORT]      PTP/IP, TCP 15740          options: timeout=SECS, floor=BYTES/SECS,
+                                                      dialect=generic|canon|nikon (default: detected)
   yi://HOST[:PORT]         Xiaomi Yi / Ambarella, TCP 7878 and data port 8787 (alias ambarella://)
                                                       options: data_port=N, verify=0|1, timeout=SECS,
                                                       floor=BYTES/SECS
