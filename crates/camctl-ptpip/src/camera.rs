@@ -14,6 +14,7 @@ use crate::DEFAULT_PORT;
 use crate::client::{Client, ClientConfig, MAX_FOLDER_DEPTH, TreeEntry};
 use crate::dialect::Dialect;
 use crate::eos::Eos;
+use crate::nikon::{self, Nikon};
 use crate::props;
 use crate::wire::codes::{ev, op, prop};
 use crate::wire::{DeviceInfo, ObjectInfo, PropValue, parse_ptp_date};
@@ -32,6 +33,8 @@ pub struct PtpCamera {
     dialect: Dialect,
     /// The Canon EOS session state, when the dialect is Canon.
     eos: Option<Eos>,
+    /// The Nikon session state, when the dialect is Nikon.
+    nikon: Option<Nikon>,
     /// Folder paths of association handles, filled by listings, for naming captured files.
     folders: HashMap<u32, String>,
 }
@@ -75,8 +78,13 @@ impl PtpCamera {
         };
         let detected = info.as_ref().map_or(Dialect::Generic, Dialect::detect);
         let dialect = forced.unwrap_or(detected);
-        let eos = (dialect == Dialect::CanonEos).then(|| Eos::new(&info.clone().unwrap_or_default()));
-        Ok(PtpCamera { client, device_info: info, dialect, eos, folders: HashMap::new() })
+        let mut info = info.unwrap_or_default();
+        let eos = (dialect == Dialect::CanonEos).then(|| Eos::new(&info));
+        let nikon = match dialect {
+            Dialect::Nikon => Some(Nikon::start(&mut client, &mut info).await?),
+            _ => None,
+        };
+        Ok(PtpCamera { client, device_info: Some(info), dialect, eos, nikon, folders: HashMap::new() })
     }
 
     /// The maker's dialect this session speaks.
@@ -100,8 +108,16 @@ impl PtpCamera {
         Ok(self.device_info().await?.operations.contains(&code))
     }
 
+    /// A failed operation in the user's terms: Nikon refusals say what to change on the camera.
+    fn explain(&self, e: crate::Error) -> CoreError {
+        if self.nikon.is_some() { nikon::explain(e) } else { e.into() }
+    }
+
     async fn property_code(&mut self, key: &str) -> Result<u16> {
-        let code = props::code_of(key).ok_or_else(|| CoreError::NotFound(format!("setting {key:?}")))?;
+        let vendor = if self.nikon.is_some() { nikon::code_of(key) } else { None };
+        let code = vendor
+            .or_else(|| props::code_of(key))
+            .ok_or_else(|| CoreError::NotFound(format!("setting {key:?}")))?;
         if !self.device_info().await?.properties.contains(&code) {
             return Err(CoreError::NotFound(format!("setting {key:?}: the camera does not have it")));
         }
@@ -109,7 +125,12 @@ impl PtpCamera {
     }
 
     async fn describe(&mut self, code: u16) -> Result<Setting> {
-        let desc = self.client.prop_desc(code).await?;
+        let desc = self.client.prop_desc(code).await.map_err(|e| self.explain(e))?;
+        if self.nikon.is_some()
+            && let Some(setting) = nikon::describe(&desc)
+        {
+            return Ok(setting);
+        }
         Ok(Setting {
             key: props::key_of(code),
             label: props::label_of(code),
@@ -211,7 +232,10 @@ impl Camera for PtpCamera {
     }
 
     async fn list_media(&mut self) -> Result<Vec<MediaItem>> {
-        let tree: Vec<TreeEntry> = self.client.object_tree().await?;
+        let tree: Vec<TreeEntry> = match self.client.object_tree().await {
+            Ok(tree) => tree,
+            Err(e) => return Err(self.explain(e)),
+        };
         self.folders.clear();
         let mut items = Vec::new();
         for e in tree {
@@ -232,20 +256,28 @@ impl Camera for PtpCamera {
         // ObjectInfo's size caps a data phase of unknown length (0xFFFFFFFF: 4 GiB or more, unknown).
         let size = (item.size > 0 && item.size < u64::from(u32::MAX)).then_some(item.size);
         if offset == 0 {
-            return Ok(self.client.get_object_sized(handle, 0, size, out).await?);
+            return self.client.get_object_sized(handle, 0, size, out).await.map_err(|e| self.explain(e));
         }
         if offset >= item.size {
             return Ok(0);
         }
         if !self.supports_op(op::GET_PARTIAL_OBJECT).await? || offset > u64::from(u32::MAX) {
             // No partial reads: fetch it all and drop what the caller already has.
-            return Ok(self.client.get_object_sized(handle, offset, size, out).await?);
+            return self
+                .client
+                .get_object_sized(handle, offset, size, out)
+                .await
+                .map_err(|e| self.explain(e));
         }
         let mut done = 0u64;
         let mut position = offset;
         while position < item.size {
             let want = u32::try_from(item.size - position).unwrap_or(u32::MAX);
-            let n = self.client.get_partial_object(handle, position as u32, want, out).await?;
+            let n = self
+                .client
+                .get_partial_object(handle, position as u32, want, out)
+                .await
+                .map_err(|e| self.explain(e))?;
             if n == 0 {
                 break;
             }
@@ -260,9 +292,12 @@ impl Camera for PtpCamera {
     }
 
     async fn capture(&mut self) -> Result<Vec<MediaItem>> {
-        let handles = match self.eos.as_mut() {
-            Some(eos) => eos.capture(&mut self.client).await?,
-            None => {
+        let handles = if let Some(eos) = self.eos.as_mut() {
+            eos.capture(&mut self.client).await?
+        } else if let Some(nikon) = self.nikon.as_mut() {
+            nikon.capture(&mut self.client).await.map_err(nikon::explain)?
+        } else {
+            {
                 if !self.supports_op(op::INITIATE_CAPTURE).await? {
                     return Err(CoreError::Unsupported("this camera does not capture over PTP/IP".into()));
                 }
@@ -316,17 +351,22 @@ impl Camera for PtpCamera {
         if !desc.writable {
             return Err(CoreError::InvalidValue(format!("{} is read-only", props::key_of(code))));
         }
-        let parsed: PropValue = props::parse_value(&desc, value).map_err(CoreError::InvalidValue)?;
+        let vendor = if self.nikon.is_some() { nikon::parse(&desc, value) } else { None };
+        let parsed: PropValue =
+            vendor.unwrap_or_else(|| props::parse_value(&desc, value)).map_err(CoreError::InvalidValue)?;
         if !desc.accepts(&parsed) {
             return Err(CoreError::InvalidValue(props::refusal(&desc, value)));
         }
-        self.client.set_prop_value(code, &parsed).await?;
+        self.client.set_prop_value(code, &parsed).await.map_err(|e| self.explain(e))?;
         self.describe(code).await
     }
 
     async fn next_event(&mut self) -> Result<Option<Event>> {
         if let Some(eos) = self.eos.as_mut() {
             return Ok(Some(eos.next_event(&mut self.client).await?));
+        }
+        if let Some(nikon) = self.nikon.as_mut().filter(|n| n.polls_events()) {
+            return Ok(Some(nikon.next_event(&mut self.client).await?));
         }
         let Some(event) = self.client.next_event().await? else { return Ok(None) };
         let p1 = event.params.get(0);

@@ -10,6 +10,7 @@ mod dialect;
 pub mod emulator;
 pub mod eos;
 mod error;
+pub mod nikon;
 pub mod props;
 pub mod wire;
 
