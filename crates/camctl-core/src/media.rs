@@ -11,6 +11,42 @@ use std::path::{Path, PathBuf};
 /// JPEG quality: typical for camera "fine" settings.
 const QUALITY: u8 = 85;
 
+/// The width and height a JPEG's frame header (SOF0..SOF15, except DHT/JPG/DAC) gives, walking its
+/// marker segments; `None` for anything else. Total: every length is checked against the bytes.
+///
+/// ```
+/// let jpeg = camctl_core::media::sample_jpeg(64, 48, 1);
+/// assert_eq!(camctl_core::media::jpeg_dimensions(&jpeg), Some((64, 48)));
+/// assert_eq!(camctl_core::media::jpeg_dimensions(&jpeg[..20]), None);
+/// assert_eq!(camctl_core::media::jpeg_dimensions(b"not a jpeg"), None);
+/// ```
+pub fn jpeg_dimensions(jpeg: &[u8]) -> Option<(u16, u16)> {
+    if jpeg.get(..2)? != [0xFF, 0xD8] {
+        return None;
+    }
+    let mut at = 2;
+    loop {
+        let (&ff, &marker) = (jpeg.get(at)?, jpeg.get(at + 1)?);
+        if ff != 0xFF {
+            return None;
+        }
+        if marker == 0xFF {
+            // Fill byte.
+            at += 1;
+            continue;
+        }
+        let len = usize::from(u16::from_be_bytes([*jpeg.get(at + 2)?, *jpeg.get(at + 3)?]));
+        if (0xC0..=0xCF).contains(&marker) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
+            let sof = jpeg.get(at + 4..at + 9)?;
+            return Some((u16::from_be_bytes([sof[3], sof[4]]), u16::from_be_bytes([sof[1], sof[2]])));
+        }
+        if marker == 0xDA || len < 2 {
+            return None;
+        }
+        at += 2 + len;
+    }
+}
+
 /// Encodes a `width` x `height` synthetic photo as a JPEG; `seed` changes the content (same seed -> same bytes).
 ///
 /// A width or height of 0 is clamped to 1. The result is a baseline (SOF0) JFIF JPEG.

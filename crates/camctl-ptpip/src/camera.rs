@@ -108,6 +108,31 @@ impl PtpCamera {
         Ok(self.device_info().await?.operations.contains(&code))
     }
 
+    /// One live-view JPEG (Canon EOS: GetViewFinderData; Nikon: GetLiveViewImg). The first call
+    /// starts live view; [`PtpCamera::end_live`] ends it (closing the session does too).
+    pub async fn live_frame(&mut self) -> Result<Vec<u8>> {
+        if let Some(eos) = self.eos.as_mut() {
+            return Ok(eos.live_frame(&mut self.client).await?);
+        }
+        if let Some(nikon) = self.nikon.as_mut() {
+            return nikon.live_frame(&mut self.client).await.map_err(nikon::explain);
+        }
+        Err(CoreError::Unsupported(
+            "live view over PTP/IP needs a maker's dialect (canon or nikon); this camera speaks the generic one"
+                .into(),
+        ))
+    }
+
+    /// Ends live view started by [`PtpCamera::live_frame`].
+    pub async fn end_live(&mut self) {
+        if let Some(eos) = self.eos.as_mut() {
+            eos.end_live(&mut self.client).await;
+        }
+        if let Some(nikon) = self.nikon.as_mut() {
+            nikon.end_live(&mut self.client).await;
+        }
+    }
+
     /// A failed operation in the user's terms: Nikon refusals say what to change on the camera.
     fn explain(&self, e: crate::Error) -> CoreError {
         if self.nikon.is_some() { nikon::explain(e) } else { e.into() }
@@ -386,6 +411,9 @@ impl Camera for PtpCamera {
     async fn close(mut self) -> Result<()> {
         if let Some(eos) = self.eos.as_mut() {
             eos.finish(&mut self.client).await;
+        }
+        if let Some(nikon) = self.nikon.as_mut() {
+            nikon.end_live(&mut self.client).await;
         }
         Ok(self.client.close().await?)
     }

@@ -151,6 +151,8 @@ pub struct Eos {
     pending: VecDeque<Event>,
     last_keep_on: Instant,
     dropped: Throttle,
+    /// The live-view output (0xD1B0) before live view began, while it runs.
+    live_output: Option<u32>,
 }
 
 impl Eos {
@@ -167,6 +169,7 @@ impl Eos {
             pending: VecDeque::new(),
             last_keep_on: Instant::now(),
             dropped: Throttle::default(),
+            live_output: None,
         }
     }
 
@@ -460,6 +463,69 @@ impl Eos {
         Ok(self.describe(&self.props[&code]))
     }
 
+    /// One live-view JPEG: the first call turns the viewfinder on and routes it to the computer
+    /// (EVF mode 0xD1B1 := 1, output 0xD1B0 := PC as gphoto2 does); frames not ready yet
+    /// (ObjectNotReady 0xA102, DeviceBusy) are asked for again for up to 3 s.
+    pub async fn live_frame(&mut self, c: &mut Client) -> Result<Vec<u8>> {
+        self.prepare(c).await?;
+        if self.live_output.is_none() {
+            self.drain(c).await?;
+            if self.props.get(&prop::EVF_MODE).and_then(EosProp::int_value).is_some_and(|m| m != 1) {
+                let code = c
+                    .operation_out(
+                        op::SET_DEVICE_PROP_VALUE_EX,
+                        &[],
+                        &EosProp::int(prop::EVF_MODE, 1).set_prop_ex_bytes(),
+                    )
+                    .await;
+                // Busy is tolerated (gphoto2 too): the next frames tell.
+                if let Err(e) = code
+                    && !matches!(e, Error::Response { code: rc::DEVICE_BUSY, .. })
+                {
+                    return Err(e);
+                }
+            }
+            let output = self.props.get(&prop::EVF_OUTPUT_DEVICE).and_then(EosProp::int_value).unwrap_or(0);
+            if output & !canon::evf_output::TFT == 0 {
+                let pc = EosProp::int(prop::EVF_OUTPUT_DEVICE, canon::evf_output::PC);
+                c.operation_out(op::SET_DEVICE_PROP_VALUE_EX, &[], &pc.set_prop_ex_bytes()).await?;
+                self.props.insert(prop::EVF_OUTPUT_DEVICE, pc);
+            }
+            self.live_output = Some(output);
+        }
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let mut tries = 0u32;
+        loop {
+            self.keep_on(c).await?;
+            let params = [op::VIEWFINDER_DATA_PARAM, 0, 0];
+            match c.operation_in(op::GET_VIEWFINDER_DATA, &params, MAX_EVENT_DATA).await {
+                Ok(data) => {
+                    return match canon::viewfinder_jpeg(&data)? {
+                        Some(jpeg) => Ok(jpeg.to_vec()),
+                        None => Err(Error::Protocol("the live-view data holds no JPEG".into())),
+                    };
+                }
+                Err(Error::Response { code: canon::rc::OBJECT_NOT_READY | rc::DEVICE_BUSY, .. })
+                    if Instant::now() < deadline =>
+                {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(5) * tries.min(20)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Gives the viewfinder back to the camera's screen after [`Eos::live_frame`].
+    pub async fn end_live(&mut self, c: &mut Client) {
+        if let Some(output) = self.live_output.take() {
+            let back = EosProp::int(prop::EVF_OUTPUT_DEVICE, output);
+            if c.operation_out(op::SET_DEVICE_PROP_VALUE_EX, &[], &back.set_prop_ex_bytes()).await.is_ok() {
+                self.props.insert(prop::EVF_OUTPUT_DEVICE, back);
+            }
+        }
+    }
+
     /// Battery charge in percent, when the camera reported it.
     pub fn battery_percent(&self) -> Option<u8> {
         self.props.get(&prop::BATTERY_POWER).and_then(EosProp::int_value).and_then(canon::battery_percent)
@@ -468,6 +534,7 @@ impl Eos {
     /// Leaves event mode so the camera's own controls work again (gphoto2's exit sequence, shortened:
     /// failures here must not hide the command's result).
     pub async fn finish(&mut self, c: &mut Client) {
+        self.end_live(c).await;
         if self.prepared {
             let _ = self.drain(c).await;
             let _ = c.operation(op::SET_EVENT_MODE, &[0]).await;

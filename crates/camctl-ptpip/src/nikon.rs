@@ -19,6 +19,9 @@ use crate::wire::{DeviceInfo, DevicePropDesc, PropForm, PropValue};
 /// Largest GetEvent / GetVendorPropCodes reply read (a real one is a few hundred bytes).
 const MAX_EVENT_DATA: usize = 1 << 20;
 
+/// Largest live-view image read (real ones are a few hundred KiB).
+const MAX_LIVE_VIEW: usize = 8 << 20;
+
 /// DeviceReady polling after a capture: gphoto2 asks every 100 ms, up to 10,000 times; camctl gives
 /// the camera a minute.
 const READY_EVERY: Duration = Duration::from_millis(100);
@@ -39,7 +42,10 @@ const MAX_PENDING_EVENTS: usize = 1024;
 /// What a Nikon session needs besides the generic client.
 pub struct Nikon {
     operations: Vec<u16>,
+    model: String,
     pending: VecDeque<NikonEvent>,
+    /// Whether live view was started.
+    live: bool,
 }
 
 impl Nikon {
@@ -62,7 +68,12 @@ impl Nikon {
                 Err(e) => return Err(e),
             }
         }
-        Ok(Nikon { operations: info.operations.clone(), pending: VecDeque::new() })
+        Ok(Nikon {
+            operations: info.operations.clone(),
+            model: info.model.clone(),
+            pending: VecDeque::new(),
+            live: false,
+        })
     }
 
     fn supports(&self, code: u16) -> bool {
@@ -173,6 +184,50 @@ impl Nikon {
             if self.poll(c).await? == 0 {
                 tokio::time::sleep(POLL_EVERY).await;
             }
+        }
+    }
+
+    /// One live-view JPEG: StartLiveView and DeviceReady on the first call (its first frame is
+    /// discarded, as gphoto2 does: it may predate the start), then GetLiveViewImg past its header.
+    pub async fn live_frame(&mut self, c: &mut Client) -> Result<Vec<u8>> {
+        if !self.supports(op::START_LIVE_VIEW) || !self.supports(op::GET_LIVE_VIEW_IMG) {
+            return Err(Error::Protocol(
+                "this Nikon body has no live view over PTP/IP (StartLiveView 0x9201)".into(),
+            ));
+        }
+        if !self.live {
+            let code = c.operation(op::START_LIVE_VIEW, &[]).await?.code;
+            if code != rc::OK && code != rc::DEVICE_BUSY {
+                return Err(Error::Response { op: op::START_LIVE_VIEW, code });
+            }
+            self.live = true;
+            self.wait_ready(c).await?;
+            self.live_image(c).await?;
+        }
+        self.live_image(c).await
+    }
+
+    async fn live_image(&mut self, c: &mut Client) -> Result<Vec<u8>> {
+        for _ in 0..100 {
+            match c.operation_in(op::GET_LIVE_VIEW_IMG, &[], MAX_LIVE_VIEW).await {
+                Ok(data) => {
+                    let image =
+                        nikon::split_live_view(&data, nikon::LiveViewHeaderLen::for_model(&self.model))?;
+                    return Ok(image.jpeg.to_vec());
+                }
+                Err(Error::Response { code: rc::DEVICE_BUSY, .. }) => {
+                    tokio::time::sleep(Duration::from_millis(10)).await
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Timeout("a live-view frame (GetLiveViewImg stayed busy)"))
+    }
+
+    /// EndLiveView after [`Nikon::live_frame`] (gphoto2 sends it at every exit).
+    pub async fn end_live(&mut self, c: &mut Client) {
+        if std::mem::take(&mut self.live) {
+            let _ = c.operation(op::END_LIVE_VIEW, &[]).await;
         }
     }
 

@@ -147,6 +147,9 @@ pub enum Command {
         /// Stop after this many seconds (default: until interrupted).
         #[arg(long = "for", value_name = "SECS")]
         duration: Option<f64>,
+        /// Stop after this many frames (PTP/IP live view; `--frames 1 --out x.jpg` takes one picture).
+        #[arg(long, value_name = "N")]
+        frames: Option<u64>,
         /// Replace FILE if it exists.
         #[arg(long)]
         force: bool,

@@ -189,8 +189,8 @@ pub async fn run(command: Command) -> Result<ExitCode> {
             })
             .await?
         }
-        Command::Live { url, out, duration, force } => {
-            crate::live::run(&url, &out, duration, force).await?;
+        Command::Live { url, out, duration, frames, force } => {
+            crate::live::run(&url, &out, duration, frames, force).await?;
         }
         Command::Discover { timeout, json, interfaces, wyze_uid, wyze_enr, wyze_mac } => {
             let wyze = match (wyze_uid, wyze_enr, wyze_mac) {

@@ -14,8 +14,17 @@ use camctl_wyze::{LiveEnd, LiveError, LiveReport};
 
 use crate::any::AnyCamera;
 
-/// Runs `camctl live URL --out OUT [--for SECS] [--force]`.
-pub async fn run(url: &str, out: &str, duration: Option<f64>, force: bool) -> Result<()> {
+/// Runs `camctl live URL --out OUT [--for SECS] [--frames N] [--force]`.
+pub async fn run(
+    url: &str,
+    out: &str,
+    duration: Option<f64>,
+    frames: Option<u64>,
+    force: bool,
+) -> Result<()> {
+    if frames == Some(0) {
+        return Err(Error::InvalidValue("--frames 0 (use 1 or more)".into()));
+    }
     let duration = match duration {
         Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
         Some(s) => return Err(Error::InvalidValue(format!("--for {s} (use a positive number of seconds)"))),
@@ -33,6 +42,13 @@ pub async fn run(url: &str, out: &str, duration: Option<f64>, force: bool) -> Re
             return Ok(());
         }
     };
+    if camera.ptp().is_some() {
+        return jpeg_live(camera, part, duration, frames, stop).await;
+    }
+    if frames.is_some() {
+        let _ = camera.close().await;
+        return Err(Error::Unsupported("--frames: only for PTP/IP live view so far".into()));
+    }
     let recorded = match camera.wyze("live") {
         Ok(wyze) => {
             tracing::info!("connected; receiving live video");
@@ -63,6 +79,92 @@ pub async fn run(url: &str, out: &str, duration: Option<f64>, force: bool) -> Re
         return Err(e);
     }
     // The recording is safe; a failed goodbye is not worth an error, only a note.
+    if let Err(e) = closed {
+        tracing::warn!("closing the session: {e}");
+    }
+    Ok(())
+}
+
+/// What a JPEG live view (PTP/IP) got.
+#[derive(Default)]
+struct JpegStats {
+    frames: u64,
+    bytes: u64,
+    dimensions: Option<(u16, u16)>,
+}
+
+/// PTP/IP live view: the JPEG frames one after another (an MJPEG stream ffplay and ffprobe read), or
+/// with `--frames 1` one picture.
+async fn jpeg_live(
+    mut camera: AnyCamera,
+    mut part: Option<PartFile>,
+    duration: Option<Duration>,
+    frames: Option<u64>,
+    mut stop: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+) -> Result<()> {
+    let start = std::time::Instant::now();
+    let deadline = duration.map(|d| tokio::time::Instant::now() + d);
+    let mut stats = JpegStats::default();
+    let mut stdout = BufWriter::new(std::io::stdout().lock());
+    let mut end = "";
+    let ptp = camera.ptp().expect("checked by the caller");
+    let failure = loop {
+        if frames.is_some_and(|n| stats.frames >= n) {
+            break None;
+        }
+        let next = async {
+            match deadline {
+                Some(d) => tokio::time::timeout_at(d, ptp.live_frame()).await.ok(),
+                None => Some(ptp.live_frame().await),
+            }
+        };
+        let frame = tokio::select! {
+            f = next => f,
+            _ = &mut stop => { end = ", stopped"; break None; }
+        };
+        let jpeg = match frame {
+            None => break None,
+            Some(Err(e)) => break Some(e),
+            Some(Ok(jpeg)) => jpeg,
+        };
+        if stats.dimensions.is_none() {
+            stats.dimensions = camctl_core::media::jpeg_dimensions(&jpeg);
+        }
+        let written = match &mut part {
+            Some(part) => part.writer.write_all(&jpeg),
+            None => stdout.write_all(&jpeg).and_then(|()| stdout.flush()),
+        };
+        match written {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                end = ", output closed";
+                break None;
+            }
+            Err(e) => break Some(Error::io("writing the live view", e)),
+        }
+        stats.frames += 1;
+        stats.bytes += jpeg.len() as u64;
+    };
+    ptp.end_live().await;
+    let closed = camera.close().await;
+    let saved = match part {
+        Some(part) if stats.frames > 0 => Some(part.commit()?),
+        _ => None,
+    };
+    if stats.frames > 0 || failure.is_none() {
+        let secs = start.elapsed().as_secs_f64();
+        let size = stats.dimensions.map(|(w, h)| format!("{w}x{h} JPEG, ")).unwrap_or_default();
+        let saved = saved.map(|p| format!("; saved as {}", p.display())).unwrap_or_default();
+        eprintln!(
+            "live: {} frames ({size}{} bytes) in {secs:.1} s, {:.1} frames/s{end}{saved}",
+            stats.frames,
+            stats.bytes,
+            if secs > 0.0 { stats.frames as f64 / secs } else { 0.0 }
+        );
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
     if let Err(e) = closed {
         tracing::warn!("closing the session: {e}");
     }
