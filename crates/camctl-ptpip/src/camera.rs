@@ -133,6 +133,34 @@ impl PtpCamera {
         }
     }
 
+    fn nikon_only(&mut self, what: &str) -> Result<(&mut Nikon, &mut Client)> {
+        match self.nikon.as_mut() {
+            Some(n) => Ok((n, &mut self.client)),
+            None => Err(CoreError::Unsupported(format!(
+                "{what}: Nikon Wi-Fi profiles need a Nikon body (this camera speaks the {} dialect)",
+                self.dialect.name()
+            ))),
+        }
+    }
+
+    /// The camera's Wi-Fi profile slots (Nikon).
+    pub async fn wifi_profiles(&mut self) -> Result<crate::wire::nikon::ProfileList> {
+        let (n, c) = self.nikon_only("wifi-profile list")?;
+        n.wifi_profiles(c).await.map_err(nikon::explain)
+    }
+
+    /// Adds a Wi-Fi profile in the first free slot (Nikon); returns the slot id.
+    pub async fn add_wifi_profile(&mut self, profile: crate::wire::nikon::WifiProfile) -> Result<u8> {
+        let (n, c) = self.nikon_only("wifi-profile add")?;
+        n.add_wifi_profile(c, profile).await.map_err(nikon::explain)
+    }
+
+    /// Deletes the Wi-Fi profile in slot `id` (Nikon).
+    pub async fn delete_wifi_profile(&mut self, id: u8) -> Result<()> {
+        let (n, c) = self.nikon_only("wifi-profile delete")?;
+        n.delete_wifi_profile(c, id).await.map_err(nikon::explain)
+    }
+
     /// A failed operation in the user's terms: Nikon refusals say what to change on the camera.
     fn explain(&self, e: crate::Error) -> CoreError {
         if self.nikon.is_some() { nikon::explain(e) } else { e.into() }

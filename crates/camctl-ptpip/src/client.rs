@@ -125,6 +125,8 @@ pub struct Client {
     session_open: bool,
     timeout: Duration,
     camera_name: String,
+    /// The initiator GUID this session introduced itself with.
+    guid: [u8; 16],
     /// Set when a transaction failed half-way: the command stream is out of step from then on.
     broken: bool,
     /// Progress floor of data phases.
@@ -213,6 +215,7 @@ impl Client {
             session_open: false,
             timeout,
             camera_name,
+            guid: config.guid,
             broken: false,
             floor: config.floor,
             junk: Throttle::default(),
@@ -220,6 +223,11 @@ impl Client {
         };
         client.open_session().await?;
         Ok(client)
+    }
+
+    /// The initiator GUID sent in the Init_Command_Request (cameras that pair remember it).
+    pub fn guid(&self) -> [u8; 16] {
+        self.guid
     }
 
     /// The friendly name the camera gave in its Init_Command_Ack.

@@ -231,6 +231,52 @@ impl Nikon {
         }
     }
 
+    fn check_profiles(&self) -> Result<()> {
+        let ops = [op::GET_PROFILE_ALL_DATA, op::SEND_PROFILE_DATA, op::DELETE_PROFILE];
+        if ops.iter().all(|&o| self.supports(o)) {
+            Ok(())
+        } else {
+            Err(Error::Protocol(
+                "this Nikon body keeps no Wi-Fi profiles over PTP/IP (no GetProfileAllData / SendProfileData / \
+                 DeleteProfile)"
+                    .into(),
+            ))
+        }
+    }
+
+    /// The camera's Wi-Fi profile slots (GetProfileAllData 0x9006).
+    pub async fn wifi_profiles(&mut self, c: &mut Client) -> Result<nikon::ProfileList> {
+        self.check_profiles()?;
+        let data = c.operation_in(op::GET_PROFILE_ALL_DATA, &[], MAX_EVENT_DATA).await?;
+        Ok(nikon::ProfileList::decode(&data)?)
+    }
+
+    /// Writes `profile` into the first free slot (SendProfileData 0x9007), as gphoto2 does; returns
+    /// the slot id. The profile carries this session's GUID, so the camera knows the computer.
+    pub async fn add_wifi_profile(&mut self, c: &mut Client, mut profile: nikon::WifiProfile) -> Result<u8> {
+        let list = self.wifi_profiles(c).await?;
+        let slot = list.first_free_slot().ok_or_else(|| {
+            Error::Protocol(format!("all {} Wi-Fi profile slots are in use", list.slots.len()))
+        })?;
+        profile.machine_guid = c.guid();
+        let bytes = profile.to_bytes().map_err(|e| Error::Protocol(e.to_string()))?;
+        c.operation_out(op::SEND_PROFILE_DATA, &[u32::from(slot)], &bytes).await?;
+        Ok(slot)
+    }
+
+    /// Deletes the profile in slot `id` (DeleteProfile 0x9008).
+    pub async fn delete_wifi_profile(&mut self, c: &mut Client, id: u8) -> Result<()> {
+        let list = self.wifi_profiles(c).await?;
+        if !list.slots.iter().any(|s| s.id == id && s.valid != 0) {
+            return Err(Error::Protocol(format!("no Wi-Fi profile in slot {id}")));
+        }
+        let code = c.operation(op::DELETE_PROFILE, &[u32::from(id)]).await?.code;
+        if code != rc::OK {
+            return Err(Error::Response { op: op::DELETE_PROFILE, code });
+        }
+        Ok(())
+    }
+
     /// The next event, polled with GetEvent (only when [`Nikon::polls_events`]).
     pub async fn next_event(&mut self, c: &mut Client) -> Result<Event> {
         loop {

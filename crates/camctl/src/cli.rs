@@ -102,6 +102,17 @@ pub enum Command {
         #[arg(long, global = true)]
         json: bool,
     },
+    /// List, add or delete the Wi-Fi profiles a Nikon camera keeps (networks it joins).
+    #[command(name = "wifi-profile", after_help = URL_HELP)]
+    WifiProfile {
+        /// Camera URL (ptpip://, a Nikon body).
+        url: String,
+        #[command(subcommand)]
+        action: WifiAction,
+        /// Print JSON.
+        #[arg(long, global = true)]
+        json: bool,
+    },
     /// Print events as the camera sends them.
     #[command(after_help = URL_HELP)]
     Events {
@@ -224,6 +235,53 @@ pub enum ConfigAction {
         key: String,
         /// New value, as `config list` shows them (f/5.6, 1/125, Daylight, 400...).
         value: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WifiAction {
+    /// The profile slots: id, name, SSID, dates.
+    List,
+    /// Write a profile into the first free slot.
+    Add {
+        /// Profile name (at most 16 bytes).
+        name: String,
+        /// Network name (at most 32 bytes).
+        #[arg(long)]
+        ssid: String,
+        /// Network key: WEP as hex (10 or 26 digits, ':' allowed), WPA-PSK as the passphrase.
+        #[arg(long)]
+        key: Option<String>,
+        /// Authentication: open, shared, wpa-psk (wpa and wpa2 mean wpa-psk, the profile's only WPA
+        /// mode). Default: open without a key, wpa-psk with a non-hex key, shared with a WEP key.
+        #[arg(long)]
+        auth: Option<String>,
+        /// Encryption: none, wep64, wep128, tkip. Default: from the key (WEP length, or tkip for WPA).
+        #[arg(long)]
+        encryption: Option<String>,
+        /// Fixed IPv4 address for the camera (default: DHCP).
+        #[arg(long, value_name = "ADDR")]
+        ip: Option<std::net::Ipv4Addr>,
+        /// Netmask with --ip (default 255.255.255.0).
+        #[arg(long, value_name = "MASK", requires = "ip")]
+        netmask: Option<std::net::Ipv4Addr>,
+        /// Gateway with --ip.
+        #[arg(long, value_name = "ADDR", requires = "ip")]
+        gateway: Option<std::net::Ipv4Addr>,
+        /// Wi-Fi channel (0 = any).
+        #[arg(long, default_value_t = 0)]
+        channel: u8,
+        /// An ad-hoc network instead of an access point.
+        #[arg(long)]
+        ad_hoc: bool,
+        /// Show the key in the confirmation (hidden by default).
+        #[arg(long)]
+        show_key: bool,
+    },
+    /// Delete the profile in slot ID (see `list`).
+    Delete {
+        /// Slot id.
+        id: u8,
     },
 }
 

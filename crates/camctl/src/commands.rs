@@ -134,6 +134,9 @@ pub async fn run(command: Command) -> Result<ExitCode> {
                 }
             }
         }
+        Command::WifiProfile { url, action, json } => {
+            with_camera(&url, async |camera| crate::wifi::run(camera, action, json).await).await?;
+        }
         Command::Config { url, action, json } => {
             with_camera(&url, async |camera| {
                 match action {

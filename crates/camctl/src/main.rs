@@ -12,6 +12,7 @@ mod emulate;
 mod live;
 mod pull;
 mod signal;
+mod wifi;
 
 use std::process::ExitCode;
 
