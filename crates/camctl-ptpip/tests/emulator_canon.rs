@@ -531,3 +531,54 @@ async fn generic_personality_is_unchanged() {
     cam.ok(op::OPEN_SESSION, &[1]).await;
     assert_eq!(cam.call(canon::op::GET_EVENT, &[]).await.code, rc::OPERATION_NOT_SUPPORTED);
 }
+
+#[tokio::test]
+async fn hostile_vendor_requests_are_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    media(dir.path());
+    let emu = start(dir.path()).await;
+    let mut cam = Cam::open(emu.addr).await;
+    cam.events().await;
+    // Every vendor code with odd parameters gets an answer and leaves the connection usable. (The
+    // release ops are covered above; they would shoot a picture per call.)
+    for code in 0x9100u16..=0x91FF {
+        if matches!(
+            code,
+            canon::op::REMOTE_RELEASE | canon::op::REMOTE_RELEASE_ON | canon::op::SET_DEVICE_PROP_VALUE_EX
+        ) {
+            continue;
+        }
+        let a = cam.call(code, &[0xFFFF_FFFF, 0, 0x7FFF_FFFF, 1, 2]).await;
+        assert_ne!(a.code, 0, "{code:#06x}");
+    }
+    assert_eq!(cam.call(canon::op::REMOTE_RELEASE_ON, &[9, 9]).await.code, rc::INVALID_PARAMETER);
+    assert_eq!(cam.call(canon::op::REMOTE_RELEASE_OFF, &[0]).await.code, rc::INVALID_PARAMETER);
+    // SetDevicePropValueEx data of every short length, lying lengths and oversized strings.
+    let mut bodies: Vec<Vec<u8>> = (0..24).map(|n| (0..n as u8).collect()).collect();
+    bodies.push([&8u32.to_le_bytes()[..], &canon::prop::APERTURE.to_le_bytes()].concat());
+    bodies.push([&u32::MAX.to_le_bytes()[..], &[0; 8]].concat());
+    let mut long = EosProp::string(canon::prop::OWNER, &"x".repeat(200)).set_prop_ex_bytes();
+    bodies.push(long.clone());
+    long.truncate(20);
+    bodies.push(long);
+    bodies.push(EosProp { code: canon::prop::OWNER, value: vec![0xFF, 0xFE, 0] }.set_prop_ex_bytes());
+    bodies
+        .push(EosProp { code: canon::prop::IMAGE_FORMAT, value: vec![2, 0, 0, 0, 0x10] }.set_prop_ex_bytes());
+    for body in bodies {
+        let tid = cam.send_request(canon::op::SET_DEVICE_PROP_VALUE_EX, &[], data_phase::OUT).await;
+        let mut out = Vec::new();
+        Packet::StartData { tid, total: body.len() as u64 }.encode(&mut out).unwrap();
+        Packet::EndData { tid, data: body.clone() }.encode(&mut out).unwrap();
+        cam.cmd.write_raw(&out).await.unwrap();
+        let code = cam.answer().await.code;
+        assert_ne!(code, rc::OK, "{body:02x?} accepted");
+    }
+    // Still a working camera, and no property changed.
+    cam.ok(canon::op::SET_EVENT_MODE, &[1]).await;
+    let (_, dump) = cam.events().await;
+    assert_eq!(prop_value(&dump, canon::prop::APERTURE).and_then(EosProp::int_value), Some(0x28));
+    assert_eq!(
+        prop_value(&dump, canon::prop::OWNER).and_then(EosProp::typed_value),
+        Some(PropValue::Str(String::new()))
+    );
+}

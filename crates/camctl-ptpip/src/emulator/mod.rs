@@ -4,8 +4,9 @@
 //!
 //! Layout: this module holds the public API, the shared state and the accept loop that classifies each
 //! socket by its first packet; `session` runs one command connection (data phases included), `ops`
-//! executes operations, `events` runs event connections, `store` maps the media directory to objects and
-//! `props` holds the device properties.
+//! executes operations, `events` runs event connections, `store` maps the media directory to objects,
+//! `props` holds the device properties and `eos` the Canon EOS personality ([`Personality::CanonEos`]:
+//! its properties, GetEvent queues and vendor operations; see its own list of choices).
 //!
 //! Choices where the reference leaves room:
 //! - Device events (ObjectAdded/CaptureComplete of a capture, DevicePropChanged) go to every bound
