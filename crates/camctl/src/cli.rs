@@ -313,6 +313,9 @@ pub struct EmulateOptions {
     /// Folder whose files the camera serves (sample media are generated if it is empty).
     #[arg(long)]
     pub media: Option<PathBuf>,
+    /// PTP/IP: which camera family to impersonate (its DeviceInfo and vendor operations).
+    #[arg(long, value_enum, default_value_t = PtpipPersonality::Generic)]
+    pub personality: PtpipPersonality,
     /// PTP/IP: send data phases as Data packets of this many bytes instead of one End_Data.
     #[arg(long, value_name = "BYTES")]
     pub chunk_size: Option<usize>,
@@ -362,6 +365,16 @@ pub struct EmulateOptions {
     /// Wyze: send video as fast as the client takes it instead of in real time (benchmarks).
     #[arg(long)]
     pub unpaced: bool,
+}
+
+/// Camera families `camctl emulate ptpip` can impersonate.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PtpipPersonality {
+    /// A generic ISO 15740 camera.
+    #[default]
+    Generic,
+    /// A Canon EOS body (GetEvent polling, RemoteRelease capture, EOS properties, live view).
+    CanonEos,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use camctl_core::{Error, Result};
 
-use crate::cli::{EmulateOptions, EmulatedProtocol};
+use crate::cli::{EmulateOptions, EmulatedProtocol, PtpipPersonality};
 
 /// Binds, prints `listening URL` (flushed) once ready, serves until SIGINT or SIGTERM.
 pub async fn run(protocol: EmulatedProtocol, options: EmulateOptions) -> Result<()> {
@@ -24,13 +24,17 @@ pub async fn run(protocol: EmulatedProtocol, options: EmulateOptions) -> Result<
     };
     match protocol {
         EmulatedProtocol::Ptpip => {
-            use camctl_ptpip::emulator::{DataInMode, Emulator, EmulatorConfig};
+            use camctl_ptpip::emulator::{DataInMode, Emulator, EmulatorConfig, Personality};
+            let personality = match options.personality {
+                PtpipPersonality::Generic => Personality::Generic,
+                PtpipPersonality::CanonEos => Personality::CanonEos,
+            };
             let mut config = EmulatorConfig {
                 media_dir: media,
                 ignore_partial_offset: options.ignore_partial_offset,
                 max_connections: options.max_connections,
                 idle_timeout: Duration::from_secs(options.idle_timeout),
-                ..EmulatorConfig::default()
+                ..EmulatorConfig::for_personality(personality)
             };
             if let Some(size) = options.chunk_size {
                 if size == 0 {

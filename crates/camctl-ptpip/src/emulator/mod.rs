@@ -4,8 +4,9 @@
 //!
 //! Layout: this module holds the public API, the shared state and the accept loop that classifies each
 //! socket by its first packet; `session` runs one command connection (data phases included), `ops`
-//! executes operations, `events` runs event connections, `store` maps the media directory to objects and
-//! `props` holds the device properties.
+//! executes operations, `events` runs event connections, `store` maps the media directory to objects,
+//! `props` holds the device properties and `eos` the Canon EOS personality ([`Personality::CanonEos`]:
+//! its properties, GetEvent queues and vendor operations; see its own list of choices).
 //!
 //! Choices where the reference leaves room:
 //! - Device events (ObjectAdded/CaptureComplete of a capture, DevicePropChanged) go to every bound
@@ -32,6 +33,7 @@
 //! # }
 //! ```
 
+mod eos;
 mod events;
 mod ops;
 mod props;
@@ -67,9 +69,24 @@ pub enum DataInMode {
     },
 }
 
+/// Which camera family the emulator impersonates: its DeviceInfo and vendor operations. Every
+/// personality serves the same media through the standard object operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Personality {
+    /// The generic ISO 15740 camera (standard properties, InitiateCapture, PTP/IP events).
+    #[default]
+    Generic,
+    /// A Canon EOS body (`ptpip-vendors.md` §2): VendorExtensionID 0x0B, GetEvent 0x9116 polling,
+    /// SetDevicePropValueEx 0x9110, RemoteReleaseOn/Off capture, GetViewFinderData live view.
+    CanonEos,
+}
+
 /// What the emulated camera looks like.
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {
+    /// Camera family impersonated (see [`EmulatorConfig::for_personality`] for matching identity strings).
+    pub personality: Personality,
     /// Directory served as the memory card; created and filled with sample pictures if missing or empty.
     pub media_dir: PathBuf,
     /// DeviceInfo.Manufacturer.
@@ -96,6 +113,7 @@ pub struct EmulatorConfig {
 impl Default for EmulatorConfig {
     fn default() -> Self {
         EmulatorConfig {
+            personality: Personality::Generic,
             media_dir: PathBuf::from("."),
             manufacturer: "camctl".into(),
             model: "camctl PTP/IP emulator".into(),
@@ -105,6 +123,24 @@ impl Default for EmulatorConfig {
             ignore_partial_offset: false,
             max_connections: camctl_core::serve::DEFAULT_MAX_CONNECTIONS,
             idle_timeout: camctl_core::serve::DEFAULT_IDLE_TIMEOUT,
+        }
+    }
+}
+
+impl EmulatorConfig {
+    /// The default configuration with `personality` and its identity strings (a Canon EOS body is
+    /// "Canon Inc." / "Canon EOS 5D Mark III": a neutral model name that triggers none of gphoto2's
+    /// per-model paths such as the EOS M ones).
+    pub fn for_personality(personality: Personality) -> EmulatorConfig {
+        let base = EmulatorConfig { personality, ..EmulatorConfig::default() };
+        match personality {
+            Personality::Generic => base,
+            Personality::CanonEos => EmulatorConfig {
+                manufacturer: eos::MANUFACTURER.into(),
+                model: eos::MODEL.into(),
+                friendly_name: "EOS5DM3".into(),
+                ..base
+            },
         }
     }
 }
@@ -145,14 +181,21 @@ impl Emulator {
             objects = store.list(0, 0).map(|l| l.len()).unwrap_or(0),
             "PTP/IP emulator media ready"
         );
+        let serial = config.serial.clone();
         let shared = Arc::new(Shared {
             guid: guid_for(&config),
             ack_name: short_name(&config.friendly_name),
             config,
             next_conn: AtomicU32::new(1),
             captures: AtomicU64::new(0),
+            frames: AtomicU64::new(0),
             capture_lock: tokio::sync::Mutex::new(()),
-            state: Mutex::new(State { store, props: PropTable::new(), conns: HashMap::new() }),
+            state: Mutex::new(State {
+                store,
+                props: PropTable::new(),
+                eos: eos::EosProps::new(&serial),
+                conns: HashMap::new(),
+            }),
         });
         Ok(Emulator { listener, shared })
     }
@@ -196,6 +239,8 @@ pub(crate) struct Shared {
     next_conn: AtomicU32,
     /// Captures taken so far (mixed into the picture seed).
     captures: AtomicU64,
+    /// Live-view frames served so far (seeds the next frame, so frames differ).
+    frames: AtomicU64,
     /// Serializes captures so picture numbers are allocated one at a time.
     capture_lock: tokio::sync::Mutex<()>,
     state: Mutex<State>,
@@ -205,6 +250,8 @@ pub(crate) struct Shared {
 pub(crate) struct State {
     store: ObjectStore,
     props: PropTable,
+    /// Canon EOS properties (used by the `CanonEos` personality only).
+    eos: eos::EosProps,
     /// Open command connections by connection number.
     conns: HashMap<u32, ConnSlot>,
 }
@@ -214,6 +261,9 @@ pub(crate) struct State {
 pub(crate) struct ConnSlot {
     /// Queue of the bound event connection, if any.
     events: Option<mpsc::Sender<CodeAndParams>>,
+    /// Canon EOS GetEvent records waiting for this connection's next GetEvent; `Some` once
+    /// SetEventMode enabled them in the open session.
+    eos_queue: Option<eos::EventQueue>,
 }
 
 impl Shared {

@@ -13,12 +13,13 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use crate::wire::codes::{ev, format, op, rc};
 use crate::wire::{DeviceInfo, ObjectInfo, OperationRequest, StorageInfo, encode_u32_array};
 
-use super::Shared;
 use super::session::{DataIn, PendingUpload, Reply, Session, Sink, TempFile};
 use super::store::{self, ListError, Object, STORAGE_ID, ScanEntry};
+use super::{Personality, Shared};
 
-/// Operations answered (everything else: OperationNotSupported), in DeviceInfo order.
-const OPERATIONS: [u16; 19] = [
+/// Operations answered by the generic personality (everything else: OperationNotSupported), in
+/// DeviceInfo order.
+pub(super) const OPERATIONS: [u16; 19] = [
     op::GET_DEVICE_INFO,
     op::OPEN_SESSION,
     op::CLOSE_SESSION,
@@ -118,10 +119,16 @@ impl Session {
     /// Executes one operation.
     pub(super) async fn execute(&mut self, req: &OperationRequest, data: Option<Sink>) -> Reply {
         let p = |i| req.params.get(i);
-        if !OPERATIONS.contains(&req.code) && req.code != op::NIKON_DEVICE_READY {
+        let eos = self.shared.config.personality == Personality::CanonEos;
+        if eos && super::eos::is_vendor_op(req.code) {
+            return self.execute_eos(req, data).await;
+        }
+        let standard = if eos { &super::eos::STANDARD_OPERATIONS[..] } else { &OPERATIONS[..] };
+        if !standard.contains(&req.code) && (eos || req.code != op::NIKON_DEVICE_READY) {
             return Reply::code(rc::OPERATION_NOT_SUPPORTED);
         }
         match req.code {
+            op::GET_DEVICE_INFO if eos => return Reply::data(self.eos_device_info()),
             op::GET_DEVICE_INFO => return Reply::data(self.device_info()),
             op::OPEN_SESSION => return self.open_session(p(0)).await,
             op::NIKON_DEVICE_READY => return Reply::ok(),
@@ -133,6 +140,7 @@ impl Session {
                 tracing::debug!(conn = self.conn_id, session = ?self.session, "session closed");
                 self.session = None;
                 self.upload = None;
+                self.eos_session_ended();
                 Reply::ok()
             }
             op::GET_STORAGE_IDS => Reply::data(encode_u32_array(&[STORAGE_ID])),
@@ -224,6 +232,7 @@ impl Session {
             return Reply::code(rc::SESSION_ALREADY_OPEN);
         }
         self.rescan().await;
+        self.eos_session_ended();
         self.session = Some(id);
         tracing::debug!(conn = self.conn_id, session = id, peer = %self.peer, "session opened");
         Reply::ok()
@@ -253,7 +262,7 @@ impl Session {
         }
     }
 
-    fn storage_info(&self, sid: u32) -> Reply {
+    pub(super) fn storage_info(&self, sid: u32) -> Reply {
         if sid != STORAGE_ID {
             return Reply::code(rc::INVALID_STORAGE_ID);
         }
@@ -643,12 +652,37 @@ async fn remove_path(root: &Path, path: &Path, dir: bool) -> Result<(), Reply> {
     }
 }
 
-/// Takes one picture: renders a new JPEG at the ImageSize setting into the capture folder (temp name,
-/// then rename), registers it and announces ObjectAdded (new folders first, then the file) and
-/// CaptureComplete on every event connection, with the InitiateCapture TID.
+/// Takes one picture and announces ObjectAdded (new folders first, then the file) and CaptureComplete on
+/// every event connection, with the InitiateCapture TID.
 async fn capture(shared: &Arc<Shared>, tid: u32) -> std::io::Result<()> {
     // One capture at a time, so picture numbers are never handed out twice.
     let _one = shared.capture_lock.lock().await;
+    let shot = take_picture(shared).await?;
+    tracing::debug!(handle = shot.file, tid, "captured");
+    for &(h, new) in &shot.folders {
+        if new {
+            shared.broadcast(ev::OBJECT_ADDED, tid, &[h]);
+        }
+    }
+    tokio::time::sleep(CAPTURE_EVENT_GAP).await;
+    shared.broadcast(ev::OBJECT_ADDED, tid, &[shot.file]);
+    tokio::time::sleep(CAPTURE_EVENT_GAP).await;
+    shared.broadcast(ev::CAPTURE_COMPLETE, tid, &[]);
+    Ok(())
+}
+
+/// The objects one capture registered.
+pub(super) struct Shot {
+    /// The folder chain of the picture, root first, with whether each one is new.
+    pub folders: Vec<(u32, bool)>,
+    /// The picture's handle.
+    pub file: u32,
+}
+
+/// Renders a new JPEG at the ImageSize setting into the capture folder (temp name, then rename) and
+/// registers it (and any new folder) in the store. Announces nothing: each personality reports it its way.
+/// The caller holds `capture_lock`.
+pub(super) async fn take_picture(shared: &Arc<Shared>) -> std::io::Result<Shot> {
     let (folder, number, (w, h), root) = {
         let state = shared.lock();
         let (folder, number) = state.store.capture_target();
@@ -691,15 +725,5 @@ async fn capture(shared: &Arc<Shared>, tid: u32) -> std::io::Result<()> {
     let Some((&(file, _), folders)) = registered.as_deref().and_then(|r| r.split_last()) else {
         return Err(std::io::Error::other("capture could not be registered"));
     };
-    tracing::debug!(handle = file, tid, "captured");
-    for &(h, new) in folders {
-        if new {
-            shared.broadcast(ev::OBJECT_ADDED, tid, &[h]);
-        }
-    }
-    tokio::time::sleep(CAPTURE_EVENT_GAP).await;
-    shared.broadcast(ev::OBJECT_ADDED, tid, &[file]);
-    tokio::time::sleep(CAPTURE_EVENT_GAP).await;
-    shared.broadcast(ev::CAPTURE_COMPLETE, tid, &[]);
-    Ok(())
+    Ok(Shot { folders: folders.to_vec(), file })
 }
