@@ -270,7 +270,7 @@ impl Client {
         self.cmd.stop_floor();
         let request = format!(
             "{} 0x{code:04x} {}{}",
-            codes::op::name(code),
+            op_name(code),
             hex_list(params),
             data_out.map(|d| format!(", {} bytes out", d.len())).unwrap_or_default()
         );
@@ -843,6 +843,17 @@ impl Client {
 impl Drop for Client {
     fn drop(&mut self) {
         self.event_task.abort();
+    }
+}
+
+/// An operation's name for logs: standard, else Canon EOS or Nikon (their ranges do not overlap), else
+/// "Vendor".
+fn op_name(code: u16) -> &'static str {
+    match codes::op::name(code) {
+        "Vendor" => crate::wire::canon::op::name(code)
+            .or_else(|| crate::wire::nikon::op::name(code))
+            .unwrap_or("Vendor"),
+        name => name,
     }
 }
 

@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{Emulator, files_under, require_program, write_random_file};
+use common::{Emulator, camctl, files_under, require_program, write_random_file};
 
 /// A media folder with two sample JPEGs, a 2.5 MiB file (forces GetPartialObject in 1 MiB blocks) and a
 /// second folder.
@@ -197,6 +197,21 @@ fn gphoto2_canon_set_config_then_read_back() {
     assert!(text.contains("0x201c"), "{text}");
     let text = stdout(&gphoto2(&emu, &home, &["--get-config", "aperture"]));
     assert!(text.contains("Current: 5.6\n"), "{text}");
+
+    // camctl reads what gphoto2 set, with the same names and labels, and gphoto2 what camctl sets.
+    let url = format!("ptpip://127.0.0.1:{port}");
+    for (name, value) in [("aperture", "5.6"), ("shutterspeed", "1/250"), ("iso", "400")] {
+        let out = camctl().args(["config", &url, "get", name]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(stdout(&out).trim(), value, "camctl config get {name}");
+    }
+    for (name, value) in [("aperture", "8"), ("shutterspeed", "1/60"), ("iso", "1600")] {
+        let out = camctl().args(["config", &url, "set", name, value]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(stdout(&out).trim(), value, "camctl config set {name}");
+        let text = stdout(&gphoto2(&emu, &home, &["--get-config", name]));
+        assert!(text.contains(&format!("Current: {value}\n")), "{name}: {text}");
+    }
 }
 
 #[test]

@@ -1,0 +1,164 @@
+//! camctl's Canon EOS client against the `canon-eos` emulator personality over 127.0.0.1: dialect,
+//! properties with gphoto2's names, SetDevicePropValueEx, capture through RemoteRelease, polled events
+//! and live view.
+
+use std::path::Path;
+use std::time::Duration;
+
+use camctl_core::{Camera, CameraUrl, Error as CoreError, SettingForm};
+use camctl_ptpip::emulator::{Emulator, EmulatorConfig, Personality};
+use camctl_ptpip::{Dialect, PtpCamera};
+use tokio::task::JoinHandle;
+
+/// Overall deadline of each test: only there so a regression fails instead of hanging.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+struct Running {
+    url: String,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn start(dir: &Path) -> Running {
+    let config = EmulatorConfig {
+        media_dir: dir.to_path_buf(),
+        ..EmulatorConfig::for_personality(Personality::CanonEos)
+    };
+    let emu = Emulator::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
+    let url = emu.url();
+    Running { url, task: tokio::spawn(emu.serve()) }
+}
+
+async fn connect(emu: &Running) -> PtpCamera {
+    let url: CameraUrl = emu.url.parse().unwrap();
+    PtpCamera::connect(&url).await.unwrap()
+}
+
+async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(DEADLINE, f).await.expect("deadline")
+}
+
+#[tokio::test]
+async fn eos_settings_are_read_and_set_through_the_event_stream() {
+    within(async {
+        let dir = tempfile::tempdir().unwrap();
+        let emu = start(dir.path()).await;
+        let mut cam = connect(&emu).await;
+        assert_eq!(cam.dialect(), Dialect::CanonEos);
+        let info = cam.info().await.unwrap();
+        assert_eq!(info.manufacturer, "Canon Inc.");
+        assert_eq!(info.battery, Some(100));
+        assert!(info.extra.contains(&("dialect".into(), "canon".into())));
+
+        let settings = cam.settings().await.unwrap();
+        let keys: Vec<&str> = settings.iter().map(|s| s.key.as_str()).collect();
+        for key in ["aperture", "shutterspeed", "iso", "exposurecompensation", "whitebalance", "imageformat"]
+        {
+            assert!(keys.contains(&key), "{key} missing from {keys:?}");
+        }
+        let aperture = cam.setting("aperture").await.unwrap();
+        let SettingForm::Choices { choices } = &aperture.form else { panic!("{aperture:?}") };
+        assert!(choices.iter().any(|c| c == "5.6"), "{choices:?}");
+
+        for (key, value) in [("aperture", "5.6"), ("shutterspeed", "1/250"), ("iso", "400")] {
+            assert_eq!(cam.set_setting(key, value).await.unwrap().value, value);
+        }
+        // A second session sees what the first set: the camera reports it, not the client's cache.
+        let mut other = connect(&emu).await;
+        assert_eq!(other.setting("aperture").await.unwrap().value, "5.6");
+        assert_eq!(other.setting("shutterspeed").await.unwrap().value, "1/250");
+        other.close().await.unwrap();
+
+        let err = cam.set_setting("aperture", "1.4").await.unwrap_err();
+        assert!(matches!(err, CoreError::InvalidValue(_)), "{err}");
+        assert!(err.to_string().contains("allowed: ") && err.to_string().contains("5.6"), "{err}");
+        let err = cam.set_setting("focusmode", "Manual").await.unwrap_err();
+        assert!(err.to_string().contains("read-only"), "{err}");
+        assert_eq!(cam.setting("aperture").await.unwrap().value, "5.6");
+        cam.close().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn eos_capture_fires_through_remote_release_and_downloads_the_new_file() {
+    within(async {
+        let dir = tempfile::tempdir().unwrap();
+        let emu = start(dir.path()).await;
+        let mut watcher = connect(&emu).await;
+        let mut cam = connect(&emu).await;
+        // The watcher's session is in event mode before the shutter fires (its first drain is the
+        // camera's state, not news), so the capture's records reach it as events.
+        watcher.settings().await.unwrap();
+        let watching = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while let Ok(Some(e)) = watcher.next_event().await {
+                let done = e.name == "ObjectAdded";
+                seen.push(e);
+                if done {
+                    break;
+                }
+            }
+            (watcher, seen)
+        });
+        let before = cam.list_media().await.unwrap().len();
+        let items = cam.capture().await.unwrap();
+        assert_eq!(items.len(), 1, "{items:?}");
+        let item = &items[0];
+        assert!(item.path.ends_with(".JPG") || item.path.ends_with(".jpg"), "{}", item.path);
+        let mut bytes = Vec::new();
+        cam.download(item, 0, &mut bytes).await.unwrap();
+        let on_disk =
+            walk(dir.path()).into_iter().find(|p| p.ends_with(item.path.rsplit('/').next().unwrap()));
+        let on_disk = on_disk.unwrap_or_else(|| panic!("{} not in the media folder", item.path));
+        assert_eq!(bytes, std::fs::read(on_disk).unwrap());
+        assert_eq!(cam.list_media().await.unwrap().len(), before + 1);
+
+        let (watcher, seen) = watching.await.unwrap();
+        let added = seen.iter().find(|e| e.name == "ObjectAdded").unwrap();
+        assert!(added.detail.contains(item.path.rsplit('/').next().unwrap()), "{seen:?}");
+        watcher.close().await.unwrap();
+        cam.close().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn eos_live_view_gives_changing_jpegs_and_gives_the_screen_back() {
+    within(async {
+        let dir = tempfile::tempdir().unwrap();
+        let emu = start(dir.path()).await;
+        let mut cam = connect(&emu).await;
+        let before = cam.setting("output").await.unwrap().value;
+        let a = cam.live_frame().await.unwrap();
+        let b = cam.live_frame().await.unwrap();
+        for f in [&a, &b] {
+            assert_eq!(&f[..2], &[0xFF, 0xD8]);
+            assert_eq!(&f[f.len() - 2..], &[0xFF, 0xD9]);
+        }
+        assert_ne!(a, b, "frames change");
+        assert!(camctl_core::media::jpeg_dimensions(&a).is_some());
+        cam.end_live().await;
+        assert_eq!(cam.setting("output").await.unwrap().value, before);
+        cam.close().await.unwrap();
+    })
+    .await;
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
