@@ -48,6 +48,8 @@ pub async fn run() -> Result<ExitCode> {
     let mut report = Report::default();
     ptpip_tour(workdir.path(), &mut report).await;
     println!();
+    eos_tour(workdir.path(), &mut report).await;
+    println!();
     yi_tour(workdir.path(), &mut report).await;
     println!();
     lytro_tour(workdir.path(), &mut report).await;
@@ -100,6 +102,110 @@ async fn ptpip_tour(workdir: &Path, report: &mut Report) {
             report.record("connect", Err(e));
         }
     }
+    server.abort();
+}
+
+/// The Canon EOS dialect against the emulator's canon-eos personality: the exposure change goes
+/// through SetDevicePropValueEx, the capture through RemoteReleaseOn/Off, events and the new file
+/// through the polled GetEvent stream, live view through GetViewFinderData.
+async fn eos_tour(workdir: &Path, report: &mut Report) {
+    use camctl_ptpip::emulator::{Emulator, EmulatorConfig, Personality};
+    let media = workdir.join("eos-media");
+    let config =
+        EmulatorConfig { media_dir: media.clone(), ..EmulatorConfig::for_personality(Personality::CanonEos) };
+    let emulator = match Emulator::bind(([127, 0, 0, 1], 0).into(), config).await {
+        Ok(e) => e,
+        Err(e) => {
+            report.record("emulator", Err(Error::io("starting the Canon EOS emulator", e)));
+            return;
+        }
+    };
+    let url = emulator.url();
+    println!("Canon EOS (PTP/IP, canon-eos personality) emulator at {url}");
+    let server = tokio::spawn(emulator.serve());
+    let mut camera = match async { PtpCamera::connect(&parse_url(&url)?).await }.await {
+        Ok(c) => c,
+        Err(e) => {
+            report.record("connect", Err(e));
+            server.abort();
+            return;
+        }
+    };
+    report.record(
+        "info",
+        camera.info().await.map(|i| {
+            let dialect = i.extra.iter().find(|(k, _)| k == "dialect").map_or("?", |(_, v)| v.as_str());
+            format!("{} {}, dialect {dialect}", i.manufacturer, i.model)
+        }),
+    );
+    report.record(
+        "exposure",
+        async {
+            let mut set = Vec::new();
+            for (key, value) in [("aperture", "5.6"), ("shutterspeed", "1/250"), ("iso", "400")] {
+                let now = camera.set_setting(key, value).await?;
+                if now.value != value {
+                    return Err(Error::Protocol(format!("{key}: set {value}, camera reports {}", now.value)));
+                }
+                set.push(format!("{key} {value}"));
+            }
+            Ok(format!("{} (SetDevicePropValueEx, read back from GetEvent)", set.join(", ")))
+        }
+        .await,
+    );
+    report.record(
+        "release",
+        async {
+            let items = camera.capture().await?;
+            let item = items.first().ok_or_else(|| Error::Protocol("the capture produced no file".into()))?;
+            let mut jpeg = Vec::new();
+            camera.download(item, 0, &mut jpeg).await?;
+            if !jpeg.starts_with(&[0xFF, 0xD8]) {
+                return Err(Error::Protocol(format!("{} is not a JPEG", item.path)));
+            }
+            Ok(format!("RemoteReleaseOn/Off -> ObjectAddedEx {} ({} bytes)", item.path, jpeg.len()))
+        }
+        .await,
+    );
+    report.record(
+        "events",
+        async {
+            // What the exposure change and the capture made the camera report, as `camctl events` shows it.
+            let mut names = Vec::new();
+            while names.len() < 8 {
+                let got = tokio::time::timeout(std::time::Duration::from_secs(1), camera.next_event()).await;
+                match got {
+                    Ok(Ok(Some(e))) if e.name == "PropertyChanged" => names.push(e.detail),
+                    Ok(Ok(Some(e))) => names.push(format!("{} {}", e.name, e.detail)),
+                    Ok(Ok(None)) | Err(_) => break,
+                    Ok(Err(e)) => return Err(e),
+                }
+            }
+            if names.is_empty() {
+                return Err(Error::Protocol("no events from the GetEvent stream".into()));
+            }
+            Ok(names.join("; "))
+        }
+        .await,
+    );
+    report.record(
+        "live view",
+        async {
+            let start = std::time::Instant::now();
+            let (mut frames, mut bytes, mut size) = (0u32, 0usize, None);
+            while start.elapsed() < std::time::Duration::from_secs(1) {
+                let jpeg = camera.live_frame().await?;
+                size = size.or_else(|| camctl_core::media::jpeg_dimensions(&jpeg));
+                frames += 1;
+                bytes += jpeg.len();
+            }
+            camera.end_live().await;
+            let (w, h) = size.ok_or_else(|| Error::Protocol("live-view frames are not JPEGs".into()))?;
+            Ok(format!("{frames} JPEG frames of {w}x{h} in 1 s ({bytes} bytes, GetViewFinderData)"))
+        }
+        .await,
+    );
+    report.record("close", camera.close().await.map(|_| "session closed".into()));
     server.abort();
 }
 
