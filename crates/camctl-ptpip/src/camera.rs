@@ -13,9 +13,10 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use crate::DEFAULT_PORT;
 use crate::client::{Client, ClientConfig, MAX_FOLDER_DEPTH, TreeEntry};
 use crate::dialect::Dialect;
-use crate::eos::Eos;
+use crate::eos::{Captured, Eos};
 use crate::nikon::{self, Nikon};
 use crate::props;
+use crate::wire::canon::TransferRequest;
 use crate::wire::codes::{ev, op, prop};
 use crate::wire::{DeviceInfo, ObjectInfo, PropValue, parse_ptp_date};
 
@@ -35,6 +36,8 @@ pub struct PtpCamera {
     eos: Option<Eos>,
     /// The Nikon session state, when the dialect is Nikon.
     nikon: Option<Nikon>,
+    /// Captures a Canon EOS holds for the computer, by handle, until downloaded.
+    held: HashMap<u32, TransferRequest>,
     /// Folder paths of association handles, filled by listings, for naming captured files.
     folders: HashMap<u32, String>,
 }
@@ -84,7 +87,15 @@ impl PtpCamera {
             Dialect::Nikon => Some(Nikon::start(&mut client, &mut info).await?),
             _ => None,
         };
-        Ok(PtpCamera { client, device_info: Some(info), dialect, eos, nikon, folders: HashMap::new() })
+        Ok(PtpCamera {
+            client,
+            device_info: Some(info),
+            dialect,
+            eos,
+            nikon,
+            held: HashMap::new(),
+            folders: HashMap::new(),
+        })
     }
 
     /// The maker's dialect this session speaks.
@@ -306,6 +317,13 @@ impl Camera for PtpCamera {
         W: AsyncWrite + Unpin + Send,
     {
         let handle = handle_of(item)?;
+        if let (Some(t), Some(eos)) = (self.held.get(&handle), self.eos.as_mut()) {
+            let t = t.clone();
+            let n = eos.fetch_transfer(&mut self.client, &t, offset, out).await?;
+            // TransferComplete went out: the camera has let go of it.
+            self.held.remove(&handle);
+            return Ok(n);
+        }
         // ObjectInfo's size caps a data phase of unknown length (0xFFFFFFFF: 4 GiB or more, unknown).
         let size = (item.size > 0 && item.size < u64::from(u32::MAX)).then_some(item.size);
         if offset == 0 {
@@ -345,19 +363,34 @@ impl Camera for PtpCamera {
     }
 
     async fn capture(&mut self) -> Result<Vec<MediaItem>> {
+        let mut items = Vec::new();
         let handles = if let Some(eos) = self.eos.as_mut() {
-            eos.capture(&mut self.client).await?
+            let mut on_card = Vec::new();
+            for captured in eos.capture(&mut self.client).await? {
+                match captured {
+                    Captured::OnCard(h) => on_card.push(h),
+                    Captured::ForTheComputer(t) => {
+                        // Not on the card: no ObjectInfo to ask for (gphoto2 asks none either).
+                        let name = t.name.rsplit(['/', '\\']).next().unwrap_or_default().to_string();
+                        items.push(MediaItem {
+                            path: if name.is_empty() { format!("capt_{:08x}.jpg", t.handle) } else { name },
+                            size: u64::from(t.size),
+                            modified: Some(camctl_core::time::DateTime::now_local()),
+                            id: t.handle.to_string(),
+                        });
+                        self.held.insert(t.handle, t);
+                    }
+                }
+            }
+            on_card
         } else if let Some(nikon) = self.nikon.as_mut() {
             nikon.capture(&mut self.client).await.map_err(nikon::explain)?
         } else {
-            {
-                if !self.supports_op(op::INITIATE_CAPTURE).await? {
-                    return Err(CoreError::Unsupported("this camera does not capture over PTP/IP".into()));
-                }
-                self.client.capture().await?
+            if !self.supports_op(op::INITIATE_CAPTURE).await? {
+                return Err(CoreError::Unsupported("this camera does not capture over PTP/IP".into()));
             }
+            self.client.capture().await?
         };
-        let mut items = Vec::new();
         for h in handles {
             let info = self.client.object_info(h).await?;
             let folder = self.folder_path(info.parent).await?;

@@ -16,8 +16,8 @@ use crate::client::{Client, MAX_CAPTURE_OBJECTS};
 use crate::error::{Error, Result};
 use crate::wire::DeviceInfo;
 use crate::wire::canon::{
-    self, AllowedList, CAMERA_STATUS_BUSY, EosEvent, EosObject, EosProp, ImageFormat, ValueKind, event, op,
-    prop, release,
+    self, AllowedList, CAMERA_STATUS_BUSY, EosEvent, EosObject, EosProp, ImageFormat, TransferRequest,
+    ValueKind, event, op, prop, release,
 };
 use crate::wire::codes::{format, rc};
 
@@ -136,6 +136,18 @@ fn render_allowed(code: u32, list: &AllowedList) -> Option<Vec<String>> {
     }
 }
 
+/// A file a capture produced.
+pub enum Captured {
+    /// On the card: an ordinary object (GetObjectInfo, GetObject).
+    OnCard(u32),
+    /// Held in the camera's memory for the computer (capture destination "PC"): read with
+    /// GetPartialObject, then released with TransferComplete (see [`Eos::fetch_transfer`]).
+    ForTheComputer(TransferRequest),
+}
+
+/// Largest piece one GetPartialObject of a held capture asks for (gphoto2: 1 MiB).
+const TRANSFER_PIECE: u32 = 1 << 20;
+
 /// What an EOS session knows from the camera's event stream.
 pub struct Eos {
     operations: Vec<u16>,
@@ -145,8 +157,8 @@ pub struct Eos {
     status: u32,
     /// New files reported by ObjectAddedEx and not yet taken by a capture.
     added: VecDeque<EosObject>,
-    /// Captures the camera holds for the computer (capture destination 4).
-    transfer_requests: usize,
+    /// Captures the camera holds for the computer (capture destination 4), not yet taken.
+    transfers: VecDeque<TransferRequest>,
     /// Events for `camctl events`, oldest first.
     pending: VecDeque<Event>,
     last_keep_on: Instant,
@@ -165,7 +177,7 @@ impl Eos {
             allowed: HashMap::new(),
             status: 0,
             added: VecDeque::new(),
-            transfer_requests: 0,
+            transfers: VecDeque::new(),
             pending: VecDeque::new(),
             last_keep_on: Instant::now(),
             dropped: Throttle::default(),
@@ -253,8 +265,10 @@ impl Eos {
                 self.report("ObjectInfoChanged", format!("{} (object 0x{:08x})", o.name, o.handle))
             }
             EosEvent::RequestObjectTransfer(t) | EosEvent::RequestObjectTransfer64(t) => {
-                self.transfer_requests += 1;
                 self.report("RequestObjectTransfer", format!("{} (object 0x{:08x})", t.name, t.handle));
+                if self.transfers.len() < MAX_CAPTURE_OBJECTS {
+                    self.transfers.push_back(t);
+                }
             }
             EosEvent::CameraStatusChanged { status } => {
                 self.status = status;
@@ -279,13 +293,12 @@ impl Eos {
         Ok(())
     }
 
-    /// Fires the shutter (half press, full press, release) and waits for the new files; returns their
-    /// handles on the card.
-    pub async fn capture(&mut self, c: &mut Client) -> Result<Vec<u32>> {
+    /// Fires the shutter (half press, full press, release) and waits for the new files.
+    pub async fn capture(&mut self, c: &mut Client) -> Result<Vec<Captured>> {
         self.prepare(c).await?;
         self.drain(c).await?;
         self.added.clear();
-        self.transfer_requests = 0;
+        self.transfers.clear();
         if self.status == CAMERA_STATUS_BUSY {
             return Err(Error::Protocol("the camera is busy (CameraStatus 1); try again".into()));
         }
@@ -325,17 +338,12 @@ impl Eos {
         let deadline = Instant::now() + CAPTURE_WAIT;
         let mut delay = FIRST_POLL;
         loop {
-            if !self.added.is_empty() {
+            if !self.added.is_empty() || !self.transfers.is_empty() {
                 // RAW + JPEG: the companion is reported with or right after the first file.
                 self.poll(c).await?;
-                return Ok(self.added.drain(..).map(|o| o.handle).collect());
-            }
-            if self.transfer_requests > 0 {
-                return Err(Error::Protocol(
-                    "the camera holds the picture for the computer (capturedestination is the PC); \
-                     set it to the card: camctl config set URL capturedestination=..."
-                        .into(),
-                ));
+                let on_card = self.added.drain(..).map(|o| Captured::OnCard(o.handle));
+                let held = self.transfers.drain(..).map(Captured::ForTheComputer);
+                return Ok(on_card.chain(held).collect());
             }
             if Instant::now() >= deadline {
                 return Err(Error::Timeout("the new picture (EOS ObjectAddedEx)"));
@@ -345,6 +353,32 @@ impl Eos {
             self.keep_on(c).await?;
             self.poll(c).await?;
         }
+    }
+
+    /// Reads a capture held for the computer into `out` with GetPartialObject in 1 MiB pieces (sent
+    /// whether or not the camera advertises it, as gphoto2 does), then TransferComplete, which frees
+    /// the camera's memory. Returns the bytes written.
+    pub async fn fetch_transfer<W: tokio::io::AsyncWrite + Unpin + Send>(
+        &mut self,
+        c: &mut Client,
+        t: &TransferRequest,
+        offset: u64,
+        out: &mut W,
+    ) -> Result<u64> {
+        let mut at =
+            u32::try_from(offset).map_err(|_| Error::Protocol("offset beyond a held capture".into()))?;
+        let mut written = 0u64;
+        while at < t.size {
+            let n = c.get_partial_object(t.handle, at, TRANSFER_PIECE.min(t.size - at), out).await?;
+            if n == 0 {
+                // A camera answering empty pieces would loop forever (gphoto2 does).
+                return Err(Error::Protocol(format!("the camera sent nothing for {} at byte {at}", t.name)));
+            }
+            written += n;
+            at = at.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+        }
+        checked(op::TRANSFER_COMPLETE, c.operation(op::TRANSFER_COMPLETE, &[t.handle]).await?)?;
+        Ok(written)
     }
 
     /// The next event the camera reports, polling for it.

@@ -129,6 +129,29 @@ async fn eos_capture_fires_through_remote_release_and_downloads_the_new_file() {
 }
 
 #[tokio::test]
+async fn eos_capture_to_the_computer_is_read_from_the_camera_s_memory() {
+    within(async {
+        let dir = tempfile::tempdir().unwrap();
+        let emu = start(dir.path()).await;
+        let mut cam = connect(&emu).await;
+        // 4 = the PC (gphoto2's default capture target), as the camera's allowed list offers it.
+        assert_eq!(cam.set_setting("capturedestination", "4").await.unwrap().value, "4");
+        let items = cam.capture().await.unwrap();
+        assert_eq!(items.len(), 1, "{items:?}");
+        let mut bytes = Vec::new();
+        let n = cam.download(&items[0], 0, &mut bytes).await.unwrap();
+        assert_eq!(n, items[0].size);
+        assert!(bytes.starts_with(&[0xFF, 0xD8]) && bytes.ends_with(&[0xFF, 0xD9]), "a whole JPEG");
+        // The emulator also keeps the picture in its media folder: the same bytes.
+        let name = items[0].path.rsplit('/').next().unwrap();
+        let on_disk = walk(dir.path()).into_iter().find(|p| p.ends_with(name)).unwrap();
+        assert_eq!(bytes, std::fs::read(on_disk).unwrap());
+        cam.close().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn eos_live_view_gives_changing_jpegs_and_gives_the_screen_back() {
     within(async {
         let dir = tempfile::tempdir().unwrap();
