@@ -3,9 +3,15 @@
 //! messages and an `Instant`, and returns AV messages to send plus events.
 //!
 //! Interpretations where the reference is silent (both roles here agree; real cameras are tolerated):
-//! - ACK `[8..11]` carry the first/last acknowledged IOCTRL *command* sequence number. An IOCTRL is resent
-//!   every [`IOCTRL_RESEND`] until ACKed; against a peer that never sent a matching ACK, any IOCTRL from
-//!   it also ends the resends (go2rtc's "resend until answered").
+//! - ACK `[8..11]` carry the first/last *AV sequence numbers* (`[4..5]`, low 16 bits) of the peer's
+//!   IOCTRL frames received, as go2rtc's `msgACK` writes them: both start at 0xFFFF before anything came,
+//!   `end` is the highest AV sequence number seen, and after each ACK `start` moves up to `end`. The
+//!   IOCTRL *command* sequence number (`[18..19]`) only deduplicates. A real camera must read them so, or
+//!   go2rtc's client would never stop its resends; an earlier camctl read them as command sequence
+//!   numbers, which agreed with go2rtc for the first three replies only.
+//! - An IOCTRL is resent every [`IOCTRL_RESEND`] until an ACK covers its AV sequence number; against a
+//!   peer that never sent a matching ACK, any IOCTRL from it also ends the resends (go2rtc's "resend until
+//!   answered").
 //! - Media `payload_size` is the packet's own payload length; the decoder uses the datagram's actual
 //!   length and only the FRAMEINFO's `frame_len` is checked against the reassembled frame.
 //! - I- and P-frame packets (0x05/0x07) share one video `frame_no` space; audio (0x03) has its own.
@@ -79,7 +85,10 @@ pub enum AvMessage {
     },
     /// IOCTRL frame.
     IoCtrl {
-        /// Command sequence number (`[18..19]`).
+        /// AV sequence number (`[4..5]`), what ACKs acknowledge; `None` in the 0x7000/0x1000 layouts,
+        /// which go2rtc does not count either.
+        av_seq: Option<u16>,
+        /// Command sequence number (`[18..19]`): duplicates are dropped by it.
         cmd_seq: u16,
         /// The ioctrl type (0x100 for HL).
         ctrl_type: u32,
@@ -88,9 +97,9 @@ pub enum AvMessage {
     },
     /// ACK (0x0009).
     Ack {
-        /// First acknowledged command sequence number.
+        /// First acknowledged AV sequence number (0xFFFF before anything was received).
         start: u16,
-        /// Last acknowledged command sequence number.
+        /// Last acknowledged AV sequence number (the highest received).
         end: u16,
     },
     /// A media packet.
@@ -322,6 +331,7 @@ impl AvMessage {
                 // A length beyond the datagram is clamped to what arrived (lenient, like go2rtc).
                 let end = 40usize.saturating_add(declared).min(b.len());
                 Ok(AvMessage::IoCtrl {
+                    av_seq: Some(u16_at(b, 4)?),
                     cmd_seq: u16_at(b, 18)?,
                     ctrl_type: u32_at(b, 36)?,
                     data: b[40..end].to_vec(),
@@ -332,6 +342,7 @@ impl AvMessage {
                 let at = b.get(32..).and_then(|s| s.windows(2).position(|w| w == b"HL"));
                 match at {
                     Some(at) => Ok(AvMessage::IoCtrl {
+                        av_seq: None,
                         cmd_seq: u16_at(b, 18).unwrap_or(0),
                         ctrl_type: crate::transport::IOTYPE_USER_DEFINED_START,
                         data: b[32 + at..].to_vec(),
@@ -567,7 +578,8 @@ pub enum AvEvent {
 }
 
 struct Pending {
-    cmd_seq: u16,
+    /// The frame's AV sequence number (low 16 bits): what the peer's ACK names.
+    av_seq: u16,
     frame: Vec<u8>,
     next: Instant,
     tries: u32,
@@ -581,7 +593,11 @@ pub struct AvEndpoint {
     ack_counter: u16,
     pending: VecDeque<Pending>,
     seen: VecDeque<u16>,
-    last_rx: Option<u16>,
+    /// ACK range of the peer's IOCTRL AV sequence numbers: `[8..9]` and `[10..11]` of the next ACK.
+    rx_start: u16,
+    rx_end: u16,
+    /// Whether any IOCTRL with an AV sequence number came (until then both stay 0xFFFF).
+    rx_init: bool,
     peer_acks: bool,
     ticker: Option<Instant>,
     epoch: Instant,
@@ -609,7 +625,9 @@ impl AvEndpoint {
             ack_counter: 0,
             pending: VecDeque::new(),
             seen: VecDeque::new(),
-            last_rx: None,
+            rx_start: 0xFFFF,
+            rx_end: 0xFFFF,
+            rx_init: false,
             peer_acks: false,
             ticker: None,
             epoch: now,
@@ -646,12 +664,17 @@ impl AvEndpoint {
         s
     }
 
-    /// An ACK for `start..=end`.
-    pub fn ack(&mut self, start: u16, end: u16, now: Instant) -> Vec<u8> {
+    /// The next ACK: the peer's IOCTRL AV sequence numbers from the last ACK's end to the highest
+    /// received (go2rtc's `msgACK`).
+    pub fn ack(&mut self, now: Instant) -> Vec<u8> {
         let seq = self.next_av_seq();
         self.ack_counter = self.ack_counter.wrapping_add(1);
         let ms = (now.saturating_duration_since(self.epoch).as_millis() & 0xFFFF) as u16;
-        encode_ack(seq, start, end, self.ack_counter, ms)
+        let frame = encode_ack(seq, self.rx_start, self.rx_end, self.ack_counter, ms);
+        if self.rx_init {
+            self.rx_start = self.rx_end;
+        }
+        frame
     }
 
     /// Builds an IOCTRL message to send now; it is resent by [`AvEndpoint::handle_timeout`] until ACKed.
@@ -661,7 +684,7 @@ impl AvEndpoint {
         self.cmd_seq = self.cmd_seq.checked_add(1).unwrap_or(1);
         let frame = encode_ioctrl(seq, cmd_seq, ctrl_type, data);
         self.pending.push_back(Pending {
-            cmd_seq,
+            av_seq: seq as u16,
             frame: frame.clone(),
             next: now + IOCTRL_RESEND,
             tries: 0,
@@ -687,8 +710,16 @@ impl AvEndpoint {
                 events.push(AvEvent::Login { random, username, password });
             }
             AvMessage::LoginResponse { ok, .. } => events.push(AvEvent::LoginResponse { ok }),
-            AvMessage::IoCtrl { cmd_seq, ctrl_type, data } => {
-                out.push(self.ack(cmd_seq, cmd_seq, now));
+            AvMessage::IoCtrl { av_seq, cmd_seq, ctrl_type, data } => {
+                if let Some(seq) = av_seq {
+                    // The highest seen, by serial-number order (wrapping): go2rtc keeps the maximum.
+                    let newer = seq.wrapping_sub(self.rx_end) < 0x8000 && seq != self.rx_end;
+                    if !self.rx_init || newer {
+                        self.rx_end = seq;
+                    }
+                    self.rx_init = true;
+                }
+                out.push(self.ack(now));
                 if !self.peer_acks {
                     // A peer that does not ACK our way has evidently received what we sent.
                     self.pending.clear();
@@ -698,14 +729,13 @@ impl AvEndpoint {
                     if self.seen.len() > 256 {
                         self.seen.pop_front();
                     }
-                    self.last_rx = Some(cmd_seq);
                     events.push(AvEvent::IoCtrl(ctrl_type, data));
                 }
             }
             AvMessage::Ack { start, end } => {
                 let before = self.pending.len();
                 let span = end.wrapping_sub(start);
-                self.pending.retain(|p| p.cmd_seq.wrapping_sub(start) > span);
+                self.pending.retain(|p| p.av_seq.wrapping_sub(start) > span);
                 if self.pending.len() < before {
                     self.peer_acks = true;
                 }
@@ -743,8 +773,7 @@ impl AvEndpoint {
             && t <= now
         {
             self.ticker = Some(now + ACK_PERIOD);
-            let last = self.last_rx.unwrap_or(0);
-            out.push(self.ack(last, last, now));
+            out.push(self.ack(now));
         }
         out
     }
@@ -798,7 +827,7 @@ mod tests {
         assert_eq!(&f[24..28], &[8, 0, 0, 0]);
         assert_eq!(
             AvMessage::decode(&f).unwrap(),
-            AvMessage::IoCtrl { cmd_seq: 3, ctrl_type: 0x100, data: b"HLxx".to_vec() }
+            AvMessage::IoCtrl { av_seq: Some(5), cmd_seq: 3, ctrl_type: 0x100, data: b"HLxx".to_vec() }
         );
         let a = encode_ack(1, 2, 3, 4, 5);
         assert_eq!(AvMessage::decode(&a).unwrap(), AvMessage::Ack { start: 2, end: 3 });
@@ -862,6 +891,67 @@ mod tests {
             got = got.or(r.push(MediaPacket::decode(&p).unwrap()));
         }
         assert_eq!(got.unwrap().1.len(), MAX_FRAME_BYTES);
+    }
+
+    /// An ACK laid out byte by byte as go2rtc's `msgACK` writes it (pkg/tutk/dtls/conn_dtls.go).
+    fn go2rtc_ack(av_seq: u32, rx_start: u16, rx_end: u16, flags: u16) -> Vec<u8> {
+        let mut b = vec![0u8; 24];
+        b[0..2].copy_from_slice(&0x0009u16.to_le_bytes());
+        b[2..4].copy_from_slice(&0x000Cu16.to_le_bytes());
+        b[4..8].copy_from_slice(&av_seq.to_le_bytes());
+        b[8..10].copy_from_slice(&rx_start.to_le_bytes());
+        b[10..12].copy_from_slice(&rx_end.to_le_bytes());
+        b[12..14].copy_from_slice(&flags.to_le_bytes());
+        b[16..20].copy_from_slice(&(u32::from(flags) << 16).to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn go2rtc_acks_stop_the_resends_of_every_reply_not_only_the_first_three() {
+        // The camera role answers six commands; between replies it also sends ACKs, so its AV sequence
+        // numbers run ahead of its command sequence numbers from the fourth reply on.
+        let t0 = Instant::now();
+        let mut camera = AvEndpoint::new(t0);
+        let (mut rx_start, mut rx_end, mut flags, mut client_seq) = (0xFFFFu16, 0xFFFFu16, 0u16, 0u32);
+        for n in 0..6u32 {
+            // The client's command: the camera ACKs it (spending an AV sequence number).
+            let cmd = encode_ioctrl(client_seq, n as u16, 0x100, b"HLcmd");
+            client_seq += 1;
+            let (_, acks) = camera.on_message(&cmd, t0).unwrap();
+            assert_eq!(acks.len(), 1);
+            let reply = camera.send_ioctrl(0x100, b"HLreply", t0);
+            // go2rtc tracks the AV sequence number at [4..5] of camera frames starting 0x000C.
+            let seq = u16::from_le_bytes([reply[4], reply[5]]);
+            if seq > rx_end || rx_end == 0xFFFF {
+                rx_end = seq;
+            }
+            flags += 1;
+            let ack = go2rtc_ack(client_seq, rx_start, rx_end, flags);
+            client_seq += 1;
+            rx_start = rx_end;
+            camera.on_message(&ack, t0).unwrap();
+            assert!(
+                camera.handle_timeout(t0 + IOCTRL_RESEND).is_empty(),
+                "reply {n} resent after go2rtc's ACK"
+            );
+        }
+        assert_eq!(camera.poll_timeout(), None);
+    }
+
+    #[test]
+    fn acks_carry_the_peer_s_av_sequence_numbers_as_go2rtc_writes_them() {
+        let t0 = Instant::now();
+        let mut client = AvEndpoint::new(t0);
+        // Nothing received yet: 0xFFFF..0xFFFF, as go2rtc starts.
+        let first = client.ack(t0);
+        assert_eq!(&first[8..12], &[0xFF, 0xFF, 0xFF, 0xFF]);
+        let (_, acks) = client.on_message(&encode_ioctrl(7, 1, 0x100, b"HL"), t0).unwrap();
+        assert_eq!(AvMessage::decode(&acks[0]).unwrap(), AvMessage::Ack { start: 0xFFFF, end: 7 });
+        let (_, acks) = client.on_message(&encode_ioctrl(9, 2, 0x100, b"HL"), t0).unwrap();
+        assert_eq!(AvMessage::decode(&acks[0]).unwrap(), AvMessage::Ack { start: 7, end: 9 });
+        // A resent older frame does not move the end back.
+        let (_, acks) = client.on_message(&encode_ioctrl(7, 1, 0x100, b"HL"), t0).unwrap();
+        assert_eq!(AvMessage::decode(&acks[0]).unwrap(), AvMessage::Ack { start: 9, end: 9 });
     }
 
     #[test]

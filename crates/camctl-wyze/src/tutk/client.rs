@@ -589,7 +589,7 @@ pub async fn connect(
         }
     }
     let now = Instant::now();
-    let ack = link.av.ack(0, 0, now);
+    let ack = link.av.ack(now);
     for d in link.send_av(&ack).map_err(dtls_err)? {
         send(&sock, &d, peer).await?;
     }

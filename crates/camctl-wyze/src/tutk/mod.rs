@@ -14,8 +14,11 @@
 //! - TransCode tail swap: go2rtc's "always" by default, FSS's "never" as [`transcode::TailSwap`].
 //! - The camera's answers 0x0602, 0x0404 and 0x0428 mirror the request layouts; the client accepts any
 //!   body for them. CC51 camera answers use direction 0xFFFF and echo the client's session id.
-//! - ACK fields `[8..11]` are read as the first and last acknowledged IOCTRL command sequence (from 1);
-//!   an IOCTRL is resent every 500 ms, at most 12 times, until acknowledged or answered.
+//! - ACK fields `[8..11]` are the first and last AV sequence numbers (`[4..5]`) of the peer's IOCTRL
+//!   frames received, starting at 0xFFFF/0xFFFF, the start moving to the end after each ACK: how go2rtc
+//!   (`pkg/tutk`, conn_dtls.go `msgACK`), known to work with real cameras, writes them; both roles here
+//!   read and write them so. An IOCTRL is resent every 500 ms, at most 12 times, until an ACK covers it
+//!   or the peer answers.
 //! - AV login config word 2 (FSS/SEYDX; go2rtc writes 4); a refused login answer has byte 4 = 0.
 //! - A camera at its session limit ignores discovery (no wire code for "full" is known).
 //! - A session ends on DTLS close_notify or after the idle timeout.
