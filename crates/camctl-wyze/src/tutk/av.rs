@@ -35,6 +35,8 @@ pub const MAGIC_IOCTRL: u16 = 0x000C;
 pub const MAGIC_ACK: u16 = 0x0009;
 /// Protocol version written at `[2..3]`.
 pub const VERSION: u16 = 0x000C;
+/// The AV login config word at `[540..543]` (go2rtc's value).
+pub const LOGIN_CONFIG: u32 = 4;
 /// Capabilities sent in login and its answer.
 pub const CAPS: u32 = 0x001F_07FB;
 /// Media channel byte: audio.
@@ -164,8 +166,9 @@ pub fn encode_login(second: bool, random: u32, username: &str, password: &str) -
     p[20..24].copy_from_slice(&r);
     put_field(&mut p, 24, username);
     put_field(&mut p, 280, password);
-    // FSS/SEYDX config block: resend 0, security_mode 2 (go2rtc writes the same 2nd word as 4; see docs).
-    p[540..544].copy_from_slice(&2u32.to_le_bytes());
+    // The config word go2rtc writes (4), since go2rtc is known to work with real cameras; FSS/SEYDX
+    // write 2 ("security_mode"). The camera role accepts any value.
+    p[540..544].copy_from_slice(&LOGIN_CONFIG.to_le_bytes());
     p[552..556].copy_from_slice(&CAPS.to_le_bytes());
     p
 }

@@ -19,7 +19,10 @@
 //!   (`pkg/tutk`, conn_dtls.go `msgACK`), known to work with real cameras, writes them; both roles here
 //!   read and write them so. An IOCTRL is resent every 500 ms, at most 12 times, until an ACK covers it
 //!   or the peer answers.
-//! - AV login config word 2 (FSS/SEYDX; go2rtc writes 4); a refused login answer has byte 4 = 0.
+//! - AV login config word 4 as go2rtc writes it (FSS/SEYDX: 2); a refused login answer has byte 4 = 0.
+//! - The camera's OLD keepalive 0x0428 carries 16 body bytes (the echoed 8, then 8 zeros): go2rtc
+//!   answers only keepalives longer than 24 bytes, so real cameras' are longer than the 24 it sends.
+//! - The emulator's URL carries `dtls=true` when it speaks DTLS: go2rtc refuses a Wyze URL without it.
 //! - A camera at its session limit ignores discovery (no wire code for "full" is known).
 //! - A session ends on DTLS close_notify or after the idle timeout.
 //! - LAN search is the OLD stage-1 discovery probe sent to a broadcast address.

@@ -23,6 +23,8 @@ pub const CMD_DATA_TO_CLIENT: u16 = 0x0408;
 pub const CMD_KEEPALIVE_ANSWER: u16 = 0x0427;
 /// Keepalive (camera→client).
 pub const CMD_KEEPALIVE: u16 = 0x0428;
+/// Body bytes of the camera's keepalive: more than go2rtc's 8-byte minimum past the header.
+const KEEPALIVE_CAMERA_BODY: usize = 16;
 
 const MODE_SESSION: u8 = 0x02;
 const MODE_KEEPALIVE: u8 = 0x0A;
@@ -130,8 +132,13 @@ impl OldPacket {
             }
             OldPacket::Keepalive { from_camera, echo } => {
                 let cmd = if *from_camera { CMD_KEEPALIVE } else { CMD_KEEPALIVE_ANSWER };
-                let mut p = header(MODE_KEEPALIVE, 8, 0, cmd, 0x0021);
+                // go2rtc answers a camera's keepalive only when it is longer than 24 bytes, so real
+                // cameras' are: the camera's carries 8 zero bytes after the echoed 8 (their content is
+                // unknown). The client's answer is go2rtc's 24 bytes.
+                let body = if *from_camera { KEEPALIVE_CAMERA_BODY } else { 8 };
+                let mut p = header(MODE_KEEPALIVE, body, 0, cmd, 0x0021);
                 p.extend_from_slice(echo);
+                p.resize(16 + body, 0);
                 p
             }
         }
@@ -215,6 +222,18 @@ mod tests {
         );
         assert!(hex(&pkt.encode(TailSwap::Always)).starts_with("6e4c9d8c40d140ca"));
         assert_eq!(OldPacket::decode(&pkt.encode(TailSwap::Always), TailSwap::Always).unwrap(), pkt);
+    }
+
+    #[test]
+    fn the_camera_s_keepalive_is_long_enough_for_go2rtc_to_answer() {
+        let ka = OldPacket::Keepalive { from_camera: true, echo: *b"12345678" };
+        let plain = ka.encode_plain();
+        // go2rtc: `if len(data) > 24 { answer, echoing data[16:24] }`.
+        assert!(plain.len() > 24, "{} bytes", plain.len());
+        assert_eq!(&plain[16..24], b"12345678");
+        assert_eq!(OldPacket::decode_plain(&plain).unwrap(), ka);
+        // The client's answer is go2rtc's 24 bytes.
+        assert_eq!(OldPacket::Keepalive { from_camera: false, echo: *b"12345678" }.encode_plain().len(), 24);
     }
 
     #[test]

@@ -171,7 +171,8 @@ impl TutkServer {
         &self.emulator
     }
 
-    /// `wyze://HOST:PORT?uid=..&enr=..&mac=..&model=..` (plus `dtls=false` without DTLS).
+    /// `wyze://HOST:PORT?uid=..&enr=..&mac=..&model=..&dtls=true|false`: go2rtc refuses a Wyze URL
+    /// without `dtls=true`, so the printed URL works there as it is.
     pub fn url(&self) -> std::io::Result<String> {
         let a = self.local_addr()?;
         let c = &self.config;
@@ -182,9 +183,7 @@ impl TutkServer {
             pct(&c.mac),
             pct(&c.emulator.model)
         );
-        if !c.dtls {
-            u.push_str("&dtls=false");
-        }
+        u.push_str(if c.dtls { "&dtls=true" } else { "&dtls=false" });
         Ok(u)
     }
 
