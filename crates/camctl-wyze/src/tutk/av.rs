@@ -548,7 +548,8 @@ impl Reassembler {
             return None;
         };
         let data: Vec<u8> = p.parts.into_iter().flatten().flatten().collect();
-        if data.len() != info.frame_len as usize {
+        // A FRAMEINFO size of 0 says nothing (go2rtc ignores the field): the packets tell the size.
+        if info.frame_len != 0 && data.len() != info.frame_len as usize {
             self.stats.inconsistent += 1;
             return None;
         }
@@ -894,6 +895,23 @@ mod tests {
             got = got.or(r.push(MediaPacket::decode(&p).unwrap()));
         }
         assert_eq!(got.unwrap().1.len(), MAX_FRAME_BYTES);
+    }
+
+    #[test]
+    fn a_frameinfo_size_of_zero_is_not_a_reason_to_drop_the_frame() {
+        let mut r = Reassembler::new();
+        let data = vec![9u8; 3000];
+        let mut zero = info(3, true, 0);
+        zero.frame_len = 0;
+        let mut got = None;
+        for p in packetize(&info(3, true, data.len()), &data, 1024).unwrap() {
+            let mut pkt = MediaPacket::decode(&p).unwrap();
+            if pkt.info.is_some() {
+                pkt.info = Some(zero.clone());
+            }
+            got = got.or(r.push(pkt));
+        }
+        assert_eq!(got.unwrap().1, data);
     }
 
     /// An ACK laid out byte by byte as go2rtc's `msgACK` writes it (pkg/tutk/dtls/conn_dtls.go).

@@ -120,6 +120,26 @@ impl Cc51Packet {
         }
     }
 
+    /// A camera's discovery answer read the way go2rtc's client reads it: 52 bytes or more, the magic and
+    /// the 0x1002 command, then (direction is response, seq, ticket, session id); the HMAC is not
+    /// required (real cameras are known to work with go2rtc, which never checks it).
+    pub fn disco_answer(d: &[u8]) -> Option<(bool, u16, u16, [u8; 8])> {
+        if d.len() < 52
+            || u16::from_le_bytes([d[0], d[1]]) != MAGIC
+            || u16::from_le_bytes([d[4], d[5]]) != CMD_DISCO
+        {
+            return None;
+        }
+        let mut sid = [0u8; 8];
+        sid.copy_from_slice(&d[16..24]);
+        Some((
+            d[8..10] == [0xFF, 0xFF],
+            u16::from_le_bytes([d[12], d[13]]),
+            u16::from_le_bytes([d[14], d[15]]),
+            sid,
+        ))
+    }
+
     /// Decodes and authenticates a datagram. Total: a typed error for anything malformed or forged.
     pub fn decode(d: &[u8], key: &[u8]) -> Result<Self, PacketError> {
         let short = |need: usize| PacketError::Short { need, got: d.len() };
@@ -208,6 +228,19 @@ mod tests {
             "51cc000002152700000000001000341211223344556677880100000016fefd5b8f942fb53dfc7b9a23ba4e515edfda3529e70a"
         );
         assert_eq!(Cc51Packet::decode(&bytes, &key).unwrap(), data);
+    }
+
+    #[test]
+    fn discovery_answers_are_read_without_their_hmac_as_go2rtc_reads_them() {
+        let key = hmac_key("ABCDEFGHIJKLMNOPQRST", "GgGDlrGh");
+        let mut answer = Cc51Packet::Disco { response: true, seq: 3, ticket: 9, sid: SID }.encode(&key);
+        answer[40] ^= 0xFF;
+        assert_eq!(Cc51Packet::decode(&answer, &key), Err(PacketError::BadHmac));
+        assert_eq!(Cc51Packet::disco_answer(&answer), Some((true, 3, 9, SID)));
+        assert_eq!(Cc51Packet::disco_answer(&answer[..51]), None);
+        for n in 0..answer.len() {
+            let _ = Cc51Packet::disco_answer(&answer[..n]);
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ use super::cc51::{Cc51Packet, hmac_key};
 use super::dtls::DtlsEndpoint;
 use super::framing::{Framing, Side};
 use super::link::Link;
-use super::old::OldPacket;
+use super::old::{CMD_DISCO_RESP, CMD_SESSION_RESP, OldPacket};
 use super::transcode::TailSwap;
 use super::{Firmware, auth_key_bytes, random_bytes, uid_bytes};
 use crate::transport::{ClientTransport, MediaFrame, TransportError};
@@ -453,15 +453,21 @@ pub async fn connect(
                 continue;
             }
             let d = &buf[..n];
+            // As lenient as go2rtc's client: any OLD answer with the 0x0602 command; any CC51 0x1002
+            // answer, without its HMAC, direction or sequence checked.
             if options.firmware != Firmware::Cc51
-                && let Ok(OldPacket::Disco { response: true, .. }) = OldPacket::decode(d, swap)
+                && OldPacket::answer_command(d, swap) == Some(CMD_DISCO_RESP)
             {
                 break 'disco (src, Framing::old(Side::Client, sid, swap));
             }
             if options.firmware != Firmware::Old
-                && let Ok(Cc51Packet::Disco { response: true, seq: 1, ticket, sid: cam_sid }) =
-                    Cc51Packet::decode(d, &key)
+                && let Some((_, _, ticket, cam_sid)) = Cc51Packet::disco_answer(d)
             {
+                if Cc51Packet::decode(d, &key).is_err() {
+                    tracing::debug!(
+                        "tutk: the camera's CC51 discovery answer does not authenticate; taken anyway"
+                    );
+                }
                 break 'disco (src, Framing::cc51(Side::Client, cam_sid, key.clone(), ticket));
             }
         }
@@ -494,14 +500,10 @@ pub async fn connect(
                 continue;
             }
             let d = &buf[..n];
+            // go2rtc: any 0x0404 answer (OLD); a 0x1002 answer with direction 0xFFFF and seq 3 (CC51).
             let done = match firmware {
-                Firmware::Old => {
-                    matches!(OldPacket::decode(d, swap), Ok(OldPacket::Session { response: true, .. }))
-                }
-                _ => matches!(
-                    Cc51Packet::decode(d, &key),
-                    Ok(Cc51Packet::Disco { response: true, seq: 3, .. })
-                ),
+                Firmware::Old => OldPacket::answer_command(d, swap) == Some(CMD_SESSION_RESP),
+                _ => matches!(Cc51Packet::disco_answer(d), Some((true, 3, _, _))),
             };
             if done {
                 // Sessions move to the answer's source port (go2rtc `reader()`).

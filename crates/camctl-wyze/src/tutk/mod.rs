@@ -12,8 +12,12 @@
 //!
 //! Choices where the reference disagrees with itself or is silent (all unverified against real cameras):
 //! - TransCode tail swap: go2rtc's "always" by default, FSS's "never" as [`transcode::TailSwap`].
-//! - The camera's answers 0x0602, 0x0404 and 0x0428 mirror the request layouts; the client accepts any
-//!   body for them. CC51 camera answers use direction 0xFFFF and echo the client's session id.
+//! - The camera's answers 0x0602, 0x0404 and 0x0428 mirror the request layouts. The client is as
+//!   lenient as go2rtc's, which works with real cameras: any OLD answer of 16 bytes or more with the
+//!   0x0602 / 0x0404 command; any CC51 0x1002 answer of 52 bytes or more for discovery, without its
+//!   HMAC, direction or sequence checked, and for the session the one with direction 0xFFFF and seq 3
+//!   (HMAC again not required). CC51 camera answers use direction 0xFFFF and echo the client's session
+//!   id. A FRAMEINFO frame size of 0 is taken as unknown (the packets give the size).
 //! - ACK fields `[8..11]` are the first and last AV sequence numbers (`[4..5]`) of the peer's IOCTRL
 //!   frames received, starting at 0xFFFF/0xFFFF, the start moving to the end after each ACK: how go2rtc
 //!   (`pkg/tutk`, conn_dtls.go `msgACK`), known to work with real cameras, writes them; both roles here

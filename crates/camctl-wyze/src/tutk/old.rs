@@ -154,6 +154,14 @@ impl OldPacket {
         Self::decode_plain(&reverse_transcode_blob(wire, swap))
     }
 
+    /// The command of an obfuscated datagram of at least 16 bytes (`[8..9]` once de-obfuscated), what
+    /// go2rtc's client looks at in the camera's 0x0602 and 0x0404 answers: it takes any such answer,
+    /// whatever its length, so camctl's client does too.
+    pub fn answer_command(wire: &[u8], swap: TailSwap) -> Option<u16> {
+        let p = reverse_transcode_blob(wire, swap);
+        (p.len() >= 16).then(|| u16::from_le_bytes([p[8], p[9]]))
+    }
+
     /// Decodes de-obfuscated bytes. Total: any input gives a packet or a typed error.
     pub fn decode_plain(p: &[u8]) -> Result<Self, PacketError> {
         if p.len() < 16 {
@@ -222,6 +230,18 @@ mod tests {
         );
         assert!(hex(&pkt.encode(TailSwap::Always)).starts_with("6e4c9d8c40d140ca"));
         assert_eq!(OldPacket::decode(&pkt.encode(TailSwap::Always), TailSwap::Always).unwrap(), pkt);
+    }
+
+    #[test]
+    fn any_answer_of_16_bytes_with_the_right_command_is_taken() {
+        let swap = TailSwap::default();
+        // A bare 16-byte 0x0602 and 0x0404: too short for the full decoder, enough for go2rtc.
+        for cmd in [CMD_DISCO_RESP, CMD_SESSION_RESP] {
+            let wire = transcode_blob(&header(MODE_KEEPALIVE, 0, 0, cmd, 0x0021), swap);
+            assert!(OldPacket::decode(&wire, swap).is_err());
+            assert_eq!(OldPacket::answer_command(&wire, swap), Some(cmd));
+        }
+        assert_eq!(OldPacket::answer_command(&[0u8; 15], swap), None);
     }
 
     #[test]
