@@ -907,7 +907,7 @@ mod tests {
         for p in packetize(&info(3, true, data.len()), &data, 1024).unwrap() {
             let mut pkt = MediaPacket::decode(&p).unwrap();
             if pkt.info.is_some() {
-                pkt.info = Some(zero.clone());
+                pkt.info = Some(zero);
             }
             got = got.or(r.push(pkt));
         }
