@@ -108,7 +108,6 @@ const MAX_QUEUED: usize = 4096;
 const SDRAM_SIZE: (u16, u16) = (640, 480);
 const FRAME_SIZE: (u16, u16) = (320, 240);
 
-
 /// Whether `code` is one of the vendor operations handled here (standard ones go through `ops`).
 pub(super) fn is_vendor_op(code: u16) -> bool {
     VENDOR_OPERATIONS.contains(&code)
