@@ -1,5 +1,5 @@
 //! The camctl binary against `camctl emulate ptpip --personality nikon`: info shows the dialect,
-//! capture through InitiateCaptureRecInMedia, live view as a JPEG that ffprobe reads (under CI=true a
+//! capture through InitiateCaptureRecInMedia, events from the polled GetEvent, live view as a JPEG that ffprobe reads (under CI=true a
 //! missing ffprobe fails the test), Wi-Fi profiles added, listed without their key and deleted, and
 //! the explained Access Denied of a body that does not allow transfer.
 
@@ -56,7 +56,19 @@ fn info_and_capture_speak_nikon() {
     let added: Vec<_> = common::files_under(&card).into_iter().filter(|p| !before.contains(p)).collect();
     assert_eq!(added.len(), 1, "{added:?}");
     assert_eq!(std::fs::read(card.join(&added[0])).unwrap(), bytes);
+
+    // An exposure change in one session is an event in another, through its GetEvent 0x90C7 polls:
+    // the watcher is ready once it has polled once.
+    let events = common::spawn_ready(
+        &["events", &emu.url, "--count", "1", "--json"],
+        "GetEvent 0x90c7 [] -> OK 0x2001, 2 bytes in",
+    );
     assert_eq!(run_ok(&["config", &emu.url, "set", "f-number", "f/5.6"]).trim(), "f/5.6");
+    let out = events.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["event"], "DevicePropChanged", "{line}");
+    assert_eq!(line["detail"], "f-number", "{line}");
     assert_eq!(run_ok(&["config", &emu.url, "get", "aperture"]).trim(), "f/5.6");
 }
 
