@@ -273,3 +273,39 @@ fn gphoto2_nikon_wait_event() {
         stdout(&gphoto2(&emu, &home, &["--trigger-capture", "--wait-event-and-download=3s", "--keep"]));
     assert!(text.contains("IMG_0001.JPG"), "{text}");
 }
+
+#[test]
+fn gphoto2_nikon_wifi_profiles_interoperate_with_camctl() {
+    if !require_program("gphoto2") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let emu = start(&media(tmp.path()));
+    let home = home(tmp.path());
+    let url = format!("ptpip://127.0.0.1:{}", emu.port());
+    // gphoto2 writes a profile (SendProfileData into the first free slot) ...
+    gphoto2(
+        &emu,
+        &home,
+        &[
+            "--set-config",
+            "/main/wifiprofiles/new/name=gp",
+            "--set-config",
+            "/main/wifiprofiles/new/essid=GNet",
+            "--set-config",
+            "/main/wifiprofiles/new/write=1",
+        ],
+    );
+    // ... camctl lists it and adds its own ...
+    let list = stdout(&camctl().args(["wifi-profile", &url, "list"]).output().unwrap());
+    assert!(list.contains("gp") && list.contains("GNet"), "{list}");
+    let out = camctl().args(["wifi-profile", &url, "add", "home", "--ssid", "Net"]).output().unwrap();
+    assert!(stdout(&out).contains("added Wi-Fi profile 2"), "{}", String::from_utf8_lossy(&out.stderr));
+    // ... which gphoto2 lists (GetProfileAllData parsed) ...
+    let text = stdout(&gphoto2(&emu, &home, &["--get-config", "/main/wifiprofiles/list/2/ESSID"]));
+    assert!(text.contains("Current: Net\n"), "{text}");
+    // ... and deletes (gphoto2 sends DeleteProfile(0) for its Version entry first: a no-op).
+    gphoto2(&emu, &home, &["--set-config", "/main/wifiprofiles/list/1/delete=1"]);
+    let list = stdout(&camctl().args(["wifi-profile", &url, "list"]).output().unwrap());
+    assert!(!list.contains("GNet") && list.contains("Net"), "{list}");
+}

@@ -27,7 +27,10 @@
 //! - Wi-Fi profiles: [`PROFILE_SLOTS`] device-wide slots, ids 1 to 5 (the number real bodies have is
 //!   unknown). SendProfileData writes the named slot, which must be free: an occupied one answers
 //!   StoreFull when every slot is taken, else InvalidParameter (gphoto2 always names the first free
-//!   one). DeleteProfile of a free slot is OK (nothing to do). SetProfileData 0x9009 is advertised
+//!   one). DeleteProfile of a free slot, or of an id that names no slot, is OK and changes nothing:
+//!   gphoto2 2.5.30's list widget sends DeleteProfile(0) for its "Version" entry before the real
+//!   delete and gives up on an error, so refusing it would make gphoto2's delete fail (the reference
+//!   does not say what bodies answer). SetProfileData 0x9009 is advertised
 //!   because gphoto2 requires it for its profile widgets, but neither source says what it does, so it
 //!   answers OperationNotSupported (its data phase, if any, is drained).
 
@@ -587,17 +590,14 @@ impl Session {
         Reply::ok()
     }
 
-    /// DeleteProfile(slot id).
+    /// DeleteProfile(slot id); an id that names no slot is a no-op too (see the module doc).
     fn delete_profile(&mut self, id: u32) -> Reply {
         let mut state = self.shared.lock();
         let profiles = &mut state.nikon.profiles;
-        match slot_index(id, profiles.len()) {
-            Some(index) => {
-                profiles[index] = None;
-                Reply::ok()
-            }
-            None => Reply::code(rc::INVALID_PARAMETER),
+        if let Some(index) = slot_index(id, profiles.len()) {
+            profiles[index] = None;
         }
+        Reply::ok()
     }
 }
 
