@@ -275,6 +275,20 @@ async fn device_info_and_vendor_prop_codes_are_a_nikon_body() {
     assert_eq!(raw, [1, 0, 0x06, 0x40, 0x07, 0x50, 0, 0]);
     assert_eq!(events, [NikonEvent::DevicePropChanged { prop: 0x5007 }]);
     assert_eq!(cam.prop_value(0x5007, DataType::UINT16).await, PropValue::U16(560));
+    // ExposureTime and Nikon's ExposureTime follow each other: 1/60 s is 166 units and 1 << 16 | 60.
+    assert_eq!(cam.send(op::SET_DEVICE_PROP_VALUE, &[0x500D], &166u32.to_le_bytes()).await, rc::OK);
+    assert_eq!(
+        cam.events().await.1,
+        [NikonEvent::DevicePropChanged { prop: 0x500D }, NikonEvent::DevicePropChanged { prop: 0xD100 }]
+    );
+    assert_eq!(cam.prop_value(0xD100, DataType::UINT32).await, PropValue::U32(1 << 16 | 60));
+    assert_eq!(
+        cam.send(op::SET_DEVICE_PROP_VALUE, &[0xD100], &(1u32 << 16 | 4000).to_le_bytes()).await,
+        rc::OK
+    );
+    // 1/4000 has no ExposureTime value: only 0xD100 changed.
+    assert_eq!(cam.events().await.1, [NikonEvent::DevicePropChanged { prop: 0xD100 }]);
+    assert_eq!(cam.prop_value(0x500D, DataType::UINT32).await, PropValue::U32(166));
     cam.ok(nikon::op::CHANGE_CAMERA_MODE, &[1]).await;
     cam.ok(nikon::op::CHANGE_CAMERA_MODE, &[0]).await;
     cam.ok(op::CLOSE_SESSION, &[]).await;

@@ -21,9 +21,10 @@
 //!   answers NotLiveView (0xA00B) while it is off, else a 384-byte zero header (digiCamControl's
 //!   default length; no `FF D8` in it) and a freshly rendered JPEG, so frames always differ;
 //!   EndLiveView is always OK. LiveViewProhibitCondition 0xD1A4 is always 0.
-//! - ExposureTime 0x500D and Nikon's ExposureTime 0xD100 are independent properties (the reference
-//!   says nothing of a link between them). CompressionSetting offers the JPEG qualities only (the
-//!   emulator renders JPEGs).
+//! - ExposureTime 0x500D (1/10000 s) and Nikon's ExposureTime 0xD100 (num/den) are one shutter
+//!   speed: setting one sets the other to the same speed when its list has it (1/60 is 166 units,
+//!   1/4000 has no 0x500D value), with a DevicePropChanged for each. CompressionSetting offers the
+//!   JPEG qualities only (the emulator renders JPEGs).
 //! - Wi-Fi profiles: [`PROFILE_SLOTS`] device-wide slots, ids 1 to 5 (the number real bodies have is
 //!   unknown). SendProfileData writes the named slot, which must be free: an occupied one answers
 //!   StoreFull when every slot is taken, else InvalidParameter (gphoto2 always names the first free
@@ -503,6 +504,30 @@ impl Session {
         Reply::ok()
     }
 
+    /// After a SetDevicePropValue of one shutter-speed property, the other follows (see the module
+    /// doc).
+    pub(super) fn nikon_sync_exposure_time(&mut self, code: u16) {
+        let other = {
+            let mut state = self.shared.lock();
+            let (other, value) = match (code, state.props.value(code)) {
+                (std_prop::EXPOSURE_TIME, Some(PropValue::U32(units))) => {
+                    (nprop::EXPOSURE_TIME, units_to_fraction(units))
+                }
+                (nprop::EXPOSURE_TIME, Some(PropValue::U32(fraction))) => {
+                    (std_prop::EXPOSURE_TIME, fraction_to_units(fraction))
+                }
+                _ => return,
+            };
+            let offered =
+                state.props.desc(other).is_some_and(|d| value.is_some_and(|v| d.accepts(&PropValue::U32(v))));
+            match value {
+                Some(v) if offered && state.props.force(other, PropValue::U32(v)) => other,
+                _ => return,
+            }
+        };
+        self.shared.broadcast(ev::DEVICE_PROP_CHANGED, 0xFFFF_FFFF, &[u32::from(other)]);
+    }
+
     fn set_live_view(&mut self, on: bool) {
         let changed = self.shared.lock().props.force(nprop::LIVE_VIEW_STATUS, PropValue::U8(u8::from(on)));
         if changed {
@@ -601,6 +626,31 @@ impl Session {
     }
 }
 
+/// A 0x500D value (1/10000 s) as a 0xD100 fraction `(num << 16) | den`: whole seconds as `n/1`,
+/// shorter times as `1/den` with the denominator whose 0x500D value truncates to `units` (1/60 s is
+/// 166 units, as the 0x500D list has it).
+fn units_to_fraction(units: u32) -> Option<u32> {
+    if units == 0 {
+        return None;
+    }
+    if units >= 10_000 {
+        let secs = units / 10_000;
+        return (units.is_multiple_of(10_000) && secs <= 0xFFFF).then_some((secs << 16) | 1);
+    }
+    let den = 10_000 / units;
+    [den, den + 1].into_iter().find(|d| 10_000 / d == units).map(|d| (1 << 16) | d)
+}
+
+/// A 0xD100 fraction as a 0x500D value (truncated to 1/10000 s); `None` for the special values and
+/// a zero denominator.
+fn fraction_to_units(fraction: u32) -> Option<u32> {
+    let (num, den) = (fraction >> 16, fraction & 0xFFFF);
+    if den == 0 || fraction >= 0xFFFF_FFFD {
+        return None;
+    }
+    (u64::from(num) * 10_000 / u64::from(den)).try_into().ok().filter(|u| *u > 0)
+}
+
 /// The index of slot `id` (1-based) among `len` slots.
 fn slot_index(id: u32, len: usize) -> Option<usize> {
     let index = usize::try_from(id).ok()?.checked_sub(1)?;
@@ -654,6 +704,33 @@ mod tests {
         assert_eq!(table.value(nprop::LIVE_VIEW_STATUS), Some(PropValue::U8(0)));
         assert_eq!(table.value(nprop::LIVE_VIEW_PROHIBIT_CONDITION), Some(PropValue::U32(0)));
         assert_eq!(table.desc(nprop::LIVE_VIEW_STATUS).map(|d| d.data_type), Some(DataType::UINT8));
+    }
+
+    #[test]
+    fn shutter_speeds_convert_both_ways() {
+        let f = |num: u32, den: u32| (num << 16) | den;
+        for (units, fraction) in
+            [(80, f(1, 125)), (166, f(1, 60)), (333, f(1, 30)), (5, f(1, 2000)), (20000, f(2, 1))]
+        {
+            assert_eq!(units_to_fraction(units), Some(fraction), "{units}");
+            assert_eq!(fraction_to_units(fraction), Some(units), "{fraction:#x}");
+        }
+        assert_eq!(units_to_fraction(0), None);
+        assert_eq!(units_to_fraction(15000), None);
+        assert_eq!(fraction_to_units(f(1, 4000)), Some(2));
+        assert_eq!(fraction_to_units(0xFFFF_FFFF), None);
+        assert_eq!(fraction_to_units(f(1, 0)), None);
+        // Every 0x500D value of the table has its 0xD100 twin, and back.
+        let table = props();
+        let Some(PropForm::Enumeration(units)) = table.desc(std_prop::EXPOSURE_TIME).map(|d| d.form) else {
+            panic!()
+        };
+        let nikon = table.desc(nprop::EXPOSURE_TIME).unwrap();
+        for u in units {
+            let PropValue::U32(u) = u else { panic!() };
+            let fraction = units_to_fraction(u).unwrap_or_else(|| panic!("{u}"));
+            assert!(nikon.accepts(&PropValue::U32(fraction)), "{u} -> {fraction:#x}");
+        }
     }
 
     #[test]

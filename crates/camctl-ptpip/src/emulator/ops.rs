@@ -605,6 +605,9 @@ impl Session {
         match result {
             Ok(_) => {
                 self.shared.broadcast(ev::DEVICE_PROP_CHANGED, ALL, &[u32::from(code)]);
+                if self.shared.config.personality == Personality::Nikon {
+                    self.nikon_sync_exposure_time(code);
+                }
                 Reply::ok()
             }
             Err(rc) => Reply::code(rc),
