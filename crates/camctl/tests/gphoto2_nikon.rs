@@ -309,3 +309,23 @@ fn gphoto2_nikon_wifi_profiles_interoperate_with_camctl() {
     let list = stdout(&camctl().args(["wifi-profile", &url, "list"]).output().unwrap());
     assert!(!list.contains("GNet") && list.contains("Net"), "{list}");
 }
+
+#[test]
+fn gphoto2_nikon_denied_transfer() {
+    if !require_program("gphoto2") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let emu = Emulator::start("ptpip", &media(tmp.path()), &["--personality", "nikon", "--deny-transfer"]);
+    let home = home(tmp.path());
+    // A body whose transfer setting is off: gphoto2 gets the bare code, camctl says what to change.
+    let text = gphoto2_fails(&emu, &home, &["--list-files"]);
+    assert!(text.contains("PTP Access Denied"), "{text}");
+    let out = camctl().args(["ls", &format!("ptpip://127.0.0.1:{}", emu.port())]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("transfer"), "{err}");
+    // The rest of the camera still answers.
+    let text = stdout(&gphoto2(&emu, &home, &["--get-config", "f-number"]));
+    assert!(text.contains("Current: f/4\n"), "{text}");
+}

@@ -118,7 +118,8 @@ pub struct EmulatorConfig {
     /// events sends nothing for long stretches).
     pub idle_timeout: Duration,
     /// Behave like a body whose "transfer" setting is off (Nikon Z bodies until the user allows it):
-    /// listing and reading objects answer AccessDenied. Capture, properties and live view still work.
+    /// listing and reading objects (SDRAM captures included) answer AccessDenied; taking pictures,
+    /// properties and live view still work.
     pub deny_transfer: bool,
 }
 

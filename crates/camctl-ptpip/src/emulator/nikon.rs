@@ -298,10 +298,8 @@ impl Session {
 
     /// (Re)starts or drops this connection's GetEvent queue (session opened or closed).
     pub(super) fn nikon_session(&mut self, open: bool) {
-        if let Some(job) = self.nikon.job.take() {
-            // The capture finishes on its own; only this connection's view of it ends.
-            drop(job);
-        }
+        // A running capture finishes on its own (dropping its handle detaches it); only this
+        // connection's DeviceReady view of it ends.
         self.nikon = ConnState::default();
         let nikon = self.shared.config.personality == super::Personality::Nikon;
         if let Some(slot) = self.shared.lock().conns.get_mut(&self.conn_id) {
