@@ -181,6 +181,30 @@ async fn nikon_live_view_gives_changing_jpegs() {
 }
 
 #[tokio::test]
+async fn nikon_live_view_header_of_other_lengths_is_skipped() {
+    within(async {
+        // The sources disagree on the header length (128, 384, 64); the D750's hint is 384, so the
+        // others exercise the client's search for the JPEG start.
+        for header in [0, 64, 128, 384, 1000] {
+            let dir = tempfile::tempdir().unwrap();
+            let config = EmulatorConfig {
+                media_dir: dir.path().to_path_buf(),
+                nikon_live_view_header: header,
+                ..EmulatorConfig::for_personality(Personality::Nikon)
+            };
+            let emu = Emulator::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
+            let emu = Running { url: emu.url(), task: tokio::spawn(emu.serve()) };
+            let mut cam = connect(&emu).await;
+            let frame = cam.live_frame().await.unwrap();
+            assert!(camctl_core::media::jpeg_dimensions(&frame).is_some(), "header {header}");
+            assert_eq!(&frame[..3], &[0xFF, 0xD8, 0xFF], "header {header}");
+            cam.close().await.unwrap();
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn nikon_wifi_profiles_add_list_delete() {
     within(async {
         let dir = tempfile::tempdir().unwrap();

@@ -493,6 +493,19 @@ async fn wifi_profiles_are_added_listed_and_deleted() {
     // Profiles are the camera's: a second session sees them.
     let mut other = Cam::open(emu.addr).await;
     assert_eq!(other.profiles().await.1, list);
+
+    // The number of slots is configurable.
+    let config = EmulatorConfig {
+        media_dir: dir.path().to_path_buf(),
+        nikon_profile_slots: 1,
+        ..EmulatorConfig::for_personality(Personality::Nikon)
+    };
+    let small = Emulator::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
+    let small = Running { addr: small.local_addr(), task: tokio::spawn(small.serve()) };
+    let mut cam = Cam::open(small.addr).await;
+    assert_eq!(cam.profiles().await.1.slots.len(), 1);
+    assert_eq!(cam.send(nikon::op::SEND_PROFILE_DATA, &[1], &bytes).await, rc::OK);
+    assert_eq!(cam.send(nikon::op::SEND_PROFILE_DATA, &[1], &bytes).await, rc::STORE_FULL);
 }
 
 #[tokio::test]

@@ -121,6 +121,12 @@ pub struct EmulatorConfig {
     /// listing and reading objects (SDRAM captures included) answer AccessDenied; taking pictures,
     /// properties and live view still work.
     pub deny_transfer: bool,
+    /// Nikon: bytes of header before the JPEG in GetLiveViewImg replies (the sources say 128, 384 or
+    /// 64 by model and nothing for Z bodies; default 384, digiCamControl's); capped at 1 MiB.
+    pub nikon_live_view_header: usize,
+    /// Nikon: Wi-Fi profile slots kept, ids 1 to N (real bodies' number is unknown; default
+    /// [`NIKON_PROFILE_SLOTS`]).
+    pub nikon_profile_slots: u8,
 }
 
 impl Default for EmulatorConfig {
@@ -137,6 +143,8 @@ impl Default for EmulatorConfig {
             max_connections: camctl_core::serve::DEFAULT_MAX_CONNECTIONS,
             idle_timeout: camctl_core::serve::DEFAULT_IDLE_TIMEOUT,
             deny_transfer: false,
+            nikon_live_view_header: crate::wire::nikon::LiveViewHeaderLen::DEFAULT_BYTES,
+            nikon_profile_slots: NIKON_PROFILE_SLOTS,
         }
     }
 }
@@ -202,6 +210,7 @@ impl Emulator {
             "PTP/IP emulator media ready"
         );
         let serial = config.serial.clone();
+        let nikon = nikon::NikonState::new(config.nikon_profile_slots);
         let props = match config.personality {
             Personality::Nikon => nikon::props(),
             _ => PropTable::new(),
@@ -218,7 +227,7 @@ impl Emulator {
                 store,
                 props,
                 eos: eos::EosProps::new(&serial),
-                nikon: nikon::NikonState::new(),
+                nikon,
                 conns: HashMap::new(),
             }),
         });

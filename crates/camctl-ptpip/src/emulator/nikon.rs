@@ -18,15 +18,16 @@
 //!   capture replaces it, DeleteObject or DelImageSDRAM drops it. The one-parameter form takes the
 //!   target from RecordingMedia 0xD10B (0 card, 1 SDRAM).
 //! - Live view: StartLiveView sets LiveViewStatus 0xD1A2 to 1 (OK when already on); GetLiveViewImg
-//!   answers NotLiveView (0xA00B) while it is off, else a 384-byte zero header (digiCamControl's
-//!   default length; no `FF D8` in it) and a freshly rendered JPEG, so frames always differ;
+//!   answers NotLiveView (0xA00B) while it is off, else a zero header (384 bytes by default,
+//!   digiCamControl's length, configurable; no `FF D8` in it) and a freshly rendered JPEG, so frames
+//!   always differ;
 //!   EndLiveView is always OK. LiveViewProhibitCondition 0xD1A4 is always 0.
 //! - ExposureTime 0x500D (1/10000 s) and Nikon's ExposureTime 0xD100 (num/den) are one shutter
 //!   speed: setting one sets the other to the same speed when its list has it (1/60 is 166 units,
 //!   1/4000 has no 0x500D value), with a DevicePropChanged for each. CompressionSetting offers the
 //!   JPEG qualities only (the emulator renders JPEGs).
-//! - Wi-Fi profiles: [`PROFILE_SLOTS`] device-wide slots, ids 1 to 5 (the number real bodies have is
-//!   unknown). SendProfileData writes the named slot, which must be free: an occupied one answers
+//! - Wi-Fi profiles: device-wide slots, ids 1 to 5 by default ([`PROFILE_SLOTS`], configurable: the
+//!   number real bodies have is unknown). SendProfileData writes the named slot, which must be free: an occupied one answers
 //!   StoreFull when every slot is taken, else InvalidParameter (gphoto2 always names the first free
 //!   one). DeleteProfile of a free slot, or of an id that names no slot, is OK and changes nothing:
 //!   gphoto2 2.5.30's list widget sends DeleteProfile(0) for its "Version" entry before the real
@@ -102,8 +103,11 @@ const VENDOR_PROPS: [u16; 4] = [
 /// CompressionSetting, a standard code without a constant in `codes::prop`.
 const COMPRESSION_SETTING: u16 = 0x5004;
 
-/// Wi-Fi profile slots kept (ids 1..=5).
+/// Wi-Fi profile slots kept by default (ids 1..=5; `EmulatorConfig::nikon_profile_slots`).
 pub const PROFILE_SLOTS: u8 = 5;
+
+/// Longest live-view header configurable (`EmulatorConfig::nikon_live_view_header`).
+const MAX_LIVE_VIEW_HEADER: usize = 1 << 20;
 
 /// Events kept per connection before new ones are dropped.
 const MAX_QUEUED: usize = 4096;
@@ -154,8 +158,8 @@ pub(super) struct NikonState {
 }
 
 impl NikonState {
-    pub(super) fn new() -> NikonState {
-        NikonState { sdram: None, profiles: vec![None; usize::from(PROFILE_SLOTS)], sdram_count: 0 }
+    pub(super) fn new(slots: u8) -> NikonState {
+        NikonState { sdram: None, profiles: vec![None; usize::from(slots)], sdram_count: 0 }
     }
 }
 
@@ -552,7 +556,8 @@ impl Session {
         {
             Ok(jpeg) => {
                 let mut out = Vec::new();
-                nikon::encode_live_view(nikon::LiveViewHeaderLen::DEFAULT_BYTES, &jpeg, &mut out);
+                let header = self.shared.config.nikon_live_view_header.min(MAX_LIVE_VIEW_HEADER);
+                nikon::encode_live_view(header, &jpeg, &mut out);
                 Reply::data(out)
             }
             Err(_) => Reply::code(rc::GENERAL_ERROR),
