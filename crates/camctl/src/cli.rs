@@ -332,6 +332,10 @@ pub struct EmulateOptions {
     /// the object from its first byte (to test clients against it).
     #[arg(long)]
     pub ignore_partial_offset: bool,
+    /// PTP/IP: behave like a body whose transfer setting is off: listing and downloading answer
+    /// AccessDenied (what Nikon Z bodies do until the user allows transfer).
+    #[arg(long)]
+    pub deny_transfer: bool,
     /// Yi: data (file transfer) port; default 8787 with the real command port, else a free port.
     #[arg(long, value_name = "PORT")]
     pub data_port: Option<u16>,
@@ -375,6 +379,9 @@ pub enum PtpipPersonality {
     Generic,
     /// A Canon EOS body (GetEvent polling, RemoteRelease capture, EOS properties, live view).
     CanonEos,
+    /// A Nikon body (GetEvent 0x90C7 polling, InitiateCaptureRecInMedia to card or SDRAM, Nikon
+    /// properties, live view, Wi-Fi profiles).
+    Nikon,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -28,10 +28,12 @@ pub async fn run(protocol: EmulatedProtocol, options: EmulateOptions) -> Result<
             let personality = match options.personality {
                 PtpipPersonality::Generic => Personality::Generic,
                 PtpipPersonality::CanonEos => Personality::CanonEos,
+                PtpipPersonality::Nikon => Personality::Nikon,
             };
             let mut config = EmulatorConfig {
                 media_dir: media,
                 ignore_partial_offset: options.ignore_partial_offset,
+                deny_transfer: options.deny_transfer,
                 max_connections: options.max_connections,
                 idle_timeout: Duration::from_secs(options.idle_timeout),
                 ..EmulatorConfig::for_personality(personality)

@@ -5,8 +5,10 @@
 //! Layout: this module holds the public API, the shared state and the accept loop that classifies each
 //! socket by its first packet; `session` runs one command connection (data phases included), `ops`
 //! executes operations, `events` runs event connections, `store` maps the media directory to objects,
-//! `props` holds the device properties and `eos` the Canon EOS personality ([`Personality::CanonEos`]:
-//! its properties, GetEvent queues and vendor operations; see its own list of choices).
+//! `props` holds the device properties, `eos` the Canon EOS personality ([`Personality::CanonEos`]:
+//! its properties, GetEvent queues and vendor operations; see its own list of choices) and `nikon` the
+//! Nikon one ([`Personality::Nikon`]: its property table, GetEvent 0x90C7 queues, SDRAM capture, live
+//! view and Wi-Fi profiles; see its own list of choices).
 //!
 //! Choices where the reference leaves room:
 //! - Device events (ObjectAdded/CaptureComplete of a capture, DevicePropChanged) go to every bound
@@ -35,6 +37,7 @@
 
 mod eos;
 mod events;
+mod nikon;
 mod ops;
 mod props;
 mod session;
@@ -80,7 +83,13 @@ pub enum Personality {
     /// A Canon EOS body (`ptpip-vendors.md` §2): VendorExtensionID 0x0B, GetEvent 0x9116 polling,
     /// SetDevicePropValueEx 0x9110, RemoteReleaseOn/Off capture, GetViewFinderData live view.
     CanonEos,
+    /// A Nikon body (`ptpip-vendors.md` §3): VendorExtensionID 0x0A, GetVendorPropCodes 0x90CA,
+    /// GetEvent 0x90C7 polling, DeviceReady, InitiateCaptureRecInMedia 0x9207 to the card or SDRAM,
+    /// StartLiveView/GetLiveViewImg, Wi-Fi profiles 0x9006-0x9009.
+    Nikon,
 }
+
+pub use nikon::PROFILE_SLOTS as NIKON_PROFILE_SLOTS;
 
 /// What the emulated camera looks like.
 #[derive(Debug, Clone)]
@@ -108,6 +117,16 @@ pub struct EmulatorConfig {
     /// never), unless it has an open session with a bound event connection (an initiator waiting for
     /// events sends nothing for long stretches).
     pub idle_timeout: Duration,
+    /// Behave like a body whose "transfer" setting is off (Nikon Z bodies until the user allows it):
+    /// listing and reading objects (SDRAM captures included) answer AccessDenied; taking pictures,
+    /// properties and live view still work.
+    pub deny_transfer: bool,
+    /// Nikon: bytes of header before the JPEG in GetLiveViewImg replies (the sources say 128, 384 or
+    /// 64 by model and nothing for Z bodies; default 384, digiCamControl's); capped at 1 MiB.
+    pub nikon_live_view_header: usize,
+    /// Nikon: Wi-Fi profile slots kept, ids 1 to N (real bodies' number is unknown; default
+    /// [`NIKON_PROFILE_SLOTS`]).
+    pub nikon_profile_slots: u8,
 }
 
 impl Default for EmulatorConfig {
@@ -123,14 +142,17 @@ impl Default for EmulatorConfig {
             ignore_partial_offset: false,
             max_connections: camctl_core::serve::DEFAULT_MAX_CONNECTIONS,
             idle_timeout: camctl_core::serve::DEFAULT_IDLE_TIMEOUT,
+            deny_transfer: false,
+            nikon_live_view_header: crate::wire::nikon::LiveViewHeaderLen::DEFAULT_BYTES,
+            nikon_profile_slots: NIKON_PROFILE_SLOTS,
         }
     }
 }
 
 impl EmulatorConfig {
     /// The default configuration with `personality` and its identity strings (a Canon EOS body is
-    /// "Canon Inc." / "Canon EOS 5D Mark III": a neutral model name that triggers none of gphoto2's
-    /// per-model paths such as the EOS M ones).
+    /// "Canon Inc." / "Canon EOS 5D Mark III", a Nikon one "Nikon Corporation" / "D750": neutral model
+    /// names that trigger none of gphoto2's per-model paths such as the EOS M or Nikon 1 ones).
     pub fn for_personality(personality: Personality) -> EmulatorConfig {
         let base = EmulatorConfig { personality, ..EmulatorConfig::default() };
         match personality {
@@ -139,6 +161,12 @@ impl EmulatorConfig {
                 manufacturer: eos::MANUFACTURER.into(),
                 model: eos::MODEL.into(),
                 friendly_name: "EOS5DM3".into(),
+                ..base
+            },
+            Personality::Nikon => EmulatorConfig {
+                manufacturer: nikon::MANUFACTURER.into(),
+                model: nikon::MODEL.into(),
+                friendly_name: "D750".into(),
                 ..base
             },
         }
@@ -182,6 +210,11 @@ impl Emulator {
             "PTP/IP emulator media ready"
         );
         let serial = config.serial.clone();
+        let nikon = nikon::NikonState::new(config.nikon_profile_slots);
+        let props = match config.personality {
+            Personality::Nikon => nikon::props(),
+            _ => PropTable::new(),
+        };
         let shared = Arc::new(Shared {
             guid: guid_for(&config),
             ack_name: short_name(&config.friendly_name),
@@ -192,8 +225,9 @@ impl Emulator {
             capture_lock: tokio::sync::Mutex::new(()),
             state: Mutex::new(State {
                 store,
-                props: PropTable::new(),
+                props,
                 eos: eos::EosProps::new(&serial),
+                nikon,
                 conns: HashMap::new(),
             }),
         });
@@ -252,6 +286,8 @@ pub(crate) struct State {
     props: PropTable,
     /// Canon EOS properties (used by the `CanonEos` personality only).
     eos: eos::EosProps,
+    /// Nikon SDRAM picture and Wi-Fi profiles (used by the `Nikon` personality only).
+    nikon: nikon::NikonState,
     /// Open command connections by connection number.
     conns: HashMap<u32, ConnSlot>,
 }
@@ -264,6 +300,9 @@ pub(crate) struct ConnSlot {
     /// Canon EOS GetEvent records waiting for this connection's next GetEvent; `Some` once
     /// SetEventMode enabled them in the open session.
     eos_queue: Option<eos::EventQueue>,
+    /// Nikon GetEvent 0x90C7 events waiting for this connection's next GetEvent; `Some` while a
+    /// session is open.
+    nikon_queue: Option<nikon::EventQueue>,
 }
 
 impl Shared {
@@ -285,7 +324,14 @@ impl Shared {
     }
 
     /// Queues an event on every bound event connection; drops it where the queue is full (rule 14).
+    /// A Nikon body reports them through GetEvent 0x90C7 instead (see `nikon`).
     fn broadcast(&self, code: u16, tid: u32, params: &[u32]) {
+        if self.config.personality == Personality::Nikon {
+            let event =
+                crate::wire::nikon::NikonEvent::from_record(code, params.first().copied().unwrap_or(0));
+            self.lock().nikon_broadcast(&[event]);
+            return;
+        }
         let event = CodeAndParams { code, tid, params: Params::new(params) };
         let state = self.lock();
         for (conn, slot) in &state.conns {

@@ -120,8 +120,12 @@ impl Session {
     pub(super) async fn execute(&mut self, req: &OperationRequest, data: Option<Sink>) -> Reply {
         let p = |i| req.params.get(i);
         let eos = self.shared.config.personality == Personality::CanonEos;
+        let nikon = self.shared.config.personality == Personality::Nikon;
         if eos && super::eos::is_vendor_op(req.code) {
             return self.execute_eos(req, data).await;
+        }
+        if nikon && super::nikon::is_vendor_op(req.code) {
+            return self.execute_nikon(req, data).await;
         }
         let standard = if eos { &super::eos::STANDARD_OPERATIONS[..] } else { &OPERATIONS[..] };
         if !standard.contains(&req.code) && (eos || req.code != op::NIKON_DEVICE_READY) {
@@ -129,11 +133,27 @@ impl Session {
         }
         match req.code {
             op::GET_DEVICE_INFO if eos => return Reply::data(self.eos_device_info()),
+            op::GET_DEVICE_INFO if nikon => return Reply::data(self.nikon_device_info()),
             op::GET_DEVICE_INFO => return Reply::data(self.device_info()),
             op::OPEN_SESSION => return self.open_session(p(0)).await,
             op::NIKON_DEVICE_READY => return Reply::ok(),
             _ if self.session.is_none() => return Reply::code(rc::SESSION_NOT_OPEN),
             _ => {}
+        }
+        if self.shared.config.deny_transfer
+            && matches!(
+                req.code,
+                op::GET_NUM_OBJECTS
+                    | op::GET_OBJECT_HANDLES
+                    | op::GET_OBJECT
+                    | op::GET_PARTIAL_OBJECT
+                    | op::GET_THUMB
+            )
+        {
+            return Reply::code(rc::ACCESS_DENIED);
+        }
+        if nikon && let Some(reply) = self.nikon_sdram_op(req) {
+            return reply;
         }
         match req.code {
             op::CLOSE_SESSION => {
@@ -141,6 +161,7 @@ impl Session {
                 self.session = None;
                 self.upload = None;
                 self.eos_session_ended();
+                self.nikon_session(false);
                 Reply::ok()
             }
             op::GET_STORAGE_IDS => Reply::data(encode_u32_array(&[STORAGE_ID])),
@@ -233,6 +254,7 @@ impl Session {
         }
         self.rescan().await;
         self.eos_session_ended();
+        self.nikon_session(true);
         self.session = Some(id);
         tracing::debug!(conn = self.conn_id, session = id, peer = %self.peer, "session opened");
         Reply::ok()
@@ -583,6 +605,9 @@ impl Session {
         match result {
             Ok(_) => {
                 self.shared.broadcast(ev::DEVICE_PROP_CHANGED, ALL, &[u32::from(code)]);
+                if self.shared.config.personality == Personality::Nikon {
+                    self.nikon_sync_exposure_time(code);
+                }
                 Reply::ok()
             }
             Err(rc) => Reply::code(rc),

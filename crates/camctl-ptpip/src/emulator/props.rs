@@ -102,6 +102,23 @@ impl PropTable {
         PropTable { descs, clock_offset: 0 }
     }
 
+    /// A table of these descriptors (a personality's own set; DateTime keeps its clock behaviour).
+    pub(crate) fn from_descs(descs: Vec<DevicePropDesc>) -> PropTable {
+        PropTable { descs, clock_offset: 0 }
+    }
+
+    /// Sets a current value from inside the emulator (read-only status properties), unchecked except
+    /// for the data type; returns whether it changed.
+    pub(crate) fn force(&mut self, code: u16, value: PropValue) -> bool {
+        match self.descs.iter_mut().find(|d| d.code == code) {
+            Some(desc) if desc.data_type == value.data_type() && desc.current != value => {
+                desc.current = value;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Supported property codes, in DeviceInfo order.
     pub(crate) fn codes(&self) -> Vec<u16> {
         self.descs.iter().map(|d| d.code).collect()

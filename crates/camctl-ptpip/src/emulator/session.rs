@@ -177,6 +177,8 @@ pub(super) struct Session {
     pub(super) upload: Option<PendingUpload>,
     /// Canon EOS per-connection state (release button).
     pub(super) eos: super::eos::ConnState,
+    /// Nikon per-connection state (DeviceReady, the running capture).
+    pub(super) nikon: super::nikon::ConnState,
 }
 
 /// Removes the connection's slot (and so closes its event connection) however the session ends.
@@ -224,6 +226,7 @@ pub(super) async fn run(
         skip_empty_end: false,
         upload: None,
         eos: Default::default(),
+        nikon: Default::default(),
     };
     match session.serve().await {
         Ok(()) => tracing::info!(%peer, conn_id, "command connection closed"),
@@ -248,17 +251,19 @@ impl Session {
                 params = ?req.params,
                 "request"
             );
-            let reply =
-                if op::has_data_out(req.code) || req.data_phase == data_phase::OUT || self.eos_data_out(&req)
-                {
-                    let mut sink = self.sink_for(&req).await;
-                    match self.receive_data_out(&req, &mut sink).await? {
-                        DataOut::Complete => self.execute(&req, Some(sink)).await,
-                        DataOut::Cancelled => Reply::code(rc::TRANSACTION_CANCELLED),
-                    }
-                } else {
-                    self.execute(&req, None).await
-                };
+            let reply = if op::has_data_out(req.code)
+                || req.data_phase == data_phase::OUT
+                || self.eos_data_out(&req)
+                || self.nikon_data_out(&req)
+            {
+                let mut sink = self.sink_for(&req).await;
+                match self.receive_data_out(&req, &mut sink).await? {
+                    DataOut::Complete => self.execute(&req, Some(sink)).await,
+                    DataOut::Cancelled => Reply::code(rc::TRANSACTION_CANCELLED),
+                }
+            } else {
+                self.execute(&req, None).await
+            };
             if reply.code != rc::OK {
                 tracing::debug!(
                     conn = self.conn_id,
