@@ -36,6 +36,9 @@ const POLL_EVERY: Duration = Duration::from_millis(100);
 /// Busy answers to 0x9207 retried (gphoto2: 100, 2 ms apart).
 const CAPTURE_RETRIES: u32 = 100;
 
+/// GetEvent calls made to empty the camera's queue before a capture.
+const MAX_DRAIN_POLLS: usize = 64;
+
 /// Events kept for `camctl events` before the oldest are dropped.
 const MAX_PENDING_EVENTS: usize = 1024;
 
@@ -135,7 +138,12 @@ impl Nikon {
             }
         }
         // Events from before the shutter belong to nobody.
-        while self.poll(c).await? > 0 {}
+        // Bounded: a camera whose queue never empties must not hold the capture forever.
+        for _ in 0..MAX_DRAIN_POLLS {
+            if self.poll(c).await? == 0 {
+                break;
+            }
+        }
         self.pending.clear();
         c.discard_events();
         let mut params: &[u32] = &[nikon::capture::NO_AF, nikon::capture::TARGET_CARD];

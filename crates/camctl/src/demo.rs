@@ -50,6 +50,8 @@ pub async fn run() -> Result<ExitCode> {
     println!();
     eos_tour(workdir.path(), &mut report).await;
     println!();
+    nikon_tour(workdir.path(), &mut report).await;
+    println!();
     yi_tour(workdir.path(), &mut report).await;
     println!();
     lytro_tour(workdir.path(), &mut report).await;
@@ -202,6 +204,97 @@ async fn eos_tour(workdir: &Path, report: &mut Report) {
             camera.end_live().await;
             let (w, h) = size.ok_or_else(|| Error::Protocol("live-view frames are not JPEGs".into()))?;
             Ok(format!("{frames} JPEG frames of {w}x{h} in 1 s ({bytes} bytes, GetViewFinderData)"))
+        }
+        .await,
+    );
+    report.record("close", camera.close().await.map(|_| "session closed".into()));
+    server.abort();
+}
+
+/// The Nikon dialect against the emulator's nikon personality: vendor properties with gphoto2's
+/// labels, InitiateCaptureRecInMedia with DeviceReady and the polled GetEvent, live view, and a Wi-Fi
+/// profile written, listed and deleted.
+async fn nikon_tour(workdir: &Path, report: &mut Report) {
+    use camctl_ptpip::emulator::{Emulator, EmulatorConfig, Personality};
+    let config = EmulatorConfig {
+        media_dir: workdir.join("nikon-media"),
+        ..EmulatorConfig::for_personality(Personality::Nikon)
+    };
+    let emulator = match Emulator::bind(([127, 0, 0, 1], 0).into(), config).await {
+        Ok(e) => e,
+        Err(e) => {
+            report.record("emulator", Err(Error::io("starting the Nikon emulator", e)));
+            return;
+        }
+    };
+    let url = emulator.url();
+    println!("Nikon (PTP/IP, nikon personality) emulator at {url}");
+    let server = tokio::spawn(emulator.serve());
+    let mut camera = match async { PtpCamera::connect(&parse_url(&url)?).await }.await {
+        Ok(c) => c,
+        Err(e) => {
+            report.record("connect", Err(e));
+            server.abort();
+            return;
+        }
+    };
+    report.record(
+        "exposure",
+        async {
+            let set = camera.set_setting("f-number", "f/5.6").await?;
+            let shutter = camera.setting("shutterspeed").await?;
+            Ok(format!(
+                "dialect {}; f-number {}, shutterspeed {}",
+                camera.dialect().name(),
+                set.value,
+                shutter.value
+            ))
+        }
+        .await,
+    );
+    report.record(
+        "capture",
+        async {
+            let items = camera.capture().await?;
+            let item = items.first().ok_or_else(|| Error::Protocol("the capture produced no file".into()))?;
+            let mut jpeg = Vec::new();
+            camera.download(item, 0, &mut jpeg).await?;
+            Ok(format!("InitiateCaptureRecInMedia -> {} ({} bytes)", item.path, jpeg.len()))
+        }
+        .await,
+    );
+    report.record(
+        "live view",
+        async {
+            let a = camera.live_frame().await?;
+            let b = camera.live_frame().await?;
+            camera.end_live().await;
+            let (w, h) = camctl_core::media::jpeg_dimensions(&b)
+                .ok_or_else(|| Error::Protocol("the live-view image is not a JPEG".into()))?;
+            if a == b {
+                return Err(Error::Protocol("two live-view frames are the same".into()));
+            }
+            Ok(format!("GetLiveViewImg: {w}x{h} JPEG frames past their header"))
+        }
+        .await,
+    );
+    report.record(
+        "wifi profile",
+        async {
+            let mut profile = camctl_ptpip::wire::nikon::WifiProfile {
+                name: "demo".into(),
+                ssid: "DemoNet".into(),
+                ..Default::default()
+            };
+            profile.set_key(b"").map_err(|e| Error::InvalidValue(e.to_string()))?;
+            let slot = camera.add_wifi_profile(profile).await?;
+            let listed =
+                camera.wifi_profiles().await?.slots.iter().any(|s| s.id == slot && s.ssid == "DemoNet");
+            camera.delete_wifi_profile(slot).await?;
+            if !listed {
+                return Err(Error::Protocol("the new profile is not listed".into()));
+            }
+            Ok(format!("written to slot {slot}, listed, deleted"))
         }
         .await,
     );
