@@ -79,59 +79,68 @@ fn parse_url(url: &str) -> Result<CameraUrl> {
     url.parse().map_err(|e: camctl_core::UrlError| Error::InvalidValue(e.to_string()))
 }
 
-async fn ptpip_tour(workdir: &Path, report: &mut Report) {
+/// An emulator task, stopped when dropped.
+struct Running(tokio::task::JoinHandle<std::io::Result<()>>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Starts a PTP/IP emulator with `personality` on `media` and connects to it; `None` (with the step
+/// recorded as failed) when either fails.
+async fn ptpip_session(
+    media: &Path,
+    personality: camctl_ptpip::emulator::Personality,
+    title: &str,
+    report: &mut Report,
+) -> Option<(PtpCamera, Running)> {
     use camctl_ptpip::emulator::{Emulator, EmulatorConfig};
-    let media = workdir.join("ptpip-media");
-    let config = EmulatorConfig { media_dir: media.clone(), ..EmulatorConfig::default() };
+    let config =
+        EmulatorConfig { media_dir: media.to_path_buf(), ..EmulatorConfig::for_personality(personality) };
     let emulator = match Emulator::bind(([127, 0, 0, 1], 0).into(), config).await {
         Ok(e) => e,
         Err(e) => {
-            report.record("emulator", Err(Error::io("starting the PTP/IP emulator", e)));
-            return;
+            report.record("emulator", Err(Error::io(format!("starting the {title} emulator"), e)));
+            return None;
         }
     };
     let url = emulator.url();
-    println!("PTP/IP camera emulator at {url}");
-    let server = tokio::spawn(emulator.serve());
+    println!("{title} emulator at {url}");
+    let server = Running(tokio::spawn(emulator.serve()));
     match async { PtpCamera::connect(&parse_url(&url)?).await }.await {
-        Ok(mut camera) => {
-            let change = SettingChange::OtherChoice("f-number");
-            generic_tour(&mut camera, Verify::SameAs(&media), &workdir.join("ptpip-pulled"), change, report)
-                .await;
-            report.record("close", camera.close().await.map(|_| "session closed".into()));
-        }
+        Ok(camera) => Some((camera, server)),
         Err(e) => {
             report.record("connect", Err(e));
+            None
         }
     }
-    server.abort();
+}
+
+async fn ptpip_tour(workdir: &Path, report: &mut Report) {
+    use camctl_ptpip::emulator::Personality;
+    let media = workdir.join("ptpip-media");
+    let Some((mut camera, _server)) =
+        ptpip_session(&media, Personality::Generic, "PTP/IP camera", report).await
+    else {
+        return;
+    };
+    let change = SettingChange::OtherChoice("f-number");
+    generic_tour(&mut camera, Verify::SameAs(&media), &workdir.join("ptpip-pulled"), change, report).await;
+    report.record("close", camera.close().await.map(|_| "session closed".into()));
 }
 
 /// The Canon EOS dialect against the emulator's canon-eos personality: the exposure change goes
 /// through SetDevicePropValueEx, the capture through RemoteReleaseOn/Off, events and the new file
 /// through the polled GetEvent stream, live view through GetViewFinderData.
 async fn eos_tour(workdir: &Path, report: &mut Report) {
-    use camctl_ptpip::emulator::{Emulator, EmulatorConfig, Personality};
-    let media = workdir.join("eos-media");
-    let config =
-        EmulatorConfig { media_dir: media.clone(), ..EmulatorConfig::for_personality(Personality::CanonEos) };
-    let emulator = match Emulator::bind(([127, 0, 0, 1], 0).into(), config).await {
-        Ok(e) => e,
-        Err(e) => {
-            report.record("emulator", Err(Error::io("starting the Canon EOS emulator", e)));
-            return;
-        }
-    };
-    let url = emulator.url();
-    println!("Canon EOS (PTP/IP, canon-eos personality) emulator at {url}");
-    let server = tokio::spawn(emulator.serve());
-    let mut camera = match async { PtpCamera::connect(&parse_url(&url)?).await }.await {
-        Ok(c) => c,
-        Err(e) => {
-            report.record("connect", Err(e));
-            server.abort();
-            return;
-        }
+    use camctl_ptpip::emulator::Personality;
+    let title = "Canon EOS (PTP/IP, canon-eos personality)";
+    let Some((mut camera, _server)) =
+        ptpip_session(&workdir.join("eos-media"), Personality::CanonEos, title, report).await
+    else {
+        return;
     };
     report.record(
         "info",
@@ -208,35 +217,18 @@ async fn eos_tour(workdir: &Path, report: &mut Report) {
         .await,
     );
     report.record("close", camera.close().await.map(|_| "session closed".into()));
-    server.abort();
 }
 
 /// The Nikon dialect against the emulator's nikon personality: vendor properties with gphoto2's
 /// labels, InitiateCaptureRecInMedia with DeviceReady and the polled GetEvent, live view, and a Wi-Fi
 /// profile written, listed and deleted.
 async fn nikon_tour(workdir: &Path, report: &mut Report) {
-    use camctl_ptpip::emulator::{Emulator, EmulatorConfig, Personality};
-    let config = EmulatorConfig {
-        media_dir: workdir.join("nikon-media"),
-        ..EmulatorConfig::for_personality(Personality::Nikon)
-    };
-    let emulator = match Emulator::bind(([127, 0, 0, 1], 0).into(), config).await {
-        Ok(e) => e,
-        Err(e) => {
-            report.record("emulator", Err(Error::io("starting the Nikon emulator", e)));
-            return;
-        }
-    };
-    let url = emulator.url();
-    println!("Nikon (PTP/IP, nikon personality) emulator at {url}");
-    let server = tokio::spawn(emulator.serve());
-    let mut camera = match async { PtpCamera::connect(&parse_url(&url)?).await }.await {
-        Ok(c) => c,
-        Err(e) => {
-            report.record("connect", Err(e));
-            server.abort();
-            return;
-        }
+    use camctl_ptpip::emulator::Personality;
+    let title = "Nikon (PTP/IP, nikon personality)";
+    let Some((mut camera, _server)) =
+        ptpip_session(&workdir.join("nikon-media"), Personality::Nikon, title, report).await
+    else {
+        return;
     };
     report.record(
         "exposure",
@@ -299,7 +291,6 @@ async fn nikon_tour(workdir: &Path, report: &mut Report) {
         .await,
     );
     report.record("close", camera.close().await.map(|_| "session closed".into()));
-    server.abort();
 }
 
 async fn yi_tour(workdir: &Path, report: &mut Report) {
