@@ -3,44 +3,18 @@
 //! and live view.
 
 use std::path::Path;
-use std::time::Duration;
 
-use camctl_core::{Camera, CameraUrl, Error as CoreError, SettingForm};
-use camctl_ptpip::emulator::{Emulator, EmulatorConfig, Personality};
-use camctl_ptpip::{Dialect, PtpCamera};
-use tokio::task::JoinHandle;
+use camctl_core::{Camera, Error as CoreError, SettingForm};
+use camctl_ptpip::Dialect;
+use camctl_ptpip::emulator::Personality;
 
-/// Overall deadline of each test: only there so a regression fails instead of hanging.
-const DEADLINE: Duration = Duration::from_secs(60);
+mod common;
 
-struct Running {
-    url: String,
-    task: JoinHandle<std::io::Result<()>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+use common::emu::{Running, connect, walk, watch_until};
+use common::within;
 
 async fn start(dir: &Path) -> Running {
-    let config = EmulatorConfig {
-        media_dir: dir.to_path_buf(),
-        ..EmulatorConfig::for_personality(Personality::CanonEos)
-    };
-    let emu = Emulator::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
-    let url = emu.url();
-    Running { url, task: tokio::spawn(emu.serve()) }
-}
-
-async fn connect(emu: &Running) -> PtpCamera {
-    let url: CameraUrl = emu.url.parse().unwrap();
-    PtpCamera::connect(&url).await.unwrap()
-}
-
-async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(DEADLINE, f).await.expect("deadline")
+    Running::personality(dir, Personality::CanonEos).await
 }
 
 #[tokio::test]
@@ -95,17 +69,7 @@ async fn eos_capture_fires_through_remote_release_and_downloads_the_new_file() {
         // The watcher's session is in event mode before the shutter fires (its first drain is the
         // camera's state, not news), so the capture's records reach it as events.
         watcher.settings().await.unwrap();
-        let watching = tokio::spawn(async move {
-            let mut seen = Vec::new();
-            while let Ok(Some(e)) = watcher.next_event().await {
-                let done = e.name == "ObjectAdded";
-                seen.push(e);
-                if done {
-                    break;
-                }
-            }
-            (watcher, seen)
-        });
+        let watching = watch_until(watcher, "ObjectAdded");
         let before = cam.list_media().await.unwrap().len();
         let items = cam.capture().await.unwrap();
         assert_eq!(items.len(), 1, "{items:?}");
@@ -171,17 +135,4 @@ async fn eos_live_view_gives_changing_jpegs_and_gives_the_screen_back() {
         cam.close().await.unwrap();
     })
     .await;
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

@@ -3,50 +3,28 @@
 //! the polled GetEvent, live view, Wi-Fi profiles and the explained Access Denied.
 
 use std::path::Path;
-use std::time::Duration;
 
-use camctl_core::{Camera, CameraUrl, Error as CoreError, SettingForm};
-use camctl_ptpip::emulator::{Emulator, EmulatorConfig, Personality};
+use camctl_core::{Camera, Error as CoreError, SettingForm};
+use camctl_ptpip::Dialect;
+use camctl_ptpip::emulator::{EmulatorConfig, Personality};
 use camctl_ptpip::wire::nikon::WifiProfile;
-use camctl_ptpip::{Dialect, PtpCamera};
-use tokio::task::JoinHandle;
 
-/// Overall deadline of each test: only there so a regression fails instead of hanging.
-const DEADLINE: Duration = Duration::from_secs(60);
+mod common;
 
-struct Running {
-    url: String,
-    task: JoinHandle<std::io::Result<()>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+use common::emu::{Running, connect, walk, watch_until};
+use common::within;
 
 async fn start_with(dir: &Path, deny_transfer: bool) -> Running {
-    let config = EmulatorConfig {
+    Running::start(EmulatorConfig {
         media_dir: dir.to_path_buf(),
         deny_transfer,
         ..EmulatorConfig::for_personality(Personality::Nikon)
-    };
-    let emu = Emulator::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
-    let url = emu.url();
-    Running { url, task: tokio::spawn(emu.serve()) }
+    })
+    .await
 }
 
 async fn start(dir: &Path) -> Running {
     start_with(dir, false).await
-}
-
-async fn connect(emu: &Running) -> PtpCamera {
-    let url: CameraUrl = emu.url.parse().unwrap();
-    PtpCamera::connect(&url).await.unwrap()
-}
-
-async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(DEADLINE, f).await.expect("deadline")
 }
 
 #[tokio::test]
@@ -117,19 +95,9 @@ async fn nikon_capture_downloads_the_new_file_and_reports_it_as_an_event() {
     within(async {
         let dir = tempfile::tempdir().unwrap();
         let emu = start(dir.path()).await;
-        let mut watcher = connect(&emu).await;
+        let watcher = connect(&emu).await;
         let mut cam = connect(&emu).await;
-        let watching = tokio::spawn(async move {
-            let mut seen = Vec::new();
-            while let Ok(Some(e)) = watcher.next_event().await {
-                let done = e.name == "CaptureComplete";
-                seen.push(e);
-                if done {
-                    break;
-                }
-            }
-            (watcher, seen)
-        });
+        let watching = watch_until(watcher, "CaptureComplete");
         let before = cam.list_media().await.unwrap().len();
         let items = cam.capture().await.unwrap();
         assert_eq!(items.len(), 1, "{items:?}");
@@ -192,8 +160,7 @@ async fn nikon_live_view_header_of_other_lengths_is_skipped() {
                 nikon_live_view_header: header,
                 ..EmulatorConfig::for_personality(Personality::Nikon)
             };
-            let emu = Emulator::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
-            let emu = Running { url: emu.url(), task: tokio::spawn(emu.serve()) };
+            let emu = Running::start(config).await;
             let mut cam = connect(&emu).await;
             let frame = cam.live_frame().await.unwrap();
             assert!(camctl_core::media::jpeg_dimensions(&frame).is_some(), "header {header}");
@@ -260,17 +227,4 @@ async fn nikon_access_denied_is_explained() {
         cam.close().await.unwrap();
     })
     .await;
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

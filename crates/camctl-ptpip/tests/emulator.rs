@@ -11,23 +11,14 @@ use camctl_ptpip::wire::codes::{ev, format, op, prop, rc};
 use camctl_ptpip::wire::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
+mod common;
+
+use common::emu::Running;
+use common::raw::{Answer, Cam, T, init_request};
+
 const SID: u32 = 0x0001_0001;
-const T: Duration = Duration::from_secs(10);
-
-/// A running emulator; aborted (with all its connections) on drop.
-struct Running {
-    addr: SocketAddr,
-    task: JoinHandle<std::io::Result<()>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
 
 async fn start(dir: &Path) -> Running {
     start_with(dir, DataInMode::SingleEnd).await
@@ -38,112 +29,17 @@ async fn start_with(dir: &Path, data_in: DataInMode) -> Running {
     let emu = Emulator::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
     let addr = emu.local_addr();
     assert_eq!(emu.url(), format!("ptpip://127.0.0.1:{}", addr.port()));
-    Running { addr, task: tokio::spawn(emu.serve()) }
+    Running::serve(emu)
 }
 
-fn init_request() -> Packet {
-    Packet::InitCommandRequest { guid: [7; 16], name: "test".into(), version: Some(PROTOCOL_VERSION) }
-}
-
-/// A data-in phase and response.
-struct Answer {
-    code: u16,
-    params: Vec<u32>,
-    data: Option<Vec<u8>>,
-    tid: u32,
-}
-
-/// The raw test initiator: command connection plus (optional) event connection.
-struct Cam {
-    cmd: Connection<TcpStream>,
-    conn_id: u32,
-    tid: u32,
-}
-
+/// The raw initiator of `common::raw` (command connection) plus an event connection here.
 impl Cam {
-    async fn connect(addr: SocketAddr) -> Cam {
-        let stream = TcpStream::connect(addr).await.unwrap();
-        let mut cmd = Connection::new(stream);
-        cmd.write_packet(&init_request()).await.unwrap();
-        let Packet::InitCommandAck { connection, .. } = timeout(T, cmd.read_packet()).await.unwrap().unwrap()
-        else {
-            panic!("no ack")
-        };
-        Cam { cmd, conn_id: connection, tid: 0 }
-    }
-
     /// Connect + event connection + OpenSession(1).
     async fn open(addr: SocketAddr) -> (Cam, Events) {
-        let mut cam = Cam::connect(addr).await;
+        let mut cam = Cam::connect_from(addr, 0).await;
         let events = Events::connect(addr, cam.conn_id).await;
         assert_eq!(cam.call(op::OPEN_SESSION, &[1]).await.code, rc::OK);
         (cam, events)
-    }
-
-    fn next_tid(&mut self) -> u32 {
-        let t = self.tid;
-        self.tid += 1;
-        t
-    }
-
-    async fn send_request(&mut self, code: u16, params: &[u32], phase: u32) -> u32 {
-        let tid = self.next_tid();
-        let req = OperationRequest { data_phase: phase, code, tid, params: Params::new(params) };
-        self.cmd.write_packet(&Packet::OperationRequest(req)).await.unwrap();
-        tid
-    }
-
-    async fn call(&mut self, code: u16, params: &[u32]) -> Answer {
-        self.send_request(code, params, data_phase::NONE_OR_IN).await;
-        self.answer().await
-    }
-
-    /// Expects success and returns the data.
-    async fn data(&mut self, code: u16, params: &[u32]) -> Vec<u8> {
-        let a = self.call(code, params).await;
-        assert_eq!(a.code, rc::OK, "op {code:#06x} failed: {:#06x}", a.code);
-        a.data.unwrap_or_default()
-    }
-
-    /// Reads an optional data-in phase (any layout) and the response; payloads are read in bounded chunks.
-    async fn answer(&mut self) -> Answer {
-        timeout(T, self.answer_inner()).await.expect("answer in time")
-    }
-
-    async fn answer_inner(&mut self) -> Answer {
-        let mut data: Option<Vec<u8>> = None;
-        loop {
-            let h = self.cmd.read_header().await.unwrap();
-            match h.kind {
-                kind::DATA | kind::END_DATA => {
-                    let _tid = self.cmd.read_u32().await.unwrap();
-                    let mut left = h.payload_len() - 4;
-                    let buf = data.get_or_insert_with(Vec::new);
-                    while left > 0 {
-                        let n = left.min(1 << 20);
-                        buf.extend(self.cmd.read_payload(n).await.unwrap());
-                        left -= n;
-                    }
-                }
-                _ => {
-                    let payload = self.cmd.read_payload(h.payload_len()).await.unwrap();
-                    match Packet::decode(h.kind, &payload).unwrap() {
-                        Packet::StartData { .. } => {
-                            data.get_or_insert_with(Vec::new);
-                        }
-                        Packet::OperationResponse(r) => {
-                            return Answer {
-                                code: r.code,
-                                params: r.params.as_slice().to_vec(),
-                                data,
-                                tid: r.tid,
-                            };
-                        }
-                        other => panic!("unexpected {other:?}"),
-                    }
-                }
-            }
-        }
     }
 
     async fn info(&mut self, handle: u32) -> ObjectInfo {
@@ -169,10 +65,6 @@ impl Cam {
             parent = found;
         }
         found
-    }
-
-    async fn raw(&mut self, bytes: &[u8]) {
-        self.cmd.write_raw(bytes).await.unwrap();
     }
 }
 
@@ -261,7 +153,7 @@ async fn handshake_golden_shape() {
     let mut ack = [0u8; 8];
     e.read_exact(&mut ack).await.unwrap();
     assert_eq!(ack, [8, 0, 0, 0, 4, 0, 0, 0]);
-    let other = Cam::connect(emu.addr).await;
+    let other = Cam::connect_from(emu.addr, 0).await;
     assert!(other.conn_id >= 1 && other.conn_id != conn);
 
     // Unknown connection number: Init_Fail, then close.
@@ -282,7 +174,7 @@ async fn sessions_device_and_storage_info() {
     let dir = tempfile::tempdir().unwrap();
     write_tree(dir.path());
     let emu = start(dir.path()).await;
-    let mut cam = Cam::connect(emu.addr).await;
+    let mut cam = Cam::connect_from(emu.addr, 0).await;
 
     // GetDeviceInfo works without a session; other ops need one.
     let info = DeviceInfo::decode(&cam.data(op::GET_DEVICE_INFO, &[]).await).unwrap();

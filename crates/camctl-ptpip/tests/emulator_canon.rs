@@ -2,70 +2,48 @@
 //! `Connection` + `wire` (independent of the real client), checking the EOS answers' bytes.
 
 use std::net::SocketAddr;
+use std::ops::{Deref, DerefMut};
 use std::path::Path;
-use std::time::Duration;
 
-use camctl_ptpip::connection::Connection;
 use camctl_ptpip::emulator::{Emulator, EmulatorConfig, Personality};
 use camctl_ptpip::wire::canon::{self, AllowedList, EosEvent, EosProp};
 use camctl_ptpip::wire::codes::{format, op, rc};
 use camctl_ptpip::wire::*;
-use tokio::net::TcpStream;
-use tokio::task::JoinHandle;
-use tokio::time::timeout;
+
+mod common;
+
+use common::emu::Running;
+use common::raw::{self, T};
 
 const SID: u32 = 0x0001_0001;
-const T: Duration = Duration::from_secs(10);
-
-/// A running emulator; aborted (with all its connections) on drop.
-struct Running {
-    addr: SocketAddr,
-    task: JoinHandle<std::io::Result<()>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
 
 async fn start(dir: &Path) -> Running {
-    let config = EmulatorConfig {
-        media_dir: dir.to_path_buf(),
-        ..EmulatorConfig::for_personality(Personality::CanonEos)
-    };
-    let emu = Emulator::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
-    let addr = emu.local_addr();
-    Running { addr, task: tokio::spawn(emu.serve()) }
-}
-
-/// A data-in phase and response.
-struct Answer {
-    code: u16,
-    params: Vec<u32>,
-    data: Option<Vec<u8>>,
+    Running::personality(dir, Personality::CanonEos).await
 }
 
 /// The raw test initiator (command connection only: EOS reports through GetEvent).
 struct Cam {
-    cmd: Connection<TcpStream>,
-    tid: u32,
+    raw: raw::Cam,
     /// Records read by [`Cam::wait_for`] after the one it returned.
     pending: std::collections::VecDeque<EosEvent>,
 }
 
+impl Deref for Cam {
+    type Target = raw::Cam;
+    fn deref(&self) -> &raw::Cam {
+        &self.raw
+    }
+}
+
+impl DerefMut for Cam {
+    fn deref_mut(&mut self) -> &mut raw::Cam {
+        &mut self.raw
+    }
+}
+
 impl Cam {
     async fn connect(addr: SocketAddr) -> Cam {
-        let mut cmd = Connection::new(TcpStream::connect(addr).await.unwrap());
-        let init = Packet::InitCommandRequest {
-            guid: [7; 16],
-            name: "test".into(),
-            version: Some(PROTOCOL_VERSION),
-        };
-        cmd.write_packet(&init).await.unwrap();
-        let ack = timeout(T, cmd.read_packet()).await.unwrap().unwrap();
-        assert!(matches!(ack, Packet::InitCommandAck { .. }), "{ack:?}");
-        Cam { cmd, tid: 1, pending: Default::default() }
+        Cam { raw: raw::Cam::connect(addr).await, pending: Default::default() }
     }
 
     /// Connect, OpenSession, SetRemoteMode(1), SetEventMode(1): what gphoto2's prepare step does.
@@ -77,39 +55,9 @@ impl Cam {
         cam
     }
 
-    async fn send_request(&mut self, code: u16, params: &[u32], phase: u32) -> u32 {
-        let tid = self.tid;
-        self.tid += 1;
-        let req = OperationRequest { data_phase: phase, code, tid, params: Params::new(params) };
-        self.cmd.write_packet(&Packet::OperationRequest(req)).await.unwrap();
-        tid
-    }
-
-    async fn call(&mut self, code: u16, params: &[u32]) -> Answer {
-        self.send_request(code, params, data_phase::NONE_OR_IN).await;
-        self.answer().await
-    }
-
-    async fn ok(&mut self, code: u16, params: &[u32]) -> Answer {
-        let a = self.call(code, params).await;
-        assert_eq!(a.code, rc::OK, "op {code:#06x} failed: {:#06x}", a.code);
-        a
-    }
-
-    /// Expects success with a data phase and returns the data.
-    async fn data(&mut self, code: u16, params: &[u32]) -> Vec<u8> {
-        self.ok(code, params).await.data.unwrap_or_else(|| panic!("op {code:#06x}: no data phase"))
-    }
-
     /// SetDevicePropValueEx with its data-out phase as gphoto2 sends it (Start_Data + End_Data).
     async fn set_prop_ex(&mut self, value: &EosProp) -> u16 {
-        let bytes = value.set_prop_ex_bytes();
-        let tid = self.send_request(canon::op::SET_DEVICE_PROP_VALUE_EX, &[], data_phase::OUT).await;
-        let mut out = Vec::new();
-        Packet::StartData { tid, total: bytes.len() as u64 }.encode(&mut out).unwrap();
-        Packet::EndData { tid, data: bytes }.encode(&mut out).unwrap();
-        self.cmd.write_raw(&out).await.unwrap();
-        self.answer().await.code
+        self.send(canon::op::SET_DEVICE_PROP_VALUE_EX, &[], &value.set_prop_ex_bytes()).await
     }
 
     /// One GetEvent: the raw data (which must end with the terminator) and its decoded records.
@@ -137,41 +85,6 @@ impl Cam {
             }
             assert!(tokio::time::Instant::now() < deadline, "record not seen; got {seen:?}");
             tokio::task::yield_now().await;
-        }
-    }
-
-    async fn answer(&mut self) -> Answer {
-        timeout(T, self.answer_inner()).await.expect("answer in time")
-    }
-
-    async fn answer_inner(&mut self) -> Answer {
-        let mut data: Option<Vec<u8>> = None;
-        loop {
-            let h = self.cmd.read_header().await.unwrap();
-            match h.kind {
-                kind::DATA | kind::END_DATA => {
-                    let _tid = self.cmd.read_u32().await.unwrap();
-                    let mut left = h.payload_len() - 4;
-                    let buf = data.get_or_insert_with(Vec::new);
-                    while left > 0 {
-                        let n = left.min(1 << 20);
-                        buf.extend(self.cmd.read_payload(n).await.unwrap());
-                        left -= n;
-                    }
-                }
-                _ => {
-                    let payload = self.cmd.read_payload(h.payload_len()).await.unwrap();
-                    match Packet::decode(h.kind, &payload).unwrap() {
-                        Packet::StartData { .. } => {
-                            data.get_or_insert_with(Vec::new);
-                        }
-                        Packet::OperationResponse(r) => {
-                            return Answer { code: r.code, params: r.params.as_slice().to_vec(), data };
-                        }
-                        other => panic!("unexpected {other:?}"),
-                    }
-                }
-            }
         }
     }
 
@@ -523,7 +436,7 @@ async fn generic_personality_is_unchanged() {
     let config = EmulatorConfig { media_dir: dir.path().to_path_buf(), ..EmulatorConfig::default() };
     assert_eq!(config.personality, Personality::Generic);
     let emu = Emulator::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
-    let running = Running { addr: emu.local_addr(), task: tokio::spawn(emu.serve()) };
+    let running = Running::serve(emu);
     let mut cam = Cam::connect(running.addr).await;
     let info = DeviceInfo::decode(&cam.data(op::GET_DEVICE_INFO, &[]).await).unwrap();
     assert_eq!(info.vendor_extension_id, 0);

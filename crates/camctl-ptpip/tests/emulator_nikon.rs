@@ -3,107 +3,29 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
 
-use camctl_ptpip::connection::Connection;
 use camctl_ptpip::emulator::{Emulator, EmulatorConfig, NIKON_PROFILE_SLOTS, Personality};
 use camctl_ptpip::wire::codes::{format, op, rc};
 use camctl_ptpip::wire::nikon::{self, NikonEvent, ProfileList, WifiProfile, capture};
 use camctl_ptpip::wire::*;
-use tokio::net::TcpStream;
-use tokio::task::JoinHandle;
-use tokio::time::timeout;
+
+mod common;
+
+use common::emu::Running;
+use common::raw::{Cam, T};
 
 const SID: u32 = 0x0001_0001;
-const T: Duration = Duration::from_secs(10);
-
-/// A running emulator; aborted (with all its connections) on drop.
-struct Running {
-    addr: SocketAddr,
-    task: JoinHandle<std::io::Result<()>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
 
 async fn start(dir: &Path) -> Running {
-    let config = EmulatorConfig {
-        media_dir: dir.to_path_buf(),
-        ..EmulatorConfig::for_personality(Personality::Nikon)
-    };
-    let emu = Emulator::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
-    let addr = emu.local_addr();
-    Running { addr, task: tokio::spawn(emu.serve()) }
-}
-
-/// A data-in phase and response.
-struct Answer {
-    code: u16,
-    params: Vec<u32>,
-    data: Option<Vec<u8>>,
+    Running::personality(dir, Personality::Nikon).await
 }
 
 /// The raw test initiator (command connection only: a Nikon body reports through GetEvent).
-struct Cam {
-    cmd: Connection<TcpStream>,
-    tid: u32,
-}
-
 impl Cam {
-    async fn connect(addr: SocketAddr) -> Cam {
-        let mut cmd = Connection::new(TcpStream::connect(addr).await.unwrap());
-        let init = Packet::InitCommandRequest {
-            guid: [7; 16],
-            name: "test".into(),
-            version: Some(PROTOCOL_VERSION),
-        };
-        cmd.write_packet(&init).await.unwrap();
-        let ack = timeout(T, cmd.read_packet()).await.unwrap().unwrap();
-        assert!(matches!(ack, Packet::InitCommandAck { .. }), "{ack:?}");
-        Cam { cmd, tid: 1 }
-    }
-
     async fn open(addr: SocketAddr) -> Cam {
         let mut cam = Cam::connect(addr).await;
         cam.ok(op::OPEN_SESSION, &[1]).await;
         cam
-    }
-
-    async fn send_request(&mut self, code: u16, params: &[u32], phase: u32) -> u32 {
-        let tid = self.tid;
-        self.tid += 1;
-        let req = OperationRequest { data_phase: phase, code, tid, params: Params::new(params) };
-        self.cmd.write_packet(&Packet::OperationRequest(req)).await.unwrap();
-        tid
-    }
-
-    async fn call(&mut self, code: u16, params: &[u32]) -> Answer {
-        self.send_request(code, params, data_phase::NONE_OR_IN).await;
-        self.answer().await
-    }
-
-    async fn ok(&mut self, code: u16, params: &[u32]) -> Answer {
-        let a = self.call(code, params).await;
-        assert_eq!(a.code, rc::OK, "op {code:#06x} failed: {:#06x}", a.code);
-        a
-    }
-
-    /// Expects success with a data phase and returns the data.
-    async fn data(&mut self, code: u16, params: &[u32]) -> Vec<u8> {
-        self.ok(code, params).await.data.unwrap_or_else(|| panic!("op {code:#06x}: no data phase"))
-    }
-
-    /// An operation with a data-out phase as gphoto2 sends it (Start_Data + End_Data).
-    async fn send(&mut self, code: u16, params: &[u32], bytes: &[u8]) -> u16 {
-        let tid = self.send_request(code, params, data_phase::OUT).await;
-        let mut out = Vec::new();
-        Packet::StartData { tid, total: bytes.len() as u64 }.encode(&mut out).unwrap();
-        Packet::EndData { tid, data: bytes.to_vec() }.encode(&mut out).unwrap();
-        self.cmd.write_raw(&out).await.unwrap();
-        self.answer().await.code
     }
 
     /// One GetEvent 0x90C7: the raw data and its decoded events.
@@ -148,41 +70,6 @@ impl Cam {
         let data = self.data(nikon::op::GET_PROFILE_ALL_DATA, &[]).await;
         let list = ProfileList::decode(&data).unwrap();
         (data, list)
-    }
-
-    async fn answer(&mut self) -> Answer {
-        timeout(T, self.answer_inner()).await.expect("answer in time")
-    }
-
-    async fn answer_inner(&mut self) -> Answer {
-        let mut data: Option<Vec<u8>> = None;
-        loop {
-            let h = self.cmd.read_header().await.unwrap();
-            match h.kind {
-                kind::DATA | kind::END_DATA => {
-                    let _tid = self.cmd.read_u32().await.unwrap();
-                    let mut left = h.payload_len() - 4;
-                    let buf = data.get_or_insert_with(Vec::new);
-                    while left > 0 {
-                        let n = left.min(1 << 20);
-                        buf.extend(self.cmd.read_payload(n).await.unwrap());
-                        left -= n;
-                    }
-                }
-                _ => {
-                    let payload = self.cmd.read_payload(h.payload_len()).await.unwrap();
-                    match Packet::decode(h.kind, &payload).unwrap() {
-                        Packet::StartData { .. } => {
-                            data.get_or_insert_with(Vec::new);
-                        }
-                        Packet::OperationResponse(r) => {
-                            return Answer { code: r.code, params: r.params.as_slice().to_vec(), data };
-                        }
-                        other => panic!("unexpected {other:?}"),
-                    }
-                }
-            }
-        }
     }
 }
 
@@ -501,7 +388,7 @@ async fn wifi_profiles_are_added_listed_and_deleted() {
         ..EmulatorConfig::for_personality(Personality::Nikon)
     };
     let small = Emulator::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
-    let small = Running { addr: small.local_addr(), task: tokio::spawn(small.serve()) };
+    let small = Running::serve(small);
     let mut cam = Cam::open(small.addr).await;
     assert_eq!(cam.profiles().await.1.slots.len(), 1);
     assert_eq!(cam.send(nikon::op::SEND_PROFILE_DATA, &[1], &bytes).await, rc::OK);

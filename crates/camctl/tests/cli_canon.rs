@@ -5,36 +5,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
-use common::{Emulator, require_program, run, run_ok};
+use common::{Emulator, run_ok};
 
 fn start(media: &Path) -> Emulator {
     Emulator::start("ptpip", media, &["--personality", "canon-eos"])
-}
-
-/// ffprobe's (codec, width, height, frames) of a file.
-fn probe(path: &Path) -> Option<(String, u32, u32, u64)> {
-    if !require_program("ffprobe") {
-        return None;
-    }
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-count_frames",
-            "-show_entries",
-            "stream=codec_name,width,height,nb_read_frames",
-        ])
-        .args(["-of", "csv=p=0"])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "ffprobe: {}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let f: Vec<&str> = text.split(',').collect();
-    assert_eq!(f.len(), 4, "ffprobe: {text}");
-    Some((f[0].into(), f[1].parse().unwrap(), f[2].parse().unwrap(), f[3].parse().unwrap()))
 }
 
 #[test]
@@ -67,28 +42,9 @@ fn info_capture_and_events_speak_canon_eos() {
 fn live_view_is_mjpeg_and_one_frame_is_a_picture() {
     let tmp = tempfile::tempdir().unwrap();
     let emu = start(&tmp.path().join("card"));
-    let one = tmp.path().join("one.jpg");
-    let out = run(&["live", &emu.url, "--frames", "1", "--out", one.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("live: 1 frames ("), "{stderr}");
-    let jpeg = std::fs::read(&one).unwrap();
-    let (w, h) = camctl_core::media::jpeg_dimensions(&jpeg).expect("a JPEG");
-    if let Some((codec, pw, ph, frames)) = probe(&one) {
-        assert_eq!((codec.as_str(), pw, ph, frames), ("mjpeg", u32::from(w), u32::from(h), 1));
-    }
-
-    let many = tmp.path().join("live.mjpeg");
-    let out = run(&["live", &emu.url, "--frames", "5", "--out", many.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("live: 5 frames"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if let Some((codec, _, _, frames)) = probe(&many) {
-        assert_eq!((codec.as_str(), frames), ("mjpeg", 5));
-    }
+    common::assert_live_one_frame(&emu.url, &tmp.path().join("one.jpg"));
+    let stderr = common::assert_live_frames(&emu.url, &tmp.path().join("live.mjpeg"), 5);
+    assert!(stderr.contains("live: 5 frames"), "{stderr}");
     // The camera's screen got the viewfinder back.
     assert_eq!(run_ok(&["config", &emu.url, "get", "output"]).trim(), "Off");
 }

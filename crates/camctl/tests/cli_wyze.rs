@@ -4,7 +4,7 @@ mod common;
 
 use std::process::Stdio;
 
-use common::{Emulator, camctl, require_program, run, run_ok, spawn_ready};
+use common::{Emulator, camctl, run, run_ok, spawn_ready};
 
 fn emulator(tmp: &std::path::Path, firmware: &str, extra: &[&str]) -> Emulator {
     let mut args = vec!["--firmware", firmware];
@@ -34,22 +34,8 @@ fn info_config_and_live_for_both_firmware_flavours() {
         let clip = camctl_core::video::clip_info(&bytes).unwrap();
         assert_eq!((clip.width, clip.height), (640, 360));
         assert!(clip.frames >= 20, "{} frames in 2 s at 15 fps", clip.frames);
-        if require_program("ffprobe") {
-            let probe = std::process::Command::new("ffprobe")
-                .args([
-                    "-v",
-                    "error",
-                    "-count_frames",
-                    "-show_entries",
-                    "stream=codec_name,width,height,nb_read_frames",
-                ])
-                .args(["-of", "csv=p=0"])
-                .arg(&video)
-                .output()
-                .unwrap();
-            assert!(probe.status.success(), "{}", String::from_utf8_lossy(&probe.stderr));
-            let text = String::from_utf8_lossy(&probe.stdout);
-            assert_eq!(text.trim(), format!("h264,640,360,{}", clip.frames), "ffprobe: {text}");
+        if let Some(text) = common::ffprobe(&video) {
+            assert_eq!(text, format!("h264,640,360,{}", clip.frames), "ffprobe: {text}");
         }
     }
 }

@@ -3,6 +3,9 @@
 //! other request through a handler written by the test.
 #![allow(dead_code)]
 
+pub mod emu;
+pub mod raw;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;

@@ -1,6 +1,8 @@
 //! Helpers shared by the CLI and interop tests: run `camctl emulate` as a real process.
 #![allow(dead_code)]
 
+pub mod gphoto2;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -174,4 +176,58 @@ pub fn spawn_ready(args: &[&str], marker: &str) -> Child {
     });
     rx.recv_timeout(std::time::Duration::from_secs(30)).expect("camctl did not get ready");
     child
+}
+
+/// ffprobe's `codec_name,width,height,nb_read_frames` of each stream of a file (trimmed CSV), or None
+/// when ffprobe is not installed (under CI=true that fails instead, see [`require_program`]).
+pub fn ffprobe(path: &Path) -> Option<String> {
+    if !require_program("ffprobe") {
+        return None;
+    }
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-show_entries",
+            "stream=codec_name,width,height,nb_read_frames",
+        ])
+        .args(["-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ffprobe: {}", String::from_utf8_lossy(&out.stderr));
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// ffprobe's (codec, width, height, frames) of a file with one stream; None without ffprobe.
+pub fn probe(path: &Path) -> Option<(String, u32, u32, u64)> {
+    let text = ffprobe(path)?;
+    let f: Vec<&str> = text.split(',').collect();
+    assert_eq!(f.len(), 4, "ffprobe: {text}");
+    Some((f[0].into(), f[1].parse().unwrap(), f[2].parse().unwrap(), f[3].parse().unwrap()))
+}
+
+/// `camctl live URL --frames 1 --out OUT`: it must succeed and say so, and write a JPEG (no vendor
+/// header before it) that ffprobe, when installed, reads as one MJPEG frame of the same size.
+pub fn assert_live_one_frame(url: &str, out: &Path) {
+    let stderr = assert_live_frames(url, out, 1);
+    assert!(stderr.contains("live: 1 frames ("), "{stderr}");
+    let jpeg = std::fs::read(out).unwrap();
+    let (w, h) = camctl_core::media::jpeg_dimensions(&jpeg).expect("a JPEG, not a vendor header");
+    if let Some((codec, pw, ph, frames)) = probe(out) {
+        assert_eq!((codec.as_str(), pw, ph, frames), ("mjpeg", u32::from(w), u32::from(h), 1));
+    }
+}
+
+/// `camctl live URL --frames N --out OUT`: it must succeed, and ffprobe, when installed, must read N
+/// MJPEG frames; returns camctl's stderr.
+pub fn assert_live_frames(url: &str, out: &Path, n: u32) -> String {
+    let res = run(&["live", url, "--frames", &n.to_string(), "--out", out.to_str().unwrap()]);
+    let stderr = lossy(&res.stderr);
+    assert!(res.status.success(), "{stderr}");
+    if let Some((codec, _, _, frames)) = probe(out) {
+        assert_eq!((codec.as_str(), frames), ("mjpeg", u64::from(n)));
+    }
+    stderr
 }
