@@ -70,7 +70,7 @@ async fn settings_get_set_and_allowed_values() {
     let emu = emulator().await;
     let mut cam = camera(&emu).await;
     let all = cam.settings().await.unwrap();
-    assert_eq!(all.len(), 55);
+    assert_eq!(all.len(), 57);
     assert_eq!(all[0].key, "camera_clock");
     let standard = all.iter().find(|s| s.key == "video_standard").unwrap();
     assert_eq!(standard.form, SettingForm::Choices { choices: vec!["NTSC".into(), "PAL".into()] });
@@ -102,7 +102,7 @@ async fn settings_get_set_and_allowed_values() {
     assert_eq!(o.options, ["center", "average", "spot"]);
     c.set_setting("meter_mode", "spot").await.unwrap();
     assert_eq!(c.get_setting("meter_mode").await.unwrap(), "spot");
-    assert_eq!(c.all_settings().await.unwrap()[21], ("meter_mode".into(), "spot".into()));
+    assert_eq!(c.all_settings().await.unwrap()[23], ("meter_mode".into(), "spot".into()));
     cam.close().await.unwrap();
 }
 

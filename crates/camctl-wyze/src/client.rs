@@ -480,6 +480,23 @@ impl<T: ClientTransport> WyzeSession<T> {
         Ok(out)
     }
 
+    /// K10620 CheckNight: the camera's 10621 reply payload, verbatim. The request is empty; what the
+    /// reply means is not known ("not well understood", tutk.md §4), so it is not decoded.
+    pub async fn check_night(&self) -> Result<Vec<u8>> {
+        self.raw_query(code::CHECK_NIGHT).await
+    }
+
+    /// K10640 GetSpotlightStatus: the camera's 10641 reply payload, verbatim (empty request, raw reply
+    /// of unknown layout, tutk.md §4).
+    pub async fn spotlight_status(&self) -> Result<Vec<u8>> {
+        self.raw_query(code::GET_SPOTLIGHT).await
+    }
+
+    /// Sends an empty-payload getter and returns the reply's payload undecoded (any length).
+    async fn raw_query(&self, code: u16) -> Result<Vec<u8>> {
+        Ok(self.exchange(&Request::Query { code }.to_message()?).await?.payload)
+    }
+
     /// All settings of [`settings::SETTINGS`] with current values.
     pub async fn settings(&self) -> Result<Vec<Setting>> {
         let mut out = Vec::with_capacity(settings::SETTINGS.len());

@@ -67,7 +67,21 @@ pub struct EmulatorConfig {
     pub answer_unknown: bool,
     /// Audio codec for audio frames (G.711 µ-law at 8 kHz by default).
     pub audio_codec: u16,
+    /// Payload of the 10621 reply to K10620 CheckNight (empty request). The reference names the
+    /// command but not its reply ("not well understood", seed 001, tutk.md §4), so the default is
+    /// [`PLACEHOLDER_RAW_REPLY`], a placeholder and not a captured value; put a capture's bytes here to
+    /// replay a real camera.
+    pub check_night_reply: Vec<u8>,
+    /// Payload of the 10641 reply to K10640 GetSpotlightStatus (empty request, raw reply of unknown
+    /// layout, tutk.md §4). Default [`PLACEHOLDER_RAW_REPLY`]. It does not follow 10646
+    /// SetSpotlightStatus, since nothing says how the reply would encode that value.
+    pub spotlight_status_reply: Vec<u8>,
 }
+
+/// Default payload of the K-command replies whose content the reference does not know
+/// ([`EmulatorConfig::check_night_reply`], [`EmulatorConfig::spotlight_status_reply`]): empty. It is a
+/// placeholder that claims nothing about real cameras; clients get the reply code with no bytes.
+pub const PLACEHOLDER_RAW_REPLY: &[u8] = &[];
 
 impl EmulatorConfig {
     /// A Wyze Cam v3 at protocol level 25 in status 3 (ENR key), 1080p / 120 KB/s / 15 fps, unpaced.
@@ -90,6 +104,8 @@ impl EmulatorConfig {
             silent_codes: Vec::new(),
             answer_unknown: false,
             audio_codec: codec::G711U,
+            check_night_reply: PLACEHOLDER_RAW_REPLY.to_vec(),
+            spotlight_status_reply: PLACEHOLDER_RAW_REPLY.to_vec(),
         }
     }
 }
@@ -528,6 +544,15 @@ impl Control<'_> {
                     code::GET_MOTION_ALARM => Some(Response::MotionAlarm(s.motion_alarm)),
                     code::GET_ALARM_FLASHING => Some(Response::AlarmFlashing([s.alarm, s.alarm])),
                     code::GET_CRUISE_POINTS => Some(Response::CruisePoints(s.cruise_points.clone())),
+                    // Raw replies of unknown layout: the configured bytes (placeholder by default).
+                    code::CHECK_NIGHT => Some(Response::Raw {
+                        code: reply_code,
+                        payload: self.config.check_night_reply.clone(),
+                    }),
+                    code::GET_SPOTLIGHT => Some(Response::Raw {
+                        code: reply_code,
+                        payload: self.config.spotlight_status_reply.clone(),
+                    }),
                     // JSON/raw queries whose reply content the reference does not know: no reply.
                     _ => None,
                 }

@@ -1,6 +1,11 @@
 //! User-facing settings (`night-vision`, `status-light`, `resolution`, ...) and the K-command pairs behind
 //! them (tutk.md §4.1, param ids of §4.1's 10020 row). Shared by the client and the emulator so that both
 //! agree on what a key means.
+//!
+//! Every key here is a typed value that can be read and set. K10620 CheckNight and K10640
+//! GetSpotlightStatus have raw replies of unknown layout and no setter in this model, so they are not
+//! keys: the client exposes them as [`crate::WyzeSession::check_night`] and
+//! [`crate::WyzeSession::spotlight_status`], which return the reply bytes.
 
 use std::time::{Duration, UNIX_EPOCH};
 

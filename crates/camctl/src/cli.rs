@@ -303,6 +303,19 @@ pub enum PreviewAction {
     Stop,
 }
 
+/// A PTP/IP initiator GUID: 32 hex digits (dashes allowed) or 16 characters taken as bytes.
+fn parse_guid(s: &str) -> Result<[u8; 16], String> {
+    let hex: String = s.chars().filter(|&c| c != '-').collect();
+    if hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        let mut g = [0u8; 16];
+        for (i, b) in g.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
+        }
+        return Ok(g);
+    }
+    <[u8; 16]>::try_from(s.as_bytes()).map_err(|_| "use 32 hex digits or 16 characters".to_string())
+}
+
 /// Options of `camctl emulate`; each protocol uses the ones that apply to it.
 #[derive(clap::Args, Debug, Default)]
 pub struct EmulateOptions {
@@ -328,6 +341,9 @@ pub struct EmulateOptions {
     /// Yi: largest upload accepted, in bytes (uploads also need that much free space).
     #[arg(long, default_value_t = camctl_ambarella::emulator::DEFAULT_MAX_UPLOAD, value_name = "BYTES")]
     pub max_upload: u64,
+    /// Yi: run on USB power (battery queries answer `adapter` instead of `battery`).
+    #[arg(long)]
+    pub usb_power: bool,
     /// PTP/IP: behave like a clone firmware that ignores GetPartialObject's offset and always sends
     /// the object from its first byte (to test clients against it).
     #[arg(long)]
@@ -336,6 +352,10 @@ pub struct EmulateOptions {
     /// AccessDenied (what Nikon Z bodies do until the user allows transfer).
     #[arg(long)]
     pub deny_transfer: bool,
+    /// PTP/IP: accept only this initiator GUID (repeatable; 32 hex digits, dashes allowed, or 16
+    /// characters such as camctl's `camctl-initiator`); others get Init_Fail, like an unpaired computer.
+    #[arg(long = "allow-guid", value_name = "GUID", value_parser = parse_guid)]
+    pub allow_guids: Vec<[u8; 16]>,
     /// Yi: data (file transfer) port; default 8787 with the real command port, else a free port.
     #[arg(long, value_name = "PORT")]
     pub data_port: Option<u16>,

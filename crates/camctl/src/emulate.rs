@@ -34,6 +34,7 @@ pub async fn run(protocol: EmulatedProtocol, options: EmulateOptions) -> Result<
                 media_dir: media,
                 ignore_partial_offset: options.ignore_partial_offset,
                 deny_transfer: options.deny_transfer,
+                allowed_guids: options.allow_guids.clone(),
                 max_connections: options.max_connections,
                 idle_timeout: Duration::from_secs(options.idle_timeout),
                 ..EmulatorConfig::for_personality(personality)
@@ -71,6 +72,7 @@ pub async fn run(protocol: EmulatedProtocol, options: EmulateOptions) -> Result<
                 max_connections: options.max_connections,
                 idle_timeout: Duration::from_secs(options.idle_timeout),
                 max_upload: options.max_upload,
+                usb_power: options.usb_power,
                 ..EmulatorConfig::default()
             };
             let emulator = Emulator::bind(listen, config).await.map_err(bind_error)?;

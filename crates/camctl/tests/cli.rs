@@ -6,7 +6,9 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use common::{Emulator, camctl, files_under, run, run_ok, spawn_ready, write_random_file};
+use common::{
+    Emulator, camctl, fails_in_one_line, files_under, lossy, run, run_ok, spawn_ready, write_random_file,
+};
 
 fn card(root: &Path) -> std::path::PathBuf {
     let media = root.join("card");
@@ -311,4 +313,22 @@ fn config_set_matches_rounded_values_and_sets_local_time() {
         local.to_system().unwrap().duration_since(set.to_system().unwrap()).unwrap_or_else(|e| e.duration());
     // Far below the 5 h 45 min that would separate UTC from the local time.
     assert!(apart < Duration::from_secs(30 * 60), "camera clock {set} is not the local time {local}");
+}
+
+#[test]
+fn an_emulator_paired_with_another_computer_refuses_camctl_with_init_fail() {
+    let tmp = tempfile::tempdir().unwrap();
+    let other = Emulator::start(
+        "ptpip",
+        &card(tmp.path()),
+        &["--allow-guid", "00112233-4455-6677-8899-aabbccddeeff"],
+    );
+    fails_in_one_line(
+        &["info", &other.url],
+        "camera refused the connection: Init_Fail reason 1 (initiator rejected (this computer is not paired/allowed))",
+    );
+    let paired = Emulator::start("ptpip", &card(tmp.path()), &["--allow-guid", "camctl-initiator"]);
+    assert!(run_ok(&["info", &paired.url]).contains("camctl"));
+    let out = run(&["emulate", "ptpip", "--allow-guid", "short"]);
+    assert!(!out.status.success() && lossy(&out.stderr).contains("use 32 hex digits or 16 characters"));
 }

@@ -80,6 +80,9 @@ pub struct EmulatorConfig {
     pub model: String,
     /// Battery level reported by msg 13.
     pub battery: u8,
+    /// Running on USB power: msg 13 answers `type: "adapter"` instead of `"battery"` (§3.1, seed 002),
+    /// still with the level in `param` (the reference shows no other shape).
+    pub usb_power: bool,
     /// Card size reported by msg 5.
     pub card_bytes: u64,
     /// Longest video a recording produces (the MP4 is written when recording stops).
@@ -116,6 +119,7 @@ impl Default for EmulatorConfig {
             hw_version: "YDXJ_v23L".into(),
             model: "YDXJ01".into(),
             battery: 86,
+            usb_power: false,
             card_bytes: 32 << 30,
             max_recording: Duration::from_secs(600),
             clip: camctl_core::video::SAMPLE_360P,

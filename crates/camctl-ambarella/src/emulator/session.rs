@@ -417,8 +417,9 @@ impl Conn {
             }
             Command::GetBattery => {
                 let level = self.shared.config.battery.min(100).to_string();
+                let power = if self.shared.config.usb_power { "adapter" } else { "battery" };
                 self.send(false, |w| {
-                    w.int("rval", 0).int("msg_id", id).str("type", "battery").str("param", &level);
+                    w.int("rval", 0).int("msg_id", id).str("type", power).str("param", &level);
                 })
                 .await?;
             }

@@ -1,5 +1,11 @@
 //! The emulated camera's settings (`protocols/ambarella.md` §4): the original Yi's msg 3 keys in their
 //! fixed order with fw 1.2.13 values, and the allowed values of §4.2.
+//!
+//! The write-only action keys `restore_factory_settings` and `dev_reboot` are listed too, with the
+//! value `on`, as in the seed's msg 3 answer (`seeds/002_*`, fw 1.0.7). The fw 1.2.13 capture of §4.1
+//! does not show them, so their place is taken from the seed: `restore_factory_settings` right before
+//! `led_mode` and `dev_reboot` right after it (the seed has them around `led_mode`; fw 1.2.13 puts the
+//! Wi-Fi keys between `burst_capture_number` and `led_mode`, so they come before the pair).
 
 /// Keys and default values in msg 3 order (§4.1).
 const DEFAULTS: &[(&str, &str)] = &[
@@ -23,7 +29,9 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("burst_capture_number", "7 p / s"),
     ("wifi_ssid", "YDXJ_1234567"),
     ("wifi_password", "1234567890"),
+    ("restore_factory_settings", "on"),
     ("led_mode", "all enable"),
+    ("dev_reboot", "on"),
     ("meter_mode", "average"),
     ("sd_card_status", "insert"),
     ("video_output_dev_type", "hdmi"),
@@ -138,6 +146,8 @@ fn choices(key: &str) -> Option<&'static [&'static str]> {
         "video_output_dev_type" => &["hdmi", "tv", "off"],
         "auto_power_off" => &["off", "3 minutes", "5 minutes", "10 minutes"],
         "rc_button_mode" => &["mode_shutter", "record_capture"],
+        // Action keys: `on` is the only value (§4.1); setting it reboots the camera.
+        "dev_reboot" | "restore_factory_settings" => &["on"],
         _ => return None,
     })
 }
@@ -236,7 +246,7 @@ mod tests {
     #[test]
     fn validates_against_the_reference_lists() {
         let mut s = Settings::new("S", "SW", "HW");
-        assert_eq!(s.iter().count(), 55);
+        assert_eq!(s.iter().count(), 57);
         assert_eq!(s.iter().next().unwrap().0, "camera_clock");
         assert_eq!(s.set("video_standard", "PAL"), Ok(true));
         assert_eq!(s.set("video_standard", "PAL"), Ok(false));
@@ -247,5 +257,8 @@ mod tests {
         assert_eq!(s.set("camera_clock", "2040-01-01 00:00:00"), Err(SetError::BadValue));
         assert_eq!(s.set("camera_clock", "2016-03-28 02:00:18"), Ok(true));
         assert_eq!(s.get("serial_number"), Some("S"));
+        assert_eq!(s.get("restore_factory_settings"), Some("on"));
+        assert_eq!(s.get("dev_reboot"), Some("on"));
+        assert!(matches!(s.kind("dev_reboot"), Some(Kind::Choices(&["on"]))));
     }
 }

@@ -19,7 +19,11 @@
 //!   file (folders stay).
 //! - Unknown packet types on the command connection are logged and skipped; undecodable, absurdly
 //!   large or truncated packets close that connection only.
-//! - Cancel is honoured during a data-out phase (TransactionCancelled), not during data-in.
+//! - Cancel is honoured during a data-out phase (TransactionCancelled), not during data-in; outside a
+//!   data phase it gets a Cmd_Response (the seed: "gets 0x7 ack back") with TransactionCancelled and
+//!   the cancelled transaction id (the seed gives no code).
+//! - With `allowed_guids`, an Init_Command_Request from any other GUID gets Init_Fail 1 (rejected
+//!   initiator) and the connection is closed, as by a camera paired with other computers only.
 //! - OpenSession rescans the media directory, so files added or removed behind the emulator's back show
 //!   up; known files keep their handles.
 //! - GetObject/GetPartialObject read the file when asked: a file replaced behind the emulator's back
@@ -127,6 +131,9 @@ pub struct EmulatorConfig {
     /// Nikon: Wi-Fi profile slots kept, ids 1 to N (real bodies' number is unknown; default
     /// [`NIKON_PROFILE_SLOTS`]).
     pub nikon_profile_slots: u8,
+    /// Initiator GUIDs this camera is paired with; others get Init_Fail 1 (rejected initiator) on the
+    /// command connection, as a camera that accepts only computers it knows. Empty: everyone.
+    pub allowed_guids: Vec<[u8; 16]>,
 }
 
 impl Default for EmulatorConfig {
@@ -145,6 +152,7 @@ impl Default for EmulatorConfig {
             deny_transfer: false,
             nikon_live_view_header: crate::wire::nikon::LiveViewHeaderLen::DEFAULT_BYTES,
             nikon_profile_slots: NIKON_PROFILE_SLOTS,
+            allowed_guids: Vec::new(),
         }
     }
 }
@@ -391,6 +399,15 @@ async fn handle_socket(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketA
         }
     };
     match first {
+        Packet::InitCommandRequest { guid, .. }
+            if !shared.config.allowed_guids.is_empty() && !shared.config.allowed_guids.contains(&guid) =>
+        {
+            tracing::info!(%peer, "initiator not paired with this camera: Init_Fail");
+            let fail = Packet::InitFail { reason: crate::wire::fail_reason::REJECTED_INITIATOR };
+            if let Ok(bytes) = fail.to_bytes() {
+                let _ = tokio::io::AsyncWriteExt::write_all(&mut stream, &bytes).await;
+            }
+        }
         Packet::InitCommandRequest { name, version, .. } => {
             session::run(shared, stream, peer, name, version).await;
         }

@@ -320,7 +320,13 @@ impl Session {
             match self.read_control(header).await? {
                 Packet::OperationRequest(req) => return Ok(Some(req)),
                 Packet::ProbeRequest => self.write(&Packet::ProbeResponse).await?,
-                Packet::Cancel { tid } => tracing::debug!(tid, "cancel outside a data phase ignored"),
+                // The seed: a Cancel_Transaction "gets 0x7 ack back". Its code is not given; the one a
+                // cancelled data phase gets (TransactionCancelled) says what happened.
+                Packet::Cancel { tid } => {
+                    let ack =
+                        CodeAndParams { code: rc::TRANSACTION_CANCELLED, tid, params: Params::new(&[]) };
+                    self.write(&Packet::OperationResponse(ack)).await?
+                }
                 other => tracing::warn!(peer = %self.peer, kind = other.kind(), "unexpected packet skipped"),
             }
         }
