@@ -623,6 +623,9 @@ async fn bad_packets_in_a_session_cost_only_that_session() {
     let (mut cam, _ev) = Cam::open(emu.addr).await;
     cam.raw(&Packet::Unknown { kind: 0x77, payload: vec![9; 100] }.to_bytes().unwrap()).await;
     cam.cmd.write_packet(&Packet::Cancel { tid: 3 }).await.unwrap();
+    // A Cancel outside a data phase gets its Cmd_Response (the seed's "gets 0x7 ack back").
+    let cancelled = cam.answer().await;
+    assert_eq!((cancelled.code, cancelled.tid), (rc::TRANSACTION_CANCELLED, 3));
     assert_eq!(cam.call(op::GET_STORAGE_IDS, &[]).await.code, rc::OK);
 
     // Each of these closes its own connection.
