@@ -522,6 +522,11 @@ impl Client {
         self.transact(code, params, None, DataIn::Discard).await
     }
 
+    /// [`Client::operation`] with a response other than OK turned into [`Error::Response`].
+    pub async fn operation_ok(&mut self, code: u16, params: &[u32]) -> Result<CodeAndParams> {
+        self.call(code, params, None, DataIn::Discard).await
+    }
+
     /// Runs an operation whose data-in phase is a dataset of at most `cap` bytes (GetEvent,
     /// GetViewFinderData...); a response other than OK is [`Error::Response`].
     pub async fn operation_in(&mut self, code: u16, params: &[u32], cap: usize) -> Result<Vec<u8>> {

@@ -195,12 +195,12 @@ impl Eos {
         if self.prepared {
             return Ok(());
         }
-        checked(op::SET_REMOTE_MODE, c.operation(op::SET_REMOTE_MODE, &[1]).await?)?;
+        c.operation_ok(op::SET_REMOTE_MODE, &[1]).await?;
         if self.supports(op::SET_MODE_DIAL_DISABLE) {
             // gphoto2 ignores its failures too.
             let _ = c.operation(op::SET_MODE_DIAL_DISABLE, &[1]).await?;
         }
-        checked(op::SET_EVENT_MODE, c.operation(op::SET_EVENT_MODE, &[1]).await?)?;
+        c.operation_ok(op::SET_EVENT_MODE, &[1]).await?;
         self.drain(c).await?;
         self.prepared = true;
         Ok(())
@@ -305,7 +305,7 @@ impl Eos {
         if self.supports(op::REMOTE_RELEASE_ON) {
             let manual_focus = self.props.get(&prop::FOCUS_MODE).and_then(EosProp::int_value) == Some(3);
             let af = if manual_focus { release::WITHOUT_AF } else { release::WITH_AF };
-            checked(op::REMOTE_RELEASE_ON, c.operation(op::REMOTE_RELEASE_ON, &[release::HALF, af]).await?)?;
+            c.operation_ok(op::REMOTE_RELEASE_ON, &[release::HALF, af]).await?;
             // Focus information arrives here on real bodies; gphoto2 only logs its absence.
             self.poll(c).await?;
             let full = c.operation(op::REMOTE_RELEASE_ON, &[release::FULL, af]).await?;
@@ -318,7 +318,7 @@ impl Eos {
             self.drain(c).await?;
             let _ = c.operation(op::REMOTE_RELEASE_OFF, &[release::HALF]).await?;
         } else if self.supports(op::REMOTE_RELEASE) {
-            let resp = checked(op::REMOTE_RELEASE, c.operation(op::REMOTE_RELEASE, &[]).await?)?;
+            let resp = c.operation_ok(op::REMOTE_RELEASE, &[]).await?;
             let why = match resp.params.get(0) {
                 0 => None,
                 1 => Some("it could not focus"),
@@ -377,7 +377,7 @@ impl Eos {
             written += n;
             at = at.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
         }
-        checked(op::TRANSFER_COMPLETE, c.operation(op::TRANSFER_COMPLETE, &[t.handle]).await?)?;
+        c.operation_ok(op::TRANSFER_COMPLETE, &[t.handle]).await?;
         Ok(written)
     }
 
@@ -574,11 +574,6 @@ impl Eos {
             let _ = c.operation(op::SET_EVENT_MODE, &[0]).await;
         }
     }
-}
-
-/// A vendor operation's response as an error when it is not OK.
-fn checked(code: u16, resp: crate::wire::CodeAndParams) -> Result<crate::wire::CodeAndParams> {
-    if resp.code == rc::OK { Ok(resp) } else { Err(Error::Response { op: code, code: resp.code }) }
 }
 
 #[cfg(test)]

@@ -278,10 +278,7 @@ impl Nikon {
         if !list.slots.iter().any(|s| s.id == id && s.valid != 0) {
             return Err(Error::Protocol(format!("no Wi-Fi profile in slot {id}")));
         }
-        let code = c.operation(op::DELETE_PROFILE, &[u32::from(id)]).await?.code;
-        if code != rc::OK {
-            return Err(Error::Response { op: op::DELETE_PROFILE, code });
-        }
+        c.operation_ok(op::DELETE_PROFILE, &[u32::from(id)]).await?;
         Ok(())
     }
 

@@ -22,7 +22,6 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::wire::canon::{
@@ -107,9 +106,6 @@ const MAX_QUEUED: usize = 4096;
 
 /// AvailableShots reported (gphoto2 needs > 0 for the PC target, and >= 100 skips PCHDDCapacity).
 const AVAILABLE_SHOTS: u32 = 2000;
-
-/// Live-view frame size: small, so a frame renders in a few ms.
-const FRAME_SIZE: (u16, u16) = (320, 240);
 
 /// Longest string property value accepted (ASCII, without the NUL).
 const MAX_STRING: usize = 63;
@@ -528,20 +524,13 @@ impl Session {
         if output & evf_output::PC == 0 {
             return Reply::code(canon::rc::OBJECT_NOT_READY);
         }
-        let frame = self.shared.frames.fetch_add(1, Ordering::Relaxed);
-        // A different seed per frame: a new picture every time (seed 0 is avoided, it equals IMG_0000).
-        let seed = frame.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        match tokio::task::spawn_blocking(move || {
-            camctl_core::media::sample_jpeg(FRAME_SIZE.0, FRAME_SIZE.1, seed)
-        })
-        .await
-        {
-            Ok(jpeg) => {
+        match self.shared.next_live_view_jpeg().await {
+            Some(jpeg) => {
                 let mut out = Vec::with_capacity(jpeg.len() + 16);
                 canon::encode_viewfinder(&jpeg, &mut out);
                 Reply::data(out)
             }
-            Err(_) => Reply::code(rc::GENERAL_ERROR),
+            None => Reply::code(rc::GENERAL_ERROR),
         }
     }
 

@@ -314,6 +314,15 @@ pub(crate) struct ConnSlot {
 }
 
 impl Shared {
+    /// The next live-view picture (both vendor personalities): a new 320x240 sample JPEG per frame,
+    /// rendered on the blocking pool; `None` if rendering could not run.
+    async fn next_live_view_jpeg(&self) -> Option<Vec<u8>> {
+        let frame = self.frames.fetch_add(1, Ordering::Relaxed);
+        // A different seed per frame; seed 0 is avoided (it equals a sample file).
+        let seed = frame.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        tokio::task::spawn_blocking(move || camctl_core::media::sample_jpeg(320, 240, seed)).await.ok()
+    }
+
     /// Locks the state; a poisoned lock is still usable (no invariant spans a panic point).
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())

@@ -112,9 +112,8 @@ const MAX_LIVE_VIEW_HEADER: usize = 1 << 20;
 /// Events kept per connection before new ones are dropped.
 const MAX_QUEUED: usize = 4096;
 
-/// Size of SDRAM captures and live-view frames: small, so they render in a few ms.
+/// Size of SDRAM captures: small, so they render in a few ms.
 const SDRAM_SIZE: (u16, u16) = (640, 480);
-const FRAME_SIZE: (u16, u16) = (320, 240);
 
 /// Whether `code` is one of the vendor operations handled here (standard ones go through `ops`).
 pub(super) fn is_vendor_op(code: u16) -> bool {
@@ -546,21 +545,14 @@ impl Session {
         if self.shared.lock().props.value(nprop::LIVE_VIEW_STATUS) != Some(PropValue::U8(1)) {
             return Reply::code(nikon::rc::NOT_LIVE_VIEW);
         }
-        let frame = self.shared.frames.fetch_add(1, Ordering::Relaxed);
-        // A different seed per frame: a new picture every time (seed 0 would equal a sample file).
-        let seed = frame.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        match tokio::task::spawn_blocking(move || {
-            camctl_core::media::sample_jpeg(FRAME_SIZE.0, FRAME_SIZE.1, seed)
-        })
-        .await
-        {
-            Ok(jpeg) => {
-                let mut out = Vec::new();
+        match self.shared.next_live_view_jpeg().await {
+            Some(jpeg) => {
                 let header = self.shared.config.nikon_live_view_header.min(MAX_LIVE_VIEW_HEADER);
+                let mut out = Vec::with_capacity(header + jpeg.len());
                 nikon::encode_live_view(header, &jpeg, &mut out);
                 Reply::data(out)
             }
-            Err(_) => Reply::code(rc::GENERAL_ERROR),
+            None => Reply::code(rc::GENERAL_ERROR),
         }
     }
 
