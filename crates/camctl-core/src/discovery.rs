@@ -27,6 +27,12 @@ pub enum Error {
     /// The mDNS daemon failed (sockets, malformed names).
     #[error("mDNS: {0}")]
     Mdns(#[from] mdns_sd::Error),
+    /// The full announcement could not be built (a name that is not a DNS name).
+    #[error("mDNS announcement: {0}")]
+    Packet(#[from] simple_dns::SimpleDnsError),
+    /// The socket for the full announcement could not be set up.
+    #[error("mDNS announcement socket: {0}")]
+    Socket(#[from] std::io::Error),
     /// A browse was asked for no interface at all.
     #[error("mDNS browse needs at least one interface address")]
     NoInterface,
@@ -37,7 +43,7 @@ impl From<Error> for crate::Error {
         match e {
             // The caller's mistake, not the network's.
             Error::NoInterface => crate::Error::InvalidValue(e.to_string()),
-            Error::Mdns(_) => crate::Error::Discovery(e),
+            Error::Mdns(_) | Error::Packet(_) | Error::Socket(_) => crate::Error::Discovery(e),
         }
     }
 }
@@ -86,6 +92,58 @@ impl ServiceRecords {
             addr,
             txt: Vec::new(),
         }
+    }
+
+    /// The unsolicited mDNS response a DNS-SD responder sends at startup: `PTR
+    /// _services._dns-sd._udp.local -> type` (RFC 6763 §9), `PTR type -> instance`, SRV, TXT (an empty
+    /// one is a single empty string, RFC 6763 §6.1), A or AAAA, and an NSEC saying the host has no other
+    /// address type (RFC 6762 §6.1). Host records live 120 s, the others 4500 s (RFC 6762 §10).
+    pub fn announcement_packet(&self) -> Result<Vec<u8>> {
+        use simple_dns::rdata::{A, AAAA, NSEC, NsecTypeBitMap, PTR, RData, SRV, TXT};
+        use simple_dns::{CLASS, Name, Packet, PacketFlag, ResourceRecord};
+        const HOST_TTL: u32 = 120;
+        const OTHER_TTL: u32 = 4500;
+        let (service_type, fullname, host) =
+            (Name::new(&self.service_type)?, Name::new(&self.fullname)?, Name::new(&self.host)?);
+        let txt_strings: Vec<String> = self.txt.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut txt = TXT::new();
+        for entry in &txt_strings {
+            txt.add_string(entry)?;
+        }
+        if txt_strings.is_empty() {
+            txt.add_string("")?;
+        }
+        // NSEC type bitmap, window 0: A is type 1, AAAA type 28 (RFC 4034 §4.1.2).
+        let (address, bitmap): (RData, &[u8]) = match self.addr {
+            IpAddr::V4(v4) => (RData::A(A { address: v4.into() }), &[0x40]),
+            IpAddr::V6(v6) => (RData::AAAA(AAAA { address: v6.into() }), &[0, 0, 0, 0x08]),
+        };
+        let nsec = NSEC {
+            next_name: host.clone(),
+            type_bit_maps: vec![NsecTypeBitMap { window_block: 0, bitmap: bitmap.into() }],
+        };
+        let shared = |name, ttl, data| ResourceRecord::new(name, CLASS::IN, ttl, data);
+        // Records only this host owns carry the cache-flush bit (RFC 6762 §10.2).
+        let unique = |name, ttl, data| ResourceRecord::new(name, CLASS::IN, ttl, data).with_cache_flush(true);
+        let mut packet = Packet::new_reply(0);
+        packet.set_flags(PacketFlag::AUTHORITATIVE_ANSWER);
+        packet.answers = vec![
+            shared(
+                Name::new("_services._dns-sd._udp.local")?,
+                OTHER_TTL,
+                RData::PTR(PTR(service_type.clone())),
+            ),
+            shared(service_type, OTHER_TTL, RData::PTR(PTR(fullname.clone()))),
+            unique(
+                fullname.clone(),
+                HOST_TTL,
+                RData::SRV(SRV { priority: 0, weight: 0, port: self.port, target: host.clone() }),
+            ),
+            unique(fullname, OTHER_TTL, RData::TXT(txt)),
+            unique(host.clone(), HOST_TTL, address),
+            unique(host, HOST_TTL, RData::NSEC(nsec)),
+        ];
+        Ok(packet.build_bytes_vec_compressed()?)
     }
 
     /// The mdns-sd registration of these records. Builds data only; nothing is sent.
@@ -149,6 +207,8 @@ pub fn announce_scope(listen: IpAddr, enabled: bool, allow_all_interfaces: bool)
 pub struct Announcement {
     daemon: ServiceDaemon,
     fullname: String,
+    // Dropped with the announcement, which ends the thread repeating the full announcement.
+    _full_announcement: Option<std::sync::mpsc::Sender<()>>,
 }
 
 impl Drop for Announcement {
@@ -170,8 +230,52 @@ pub fn announce(records: &ServiceRecords, scope: AnnounceScope) -> Result<Announ
         info.set_interfaces(vec![IfKind::Addr(ip)]);
     }
     daemon.register(info)?;
+    let full = match scope {
+        AnnounceScope::Interface(IpAddr::V4(ip)) => start_full_announcement(records, ip)?,
+        _ => None,
+    };
     tracing::info!(name = %records.fullname, ?scope, "mDNS announcement started");
-    Ok(Announcement { daemon, fullname: records.fullname.clone() })
+    Ok(Announcement { daemon, fullname: records.fullname.clone(), _full_announcement: full })
+}
+
+/// mDNS's IPv4 group and port (RFC 6762 §3).
+const MDNS_GROUP_V4: std::net::SocketAddrV4 =
+    std::net::SocketAddrV4::new(std::net::Ipv4Addr::new(224, 0, 0, 251), 5353);
+
+/// mdns-sd announces PTR, SRV, TXT and A only; cameras (the Lytro seed's table) also send the service
+/// type enumeration PTR and an NSEC. This sends that full set twice, one second apart (RFC 6762 §8.3),
+/// starting once mdns-sd's probes (3 × 250 ms) have claimed the name. Sent from port 5353 as mDNS
+/// requires, on the listen address's interface only.
+fn start_full_announcement(
+    records: &ServiceRecords,
+    ip: std::net::Ipv4Addr,
+) -> Result<Option<std::sync::mpsc::Sender<()>>> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let packet = records.announcement_packet()?;
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    if let Err(e) = socket.bind(&std::net::SocketAddrV4::new(ip, MDNS_GROUP_V4.port()).into()) {
+        // mdns-sd's own announcement still goes out; only the two extra records are missing.
+        tracing::warn!("mDNS: port 5353 on {ip} is taken ({e}); announcing without NSEC and type PTR");
+        return Ok(None);
+    }
+    socket.set_multicast_if_v4(&ip)?;
+    socket.set_multicast_ttl_v4(255)?;
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    std::thread::Builder::new().name("mdns-announce".into()).spawn(move || {
+        for _ in 0..2 {
+            // A message or a dropped sender both mean the announcement is over.
+            if stopped.recv_timeout(Duration::from_secs(1)) != Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+            {
+                return;
+            }
+            if let Err(e) = socket.send_to(&packet, &MDNS_GROUP_V4.into()) {
+                tracing::warn!("mDNS announcement: {e}");
+            }
+        }
+    })?;
+    Ok(Some(stop))
 }
 
 /// One resolved service instance.

@@ -3,7 +3,9 @@
 //! The camera announces (§1, seed table): `PTR _services._dns-sd._udp.local -> _lytro._tcp.local`,
 //! `PTR _lytro._tcp.local -> lytro-A#########._lytro._tcp.local`,
 //! `SRV lytro-A#########._lytro._tcp.local -> lytro-A#########.local:5678`, an empty `TXT` and
-//! `A lytro-A#########.local -> 10.100.1.1`.
+//! `A lytro-A#########.local -> 10.100.1.1`, and `NSEC lytro-A#########.local` (no other address
+//! type). The emulator sends exactly that set in its startup announcement
+//! ([`camctl_core::discovery::ServiceRecords::announcement_packet`]).
 //!
 //! ```
 //! let r = camctl_lytro::mdns::service_records("A123456789", "10.100.1.1".parse().unwrap(), 5678);

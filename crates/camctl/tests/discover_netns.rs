@@ -161,6 +161,109 @@ fn discover_finds_lytro_and_ptpip_emulators_across_namespaces() {
     assert!(text.lines().any(|l| l.starts_with(&format!("lytro://{CAMERA_ADDR}:5678"))), "{text}");
 }
 
+/// Every mDNS datagram from `from` that reaches `CLIENT_ADDR` in `ns`, until `wanted` accepts one or
+/// the deadline passes; the listening socket joins the group inside the namespace (a thread of its own
+/// enters it, the rest of the test process stays where it is). The returned receiver yields once the
+/// socket is listening.
+fn capture_mdns(
+    ns: &str,
+    from: std::net::Ipv4Addr,
+    wanted: fn(&[u8]) -> bool,
+) -> (std::sync::mpsc::Receiver<()>, std::thread::JoinHandle<Vec<Vec<u8>>>) {
+    use std::os::fd::AsRawFd;
+    let netns = std::fs::File::open(format!("/var/run/netns/{ns}")).expect("namespace file");
+    let (ready, listening) = std::sync::mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        // setns changes only the calling thread's network namespace.
+        assert_eq!(unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns");
+        let group = std::net::Ipv4Addr::new(224, 0, 0, 251);
+        // Bound to the group address, the socket receives only mDNS multicast.
+        let socket = std::net::UdpSocket::bind((group, 5353)).expect("bind 224.0.0.251:5353");
+        socket.join_multicast_v4(&group, &CLIENT_ADDR.parse().unwrap()).unwrap();
+        socket.set_read_timeout(Some(std::time::Duration::from_millis(200))).unwrap();
+        ready.send(()).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut seen = Vec::new();
+        let mut buf = vec![0u8; 9000];
+        while std::time::Instant::now() < deadline {
+            let Ok((len, src)) = socket.recv_from(&mut buf) else { continue };
+            if src.ip() != from {
+                continue;
+            }
+            seen.push(buf[..len].to_vec());
+            if wanted(&buf[..len]) {
+                break;
+            }
+        }
+        seen
+    });
+    (listening, handle)
+}
+
+/// Whether `packet` is an mDNS response carrying the service type enumeration PTR.
+fn is_full_announcement(packet: &[u8]) -> bool {
+    simple_dns::Packet::parse(packet)
+        .is_ok_and(|p| p.answers.iter().any(|a| a.name.to_string() == "_services._dns-sd._udp.local"))
+}
+
+#[test]
+fn lytro_announcement_carries_the_seed_table_on_the_wire() {
+    use simple_dns::rdata::RData;
+    if !can_create_namespaces() {
+        return;
+    }
+    let net = TestNetwork::create("a");
+    let (listening, capture) =
+        capture_mdns(&net.client_ns, CAMERA_ADDR.parse().unwrap(), is_full_announcement);
+    listening.recv().unwrap();
+    let media = tempfile::tempdir().unwrap();
+    let dir = media.path().to_str().unwrap();
+    let (_lytro, _) = net.emulate(&["lytro", "--listen", &format!("{CAMERA_ADDR}:5678"), "--media", dir]);
+    let seen = capture.join().unwrap();
+    let Some(bytes) = seen.iter().find(|p| is_full_announcement(p)) else {
+        panic!("no announcement with the service type PTR among {} packets", seen.len());
+    };
+    let packet = simple_dns::Packet::parse(bytes).unwrap();
+    assert!(
+        packet.has_flags(simple_dns::PacketFlag::RESPONSE | simple_dns::PacketFlag::AUTHORITATIVE_ANSWER)
+    );
+    assert!(packet.questions.is_empty(), "an unsolicited response asks nothing");
+    let (instance, host) = ("lytro-A123456789._lytro._tcp.local", "lytro-A123456789.local");
+    // The seed's table, row by row: type, owner, value.
+    let rows: Vec<(&str, String, String)> = packet
+        .answers
+        .iter()
+        .map(|a| {
+            let (kind, value) = match &a.rdata {
+                RData::PTR(p) => ("PTR", p.0.to_string()),
+                RData::SRV(s) => ("SRV", format!("{}:{}", s.target, s.port)),
+                RData::TXT(t) => ("TXT", format!("{:?}", t.iter_raw().collect::<Vec<_>>())),
+                RData::A(a) => ("A", std::net::Ipv4Addr::from(a.address).to_string()),
+                RData::NSEC(n) => ("NSEC", n.next_name.to_string()),
+                other => panic!("unexpected record {other:?}"),
+            };
+            (kind, a.name.to_string(), value)
+        })
+        .collect();
+    let row = |kind, owner: &str, value: &str| (kind, owner.to_string(), value.to_string());
+    assert_eq!(
+        rows,
+        [
+            row("PTR", "_services._dns-sd._udp.local", "_lytro._tcp.local"),
+            row("PTR", "_lytro._tcp.local", instance),
+            row("SRV", instance, &format!("{host}:5678")),
+            // An empty TXT is one empty string (RFC 6763 §6.1).
+            row("TXT", instance, r#"[([], None)]"#),
+            row("A", host, CAMERA_ADDR),
+            row("NSEC", host, host),
+        ]
+    );
+    // The NSEC says the host has an A record and nothing else (type bitmap window 0, bit 1).
+    let Some(RData::NSEC(nsec)) = packet.answers.last().map(|a| &a.rdata) else { unreachable!() };
+    assert_eq!(nsec.type_bit_maps.len(), 1);
+    assert_eq!((nsec.type_bit_maps[0].window_block, &nsec.type_bit_maps[0].bitmap[..]), (0, &[0x40u8][..]));
+}
+
 #[test]
 fn emulator_on_loopback_does_not_announce() {
     if !can_create_namespaces() {
