@@ -55,6 +55,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
 
 use crate::camera::MediaItem;
@@ -529,11 +530,24 @@ impl DownloadDir {
     ///   [`LocalState::Complete`]; a temporary file whose record matches the item's identity is
     ///   [`LocalState::Partial`]; anything else is [`LocalState::Missing`] and starts over.
     pub fn plan(&self, items: &[Identity]) -> Vec<Result<Planned, DownloadError>> {
-        self.plan_folding(items, self.is_case_insensitive())
+        self.plan_folding(items, None, self.is_case_insensitive())
+    }
+
+    /// [`plan`](Self::plan) with the local names chosen by the caller (a `--filename` template),
+    /// one relative path per item, each already sanitized with [`sanitize_relative_path`]; the same
+    /// rules apply to them (numbered instead of overwriting, symlinks refused).
+    pub fn plan_named(&self, items: &[Identity], names: &[PathBuf]) -> Vec<Result<Planned, DownloadError>> {
+        assert_eq!(items.len(), names.len(), "one name per item");
+        self.plan_folding(items, Some(names), self.is_case_insensitive())
     }
 
     /// [`plan`](Self::plan), told whether the filesystem folds case.
-    fn plan_folding(&self, items: &[Identity], fold_case: bool) -> Vec<Result<Planned, DownloadError>> {
+    fn plan_folding(
+        &self,
+        items: &[Identity],
+        names: Option<&[PathBuf]>,
+        fold_case: bool,
+    ) -> Vec<Result<Planned, DownloadError>> {
         let key = |rel: &Path| {
             let s = rel.to_string_lossy();
             if fold_case { s.to_lowercase() } else { s.into_owned() }
@@ -542,14 +556,19 @@ impl DownloadDir {
         let mut seen: HashSet<&str> = HashSet::new();
         items
             .iter()
-            .map(|id| {
+            .enumerate()
+            .map(|(index, id)| {
                 if has_parent_component(&id.path) {
                     return Err(DownloadError::ParentComponent(id.path.clone()));
                 }
                 if !seen.insert(id.path.as_str()) {
                     return Err(DownloadError::DuplicatePath(id.path.clone()));
                 }
-                let base = sanitize_relative_path(&id.path)?;
+                let base = match names {
+                    // Re-sanitized: a caller's name is held to the camera's rules.
+                    Some(names) => sanitize_relative_path(&names[index].to_string_lossy())?,
+                    None => sanitize_relative_path(&id.path)?,
+                };
                 let mut why: Option<&'static str> = None;
                 for n in 1..=MAX_NAME_NUMBER {
                     let rel = if n == 1 { base.clone() } else { numbered(&base, n) };
@@ -620,37 +639,43 @@ impl DownloadDir {
             (temp_path.clone(), meta_path.clone(), final_path.parent().map(Path::to_path_buf));
         // All of it in one blocking call: with many small files, each hop to the blocking pool costs
         // as much as the file's own transfer.
-        let opened = tokio::task::spawn_blocking(move || -> Result<(std::fs::File, u64), DownloadError> {
-            // resolve() checked every existing component, so creating folders cannot follow
-            // a symlink out of root.
-            if let Some(parent) = &parent {
-                std::fs::create_dir_all(parent).map_err(|e| DownloadError::io(parent, e))?;
-            }
-            let io_err = |e| DownloadError::io(&temp, e);
-            // No O_APPEND: a positioned writer means a write still in flight from a dropped
-            // earlier PartialFile lands on the same offsets with the same bytes instead of
-            // being appended twice.
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&temp)
-                .map_err(io_err)?;
-            let len = file.metadata().map_err(io_err)?.len();
-            if resume && len <= expected_size && read_record(&meta).as_ref() == Some(&id) {
-                io::Seek::seek(&mut file, SeekFrom::Start(len)).map_err(io_err)?;
-                return Ok((file, len));
-            }
-            file.set_len(0).map_err(io_err)?;
-            match record {
-                Some(record) => std::fs::write(&meta, record).map_err(|e| DownloadError::io(&meta, e))?,
-                None => remove_if_present(&meta),
-            }
-            Ok((file, 0))
-        })
-        .await
-        .map_err(|e| DownloadError::io(&temp_path, io::Error::other(e)))?;
-        let (file, offset) = opened?;
+        let opened =
+            tokio::task::spawn_blocking(move || -> Result<(std::fs::File, u64, Sha256), DownloadError> {
+                // resolve() checked every existing component, so creating folders cannot follow
+                // a symlink out of root.
+                if let Some(parent) = &parent {
+                    std::fs::create_dir_all(parent).map_err(|e| DownloadError::io(parent, e))?;
+                }
+                let io_err = |e| DownloadError::io(&temp, e);
+                // No O_APPEND: a positioned writer means a write still in flight from a dropped
+                // earlier PartialFile lands on the same offsets with the same bytes instead of
+                // being appended twice.
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(&temp)
+                    .map_err(io_err)?;
+                let len = file.metadata().map_err(io_err)?.len();
+                if resume && len <= expected_size && read_record(&meta).as_ref() == Some(&id) {
+                    // The digest covers the whole file: the kept part is read once here.
+                    let mut sha256 = Sha256::new();
+                    let mut kept = std::fs::File::open(&temp).map_err(io_err)?;
+                    io::copy(&mut io::Read::take(&mut kept, len), &mut DigestWriter(&mut sha256))
+                        .map_err(io_err)?;
+                    io::Seek::seek(&mut file, SeekFrom::Start(len)).map_err(io_err)?;
+                    return Ok((file, len, sha256));
+                }
+                file.set_len(0).map_err(io_err)?;
+                match record {
+                    Some(record) => std::fs::write(&meta, record).map_err(|e| DownloadError::io(&meta, e))?,
+                    None => remove_if_present(&meta),
+                }
+                Ok((file, 0, Sha256::new()))
+            })
+            .await
+            .map_err(|e| DownloadError::io(&temp_path, io::Error::other(e)))?;
+        let (file, offset, sha256) = opened?;
         let file = tokio::fs::File::from_std(file);
         tracing::debug!(path = %temp_path.display(), offset, expected_size, "download started");
         Ok(PartialFile {
@@ -666,6 +691,7 @@ impl DownloadDir {
             final_path,
             meta_path,
             write_failure: None,
+            sha256,
         })
     }
 
@@ -731,6 +757,32 @@ fn read_record(path: &Path) -> Option<Identity> {
         return None;
     }
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+/// Lower-case hex of a digest.
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 (lower-case hex) of a local file, read whole (blocking).
+pub fn sha256_file_hex(path: &Path) -> io::Result<String> {
+    let mut sha256 = Sha256::new();
+    io::copy(&mut std::fs::File::open(path)?, &mut DigestWriter(&mut sha256))?;
+    Ok(to_hex(&sha256.finalize()))
+}
+
+/// Feeds what is written into a digest (for `io::copy`).
+struct DigestWriter<'a>(&'a mut Sha256);
+
+impl io::Write for DigestWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 fn remove_if_present(path: &Path) {
@@ -800,6 +852,8 @@ pub struct PartialFile {
     meta_path: PathBuf,
     /// The first local write error, so that it is reported as ours and not the camera's.
     write_failure: Option<(io::ErrorKind, Option<i32>, String)>,
+    /// SHA-256 of every byte accepted so far (the kept part of a resumed file included).
+    sha256: Sha256,
 }
 
 impl PartialFile {
@@ -867,6 +921,12 @@ impl PartialFile {
             .map_err(|e| DownloadError::io(&self.temp_path, e))
     }
 
+    /// SHA-256 (lower-case hex) of every byte accepted so far, computed as they were written (the
+    /// catalog's record of the file).
+    pub fn sha256_hex(&self) -> String {
+        to_hex(&self.sha256.clone().finalize())
+    }
+
     /// MD5 (lower-case hex) of everything written so far, read back from the file.
     pub async fn md5_hex(&mut self) -> Result<String, DownloadError> {
         use md5::Digest;
@@ -883,7 +943,7 @@ impl PartialFile {
                 }
                 hasher.update(&buf[..n]);
             }
-            Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+            Ok(to_hex(&hasher.finalize()))
         };
         tokio::task::spawn_blocking(hash)
             .await
@@ -1056,9 +1116,20 @@ fn sync_parent_dir(path: &Path) {
 }
 
 impl PartialFile {
-    fn note(&mut self, res: &Poll<io::Result<usize>>) {
+    fn note(&mut self, res: &Poll<io::Result<usize>>, accepted: &[IoSlice<'_>]) {
         match res {
-            Poll::Ready(Ok(n)) => self.written += *n as u64,
+            Poll::Ready(Ok(n)) => {
+                self.written += *n as u64;
+                let mut left = *n;
+                for slice in accepted {
+                    let take = left.min(slice.len());
+                    self.sha256.update(&slice[..take]);
+                    left -= take;
+                    if left == 0 {
+                        break;
+                    }
+                }
+            }
             Poll::Ready(Err(e)) => self.note_failure(e),
             Poll::Pending => {}
         }
@@ -1093,7 +1164,7 @@ impl AsyncWrite for PartialFile {
         let this = &mut *self;
         this.check_room(buf.len())?;
         let res = Pin::new(&mut this.writer).poll_write(cx, buf);
-        this.note(&res);
+        this.note(&res, &[IoSlice::new(buf)]);
         res
     }
 
@@ -1105,7 +1176,7 @@ impl AsyncWrite for PartialFile {
         let this = &mut *self;
         this.check_room(bufs.iter().map(|b| b.len()).sum())?;
         let res = Pin::new(&mut this.writer).poll_write_vectored(cx, bufs);
-        this.note(&res);
+        this.note(&res, bufs);
         res
     }
 
@@ -1305,11 +1376,11 @@ mod tests {
         let items =
             [ident("DCIM/IMG_0001.JPG", 1), ident("dcim/img_0001.jpg", 2), ident("DCIM/Other.JPG", 3)];
         let folded: Vec<PathBuf> =
-            dir.plan_folding(&items, true).into_iter().map(|p| p.unwrap().rel).collect();
+            dir.plan_folding(&items, None, true).into_iter().map(|p| p.unwrap().rel).collect();
         assert_eq!(folded[1], Path::new("dcim/img_0001~2.jpg"));
         assert_eq!(folded[2], Path::new("DCIM/Other.JPG"));
         let kept: Vec<PathBuf> =
-            dir.plan_folding(&items, false).into_iter().map(|p| p.unwrap().rel).collect();
+            dir.plan_folding(&items, None, false).into_iter().map(|p| p.unwrap().rel).collect();
         assert_eq!(kept[1], Path::new("dcim/img_0001.jpg"));
         // This (case-sensitive) folder is recognised as such.
         let _lock = dir.lock().unwrap();
@@ -1362,6 +1433,8 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         part.write_all(b"1234").await.unwrap();
         assert!(part.write_all(b"5").await.is_err());
+        // FIPS 180-2 has no "1234" vector; sha256sum of the four bytes.
+        assert_eq!(part.sha256_hex(), "03ac674216f3e15c761ee1a5e255f067953623c8b388b4459e13f978d7c846f4");
         part.finish(None).await.unwrap();
     }
 
@@ -1384,6 +1457,9 @@ mod tests {
         assert_eq!(part.tail_before_offset(10).await.unwrap(), &data[half - 10..half]);
         part.write_all(&data[half..]).await.unwrap();
         assert_eq!(part.written(), BIG);
+        // The digest spans both runs: the kept half read back, the rest as it came.
+        let whole: String = Sha256::digest(&data).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(part.sha256_hex(), whole);
         let path = part.finish(None).await.unwrap();
         assert_eq!(std::fs::read(path).unwrap(), data);
         assert_eq!(state(&dir, cam, BIG), LocalState::Complete);

@@ -75,8 +75,29 @@ pub enum Command {
         /// Lytro: fetch every format of every picture.
         #[arg(long, conflicts_with = "format")]
         all_formats: bool,
+        /// Skip every file the import catalog has, even when its local copy was moved or renamed.
+        #[arg(long)]
+        new: bool,
+        /// Local names from gphoto2's codes: %f name, %C suffix, %F camera folder, %Y %y %m %d %H %M %S
+        /// capture time, %n or %03n sequence number, %% percent; '/' makes folders.
+        #[arg(long, value_name = "TEMPLATE")]
+        filename: Option<String>,
+        /// The import catalog (default: $CAMCTL_CATALOG, else $XDG_DATA_HOME/camctl/catalog.db).
+        #[arg(long, value_name = "PATH")]
+        catalog: Option<PathBuf>,
         /// Print one JSON object per file (camera_path, local_path, bytes, status, note, error).
         #[arg(long)]
+        json: bool,
+    },
+    /// Inspect or reset the import catalog (what pull has imported, from which camera, to where).
+    Catalog {
+        #[command(subcommand)]
+        action: CatalogAction,
+        /// The import catalog (default: $CAMCTL_CATALOG, else $XDG_DATA_HOME/camctl/catalog.db).
+        #[arg(long, value_name = "PATH", global = true)]
+        catalog: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long, global = true)]
         json: bool,
     },
     /// Take a picture and print the files it produced.
@@ -217,6 +238,27 @@ pub enum Command {
         /// PTP/IP: also pull this many files of 20 KB (camctl against gphoto2).
         #[arg(long, default_value_t = 0, value_name = "N")]
         small_files: usize,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CatalogAction {
+    /// The imported files, oldest first: time, size, camera, camera path, local path.
+    List {
+        /// Only this camera's (its serial, or protocol:maker:model:serial).
+        #[arg(long)]
+        camera: Option<String>,
+    },
+    /// Forget imports, so that `pull --new` fetches those files again.
+    Forget {
+        /// Only this camera's (its serial, or protocol:maker:model:serial).
+        #[arg(long)]
+        camera: Option<String>,
+        /// Forget every record (of --camera, or of every camera).
+        #[arg(long, conflicts_with = "camera_paths")]
+        all: bool,
+        /// Only these camera paths.
+        camera_paths: Vec<String>,
     },
 }
 

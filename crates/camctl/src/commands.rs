@@ -12,8 +12,11 @@ use camctl_lytro::PictureFormat;
 use serde_json::json;
 
 use crate::any::AnyCamera;
+use crate::catalog::Catalog;
+use crate::cli::CatalogAction;
 use crate::cli::{Command, ConfigAction, PreviewAction, RecordAction};
-use crate::pull::{PullOptions, PullReport, Reconnect, Status, camera_identity, pull, pull_with};
+use crate::pull::{CatalogUse, PullOptions, PullReport, Reconnect, Status, camera_identity, pull, pull_with};
+use crate::template::FilenameTemplate;
 
 /// Exit status after the user stopped a command with a signal (128 + SIGINT), as shells expect.
 const EXIT_INTERRUPTED: u8 = 130;
@@ -49,17 +52,27 @@ async fn with_camera<T>(url: &str, job: impl AsyncFnOnce(&mut AnyCamera) -> Resu
     Ok(value)
 }
 
-/// `camctl pull`: every file the folder lacks, going on past bad ones; Ctrl-C keeps what came.
-async fn pull_command(
-    url: &str,
+/// What `camctl pull` was asked for.
+struct PullRequest {
     dir: PathBuf,
     formats: Option<Vec<PictureFormat>>,
+    skip_imported: bool,
+    filename: Option<String>,
+    catalog: Option<PathBuf>,
     json: bool,
-) -> Result<ExitCode> {
+}
+
+/// `camctl pull`: every file the folder lacks, going on past bad ones; Ctrl-C keeps what came.
+async fn pull_command(url: &str, request: PullRequest) -> Result<ExitCode> {
+    let PullRequest { dir, formats, skip_imported, filename, catalog, json } = request;
+    // Everything the user typed is checked before the camera is bothered.
+    let template = filename.as_deref().map(FilenameTemplate::parse).transpose()?;
+    let catalog = Catalog::open(&Catalog::location(catalog.as_deref())?)?;
     let dir = DownloadDir::open(dir)?;
     let _lock = dir.lock()?;
     let mut camera = connect_for_pull(url, formats.as_deref()).await?;
-    let identity = camera_identity(&camera.info().await?);
+    let info = camera.info().await?;
+    let identity = camera_identity(&info);
     let items = camera.list_media().await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stop = crate::signal::stop_signal()?;
@@ -72,7 +85,19 @@ async fn pull_command(
         let (url, formats) = (url_again.clone(), formats_again.clone());
         Box::pin(async move { connect_for_pull(&url, formats.as_deref()).await })
     });
-    let options = PullOptions { reconnect: Some(reconnect), stop: Some(stop_rx), progress: !json };
+    let catalog_use = CatalogUse {
+        catalog: &catalog,
+        protocol: info.protocol.to_string(),
+        serial: info.serial.clone(),
+        skip_imported,
+    };
+    let options = PullOptions {
+        reconnect: Some(reconnect),
+        stop: Some(stop_rx),
+        progress: !json,
+        catalog: Some(catalog_use),
+        names: template.as_ref(),
+    };
     let report = pull_with(&mut camera, &identity, &items, &dir, options).await;
     signals.abort();
     if report.interrupted.is_none() {
@@ -102,9 +127,14 @@ pub async fn run(command: Command) -> Result<ExitCode> {
             let items = with_camera(&url, async |camera| camera.list_media().await).await?;
             print_items(&items, json);
         }
-        Command::Pull { url, dir, format, all_formats, json } => {
+        Command::Pull { url, dir, format, all_formats, new, filename, catalog, json } => {
             let formats = lytro_formats(&format, all_formats)?;
-            return pull_command(&url, dir, formats, json).await;
+            let request = PullRequest { dir, formats, skip_imported: new, filename, catalog, json };
+            return pull_command(&url, request).await;
+        }
+        Command::Catalog { action, catalog, json } => {
+            let catalog = Catalog::open(&Catalog::location(catalog.as_deref())?)?;
+            catalog_command(&catalog, action, json)?;
         }
         Command::Capture { url, download, json } => {
             // Check the folder before the shutter fires: a picture taken and then not saved is lost
@@ -290,6 +320,44 @@ fn print_info(info: &CameraInfo, json: bool) {
     }
 }
 
+/// `camctl catalog list|forget`.
+fn catalog_command(catalog: &Catalog, action: CatalogAction, json: bool) -> Result<()> {
+    match action {
+        CatalogAction::List { camera } => {
+            let imports = catalog.list(camera.as_deref())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&imports).unwrap_or_else(|_| "[]".into()));
+                return Ok(());
+            }
+            for i in &imports {
+                println!(
+                    "{}  {:>12}  {}  {} -> {}",
+                    i.imported_at,
+                    i.size,
+                    Safe(&i.camera),
+                    Safe(&i.camera_path),
+                    Safe(&i.local_path.to_string_lossy())
+                );
+            }
+            eprintln!("{} imported file(s) in {}", imports.len(), catalog.path().display());
+        }
+        CatalogAction::Forget { camera, all, camera_paths } => {
+            if !all && camera.is_none() && camera_paths.is_empty() {
+                return Err(Error::InvalidValue(
+                    "catalog forget: give camera paths, --camera, or --all (forgets everything)".into(),
+                ));
+            }
+            let gone = catalog.forget(camera.as_deref(), &camera_paths)?;
+            if json {
+                println!("{}", json!({ "forgotten": gone }));
+            } else {
+                println!("forgot {gone} import(s)");
+            }
+        }
+    }
+    Ok(())
+}
+
 fn print_items(items: &[MediaItem], json: bool) {
     if json {
         println!("{}", serde_json::to_string_pretty(items).unwrap_or_else(|_| "[]".into()));
@@ -309,9 +377,13 @@ fn print_pull(report: &PullReport, json: bool) {
     } else {
         let failed = report.failed().count();
         println!(
-            "{} fetched, {failed} failed, {} already present ({} bytes in {:.2} s, {:.1} MB/s{})",
+            "{} fetched, {failed} failed, {} already present{} ({} bytes in {:.2} s, {:.1} MB/s{})",
             report.fetched(),
             report.present(),
+            match report.imported_before() {
+                0 => String::new(),
+                n => format!(", {n} imported before"),
+            },
             report.bytes,
             report.elapsed.as_secs_f64(),
             report.megabytes_per_second(),

@@ -4,6 +4,7 @@
 
 mod any;
 mod bench;
+mod catalog;
 mod cli;
 mod commands;
 mod demo;
@@ -12,6 +13,7 @@ mod emulate;
 mod live;
 mod pull;
 mod signal;
+mod template;
 mod wifi;
 
 use std::process::ExitCode;

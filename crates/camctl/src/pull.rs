@@ -14,6 +14,9 @@ use camctl_core::download::{
 };
 use camctl_core::text::Safe;
 use camctl_core::{Camera, CameraInfo, Error, MediaItem, Result};
+
+use crate::catalog::{CameraFile, Catalog, Import};
+use crate::template::{FilenameTemplate, TemplateInput};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use tokio::io::AsyncWrite;
@@ -48,6 +51,8 @@ pub enum Status {
     Interrupted,
     /// Not fetched (the reason is in `error`).
     Failed,
+    /// Not fetched: the catalog says it was imported before (`--new`).
+    Imported,
 }
 
 /// One camera file's outcome (`pull --json` prints one per line).
@@ -115,6 +120,11 @@ impl PullReport {
         self.count(&[Status::Present])
     }
 
+    /// Files skipped because the catalog has them (`--new`).
+    pub fn imported_before(&self) -> usize {
+        self.count(&[Status::Imported])
+    }
+
     /// Files that did not come (failed or not reached).
     pub fn failed(&self) -> impl Iterator<Item = &FileOutcome> {
         self.files.iter().filter(|f| f.status == Status::Failed)
@@ -142,11 +152,27 @@ pub struct PullOptions<'a, C> {
     pub stop: Option<watch::Receiver<bool>>,
     /// Show a progress bar (only drawn when stderr is a terminal).
     pub progress: bool,
+    /// Records every file now in the folder, and with `skip_imported` skips what it has.
+    pub catalog: Option<CatalogUse<'a>>,
+    /// Local names from a template instead of the camera's paths.
+    pub names: Option<&'a FilenameTemplate>,
+}
+
+/// How a pull uses the import catalog.
+pub struct CatalogUse<'a> {
+    /// The catalog.
+    pub catalog: &'a Catalog,
+    /// The camera's protocol and serial, as recorded.
+    pub protocol: String,
+    /// See `protocol`.
+    pub serial: String,
+    /// Skip the files it has (`--new`), wherever their local copies are now.
+    pub skip_imported: bool,
 }
 
 impl<C> Default for PullOptions<'_, C> {
     fn default() -> Self {
-        PullOptions { reconnect: None, stop: None, progress: true }
+        PullOptions { reconnect: None, stop: None, progress: true, catalog: None, names: None }
     }
 }
 
@@ -172,18 +198,59 @@ pub async fn pull_with<C: Camera>(
 ) -> PullReport {
     let start = Instant::now();
     let ids: Vec<Identity> = items.iter().map(|item| Identity::of(identity, item)).collect();
-    let plans = dir.plan(&ids);
-    let mut report = PullReport::default();
-    let mut todo = Vec::new();
-    for (index, (item, plan)) in items.iter().zip(plans).enumerate() {
-        let mut outcome = FileOutcome {
+    let files = items
+        .iter()
+        .map(|item| FileOutcome {
             camera_path: item.path.clone(),
             local_path: None,
             bytes: 0,
             status: Status::Failed,
             note: None,
             error: None,
-        };
+        })
+        .collect();
+    let mut report = PullReport { files, ..PullReport::default() };
+    // What this run handles: not what the catalog has (with --new), not what cannot be named.
+    let mut wanted: Vec<usize> = Vec::with_capacity(items.len());
+    let mut names: Vec<PathBuf> = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        if let Some(CatalogUse { catalog, skip_imported: true, .. }) = &options.catalog {
+            let date = ids[index].date.as_deref();
+            let file = CameraFile { camera: identity, path: &item.path, size: item.size, capture_time: date };
+            match catalog.contains(file) {
+                Ok(true) => {
+                    report.files[index].status = Status::Imported;
+                    continue;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    report.files[index].error = Some(e.to_string());
+                    continue;
+                }
+            }
+        }
+        if let Some(template) = options.names {
+            let input = TemplateInput {
+                camera_path: &item.path,
+                captured: item.modified,
+                sequence: wanted.len() as u64 + 1,
+            };
+            match template.render(&input) {
+                Ok(name) => names.push(name),
+                Err(e) => {
+                    report.files[index].error = Some(e.to_string());
+                    continue;
+                }
+            }
+        }
+        wanted.push(index);
+    }
+    let wanted_ids: Vec<Identity> = wanted.iter().map(|&i| ids[i].clone()).collect();
+    let plans =
+        if options.names.is_some() { dir.plan_named(&wanted_ids, &names) } else { dir.plan(&wanted_ids) };
+    let mut todo = Vec::new();
+    for (&index, plan) in wanted.iter().zip(plans) {
+        let outcome = &mut report.files[index];
         match plan {
             Ok(plan) => {
                 outcome.local_path = Some(dir.root().join(&plan.rel));
@@ -202,8 +269,8 @@ pub async fn pull_with<C: Camera>(
             }
             Err(e) => outcome.error = Some(e.to_string()),
         }
-        report.files.push(outcome);
     }
+    let mut digests: Vec<Option<String>> = vec![None; items.len()];
     let total_bytes: u64 = todo
         .iter()
         .map(|(i, plan)| match plan.state {
@@ -278,6 +345,7 @@ pub async fn pull_with<C: Camera>(
                     });
                 }
                 let modified = item.modified.and_then(|d| d.to_system());
+                digests[index] = Some(file.sha256_hex());
                 batch.bytes += item.size;
                 batch.files.push(((*file).complete().await, modified));
                 batch.indices.push(index);
@@ -325,14 +393,92 @@ pub async fn pull_with<C: Camera>(
     for (indices, handle) in finishing {
         settle(&mut report, &indices, handle).await;
     }
-    if any_renamed && let Err(e) = dir.sync().await {
-        tracing::warn!("could not make the final names durable: {e}");
+    let durable = match any_renamed {
+        true => dir
+            .sync()
+            .await
+            .map_err(|e| tracing::warn!("could not make the final names durable: {e}"))
+            .is_ok(),
+        false => true,
+    };
+    if let Some(catalog) = &options.catalog
+        && durable
+    {
+        // Only now: a record must never name a file that a crash could still take back.
+        record_imports(catalog, identity, items, &ids, &mut report, digests).await;
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
     report.elapsed = start.elapsed();
     report
+}
+
+/// Records in the catalog every file now complete in the folder: the ones fetched with the digest
+/// computed while they came, the ones already there (from before the catalog, or a run killed
+/// before it recorded) read back once.
+async fn record_imports(
+    catalog: &CatalogUse<'_>,
+    identity: &str,
+    items: &[MediaItem],
+    ids: &[Identity],
+    report: &mut PullReport,
+    digests: Vec<Option<String>>,
+) {
+    for (index, digest) in digests.into_iter().enumerate() {
+        let outcome = &report.files[index];
+        let Some(local_path) = outcome.local_path.clone() else { continue };
+        let item = &items[index];
+        let date = ids[index].date.clone();
+        let sha256 = match (outcome.status, digest) {
+            (Status::Fetched | Status::Resumed, Some(digest)) => digest,
+            (Status::Present, _) => {
+                let file = CameraFile {
+                    camera: identity,
+                    path: &item.path,
+                    size: item.size,
+                    capture_time: date.as_deref(),
+                };
+                if catalog.catalog.contains(file).unwrap_or(false) {
+                    continue;
+                }
+                match sha256_of(local_path.clone()).await {
+                    Ok(digest) => digest,
+                    Err(e) => {
+                        tracing::warn!("{}: not recorded in the catalog: {e}", local_path.display());
+                        continue;
+                    }
+                }
+            }
+            _ => continue,
+        };
+        let import = Import {
+            camera: identity.to_string(),
+            protocol: catalog.protocol.clone(),
+            serial: catalog.serial.clone(),
+            camera_path: item.path.clone(),
+            size: item.size,
+            capture_time: date,
+            local_path: std::path::absolute(&local_path).unwrap_or(local_path),
+            sha256,
+            imported_at: crate::catalog::now_utc(),
+        };
+        if let Err(e) = catalog.catalog.record(&import) {
+            let outcome = &mut report.files[index];
+            let note = format!("saved, but not recorded in the catalog: {e}");
+            outcome.note = Some(match outcome.note.take() {
+                Some(earlier) => format!("{earlier}; {note}"),
+                None => note,
+            });
+        }
+    }
+}
+
+/// SHA-256 (hex) of a local file.
+async fn sha256_of(path: PathBuf) -> std::io::Result<String> {
+    tokio::task::spawn_blocking(move || camctl_core::download::sha256_file_hex(&path))
+        .await
+        .map_err(std::io::Error::other)?
 }
 
 /// Replaces a lost session by a new one; `Err` says why there is none.

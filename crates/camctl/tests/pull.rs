@@ -451,24 +451,44 @@ fn wait_for_file_len(path: &Path, len: u64) {
     }
 }
 
-#[test]
-fn interrupted_pull_says_what_it_kept_and_the_same_command_resumes() {
-    for signal in ["-INT", "-TERM"] {
-        let tmp = tempfile::tempdir().unwrap();
-        let media = tmp.path().join("media");
+/// A pull of an 8 MiB file through a proxy that stalls it after 3 MiB, started once the partial
+/// file holds its first megabyte.
+struct StalledPull {
+    emu: Emulator,
+    child: std::process::Child,
+    target: PathBuf,
+    media: PathBuf,
+    _proxy: CuttingProxy,
+}
+
+impl StalledPull {
+    /// The file being pulled.
+    const REL: &str = "DCIM/100EMU01/BIG_0002.JPG";
+
+    fn start(root: &Path, mut camctl: std::process::Command) -> StalledPull {
+        let media = root.join("media");
         ptp_media(&media);
-        let rel = "DCIM/100EMU01/BIG_0002.JPG";
         let emu = Emulator::start("ptpip", &media, &[]);
-        let target = tmp.path().join("pulled");
+        let target = root.join("pulled");
         let proxy = CuttingProxy::stalling(port_of(&emu.url, None), 3 << 20);
-        let child = camctl()
+        let child = camctl
             .args(["pull", &with_port(&emu.url, None, proxy.port), target.to_str().unwrap()])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
         // The stalled transfer has written its first megabyte: stop it there.
-        wait_for_file_len(&temp_of(&target, rel), 1 << 20);
+        wait_for_file_len(&temp_of(&target, Self::REL), 1 << 20);
+        StalledPull { emu, child, target, media, _proxy: proxy }
+    }
+}
+
+#[test]
+fn interrupted_pull_says_what_it_kept_and_the_same_command_resumes() {
+    for signal in ["-INT", "-TERM"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let StalledPull { emu, child, target, media, _proxy } = StalledPull::start(tmp.path(), camctl());
+        let rel = StalledPull::REL;
         let status =
             std::process::Command::new("kill").arg(signal).arg(child.id().to_string()).status().unwrap();
         assert!(status.success());
@@ -488,6 +508,47 @@ fn interrupted_pull_says_what_it_kept_and_the_same_command_resumes() {
         assert!(text(&again).contains("1 resumed"), "{}", text(&again));
         assert!(std::fs::read(target.join(rel)).unwrap() == std::fs::read(media.join(rel)).unwrap());
     }
+}
+
+#[test]
+fn a_pull_killed_mid_file_resumes_and_records_the_file_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let catalog = tmp.path().join("catalog.db");
+    let mut command = camctl();
+    command.env("CAMCTL_CATALOG", &catalog);
+    let StalledPull { emu, mut child, target, media, _proxy } = StalledPull::start(tmp.path(), command);
+    let rel = StalledPull::REL;
+    // SIGKILL: no handler runs, nothing is tidied up.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let list = |catalog: &Path| -> Vec<serde_json::Value> {
+        let out =
+            camctl().env("CAMCTL_CATALOG", catalog).args(["catalog", "list", "--json"]).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    assert!(list(&catalog).iter().all(|r| r["camera_path"] != rel), "not recorded before it is complete");
+
+    for run in 0..2 {
+        let again = camctl()
+            .env("CAMCTL_CATALOG", &catalog)
+            .args(["pull", &emu.url, target.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(again.status.success(), "{}", text(&again));
+        if run == 0 {
+            assert!(text(&again).contains("1 resumed"), "{}", text(&again));
+        }
+        let records = list(&catalog);
+        let mine: Vec<_> = records.iter().filter(|r| r["camera_path"] == rel).collect();
+        assert_eq!(mine.len(), 1, "{records:?}");
+        let sum = std::process::Command::new("sha256sum").arg(target.join(rel)).output().unwrap();
+        assert_eq!(
+            mine[0]["sha256"],
+            String::from_utf8_lossy(&sum.stdout).split_whitespace().next().unwrap()
+        );
+    }
+    assert_eq!(std::fs::read(target.join(rel)).unwrap(), std::fs::read(media.join(rel)).unwrap());
 }
 
 /// Whether this process may mount a filesystem in a mount namespace of its own (root); under
@@ -523,6 +584,7 @@ fn a_full_disk_keeps_the_partial_file_and_is_not_blamed_on_the_camera() {
         "$2" pull "$3" "$1"; echo "exit=$?"
         ls -a "$1/DCIM/100EMU01"; wc -c "$1/DCIM/100EMU01/.B_0002.MOV.camctl-part""#;
     let out = std::process::Command::new("unshare")
+        .env("CAMCTL_CATALOG", concat!(env!("CARGO_TARGET_TMPDIR"), "/catalog.db"))
         .args(["--mount", "sh", "-c", script, "sh"])
         .arg(&target)
         .arg(env!("CARGO_BIN_EXE_camctl"))
@@ -587,7 +649,11 @@ fn on_a_terminal_the_progress_bar_shows_files_and_eta() {
     let target = tmp.path().join("pulled");
     // script(1) gives camctl a pseudo-terminal as stderr, as a person at a terminal has.
     let command = format!("{} pull '{}' '{}'", env!("CARGO_BIN_EXE_camctl"), emu.url, target.display());
-    let out = std::process::Command::new("script").args(["-qec", &command, "/dev/null"]).output().unwrap();
+    let out = std::process::Command::new("script")
+        .env("CAMCTL_CATALOG", concat!(env!("CARGO_TARGET_TMPDIR"), "/catalog.db"))
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .unwrap();
     let screen = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{screen}");
     assert!(screen.contains("ETA") && screen.contains("file 1/2"), "{screen}");

@@ -11,6 +11,8 @@ use std::process::{Child, Command, Output, Stdio};
 pub fn camctl() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_camctl"));
     cmd.env_remove("RUST_LOG");
+    // Pulls record their imports: into the build's scratch folder, never the user's catalog.
+    cmd.env("CAMCTL_CATALOG", concat!(env!("CARGO_TARGET_TMPDIR"), "/catalog.db"));
     cmd
 }
 
