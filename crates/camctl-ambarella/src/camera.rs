@@ -349,6 +349,10 @@ impl Camera for YiCamera {
         Ok(vec![self.item_for(&path).await?])
     }
 
+    async fn delete(&mut self, item: &MediaItem) -> Result<()> {
+        YiCamera::delete(self, item).await
+    }
+
     async fn settings(&mut self) -> Result<Vec<Setting>> {
         let all = self.client.all_settings().await?;
         let mut out = Vec::with_capacity(all.len());
@@ -411,7 +415,12 @@ impl Camera for YiCamera {
         loop {
             // Client::next_event only pops a queue, so it can be cut short safely.
             match tokio::time::timeout(EVENT_KEEPALIVE, self.client.next_event()).await {
-                Ok(n) => return Ok(n?.map(|n| Event { detail: n.param_text(), name: n.kind })),
+                Ok(n) => {
+                    return Ok(n?.map(|n| {
+                        let detail = n.param_text();
+                        Event::new(n.kind, detail)
+                    }));
+                }
                 // A request now and then while only listening: servers close connections silent for
                 // 60 s (the emulator does), and the camera learns the client is still there.
                 Err(_) => drop(self.client.battery().await?),

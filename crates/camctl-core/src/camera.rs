@@ -231,6 +231,17 @@ pub struct Event {
     pub name: String,
     /// Human-readable detail (object path, property and value...), possibly empty.
     pub detail: String,
+    /// The camera files this event announces (a picture taken on the camera's own shutter button),
+    /// described as the listing would, where the protocol says which.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<MediaItem>,
+}
+
+impl Event {
+    /// An event announcing no file.
+    pub fn new(name: impl Into<String>, detail: impl Into<String>) -> Event {
+        Event { name: name.into(), detail: detail.into(), media: Vec::new() }
+    }
 }
 
 /// A camera reached through one protocol. Every protocol client implements it; `camctl` drives
@@ -264,6 +275,12 @@ pub trait Camera: Send {
 
     /// Takes a picture; returns the files it produced.
     fn capture(&mut self) -> impl Future<Output = Result<Vec<MediaItem>>> + Send;
+
+    /// Deletes `item` on the camera.
+    fn delete(&mut self, item: &MediaItem) -> impl Future<Output = Result<()>> + Send {
+        let _ = item;
+        async { Err(Error::Unsupported("deleting files on this camera".into())) }
+    }
 
     /// All settings with their current values and allowed values.
     fn settings(&mut self) -> impl Future<Output = Result<Vec<Setting>>> + Send;

@@ -184,6 +184,38 @@ impl LytroCamera {
         Ok(())
     }
 
+    /// The files (in the chosen formats) of the picture `id` announced by NewPictureAvailable.
+    async fn picture_items(&mut self, id: &str) -> Result<Vec<MediaItem>> {
+        let list = self.client.picture_list().await?;
+        let entry = list.entries.iter().find(|e| e.id == id).ok_or_else(|| {
+            CoreError::Protocol(format!(
+                "new picture {} is not in the picture list",
+                camctl_core::text::Safe(id)
+            ))
+        })?;
+        let mut items = Vec::new();
+        let formats = self.formats.clone();
+        self.items_of(entry, &formats, &mut items).await?;
+        Ok(items)
+    }
+
+    /// `cb` as an event, with the files of a new picture described.
+    async fn event(&mut self, cb: Callback) -> Event {
+        let new_picture = match cb.event() {
+            CallbackEvent::NewPictureAvailable(id) => Some(id),
+            _ => None,
+        };
+        let mut event = event_of(cb);
+        if let Some(id) = new_picture {
+            match self.picture_items(&id).await {
+                Ok(items) => event.media = items,
+                // The event still goes out; a watcher lists the camera instead.
+                Err(e) => tracing::warn!("new picture announced but not described: {e}"),
+            }
+        }
+        event
+    }
+
     async fn time_setting(&mut self) -> Result<Setting> {
         let t = self.client.camera_time().await?;
         Ok(Setting {
@@ -235,7 +267,7 @@ fn local_suffix(format: PictureFormat) -> &'static str {
 }
 
 fn event_of(cb: Callback) -> Event {
-    Event { detail: cb.params.join(" "), name: cb.name }
+    Event::new(cb.name, cb.params.join(" "))
 }
 
 impl Camera for LytroCamera {
@@ -305,17 +337,7 @@ impl Camera for LytroCamera {
                 _ => self.keep(cb),
             }
         };
-        let list = self.client.picture_list().await?;
-        let entry = list.entries.iter().find(|e| e.id == id).ok_or_else(|| {
-            CoreError::Protocol(format!(
-                "new picture {} is not in the picture list",
-                camctl_core::text::Safe(&id)
-            ))
-        })?;
-        let mut items = Vec::new();
-        let formats = self.formats.clone();
-        self.items_of(entry, &formats, &mut items).await?;
-        Ok(items)
+        self.picture_items(&id).await
     }
 
     async fn settings(&mut self) -> Result<Vec<Setting>> {
@@ -350,14 +372,14 @@ impl Camera for LytroCamera {
 
     async fn next_event(&mut self) -> Result<Option<Event>> {
         if let Some(cb) = self.pending.pop_front() {
-            return Ok(Some(event_of(cb)));
+            return Ok(Some(self.event(cb).await));
         }
         loop {
             match self.client.next_callback().await? {
                 None => return Ok(None),
                 // Heartbeats (10 a second) only prove the link is alive; the client's watchdog uses them.
                 Some(cb) if cb.event() == CallbackEvent::HeartbeatTick => continue,
-                Some(cb) => return Ok(Some(event_of(cb))),
+                Some(cb) => return Ok(Some(self.event(cb).await)),
             }
         }
     }

@@ -204,6 +204,36 @@ impl PtpCamera {
         })
     }
 
+    /// The next event from the PTP/IP event connection (generic dialect), with the object an
+    /// ObjectAdded announces.
+    async fn generic_event(&mut self) -> Result<Option<(Event, Option<u32>)>> {
+        let Some(event) = self.client.next_event().await? else { return Ok(None) };
+        let p1 = event.params.get(0);
+        let detail = match event.code {
+            ev::OBJECT_ADDED | ev::OBJECT_REMOVED | ev::OBJECT_INFO_CHANGED | ev::REQUEST_OBJECT_TRANSFER => {
+                format!("object 0x{p1:08x}")
+            }
+            ev::DEVICE_PROP_CHANGED => props::key_of(p1 as u16),
+            ev::STORE_ADDED | ev::STORE_REMOVED | ev::STORE_FULL | ev::STORAGE_INFO_CHANGED => {
+                format!("storage 0x{p1:08x}")
+            }
+            _ => event.params.as_slice().iter().map(|p| format!("0x{p:x}")).collect::<Vec<_>>().join(" "),
+        };
+        let object = (event.code == ev::OBJECT_ADDED).then_some(p1);
+        Ok(Some((Event::new(ev::name(event.code), detail), object)))
+    }
+
+    /// The listing entry of object `handle`, or `None` for a folder.
+    async fn object_item(&mut self, handle: u32) -> Result<Option<MediaItem>> {
+        let info = self.client.object_info(handle).await?;
+        let folder = self.folder_path(info.parent).await?;
+        if info.is_folder() {
+            self.folders.insert(handle, format!("{folder}{}", info.filename));
+            return Ok(None);
+        }
+        Ok(Some(media_item(handle, format!("{folder}{}", info.filename), &info)))
+    }
+
     /// The folder path of `parent` (empty for the root), asking the camera for unknown folders.
     async fn folder_path(&mut self, parent: u32) -> Result<String> {
         let mut chain = Vec::new();
@@ -403,6 +433,15 @@ impl Camera for PtpCamera {
         Ok(items)
     }
 
+    async fn delete(&mut self, item: &MediaItem) -> Result<()> {
+        let handle = handle_of(item)?;
+        if self.held.contains_key(&handle) {
+            // A capture for the computer was never on the card: nothing to delete there.
+            return Ok(());
+        }
+        Ok(self.client.delete_object(handle).await?)
+    }
+
     async fn settings(&mut self) -> Result<Vec<Setting>> {
         if let Some(eos) = self.eos.as_mut() {
             return Ok(eos.settings(&mut self.client).await?);
@@ -448,25 +487,22 @@ impl Camera for PtpCamera {
     }
 
     async fn next_event(&mut self) -> Result<Option<Event>> {
-        if let Some(eos) = self.eos.as_mut() {
-            return Ok(Some(eos.next_event(&mut self.client).await?));
-        }
-        if let Some(nikon) = self.nikon.as_mut().filter(|n| n.polls_events()) {
-            return Ok(Some(nikon.next_event(&mut self.client).await?));
-        }
-        let Some(event) = self.client.next_event().await? else { return Ok(None) };
-        let p1 = event.params.get(0);
-        let detail = match event.code {
-            ev::OBJECT_ADDED | ev::OBJECT_REMOVED | ev::OBJECT_INFO_CHANGED | ev::REQUEST_OBJECT_TRANSFER => {
-                format!("object 0x{p1:08x}")
-            }
-            ev::DEVICE_PROP_CHANGED => props::key_of(p1 as u16),
-            ev::STORE_ADDED | ev::STORE_REMOVED | ev::STORE_FULL | ev::STORAGE_INFO_CHANGED => {
-                format!("storage 0x{p1:08x}")
-            }
-            _ => event.params.as_slice().iter().map(|p| format!("0x{p:x}")).collect::<Vec<_>>().join(" "),
+        let (mut event, object) = if let Some(eos) = self.eos.as_mut() {
+            eos.next_event(&mut self.client).await?
+        } else if let Some(nikon) = self.nikon.as_mut().filter(|n| n.polls_events()) {
+            nikon.next_event(&mut self.client).await?
+        } else {
+            let Some(event) = self.generic_event().await? else { return Ok(None) };
+            event
         };
-        Ok(Some(Event { name: ev::name(event.code), detail }))
+        if let Some(handle) = object {
+            match self.object_item(handle).await {
+                Ok(item) => event.media.extend(item),
+                // The event still goes out; a watcher lists the camera instead.
+                Err(e) => tracing::warn!("object 0x{handle:08x} announced but not described: {e}"),
+            }
+        }
+        Ok(Some(event))
     }
 
     async fn close(mut self) -> Result<()> {

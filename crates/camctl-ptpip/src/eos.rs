@@ -160,7 +160,8 @@ pub struct Eos {
     /// Captures the camera holds for the computer (capture destination 4), not yet taken.
     transfers: VecDeque<TransferRequest>,
     /// Events for `camctl events`, oldest first.
-    pending: VecDeque<Event>,
+    /// Events not yet handed out, with the card object an ObjectAdded announces.
+    pending: VecDeque<(Event, Option<u32>)>,
     last_keep_on: Instant,
     dropped: Throttle,
     /// The live-view output (0xD1B0) before live view began, while it runs.
@@ -230,6 +231,10 @@ impl Eos {
     }
 
     fn report(&mut self, name: &str, detail: String) {
+        self.report_object(name, detail, None);
+    }
+
+    fn report_object(&mut self, name: &str, detail: String, object: Option<u32>) {
         // The first drain is the camera's state, not news.
         if !self.prepared {
             return;
@@ -238,7 +243,7 @@ impl Eos {
             self.pending.pop_front();
             warn_throttled!(self.dropped, "EOS event queue full: oldest event dropped");
         }
-        self.pending.push_back(Event { name: name.into(), detail });
+        self.pending.push_back((Event::new(name, detail), object));
     }
 
     fn apply(&mut self, e: EosEvent) {
@@ -253,10 +258,11 @@ impl Eos {
             }
             EosEvent::ObjectAdded(o) | EosEvent::ObjectAdded64(canon::EosObject64 { object: o, .. }) => {
                 let detail = format!("{} (object 0x{:08x})", o.name, o.handle);
-                if o.format != format::ASSOCIATION && self.added.len() < MAX_CAPTURE_OBJECTS {
+                let file = (o.format != format::ASSOCIATION).then_some(o.handle);
+                if file.is_some() && self.added.len() < MAX_CAPTURE_OBJECTS {
                     self.added.push_back(o);
                 }
-                self.report("ObjectAdded", detail);
+                self.report_object("ObjectAdded", detail, file);
             }
             EosEvent::ObjectRemoved { handle } => {
                 self.report("ObjectRemoved", format!("object 0x{handle:08x}"))
@@ -381,8 +387,8 @@ impl Eos {
         Ok(written)
     }
 
-    /// The next event the camera reports, polling for it.
-    pub async fn next_event(&mut self, c: &mut Client) -> Result<Event> {
+    /// The next event the camera reports, polling for it, with the card object it announces.
+    pub async fn next_event(&mut self, c: &mut Client) -> Result<(Event, Option<u32>)> {
         self.prepare(c).await?;
         loop {
             if let Some(e) = self.pending.pop_front() {

@@ -282,11 +282,16 @@ impl Nikon {
         Ok(())
     }
 
-    /// The next event, polled with GetEvent (only when [`Nikon::polls_events`]).
-    pub async fn next_event(&mut self, c: &mut Client) -> Result<Event> {
+    /// The next event, polled with GetEvent (only when [`Nikon::polls_events`]), with the card
+    /// object it announces.
+    pub async fn next_event(&mut self, c: &mut Client) -> Result<(Event, Option<u32>)> {
         loop {
             if let Some(e) = self.pending.pop_front() {
-                return Ok(event(e));
+                let object = match e {
+                    NikonEvent::ObjectAdded { handle } => Some(handle),
+                    _ => None,
+                };
+                return Ok((event(e), object));
             }
             if self.poll(c).await? == 0 {
                 tokio::time::sleep(POLL_EVERY * 2).await;
@@ -310,7 +315,7 @@ fn event(e: NikonEvent) -> Event {
         nikon::ev::CAPTURE_COMPLETE_REC_IN_SDRAM => "CaptureCompleteRecInSdram".to_string(),
         _ => codes::ev::name(code),
     };
-    Event { name, detail }
+    Event::new(name, detail)
 }
 
 /// gphoto2's name for a Nikon exposure setting (`f-number`, `shutterspeed`, `iso`...).

@@ -694,7 +694,7 @@ pub fn event_of(msg: &HlMessage) -> Event {
         Ok(text) if text.trim_start().starts_with('{') => text.to_string(),
         _ => auth::hex(&msg.payload),
     };
-    Event { name: format!("K{}", msg.code), detail }
+    Event::new(format!("K{}", msg.code), detail)
 }
 
 #[cfg(test)]

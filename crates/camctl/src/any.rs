@@ -103,6 +103,9 @@ impl Camera for AnyCamera {
     async fn capture(&mut self) -> Result<Vec<MediaItem>> {
         dispatch!(self, c => c.capture().await)
     }
+    async fn delete(&mut self, item: &MediaItem) -> Result<()> {
+        dispatch!(self, c => c.delete(item).await)
+    }
     async fn settings(&mut self) -> Result<Vec<Setting>> {
         dispatch!(self, c => c.settings().await)
     }

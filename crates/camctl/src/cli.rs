@@ -89,6 +89,37 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Tethered import: fetch what the catalog has not seen, then every new file as the camera reports
+    /// it (a shot on the body, a finished recording); reconnects when the camera comes back.
+    #[command(after_help = URL_HELP)]
+    Watch {
+        /// Camera URL.
+        url: String,
+        /// Target folder (created if missing).
+        dir: PathBuf,
+        /// Local names from gphoto2's codes (see `pull --help`).
+        #[arg(long, value_name = "TEMPLATE")]
+        filename: Option<String>,
+        /// Run this script for each step (ACTION=init|start|download|stop, ARGUMENT=local file,
+        /// CAMCTL_URL, CAMCTL_CAMERA_PATH), one run at a time.
+        #[arg(long, value_name = "PATH")]
+        hook_script: Option<PathBuf>,
+        /// Delete the camera's copy once the local file is complete, on disk and in the catalog.
+        #[arg(long)]
+        delete_after: bool,
+        /// Print one JSON object per imported file (camera_path, local_path, size, capture_time).
+        #[arg(long)]
+        json: bool,
+        /// Stop after this many imported files.
+        #[arg(long)]
+        count: Option<u64>,
+        /// Stop after this many seconds.
+        #[arg(long = "for", value_name = "SECS")]
+        duration: Option<f64>,
+        /// The import catalog (default: $CAMCTL_CATALOG, else $XDG_DATA_HOME/camctl/catalog.db).
+        #[arg(long, value_name = "PATH")]
+        catalog: Option<PathBuf>,
+    },
     /// Inspect or reset the import catalog (what pull has imported, from which camera, to where).
     Catalog {
         #[command(subcommand)]

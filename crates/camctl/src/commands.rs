@@ -97,6 +97,7 @@ async fn pull_command(url: &str, request: PullRequest) -> Result<ExitCode> {
         progress: !json,
         catalog: Some(catalog_use),
         names: template.as_ref(),
+        first_number: 1,
     };
     let report = pull_with(&mut camera, &identity, &items, &dir, options).await;
     signals.abort();
@@ -131,6 +132,27 @@ pub async fn run(command: Command) -> Result<ExitCode> {
             let formats = lytro_formats(&format, all_formats)?;
             let request = PullRequest { dir, formats, skip_imported: new, filename, catalog, json };
             return pull_command(&url, request).await;
+        }
+        Command::Watch { url, dir, filename, hook_script, delete_after, json, count, duration, catalog } => {
+            let duration = match duration {
+                Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+                Some(s) => {
+                    return Err(Error::InvalidValue(format!("--for {s} (use a positive number of seconds)")));
+                }
+                None => None,
+            };
+            let request = crate::watch::WatchRequest {
+                url,
+                dir,
+                filename,
+                hook_script,
+                delete_after,
+                json,
+                count,
+                duration,
+                catalog,
+            };
+            return crate::watch::run(request).await;
         }
         Command::Catalog { action, catalog, json } => {
             let catalog = Catalog::open(&Catalog::location(catalog.as_deref())?)?;

@@ -16,6 +16,7 @@ pub async fn run(protocol: EmulatedProtocol, options: EmulateOptions) -> Result<
     let media = options.media.clone().unwrap_or_else(|| PathBuf::from("camctl-media"));
     // Before "listening" is printed: a script may send SIGTERM as soon as it reads that line.
     let stop = crate::signal::stop_signal()?;
+    let shutter_signal = crate::signal::ShutterSignal::install()?;
     let bind_error = |e| Error::io(format!("listening on {listen}"), e);
     // A secondary port follows the command port: the camera's real one next to its real command port,
     // a free one otherwise (so `--listen 127.0.0.1:0` needs nothing else).
@@ -61,8 +62,18 @@ pub async fn run(protocol: EmulatedProtocol, options: EmulateOptions) -> Result<
                 }
                 None => None,
             };
+            let shutter = emulator.shutter();
+            let presses = shutter_signal.on_press(|| {
+                let shutter = shutter.clone();
+                async move {
+                    match shutter.press().await {
+                        Ok(handle) => tracing::info!("picture taken on the body: object 0x{handle:08x}"),
+                        Err(e) => tracing::warn!("the body's shutter failed: {e}"),
+                    }
+                }
+            });
             announce(&emulator.url())?;
-            serve_until_signal(emulator.serve(), stop).await
+            serve_until_signal(with_shutter(emulator.serve(), presses), stop).await
         }
         EmulatedProtocol::Yi => {
             use camctl_ambarella::emulator::{Emulator, EmulatorConfig};
@@ -97,8 +108,12 @@ pub async fn run(protocol: EmulatedProtocol, options: EmulateOptions) -> Result<
             config.emulator.pacing =
                 if options.unpaced { camctl_wyze::Pacing::Unpaced } else { camctl_wyze::Pacing::RealTime };
             let server = TutkServer::bind(listen, config).await.map_err(bind_error)?;
+            // No files over TUTK: the button is pressed in vain, but never kills the camera.
+            let presses = shutter_signal.on_press(|| async {
+                tracing::warn!("SIGUSR1: a Wyze camera keeps no files to announce; ignored");
+            });
             announce(&server.url().map_err(|e| Error::io("reading the bound address", e))?)?;
-            serve_until_signal(server.serve(), stop).await
+            serve_until_signal(with_shutter(server.serve(), presses), stop).await
         }
         EmulatedProtocol::Lytro => {
             use camctl_lytro::emulator::{Emulator, EmulatorConfig};
@@ -113,18 +128,37 @@ pub async fn run(protocol: EmulatedProtocol, options: EmulateOptions) -> Result<
                 ..EmulatorConfig::default()
             };
             let emulator = Emulator::bind(listen, config).await.map_err(bind_error)?;
+            let shutter = emulator.shutter();
+            let presses = shutter_signal.on_press(|| {
+                let shutter = shutter.clone();
+                async move { shutter.press().await }
+            });
             announce(&emulator.url())?;
             serve_until_signal(
-                async {
-                    emulator.serve().await?;
-                    // Powered off after idling: like the real camera, stay silent until stopped.
-                    tracing::warn!("camera powered off after idling; waiting for SIGINT/SIGTERM");
-                    std::future::pending::<std::io::Result<()>>().await
-                },
+                with_shutter(
+                    async {
+                        emulator.serve().await?;
+                        // Powered off after idling: like the real camera, stay silent until stopped.
+                        tracing::warn!("camera powered off after idling; waiting for SIGINT/SIGTERM");
+                        std::future::pending::<std::io::Result<()>>().await
+                    },
+                    presses,
+                ),
                 stop,
             )
             .await
         }
+    }
+}
+
+/// Serves while the shutter presses are handled beside it.
+async fn with_shutter(
+    serve: impl Future<Output = std::io::Result<()>>,
+    presses: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    tokio::select! {
+        served = serve => served,
+        () = presses => Ok(()),
     }
 }
 

@@ -10,10 +10,12 @@ mod commands;
 mod demo;
 mod discover;
 mod emulate;
+mod hooks;
 mod live;
 mod pull;
 mod signal;
 mod template;
+mod watch;
 mod wifi;
 
 use std::process::ExitCode;

@@ -156,6 +156,8 @@ pub struct PullOptions<'a, C> {
     pub catalog: Option<CatalogUse<'a>>,
     /// Local names from a template instead of the camera's paths.
     pub names: Option<&'a FilenameTemplate>,
+    /// The template's `%n` for the first file this pull names (a watch keeps counting).
+    pub first_number: u64,
 }
 
 /// How a pull uses the import catalog.
@@ -172,7 +174,14 @@ pub struct CatalogUse<'a> {
 
 impl<C> Default for PullOptions<'_, C> {
     fn default() -> Self {
-        PullOptions { reconnect: None, stop: None, progress: true, catalog: None, names: None }
+        PullOptions {
+            reconnect: None,
+            stop: None,
+            progress: true,
+            catalog: None,
+            names: None,
+            first_number: 1,
+        }
     }
 }
 
@@ -233,7 +242,7 @@ pub async fn pull_with<C: Camera>(
             let input = TemplateInput {
                 camera_path: &item.path,
                 captured: item.modified,
-                sequence: wanted.len() as u64 + 1,
+                sequence: options.first_number + wanted.len() as u64,
             };
             match template.render(&input) {
                 Ok(name) => names.push(name),

@@ -31,3 +31,39 @@ pub fn stop_signal() -> Result<impl Future<Output = ()>> {
         })
     }
 }
+
+/// SIGUSR1, the emulators' stand-in for the camera's own shutter button (`kill -USR1 PID`).
+pub struct ShutterSignal {
+    #[cfg(unix)]
+    usr1: tokio::signal::unix::Signal,
+}
+
+impl ShutterSignal {
+    /// Installs the handler now (so a press right after `listening` is printed is not lost, nor
+    /// kills the process, SIGUSR1's default).
+    pub fn install() -> Result<ShutterSignal> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let usr1 = signal(SignalKind::user_defined1())
+                .map_err(|e| Error::io("installing the SIGUSR1 handler", e))?;
+            Ok(ShutterSignal { usr1 })
+        }
+        #[cfg(not(unix))]
+        Ok(ShutterSignal {})
+    }
+
+    /// Runs `press` for every SIGUSR1, one press at a time, forever.
+    pub async fn on_press<F: Future<Output = ()>>(mut self, mut press: impl FnMut() -> F) {
+        #[cfg(unix)]
+        while self.usr1.recv().await.is_some() {
+            tracing::info!("SIGUSR1: shutter pressed");
+            press().await;
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &mut press;
+        }
+        std::future::pending::<()>().await
+    }
+}

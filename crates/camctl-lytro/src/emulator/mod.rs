@@ -118,6 +118,20 @@ pub struct Emulator {
     shared: Arc<Shared>,
 }
 
+/// The camera's own shutter button, usable while the emulator serves.
+#[derive(Clone)]
+pub struct ShutterButton {
+    shared: Arc<Shared>,
+}
+
+impl ShutterButton {
+    /// Takes a picture as the body does: `ShutterPressed`, then `NewPictureAvailable` once rendered,
+    /// on every callback connection. Returns when the picture is announced.
+    pub async fn press(&self) {
+        session::capture(self.shared.clone()).await;
+    }
+}
+
 /// State shared by every connection.
 pub(crate) struct Shared {
     pub config: EmulatorConfig,
@@ -187,6 +201,11 @@ impl Emulator {
             capture_lock: tokio::sync::Mutex::new(()),
         });
         Ok(Emulator { command, download, callback, shared })
+    }
+
+    /// The camera's own shutter button, usable while the emulator serves.
+    pub fn shutter(&self) -> ShutterButton {
+        ShutterButton { shared: self.shared.clone() }
     }
 
     /// The bound command-port address.

@@ -384,8 +384,8 @@ fn calibration_bundle(serial: &str) -> Vec<u8> {
 }
 
 /// Takes a picture: `ShutterPressed` at once, then the new JPEG is written and, once "rendered",
-/// listed and announced with `NewPictureAvailable`.
-async fn capture(shared: Arc<Shared>) {
+/// listed and announced with `NewPictureAvailable`. The body's own shutter button does the same.
+pub(super) async fn capture(shared: Arc<Shared>) {
     let _one_at_a_time = shared.capture_lock.lock().await;
     shared.callback("ShutterPressed", &["CLICK"]);
     let Some(number) = shared.lock().store.next_number() else {

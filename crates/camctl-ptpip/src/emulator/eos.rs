@@ -567,6 +567,18 @@ impl State {
     }
 }
 
+/// A picture taken with the body's own shutter button: reported like a remote release's, busy first
+/// and idle after. The caller holds `capture_lock`.
+pub(super) async fn body_shot(shared: &Arc<Shared>) -> std::io::Result<Shot> {
+    shared.lock().eos_broadcast(&[EosEvent::CameraStatusChanged { status: canon::CAMERA_STATUS_BUSY }]);
+    let shot = take_picture(shared).await;
+    if let Ok(shot) = &shot {
+        report(shared, shot);
+    }
+    shared.lock().eos_broadcast(&[EosEvent::CameraStatusChanged { status: 0 }]);
+    shot
+}
+
 /// Queues the records announcing a capture, by the capture destination.
 fn report(shared: &Arc<Shared>, shot: &Shot) {
     let mut state = shared.lock();

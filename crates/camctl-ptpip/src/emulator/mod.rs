@@ -58,6 +58,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
+use crate::wire::codes::ev;
 use crate::wire::{CodeAndParams, HEADER_LEN, Header, Packet, Params};
 
 use props::PropTable;
@@ -247,6 +248,11 @@ impl Emulator {
         self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
+    /// The camera's own shutter button, usable while the emulator serves.
+    pub fn shutter(&self) -> ShutterButton {
+        ShutterButton { shared: self.shared.clone() }
+    }
+
     /// `ptpip://127.0.0.1:PORT` (IPv6 addresses in brackets).
     pub fn url(&self) -> String {
         format!("ptpip://{}", self.local_addr())
@@ -272,6 +278,42 @@ impl Emulator {
         Ok(())
     }
 }
+
+/// The body's shutter button: a picture taken on the camera while an initiator holds the session.
+#[derive(Clone)]
+pub struct ShutterButton {
+    shared: Arc<Shared>,
+}
+
+impl ShutterButton {
+    /// Takes a picture on the card and reports it as the body does for a shot of its own: ObjectAdded
+    /// (new folders first) on the event connection, no CaptureComplete (no transaction asked for
+    /// it); EOS: CameraStatusChanged busy, ObjectAddedEx (RequestObjectTransfer when the capture
+    /// destination is the PC), idle; Nikon: ObjectAdded through GetEvent. Returns the new handle.
+    pub async fn press(&self) -> std::io::Result<u32> {
+        let shared = &self.shared;
+        let _one = shared.capture_lock.lock().await;
+        match shared.config.personality {
+            Personality::CanonEos => Ok(eos::body_shot(shared).await?.file),
+            Personality::Nikon => {
+                let shot = ops::take_picture(shared).await?;
+                shared.lock().nikon_broadcast(&nikon::body_shot_events(&shot));
+                Ok(shot.file)
+            }
+            Personality::Generic => {
+                let shot = ops::take_picture(shared).await?;
+                let new_folders = shot.folders.iter().filter(|(_, new)| *new).map(|(h, _)| *h);
+                for handle in new_folders.chain(std::iter::once(shot.file)) {
+                    shared.broadcast(ev::OBJECT_ADDED, NO_TRANSACTION, &[handle]);
+                }
+                Ok(shot.file)
+            }
+        }
+    }
+}
+
+/// The TransactionID of an event no transaction caused (PTP 1.1 §10.1).
+const NO_TRANSACTION: u32 = 0xFFFF_FFFF;
 
 /// State shared by every connection of one emulator.
 pub(crate) struct Shared {

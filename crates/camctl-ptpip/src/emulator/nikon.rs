@@ -653,6 +653,13 @@ fn slot_index(id: u32, len: usize) -> Option<usize> {
 }
 
 /// The events of a card capture: ObjectAdded for new folders and the file, then CaptureComplete.
+/// What a Nikon body reports for a picture taken with its own shutter button: the new objects.
+pub(super) fn body_shot_events(shot: &Shot) -> Vec<NikonEvent> {
+    let mut events = card_events(shot, 0);
+    events.retain(|e| !e.ends_capture());
+    events
+}
+
 fn card_events(shot: &Shot, tid: u32) -> Vec<NikonEvent> {
     let new_folders = shot.folders.iter().filter(|(_, new)| *new).map(|(h, _)| *h);
     let mut events: Vec<NikonEvent> = new_folders

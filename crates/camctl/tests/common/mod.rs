@@ -88,6 +88,14 @@ impl Emulator {
         authority.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).expect("port")
     }
 
+    /// Presses the camera's own shutter button (SIGUSR1): a picture appears with the events a shot
+    /// taken on the body sends.
+    pub fn press_shutter(&self) {
+        let status =
+            Command::new("kill").arg("-USR1").arg(self.child.id().to_string()).status().expect("kill");
+        assert!(status.success(), "kill -USR1");
+    }
+
     /// Sends SIGTERM and returns the exit status.
     pub fn stop(mut self) -> std::process::ExitStatus {
         self.terminate()

@@ -1,0 +1,321 @@
+//! `camctl watch URL DIR`: tethered import. Imports what the catalog has not seen, then every file
+//! the camera reports as new (a shot on the body, a recording finished), through the same download
+//! path as `pull`; reconnects with backoff when the camera goes away and goes on where it was.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use camctl_core::download::DownloadDir;
+use camctl_core::text::Safe;
+use camctl_core::{Camera, Error, Event, MediaItem, Result};
+use serde_json::json;
+use tokio::time::Instant;
+
+use crate::any::AnyCamera;
+use crate::catalog::{CameraFile, Catalog};
+use crate::hooks::{Action, Hooks};
+use crate::pull::{CatalogUse, PullOptions, Reconnect, Status, camera_identity, pull_with};
+use crate::template::FilenameTemplate;
+
+/// First wait before reconnecting; doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Events whose files the camera does not describe, after which the listing is read again.
+const NEW_MEDIA_EVENTS: &[&str] =
+    &["ObjectAdded", "RequestObjectTransfer", "photo_taken", "video_record_complete", "NewPictureAvailable"];
+
+/// What `camctl watch` was asked for.
+pub struct WatchRequest {
+    /// Camera URL.
+    pub url: String,
+    /// Target folder.
+    pub dir: PathBuf,
+    /// `--filename`.
+    pub filename: Option<String>,
+    /// `--hook-script`.
+    pub hook_script: Option<PathBuf>,
+    /// `--delete-after`.
+    pub delete_after: bool,
+    /// `--json`.
+    pub json: bool,
+    /// `--count`: end after this many imports.
+    pub count: Option<u64>,
+    /// `--for`: end after this long.
+    pub duration: Option<Duration>,
+    /// `--catalog`.
+    pub catalog: Option<PathBuf>,
+}
+
+/// Why a connected stretch of the watch ended.
+enum Ended {
+    /// The user, `--for` or `--count`: the watch is over.
+    Done,
+    /// The camera went away: reconnect.
+    Lost(Error),
+}
+
+struct Watch {
+    url: String,
+    dir: DownloadDir,
+    catalog: Catalog,
+    template: Option<FilenameTemplate>,
+    hooks: Hooks,
+    delete_after: bool,
+    json: bool,
+    count: Option<u64>,
+    imported: u64,
+    failed: u64,
+}
+
+/// Runs the watch until SIGINT/SIGTERM, `--for` or `--count`.
+pub async fn run(request: WatchRequest) -> Result<ExitCode> {
+    if request.count == Some(0) {
+        return Err(Error::InvalidValue("--count 0 (use 1 or more)".into()));
+    }
+    if request.url.starts_with("wyze://") {
+        return Err(Error::Unsupported(
+            "watch: a Wyze camera keeps no files reachable over its local protocol (SD-card playback is not supported); use `camctl live` for its video".into(),
+        ));
+    }
+    let template = request.filename.as_deref().map(FilenameTemplate::parse).transpose()?;
+    let catalog = Catalog::open(&Catalog::location(request.catalog.as_deref())?)?;
+    let dir = DownloadDir::open(&request.dir)?;
+    let _lock = dir.lock()?;
+    let hooks = Hooks::start(request.hook_script.as_deref(), &request.url)?;
+    let mut stop = std::pin::pin!(crate::signal::stop_signal()?);
+    let deadline = request.duration.map(|d| Instant::now() + d);
+    let mut watch = Watch {
+        url: request.url,
+        dir,
+        catalog,
+        template,
+        hooks,
+        delete_after: request.delete_after,
+        json: request.json,
+        count: request.count,
+        imported: 0,
+        failed: 0,
+    };
+    watch.hooks.run(Action::Init, None, None);
+    let over = async {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    let mut over = std::pin::pin!(over);
+    let mut started = false;
+    let mut backoff = FIRST_BACKOFF;
+    let mut away_since: Option<Instant> = None;
+    loop {
+        let connected = tokio::select! {
+            c = AnyCamera::connect(&watch.url) => c,
+            () = &mut stop => break,
+            () = &mut over => break,
+        };
+        let mut camera = match connected {
+            Ok(camera) => camera,
+            Err(e) => {
+                if away_since.is_none() {
+                    eprintln!("camctl: watch: camera not reachable ({e}); retrying");
+                    away_since = Some(Instant::now());
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    () = &mut stop => break,
+                    () = &mut over => break,
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        };
+        if let Some(since) = away_since.take() {
+            eprintln!("camctl: watch: camera back after {:.0} s", since.elapsed().as_secs_f64());
+        }
+        backoff = FIRST_BACKOFF;
+        if !started {
+            watch.hooks.run(Action::Start, None, None);
+            started = true;
+        }
+        let ended = tokio::select! {
+            ended = watch.connected(&mut camera) => ended,
+            () = &mut stop => Ended::Done,
+            () = &mut over => Ended::Done,
+        };
+        match ended {
+            Ended::Done => {
+                let _ = tokio::time::timeout(Duration::from_secs(5), camera.close()).await;
+                break;
+            }
+            Ended::Lost(e) => {
+                eprintln!("camctl: watch: lost the camera ({e}); reconnecting");
+                away_since = Some(Instant::now());
+            }
+        }
+    }
+    watch.hooks.run(Action::Stop, None, None);
+    let Watch { hooks, imported, failed, .. } = watch;
+    hooks.finish().await;
+    eprintln!(
+        "watch: {imported} file(s) imported{}",
+        if failed > 0 { format!(", {failed} failed") } else { String::new() }
+    );
+    Ok(if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+impl Watch {
+    fn done(&self) -> bool {
+        self.count.is_some_and(|n| self.imported >= n)
+    }
+
+    /// One connected stretch: the backlog first, then each new file as the camera reports it.
+    async fn connected(&mut self, camera: &mut AnyCamera) -> Ended {
+        let result: Result<Ended> = async {
+            camera.prepare_events().await?;
+            let info = camera.info().await?;
+            let identity = camera_identity(&info);
+            let listing = camera.list_media().await?;
+            if let Some(ended) = self.import(camera, &identity, &info, listing).await {
+                return Ok(ended);
+            }
+            loop {
+                let Some(event) = camera.next_event().await? else {
+                    return Err(Error::Protocol("the camera closed its event stream".into()));
+                };
+                let Event { name, media, .. } = event;
+                let items = if !media.is_empty() {
+                    media
+                } else if NEW_MEDIA_EVENTS.contains(&name.as_str()) {
+                    camera.list_media().await?
+                } else {
+                    continue;
+                };
+                if let Some(ended) = self.import(camera, &identity, &info, items).await {
+                    return Ok(ended);
+                }
+            }
+        }
+        .await;
+        match result {
+            Ok(ended) => ended,
+            Err(e) => Ended::Lost(e),
+        }
+    }
+
+    /// Imports what of `items` the catalog has not seen; `Some` when the watch should end (count
+    /// reached, the connection lost).
+    async fn import(
+        &mut self,
+        camera: &mut AnyCamera,
+        identity: &str,
+        info: &camctl_core::CameraInfo,
+        items: Vec<MediaItem>,
+    ) -> Option<Ended> {
+        let mut new: Vec<MediaItem> = Vec::new();
+        for item in items {
+            let date = item.modified.map(|d| d.to_string());
+            let file = CameraFile {
+                camera: identity,
+                path: &item.path,
+                size: item.size,
+                capture_time: date.as_deref(),
+            };
+            match self.catalog.contains(file) {
+                Ok(false) => new.push(item),
+                Ok(true) => {}
+                Err(e) => {
+                    eprintln!("camctl: watch: {e}");
+                    return Some(Ended::Done);
+                }
+            }
+        }
+        if let Some(n) = self.count {
+            new.truncate(n.saturating_sub(self.imported) as usize);
+        }
+        if new.is_empty() {
+            return self.done().then_some(Ended::Done);
+        }
+        let url = self.url.clone();
+        let reconnect: Reconnect<'_, AnyCamera> = Box::new(move || {
+            let url = url.clone();
+            Box::pin(async move { AnyCamera::connect(&url).await })
+        });
+        let options = PullOptions {
+            reconnect: Some(reconnect),
+            stop: None,
+            progress: false,
+            catalog: Some(CatalogUse {
+                catalog: &self.catalog,
+                protocol: info.protocol.to_string(),
+                serial: info.serial.clone(),
+                skip_imported: true,
+            }),
+            names: self.template.as_ref(),
+            first_number: self.imported + 1,
+        };
+        let report = pull_with(camera, identity, &new, &self.dir, options).await;
+        let mut lost = None;
+        for (item, outcome) in new.iter().zip(&report.files) {
+            match outcome.status {
+                Status::Fetched | Status::Resumed => {}
+                Status::Imported | Status::Present => continue,
+                Status::Failed | Status::Interrupted => {
+                    let why = outcome.error.as_deref().unwrap_or("failed");
+                    eprintln!("camctl: watch: failed: {}: {}", Safe(&item.path), Safe(why));
+                    self.failed += 1;
+                    if lost.is_none() && why.starts_with("not fetched") {
+                        lost = Some(Error::Protocol(why.to_string()));
+                    }
+                    continue;
+                }
+            }
+            let Some(local) = outcome.local_path.as_deref() else { continue };
+            self.imported += 1;
+            self.report(item, local);
+            self.hooks.run(Action::Download, Some(local), Some(&item.path));
+            if self.delete_after {
+                self.delete(camera, identity, item).await;
+            }
+        }
+        if let Some(e) = lost {
+            return Some(Ended::Lost(e));
+        }
+        self.done().then_some(Ended::Done)
+    }
+
+    fn report(&self, item: &MediaItem, local: &Path) {
+        let capture_time = item.modified.map(|d| d.to_string());
+        if self.json {
+            let line = json!({
+                "camera_path": item.path,
+                "local_path": local,
+                "size": item.size,
+                "capture_time": capture_time,
+            });
+            println!("{line}");
+        } else {
+            println!("{} -> {} ({} bytes)", Safe(&item.path), local.display(), item.size);
+        }
+    }
+
+    /// Deletes the camera's copy, only once the catalog holds the import (which the pull records
+    /// after the file is complete, fsynced and renamed).
+    async fn delete(&mut self, camera: &mut AnyCamera, identity: &str, item: &MediaItem) {
+        let date = item.modified.map(|d| d.to_string());
+        let file =
+            CameraFile { camera: identity, path: &item.path, size: item.size, capture_time: date.as_deref() };
+        match self.catalog.contains(file) {
+            Ok(true) => {
+                if let Err(e) = camera.delete(item).await {
+                    eprintln!("camctl: watch: kept on the camera: {}: {e}", Safe(&item.path));
+                }
+            }
+            Ok(false) => {
+                eprintln!("camctl: watch: not in the catalog, so kept on the camera: {}", Safe(&item.path))
+            }
+            Err(e) => eprintln!("camctl: watch: kept on the camera: {}: {e}", Safe(&item.path)),
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! `camctl watch` against `camctl emulate`: shots taken with the (emulated) body's own shutter button
+//! land under their template names and the hook sees each; the camera going away and coming back
+//! loses nothing and fetches nothing twice; `--delete-after` deletes only what is safely imported.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{Emulator, camctl, lossy, write_random_file};
+
+/// Generous: a machine under load may take seconds for a capture to be announced.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// A running `camctl watch --json`; its stdout lines arrive on a channel.
+struct Watcher {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Watcher {
+    fn start(catalog: &Path, url: &str, dir: &Path, extra: &[&str]) -> Watcher {
+        let mut child = camctl()
+            .env("CAMCTL_CATALOG", catalog)
+            .args(["watch", "--json", url])
+            .arg(dir)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Watcher { child, lines }
+    }
+
+    /// The next imported file's JSON line.
+    fn next_import(&self) -> serde_json::Value {
+        let line = self.lines.recv_timeout(DEADLINE).expect("an import within the deadline");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+    }
+
+    /// SIGTERM; returns the exit status.
+    fn stop(mut self) -> std::process::ExitStatus {
+        let _ = std::process::Command::new("kill").arg(self.child.id().to_string()).status();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A hook script that appends `ACTION|ARGUMENT|CAMCTL_CAMERA_PATH` to `log`.
+fn hook_script(dir: &Path, log: &Path) -> PathBuf {
+    let script = dir.join("hook.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$ACTION|$ARGUMENT|$CAMCTL_CAMERA_PATH\" >> '{}'\n", log.display()),
+    )
+    .unwrap();
+    std::process::Command::new("chmod").arg("+x").arg(&script).status().unwrap();
+    script
+}
+
+/// Waits until `log` has `lines` lines (the hook runs on its own, after the import is printed).
+fn hook_lines(log: &Path, lines: usize) -> Vec<String> {
+    let start = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let got: Vec<String> = text.lines().map(str::to_string).collect();
+        if got.len() >= lines || start.elapsed() > DEADLINE {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// One family's tethering session: a file on the card before, two shots on the body during.
+fn shots_on_the_body_arrive_under_their_template_names(protocol: &str, extra: &[&str], name_pattern: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    let emu = match protocol {
+        "lytro" => {
+            std::fs::create_dir_all(&media).unwrap();
+            camctl_core::media::write_sample_pictures(&media, 1).unwrap();
+            Emulator::start("lytro", &media, extra)
+        }
+        _ => {
+            camctl_core::media::write_sample_pictures(&media.join("DCIM/100EMU01"), 1).unwrap();
+            Emulator::start(protocol, &media, extra)
+        }
+    };
+    let (catalog, target, log) =
+        (tmp.path().join("c.db"), tmp.path().join("photos"), tmp.path().join("hook.log"));
+    let script = hook_script(tmp.path(), &log);
+    let watcher = Watcher::start(
+        &catalog,
+        &emu.url,
+        &target,
+        &["--filename", "%Y%m%d/shot_%03n.%C", "--hook-script", script.to_str().unwrap()],
+    );
+    // The backlog first.
+    let first = watcher.next_import();
+    assert!(first["local_path"].as_str().unwrap().contains("/shot_001."), "{first}");
+    let mut imports = vec![first];
+    for n in 2..=3 {
+        emu.press_shutter();
+        let import = watcher.next_import();
+        let local = import["local_path"].as_str().unwrap();
+        assert!(local.contains(&format!("shot_{n:03}.")), "{import}");
+        imports.push(import);
+    }
+    for import in &imports {
+        let local = PathBuf::from(import["local_path"].as_str().unwrap());
+        assert!(local.starts_with(&target), "{import}");
+        // The template's folder is the capture date the camera gave.
+        let date = import["capture_time"].as_str().expect("dated");
+        let day = format!("{}{}{}", &date[0..4], &date[5..7], &date[8..10]);
+        assert_eq!(local.parent().unwrap().file_name().unwrap().to_str().unwrap(), day, "{import}");
+        let name = local.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.to_lowercase().ends_with(name_pattern), "{name}");
+        assert_eq!(std::fs::metadata(&local).unwrap().len(), import["size"].as_u64().unwrap());
+        // A real picture: a JPEG from start to end.
+        let bytes = std::fs::read(&local).unwrap();
+        assert!(bytes.starts_with(&[0xFF, 0xD8]) && bytes.ends_with(&[0xFF, 0xD9]), "{name}");
+    }
+    let hooks = hook_lines(&log, 5);
+    let status = watcher.stop();
+    assert!(status.success(), "{status}");
+    let hooks = if hooks.len() < 6 { hook_lines(&log, 6) } else { hooks };
+    assert_eq!(hooks.first().map(String::as_str), Some("init||"), "{hooks:?}");
+    assert_eq!(hooks.get(1).map(String::as_str), Some("start||"), "{hooks:?}");
+    assert_eq!(hooks.last().map(String::as_str), Some("stop||"), "{hooks:?}");
+    let downloads: Vec<&String> = hooks.iter().filter(|h| h.starts_with("download|")).collect();
+    assert_eq!(downloads.len(), 3, "{hooks:?}");
+    for (hook, import) in downloads.iter().zip(&imports) {
+        assert_eq!(
+            **hook,
+            format!(
+                "download|{}|{}",
+                import["local_path"].as_str().unwrap(),
+                import["camera_path"].as_str().unwrap()
+            )
+        );
+    }
+}
+
+#[test]
+fn ptpip_body_shots_are_imported_as_they_are_taken() {
+    shots_on_the_body_arrive_under_their_template_names("ptpip", &[], ".jpg");
+}
+
+#[test]
+fn canon_eos_body_shots_are_imported_as_they_are_taken() {
+    shots_on_the_body_arrive_under_their_template_names("ptpip", &["--personality", "canon-eos"], ".jpg");
+}
+
+#[test]
+fn nikon_body_shots_are_imported_as_they_are_taken() {
+    shots_on_the_body_arrive_under_their_template_names("ptpip", &["--personality", "nikon"], ".jpg");
+}
+
+#[test]
+fn lytro_body_shots_are_imported_as_they_are_taken() {
+    shots_on_the_body_arrive_under_their_template_names("lytro", &[], ".jpg");
+}
+
+#[test]
+fn a_camera_going_away_and_coming_back_loses_nothing_and_fetches_nothing_twice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    camctl_core::media::write_sample_pictures(&media.join("DCIM/100EMU01"), 2).unwrap();
+    let emu = Emulator::start("ptpip", &media, &[]);
+    let port = emu.port();
+    let (catalog, target) = (tmp.path().join("c.db"), tmp.path().join("photos"));
+    let watcher = Watcher::start(&catalog, &emu.url, &target, &[]);
+    let mut seen: Vec<String> =
+        (0..2).map(|_| watcher.next_import()["camera_path"].as_str().unwrap().to_string()).collect();
+    emu.press_shutter();
+    seen.push(watcher.next_import()["camera_path"].as_str().unwrap().to_string());
+    // The camera powers off; a shot is taken while it is away (another session of the same card).
+    drop(emu);
+    write_random_file(&media.join("DCIM/100EMU01/IMG_9001.JPG"), 5000, 7);
+    let emu = Emulator::start_at("ptpip", &format!("127.0.0.1:{port}"), &media, &[]);
+    // Back: the file taken while away comes, then a new shot.
+    seen.push(watcher.next_import()["camera_path"].as_str().unwrap().to_string());
+    emu.press_shutter();
+    seen.push(watcher.next_import()["camera_path"].as_str().unwrap().to_string());
+    let status = watcher.stop();
+    assert!(status.success(), "{status}");
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 5, "each file once: {seen:?}");
+    assert!(seen.contains(&"DCIM/100EMU01/IMG_9001.JPG".to_string()), "{seen:?}");
+    let out = camctl().env("CAMCTL_CATALOG", &catalog).args(["catalog", "list", "--json"]).output().unwrap();
+    let records: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(records.len(), 5, "{records:?}");
+}
+
+#[test]
+fn delete_after_removes_the_cameras_copy_only_once_imported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    camctl_core::media::write_sample_pictures(&media.join("DCIM/100EMU01"), 1).unwrap();
+    let emu = Emulator::start("ptpip", &media, &[]);
+    let (catalog, target) = (tmp.path().join("c.db"), tmp.path().join("photos"));
+    let watcher = Watcher::start(&catalog, &emu.url, &target, &["--delete-after", "--count", "2"]);
+    let first = watcher.next_import();
+    emu.press_shutter();
+    let second = watcher.next_import();
+    // --count 2 ends the watch by itself.
+    let mut watcher = watcher;
+    let status = watcher.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    for import in [&first, &second] {
+        let local = Path::new(import["local_path"].as_str().unwrap());
+        assert!(local.is_file(), "{import}");
+        let on_camera = media.join(import["camera_path"].as_str().unwrap());
+        assert!(!on_camera.exists(), "the camera's copy of {import} was deleted");
+    }
+    // The camera agrees: nothing left to list.
+    let out = camctl().args(["ls", "--json", &emu.url]).output().unwrap();
+    let listed: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(listed.is_empty(), "{listed:?}");
+}
+
+#[test]
+fn wyze_has_no_files_to_watch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = camctl()
+        .env("CAMCTL_CATALOG", tmp.path().join("c.db"))
+        .args(["watch", "wyze://127.0.0.1?uid=X&enr=Y&mac=Z"])
+        .arg(tmp.path().join("x"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(lossy(&out.stderr).contains("keeps no files"), "{}", lossy(&out.stderr));
+}
