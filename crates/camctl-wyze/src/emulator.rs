@@ -904,3 +904,45 @@ async fn media_pump<T: CameraTransport>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use camctl_core::video::MIN_FILLER_LEN;
+
+    /// Bytes sent for frames of `sizes` under `cbr`.
+    fn sent(cbr: &mut CbrPadding, sizes: impl IntoIterator<Item = usize>) -> usize {
+        sizes.into_iter().map(|len| len + cbr.filler_for(len)).sum()
+    }
+
+    #[test]
+    fn padding_meets_the_bitrate_per_second_and_repays_big_frames() {
+        // 60 KB/s at 15 fps: 4000 bytes a frame. One second with a 10 kB IDR first.
+        let mut cbr = CbrPadding::new(60, 15);
+        let gop = std::iter::once(10_000).chain(std::iter::repeat_n(900, 14));
+        assert_eq!(sent(&mut cbr, gop), 60_000);
+        // A rate that does not divide by the fps still adds up per second (7 fps: 8571.43 a frame).
+        let mut cbr = CbrPadding::new(60, 7);
+        assert_eq!(sent(&mut cbr, std::iter::repeat_n(100, 7)), 60_000);
+        assert_eq!(sent(&mut cbr, std::iter::repeat_n(100, 70)), 600_000);
+    }
+
+    #[test]
+    fn padding_is_never_shorter_than_a_filler_unit_and_is_bounded() {
+        let mut cbr = CbrPadding::new(60, 15);
+        // 3 bytes short of the share: too little for a filler NAL unit, so nothing; it is carried over.
+        assert_eq!(cbr.filler_for(3997), 0);
+        assert_eq!(cbr.filler_for(1000), 3003);
+        for len in [0, 1, 3999, 4000, 4001, 100_000] {
+            let pad = cbr.filler_for(len);
+            assert!(pad == 0 || pad >= MIN_FILLER_LEN, "{len}: {pad}");
+        }
+        // Above the cap, the cap: 255 KB/s.
+        let mut cbr = CbrPadding::new(u16::MAX, 1);
+        assert_eq!(cbr.filler_for(0), 255_000);
+        // A stream above the bitrate gets no filler, and its debt stays bounded (two seconds).
+        let mut cbr = CbrPadding::new(30, 15);
+        assert_eq!(sent(&mut cbr, std::iter::repeat_n(50_000, 1000)), 50_000_000);
+        assert!(cbr.balance >= -60_000);
+    }
+}
