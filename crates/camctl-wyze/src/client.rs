@@ -409,7 +409,8 @@ impl<T: ClientTransport> WyzeSession<T> {
     async fn handshake(transport: T, config: ClientConfig) -> Result<Self> {
         let queue = Inbox::default();
         // Frames the camera sends although none were asked for are dropped by the transport.
-        transport.set_media_wanted(config.open_video || config.open_audio);
+        // Audio is only asked for along with video (see `ClientConfig::auth_request`).
+        transport.set_media_wanted(config.open_video);
         let hello = config.hello.to_message()?;
         let reply = exchange_on(&transport, &queue, &hello, config.timeout).await?;
         let protocol = reply.protocol;

@@ -301,7 +301,8 @@ impl std::fmt::Debug for Emulator {
 
 /// The picture (width, height) a camera of `model` streams at `frame_size` (tutk.md §5.1): 0 1080p, 1
 /// 360p, 2 720p, 3 2K, 4 SD (DWB's table) and 5 2K (DWB); the portrait doorbells (`WYZEDB3`, `HL_DB2`)
-/// have 3 = 1296x1728 and 4 = 480x640, the floodlight (`HL_CFL2`) 4 = 2K. `None` for other sizes.
+/// have 3 = 1296x1728 and 4 = 480x640 (KROO/DWB's doorbell sizes; for `HL_DB2` inferred), the floodlight
+/// (`HL_CFL2`) 4 = 2K. `None` for other sizes.
 ///
 /// ```
 /// use camctl_wyze::emulator::picture_size;
