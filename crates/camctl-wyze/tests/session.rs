@@ -28,6 +28,13 @@ fn client(enr: &str) -> ClientConfig {
     c
 }
 
+/// The defaults without audio: for tests that count video frames or bytes.
+fn video_only() -> ClientConfig {
+    let mut c = client(ENR16);
+    c.open_audio = false;
+    c
+}
+
 #[tokio::test]
 async fn handshake_for_each_status_and_protocol_level() {
     // (status, camera ENR, client ENR, parent ENR, model, protocol, expected challenge-response command)
@@ -282,9 +289,7 @@ async fn resolution_change_is_visible_in_next_frames() {
 #[tokio::test]
 async fn frames_advance_and_loop() {
     let (transport, _h, _t) = start(EmulatorConfig::new(ENR16, MAC));
-    let mut cfg = client(ENR16);
-    cfg.open_audio = false;
-    let session = WyzeSession::connect(transport, cfg).await.unwrap();
+    let session = WyzeSession::connect(transport, video_only()).await.unwrap();
     let mut last: Option<camctl_wyze::wire::FrameInfo> = None;
     let mut keyframes = 0;
     for _ in 0..75 {
@@ -551,9 +556,7 @@ async fn the_stream_has_the_bitrate_and_picture_size_set() {
         let mut cam = EmulatorConfig::new(ENR16, MAC);
         cam.model = model.into();
         let (transport, handle, _t) = start(cam);
-        let mut cfg = client(ENR16);
-        cfg.open_audio = false;
-        let session = WyzeSession::connect(transport, cfg).await.unwrap();
+        let session = WyzeSession::connect(transport, video_only()).await.unwrap();
         session.set_resolution(fs, bitrate).await.unwrap();
         let (rate, first) = video_rate(&session, fs.0, bitrate, 30).await;
         let want = f64::from(bitrate) * 1000.0;
@@ -568,9 +571,7 @@ async fn the_stream_has_the_bitrate_and_picture_size_set() {
 #[tokio::test]
 async fn a_bitrate_change_alone_keeps_the_picture_and_changes_the_rate() {
     let (transport, _handle, _t) = start(EmulatorConfig::new(ENR16, MAC));
-    let mut cfg = client(ENR16);
-    cfg.open_audio = false;
-    let session = WyzeSession::connect(transport, cfg).await.unwrap();
+    let session = WyzeSession::connect(transport, video_only()).await.unwrap();
     let (at_240, _) = video_rate(&session, 0, 240, 30).await;
     session.set_setting("bitrate", "90").await.unwrap();
     let (at_90, _) = video_rate(&session, 0, 90, 45).await;
@@ -584,9 +585,7 @@ async fn without_padding_the_clip_runs_at_its_own_rate() {
     let mut cam = EmulatorConfig::new(ENR16, MAC);
     cam.pad_to_bitrate = false;
     let (transport, _handle, _t) = start(cam);
-    let mut cfg = client(ENR16);
-    cfg.open_audio = false;
-    let session = WyzeSession::connect(transport, cfg).await.unwrap();
+    let session = WyzeSession::connect(transport, video_only()).await.unwrap();
     let (rate, first) = video_rate(&session, 0, 240, 30).await;
     assert!(rate < 35_000.0, "{rate:.0} B/s");
     assert!(camctl_core::video::nal_units(&first).all(|n| n.nal_type() != 12), "no filler");
