@@ -180,7 +180,7 @@ pub struct ClientConfig {
     pub open_video: bool,
     /// Audio along with the video (the seed's `open_audio=True`, go2rtc): the 10002/10006/10008 audio
     /// flag when `open_video` is set, and a 10010 audio-on after each 10010 video-on of
-    /// [`WyzeSession::control_channel`]. Audio without video is still [`WyzeSession::control_channel`]`(2, true)`.
+    /// [`WyzeSession::control_channel`] (which also switches audio alone on: media 2).
     pub open_audio: bool,
     /// The 10002 "username" bytes.
     pub username: AuthUsername,
@@ -235,9 +235,7 @@ impl ClientConfig {
             resolution_encoding: ResolutionEncoding::default(),
         }
     }
-}
 
-impl ClientConfig {
     /// The challenge response the handshake sends with `auth_code` (10002, 10006 or 10008) and the
     /// solved challenge `answer`. Audio comes with video: a session that opens no video (info,
     /// settings) sets no audio flag either.
