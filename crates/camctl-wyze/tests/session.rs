@@ -668,3 +668,16 @@ fn ffprobe_size(path: &std::path::Path) -> Option<String> {
     assert!(out.status.success() && stderr.trim().is_empty(), "ffprobe: {stderr}");
     Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
+
+#[tokio::test]
+async fn a_huge_bitrate_at_one_frame_a_second_stays_bounded() {
+    let (transport, _handle, _t) = start(EmulatorConfig::new(ENR16, MAC));
+    let mut cfg = video_only();
+    cfg.frame_size = Some(FrameSize::HD_1080P);
+    cfg.bitrate = u16::MAX;
+    cfg.fps = Some(1);
+    let session = WyzeSession::connect(transport, cfg).await.unwrap();
+    // FRAMEINFO's one-byte bitrate says 255, and 255 KB/s is what the padding follows.
+    let (rate, _) = video_rate(&session, 0, u16::MAX, 15).await;
+    assert!((rate - 255_000.0).abs() < 2_000.0, "{rate:.0}");
+}
