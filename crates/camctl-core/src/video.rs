@@ -1,5 +1,6 @@
-//! Real H.264 video for emulators: two embedded sample clips, a small Annex-B parser (NAL units, access
-//! units with their keyframe flag, SPS picture size) and an MP4 muxer that loops a clip to any duration.
+//! Real H.264 video for emulators: embedded sample clips (360p to 2K, and a doorbell's portrait sizes), a
+//! small Annex-B parser (NAL units, access units with their keyframe flag, SPS picture size), filler-data
+//! padding (constant-bitrate streams) and an MP4 muxer that loops a clip to any duration.
 //!
 //! Cameras that record or stream must hand out something players accept; generating H.264 at run time
 //! would need an encoder, so a short clip made once with ffmpeg (`scripts/make-sample-video`, see
@@ -28,7 +29,40 @@ pub const SAMPLE_360P: &[u8] = include_bytes!("../assets/sample-360p.h264");
 /// 1920x1080, otherwise like [`SAMPLE_360P`].
 pub const SAMPLE_1080P: &[u8] = include_bytes!("../assets/sample-1080p.h264");
 
-/// Frame rate both sample clips were encoded at.
+/// 1280x720, otherwise like [`SAMPLE_360P`].
+pub const SAMPLE_720P: &[u8] = include_bytes!("../assets/sample-720p.h264");
+
+/// 2560x1440 ("2K"), otherwise like [`SAMPLE_360P`] (level 5.0).
+pub const SAMPLE_2K: &[u8] = include_bytes!("../assets/sample-2k.h264");
+
+/// 1296x1728 portrait (a video doorbell's HD), otherwise like [`SAMPLE_360P`] (level 5.0).
+pub const SAMPLE_DOORBELL_HD: &[u8] = include_bytes!("../assets/sample-doorbell-hd.h264");
+
+/// 480x640 portrait (a video doorbell's SD), otherwise like [`SAMPLE_360P`].
+pub const SAMPLE_DOORBELL_SD: &[u8] = include_bytes!("../assets/sample-doorbell-sd.h264");
+
+/// Every embedded clip with its picture size (width, height), smallest area first.
+pub const SAMPLES: &[(&[u8], (u32, u32))] = &[
+    (SAMPLE_DOORBELL_SD, (480, 640)),
+    (SAMPLE_360P, (640, 360)),
+    (SAMPLE_720P, (1280, 720)),
+    (SAMPLE_1080P, (1920, 1080)),
+    (SAMPLE_DOORBELL_HD, (1296, 1728)),
+    (SAMPLE_2K, (2560, 1440)),
+];
+
+/// The embedded clip of exactly this picture size, if there is one.
+///
+/// ```
+/// use camctl_core::video;
+/// assert_eq!(video::sample_for_size(1280, 720), Some(video::SAMPLE_720P));
+/// assert_eq!(video::sample_for_size(1280, 721), None);
+/// ```
+pub fn sample_for_size(width: u32, height: u32) -> Option<&'static [u8]> {
+    SAMPLES.iter().find(|(_, size)| *size == (width, height)).map(|(clip, _)| *clip)
+}
+
+/// Frame rate all sample clips were encoded at.
 pub const SAMPLE_FPS: u32 = 15;
 
 /// NAL unit types (ITU-T H.264 table 7-1) that this module cares about.
@@ -45,6 +79,48 @@ pub mod nal_type {
     pub const PPS: u8 = 8;
     /// Access unit delimiter.
     pub const AUD: u8 = 9;
+    /// Filler data: padding a decoder discards (what constant-bitrate encoders insert).
+    pub const FILLER: u8 = 12;
+}
+
+/// Bytes of the shortest filler-data NAL unit with its start code: `00 00 00 01`, header `0C`, and the
+/// `80` of rbsp_trailing_bits.
+pub const MIN_FILLER_LEN: usize = 6;
+
+/// Appends one filler-data NAL unit (H.264 7.3.2.7: `0xFF` bytes, then rbsp_trailing_bits) with a 4-byte
+/// start code, exactly `len` bytes long, and returns `len`; below [`MIN_FILLER_LEN`] nothing is appended
+/// and 0 returned. Filler belongs after an access unit's pictures (7.4.1.2.3), so append it to a whole
+/// access unit; decoders ignore it, which is how a constant-bitrate encoder pads a stream.
+///
+/// ```
+/// use camctl_core::video;
+/// let mut au = vec![0, 0, 0, 1, 0x09, 0xf0];
+/// assert_eq!(video::append_filler(&mut au, 8), 8);
+/// assert_eq!(&au[6..], [0, 0, 0, 1, 0x0c, 0xff, 0xff, 0x80]);
+/// assert_eq!(video::strip_filler(&au), [0, 0, 0, 1, 0x09, 0xf0]);
+/// assert_eq!(video::append_filler(&mut au, 5), 0);
+/// ```
+pub fn append_filler(out: &mut Vec<u8>, len: usize) -> usize {
+    if len < MIN_FILLER_LEN {
+        return 0;
+    }
+    out.reserve(len);
+    out.extend_from_slice(&[0, 0, 0, 1, nal_type::FILLER]);
+    // 0xFF never forms a start code, so no emulation prevention is needed.
+    out.resize(out.len() + len - MIN_FILLER_LEN, 0xFF);
+    out.push(0x80);
+    len
+}
+
+/// The Annex-B stream without its filler-data NAL units, every unit behind a 4-byte start code (so an
+/// access unit made by [`Frame::to_annexb`] and padded with [`append_filler`] comes back unchanged).
+pub fn strip_filler(annexb: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(annexb.len());
+    for nal in nal_units(annexb).filter(|n| n.nal_type() != nal_type::FILLER) {
+        out.extend_from_slice(&[0, 0, 0, 1]);
+        out.extend_from_slice(nal.0);
+    }
+    out
 }
 
 /// Why a clip or parameter set could not be used.
@@ -718,7 +794,7 @@ mod tests {
 
     #[test]
     fn sample_clips_have_the_documented_shape() {
-        for (clip, w, h) in [(SAMPLE_360P, 640, 360), (SAMPLE_1080P, 1920, 1080)] {
+        for &(clip, (w, h)) in SAMPLES {
             let info = clip_info(clip).unwrap();
             assert_eq!(info, ClipInfo { width: w, height: h, frames: 30, keyframes: 2 });
             let keys: Vec<usize> =
@@ -728,6 +804,28 @@ mod tests {
             let types: Vec<u8> = first.nals.iter().map(Nal::nal_type).collect();
             assert_eq!(&types[..3], [nal_type::AUD, nal_type::SPS, nal_type::PPS]);
             assert!(first.to_annexb().starts_with(&[0, 0, 0, 1, 0x09]));
+            // Below 30 KB/s (2K: 34 KB/s), so that emulators can pad up to the lowest Wyze bitrates.
+            let limit = if (w, h) == (2560, 1440) { 68_000 } else { 60_000 };
+            assert!(clip.len() < limit, "{w}x{h}: {} bytes", clip.len());
+            let sps = nal_units(clip).find(|n| n.nal_type() == nal_type::SPS).unwrap();
+            assert_eq!(parse_sps(sps.0).unwrap().profile_idc, 66, "{w}x{h}: Baseline");
+        }
+    }
+
+    #[test]
+    fn filler_pads_exactly_and_leaves_the_pictures_alone() {
+        let frame = frames(SAMPLE_720P).nth(3).unwrap();
+        let plain = frame.to_annexb();
+        for pad in [0, 1, 5, 6, 7, 1000, 65_537] {
+            let mut padded = plain.clone();
+            let added = append_filler(&mut padded, pad);
+            assert_eq!(added, if pad < MIN_FILLER_LEN { 0 } else { pad });
+            assert_eq!(padded.len(), plain.len() + added);
+            // Still one access unit, the filler inside it, and the same pictures once stripped.
+            let again: Vec<Frame<'_>> = frames(&padded).collect();
+            assert_eq!(again.len(), 1);
+            assert_eq!(again[0].nals.len(), frame.nals.len() + usize::from(added > 0));
+            assert_eq!(strip_filler(&padded), plain);
         }
     }
 
@@ -807,6 +905,32 @@ mod tests {
     }
 
     #[test]
+    fn ffprobe_decodes_a_filler_padded_stream() {
+        if std::process::Command::new("ffprobe").arg("-version").output().is_err() {
+            assert!(!ci(), "ffprobe is required when CI=true");
+            eprintln!("skipping: ffprobe not installed");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("padded.h264");
+        let mut stream = Vec::new();
+        for frame in frames(SAMPLE_720P) {
+            stream.extend_from_slice(&frame.to_annexb());
+            append_filler(&mut stream, 4000);
+        }
+        std::fs::write(&path, &stream).unwrap();
+        let out = std::process::Command::new("ffprobe")
+            .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+            .args(["-show_entries", "stream=codec_name,width,height,nb_read_frames", "-of", "csv=p=0"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && stderr.trim().is_empty(), "ffprobe: {stderr}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "h264,1280,720,30");
+    }
+
+    #[test]
     fn ffprobe_accepts_the_mp4() {
         let probe = std::process::Command::new("ffprobe").arg("-version").output();
         if probe.is_err() {
@@ -815,7 +939,8 @@ mod tests {
             return;
         }
         let dir = tempfile::tempdir().unwrap();
-        for (clip, size) in [(SAMPLE_360P, "640,360"), (SAMPLE_1080P, "1920,1080")] {
+        for &(clip, (w, h)) in SAMPLES {
+            let size = format!("{w},{h}");
             let path = dir.path().join("clip.mp4");
             let mut file = std::fs::File::create(&path).unwrap();
             write_mp4(&mut file, clip, 15, Duration::from_secs(3)).unwrap();

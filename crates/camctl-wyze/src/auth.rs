@@ -11,7 +11,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::wire::code;
+use crate::wire::{FrameSize, code};
 
 /// The key of cameras in status 1: ASCII `"FFFFFFFFFFFFFFFF"` (16 × 0x46, not 0xFF).
 pub const DEFAULT_KEY: [u8; 16] = *b"FFFFFFFFFFFFFFFF";
@@ -212,6 +212,43 @@ pub fn auth_command(model: Option<&str>, protocol: u16) -> u16 {
 /// Models that set frame size/bitrate with 10052 instead of 10056 (tutk.md §3.1).
 pub fn uses_k10052(model: Option<&str>) -> bool {
     matches!(model, Some("WYZEDB3" | "WVOD1" | "HL_WCO2" | "WYZEC1"))
+}
+
+/// Models whose HD stream is 2K, frame size 3 (go2rtc `is2K`, tutk.md §5.1).
+pub fn is_2k_model(model: Option<&str>) -> bool {
+    matches!(model, Some("HL_CAM3P" | "HL_PANP" | "HL_CAM4" | "HL_DB2" | "HL_CFL2"))
+}
+
+/// The floodlight camera, whose HD stream is frame size 4 (go2rtc `isFloodlight`; DWB
+/// `hq_size = 4 if floodlight`).
+pub fn is_floodlight_model(model: Option<&str>) -> bool {
+    model == Some("HL_CFL2")
+}
+
+/// Video doorbells with a portrait picture: frame size 3 is 1296x1728 and 4 is 480x640 (KROO/DWB
+/// `FRAME_SIZE_DOORBELL_HD` / `_SD`, tutk.md §5.1).
+pub fn is_portrait_doorbell(model: Option<&str>) -> bool {
+    matches!(model, Some("WYZEDB3" | "HL_DB2"))
+}
+
+/// The frame size of a model's best ("HD") stream as go2rtc asks for it (`hdFrameSize`): 4 for the
+/// floodlight, 3 for the 2K models, 0 (1080p) for every other model and an unknown one.
+///
+/// ```
+/// use camctl_wyze::{auth::hd_frame_size, wire::FrameSize};
+/// assert_eq!(hd_frame_size(Some("HL_CAM4")), FrameSize::QHD_2K);
+/// assert_eq!(hd_frame_size(Some("HL_CFL2")), FrameSize::FOUR);
+/// assert_eq!(hd_frame_size(Some("WYZE_CAKP2JFUS")), FrameSize::HD_1080P);
+/// assert_eq!(hd_frame_size(None), FrameSize::HD_1080P);
+/// ```
+pub fn hd_frame_size(model: Option<&str>) -> FrameSize {
+    if is_floodlight_model(model) {
+        FrameSize::FOUR
+    } else if is_2k_model(model) {
+        FrameSize::QHD_2K
+    } else {
+        FrameSize::HD_1080P
+    }
 }
 
 /// The 8-character AuthKey: base64(SHA-256(enr + MAC.upper())\[0..6\]) with `+`→`Z`, `/`→`9`, `=`→`A`.

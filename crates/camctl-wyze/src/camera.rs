@@ -17,7 +17,8 @@ use crate::wire::codec;
 pub const DEFAULT_PORT: u16 = 32761;
 
 /// The URL options a `wyze://` URL may carry.
-const KNOWN_OPTIONS: &[&str] = &["uid", "enr", "mac", "model", "firmware", "dtls", "timeout", "resolution"];
+const KNOWN_OPTIONS: &[&str] =
+    &["uid", "enr", "mac", "model", "firmware", "dtls", "timeout", "resolution", "subtype", "audio"];
 
 /// What a `wyze://` URL says about the camera and how to reach it.
 #[derive(Debug, Clone)]
@@ -30,6 +31,10 @@ struct Target {
     model: Option<String>,
     /// Resolution to ask for when connecting; `None` keeps the camera's.
     resolution: Option<crate::wire::FrameSize>,
+    /// go2rtc's `subtype=hd|sd`, asked for when connecting unless `resolution` is given.
+    substream: Option<crate::client::Substream>,
+    /// Audio along with the video (`audio=`, default on).
+    audio: bool,
     options: ConnectOptions,
 }
 
@@ -139,8 +144,24 @@ impl Target {
             })?),
             None => None,
         };
+        let substream = match url.options.get("subtype") {
+            Some(s) => Some(
+                crate::client::Substream::parse(s)
+                    .ok_or_else(|| CoreError::InvalidValue(format!("subtype={} (use hd or sd)", Safe(s))))?,
+            ),
+            None => None,
+        };
+        let audio = match url.options.get("audio").map(String::as_str) {
+            None | Some("true" | "1" | "on") => true,
+            Some("false" | "0" | "off") => false,
+            Some(other) => {
+                return Err(CoreError::InvalidValue(format!("audio={} (use true or false)", Safe(other))));
+            }
+        };
         Ok(Target {
             resolution,
+            substream,
+            audio,
             host: url.host.clone(),
             port: url.port_or(DEFAULT_PORT),
             uid,
@@ -163,8 +184,12 @@ impl Target {
         config.timeout = self.options.timeout;
         config.handshake_timeout = config.handshake_timeout.max(self.options.timeout * 4);
         config.open_video = video;
-        // Keep the resolution the camera has unless the URL asks for one.
+        // Keep the stream the camera has unless the URL asks for one; `resolution=` wins over `subtype=`
+        // and goes with go2rtc's bitrate for that size.
         config.frame_size = self.resolution;
+        config.bitrate = self.resolution.map_or(config.bitrate, crate::wire::bitrate::go2rtc);
+        config.substream = self.substream;
+        config.open_audio = self.audio;
         WyzeSession::connect(transport, config).await.map_err(|e| match e {
             crate::Error::Timeout { request, expected, timeout } => CoreError::Timeout(format!(
                 "after {} waiting for K{expected} from the Wyze camera at {addr} (reply to K{request})",
@@ -269,8 +294,9 @@ impl WyzeCamera {
     /// K-command authentication with the ENR. URL options: `uid` (20 uppercase letters and digits),
     /// `enr` (16 or 32 characters), `mac` (12 hex digits), all required and checked for form before
     /// anything is sent; `model`, `firmware=auto|old|cc51`, `dtls=true|false`, `timeout=SECS`,
-    /// `resolution=1080p|720p|360p|2k` (asked for on connecting; otherwise the camera keeps its own).
-    /// Other options are refused.
+    /// `resolution=1080p|720p|360p|2k` or go2rtc's `subtype=hd|sd` (asked for on connecting, `resolution`
+    /// winning when both are given; with neither the camera keeps its stream), `audio=true|false` (audio
+    /// along with the video, default true). Other options are refused.
     pub async fn connect(url: &CameraUrl) -> Result<WyzeCamera> {
         let target = Target::from_url(url)?;
         let session = target.connect(false).await?;

@@ -29,7 +29,9 @@ use crate::auth;
 use crate::error::{Error, Result};
 use crate::settings::{self, ResolutionEncoding, SettingKind, SettingSpec};
 use crate::transport::{ClientTransport, IOTYPE_USER_DEFINED_START, MediaFrame, TransportError};
-use crate::wire::{AuthReply, FrameSize, HlMessage, Request, ResolvingBit, Response, VideoParams, code};
+use crate::wire::{
+    AuthReply, FrameSize, HlMessage, Request, ResolvingBit, Response, VideoParams, bitrate, code, codec,
+};
 
 /// Unsolicited messages kept for [`WyzeSession::next_event`]; older ones are dropped beyond this.
 pub const MAX_QUEUED_EVENTS: usize = 256;
@@ -100,14 +102,73 @@ impl Inbox {
     }
 }
 
+/// Which stream to ask for right after authentication: go2rtc's `subtype` URL option (`hd` / `sd`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Substream {
+    /// The model's best picture ([`auth::hd_frame_size`]: 2K on the 2K models, frame size 4 on the
+    /// floodlight, else 1080p) at 240 KB/s (go2rtc `BitrateMax`).
+    #[default]
+    Hd,
+    /// 360p at 60 KB/s (go2rtc `BitrateSD`).
+    Sd,
+}
+
+impl Substream {
+    /// Parses go2rtc's names `hd` and `sd` (any case).
+    pub fn parse(s: &str) -> Option<Substream> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "hd" => Some(Substream::Hd),
+            "sd" => Some(Substream::Sd),
+            _ => None,
+        }
+    }
+
+    /// The frame size asked for from a camera of `model`.
+    pub fn frame_size(self, model: Option<&str>) -> FrameSize {
+        match self {
+            Substream::Hd => auth::hd_frame_size(model),
+            Substream::Sd => FrameSize::SD_360P,
+        }
+    }
+
+    /// The bitrate asked for, KB/s.
+    pub fn bitrate(self) -> u16 {
+        match self {
+            Substream::Hd => bitrate::SUPER_SUPER_HD,
+            Substream::Sd => bitrate::SD,
+        }
+    }
+}
+
+/// The 4 bytes after the challenge response in 10002 (its "username"; cameras do not check them,
+/// tutk.md §3.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthUsername {
+    /// 4 fresh random bytes per handshake (go2rtc's "random session ID").
+    #[default]
+    Random,
+    /// The first 4 bytes of the MAC (KROO/DWB).
+    MacPrefix,
+    /// These bytes.
+    Fixed([u8; 4]),
+}
+
+/// The audio codecs go2rtc's 10000 advertises: 137 G.711 µ-law, 138 G.711 A-law, 140 PCM.
+pub const GO2RTC_AUDIO_CODECS: [u16; 3] = [codec::G711U, codec::G711A, codec::PCM];
+
 /// Everything the client needs to know before connecting.
+///
+/// The defaults ask what go2rtc's client (which works with real cameras) asks: the audio codec list
+/// in 10000, random bytes in 10002, video and audio on, and the [`Substream::Hd`] stream in the 5-byte
+/// 10056 (fps 0 = auto).
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// The camera's ENR (16 characters, or 32 for status-6 cameras).
     pub enr: String,
     /// The parent (base station) ENR, appended to `enr` as the second key of status 6 (DWB).
     pub parent_enr: Option<String>,
-    /// The camera's MAC (12 hex digits); its first 4 bytes are the 10002 "username".
+    /// The camera's MAC (12 hex digits); with [`AuthUsername::MacPrefix`] its first 4 bytes are the
+    /// 10002 "username".
     pub mac: String,
     /// The model (`WYZE_CAKP2JFUS`, `HL_DB2`, ...), when known; taken from cameraInfo otherwise.
     pub model: Option<String>,
@@ -117,17 +178,25 @@ pub struct ClientConfig {
     pub open_user_id: String,
     /// Ask for video right after authentication (10002/10006/10008 flag).
     pub open_video: bool,
-    /// Ask for audio right after authentication.
+    /// Audio along with the video (the seed's `open_audio=True`, go2rtc): the 10002/10006/10008 audio
+    /// flag when `open_video` is set, and a 10010 audio-on after each 10010 video-on of
+    /// [`WyzeSession::control_channel`] (which also switches audio alone on: media 2).
     pub open_audio: bool,
-    /// Frame size to request after authentication; `None` skips the 10056/10052 step.
+    /// The 10002 "username" bytes.
+    pub username: AuthUsername,
+    /// The stream to ask for after authentication (10056/10052) when `frame_size` is `None`; both
+    /// `None` skip the step (the camera keeps its stream).
+    pub substream: Option<Substream>,
+    /// An exact frame size to ask for instead of the substream's, sent as given whatever the model.
     pub frame_size: Option<FrameSize>,
-    /// Bitrate to request with it (KB/s).
+    /// Bitrate sent with `frame_size` (KB/s); a substream brings its own.
     pub bitrate: u16,
-    /// `Some` sends the 5-byte 10056 variant with this fps (0 = auto).
+    /// `Some` sends the 5-byte 10056 variant with this fps (0 = auto, as go2rtc); `None` the 3-byte one.
     pub fps: Option<u16>,
     /// Force 10002, 10006 or 10008 instead of choosing by model and protocol level.
     pub auth_command: Option<u16>,
-    /// The 10000 hello (empty by default; see [`Request::connect_wake`]).
+    /// The 10000 hello: go2rtc's audio codec list by default ([`GO2RTC_AUDIO_CODECS`]); see also
+    /// [`Request::connect`] (empty, KROO/DWB) and [`Request::connect_wake`].
     pub hello: Request,
     /// Send 10010 `[1, 1]` after the resolution step (FSS does; go2rtc relies on the auth flag).
     pub start_video_command: bool,
@@ -141,7 +210,8 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// Defaults: empty hello, video on, audio off, 1080p at 120 KB/s, 5 s timeout.
+    /// Defaults as go2rtc: the audio codec list in 10000, random 10002 username, video and audio on,
+    /// [`Substream::Hd`] (the model's best size at 240 KB/s) in the 5-byte 10056; 5 s timeout.
     pub fn new(enr: &str, mac: &str) -> Self {
         ClientConfig {
             enr: enr.into(),
@@ -151,16 +221,68 @@ impl ClientConfig {
             phone_id: "camctl".into(),
             open_user_id: String::new(),
             open_video: true,
-            open_audio: false,
-            frame_size: Some(FrameSize::HD_1080P),
-            bitrate: crate::wire::bitrate::HD,
-            fps: None,
+            open_audio: true,
+            username: AuthUsername::Random,
+            substream: Some(Substream::Hd),
+            frame_size: None,
+            bitrate: bitrate::SUPER_SUPER_HD,
+            fps: Some(0),
             auth_command: None,
-            hello: Request::connect(),
+            hello: Request::connect_audio_codecs(&GO2RTC_AUDIO_CODECS),
             start_video_command: false,
             timeout: Duration::from_secs(5),
             handshake_timeout: Duration::from_secs(20),
             resolution_encoding: ResolutionEncoding::default(),
+        }
+    }
+
+    /// The challenge response the handshake sends with `auth_code` (10002, 10006 or 10008) and the
+    /// solved challenge `answer`. Audio comes with video: a session that opens no video (info,
+    /// settings) sets no audio flag either.
+    pub fn auth_request(&self, auth_code: u16, answer: [u8; 16]) -> Request {
+        let open_audio = u8::from(self.open_audio && self.open_video);
+        let open_video = u8::from(self.open_video);
+        if auth_code == code::CONNECT_AUTH {
+            let username = match self.username {
+                AuthUsername::Random => crate::tutk::random_bytes::<4>(),
+                AuthUsername::MacPrefix => auth::username(&self.mac),
+                AuthUsername::Fixed(bytes) => bytes,
+            };
+            Request::ConnectAuth { response: answer, username, open_video, open_audio }
+        } else {
+            Request::ConnectUserAuth {
+                code: auth_code,
+                response: answer,
+                username: auth::username(&self.phone_id),
+                open_video,
+                open_audio,
+                open_user_id: self.open_user_id.clone().into_bytes(),
+            }
+        }
+    }
+
+    /// The frame size and bitrate the handshake asks a camera of `model` for: `frame_size` with
+    /// `bitrate` when set, else the substream's; `None` when neither is configured.
+    pub fn initial_stream(&self, model: Option<&str>) -> Option<(FrameSize, u16)> {
+        match (self.frame_size, self.substream) {
+            (Some(fs), _) => Some((fs, self.bitrate)),
+            (None, Some(sub)) => Some((sub.frame_size(model), sub.bitrate())),
+            (None, None) => None,
+        }
+    }
+
+    /// The request setting `frame_size` and `bitrate` on a camera of `model`: 10052 (the 6-byte block,
+    /// fps and flips 0 = unchanged) on the models that need it, else 10056 (5 bytes with [`Self::fps`],
+    /// 3 without).
+    pub fn stream_request(&self, model: Option<&str>, frame_size: FrameSize, bitrate: u16) -> Request {
+        if auth::uses_k10052(model) {
+            Request::SetVideoParam(VideoParams {
+                bitrate,
+                resolution: frame_size.0.wrapping_add(1),
+                ..Default::default()
+            })
+        } else {
+            Request::SetResolvingBit(ResolvingBit { frame_size: Some(frame_size.0), bitrate, fps: self.fps })
         }
     }
 }
@@ -285,7 +407,8 @@ impl<T: ClientTransport> WyzeSession<T> {
     async fn handshake(transport: T, config: ClientConfig) -> Result<Self> {
         let queue = Inbox::default();
         // Frames the camera sends although none were asked for are dropped by the transport.
-        transport.set_media_wanted(config.open_video || config.open_audio);
+        // Audio is only asked for along with video (see `ClientConfig::auth_request`).
+        transport.set_media_wanted(config.open_video);
         let hello = config.hello.to_message()?;
         let reply = exchange_on(&transport, &queue, &hello, config.timeout).await?;
         let protocol = reply.protocol;
@@ -300,24 +423,7 @@ impl<T: ClientTransport> WyzeSession<T> {
             .map_err(|_| Error::CameraStatus { status })?;
         let model = config.model.clone();
         let auth_code = config.auth_command.unwrap_or_else(|| auth::auth_command(model.as_deref(), protocol));
-        let (open_video, open_audio) = (u8::from(config.open_video), u8::from(config.open_audio));
-        let request = if auth_code == code::CONNECT_AUTH {
-            Request::ConnectAuth {
-                response: answer,
-                username: auth::username(&config.mac),
-                open_video,
-                open_audio,
-            }
-        } else {
-            Request::ConnectUserAuth {
-                code: auth_code,
-                response: answer,
-                username: auth::username(&config.phone_id),
-                open_video,
-                open_audio,
-                open_user_id: config.open_user_id.clone().into_bytes(),
-            }
-        };
+        let request = config.auth_request(auth_code, answer);
         tracing::debug!(status, protocol, auth_code, "answering challenge");
         let reply = exchange_on(&transport, &queue, &request.to_message()?, config.timeout).await?;
         let Response::AuthResult { reply: auth_reply, .. } = Response::decode(&reply)? else {
@@ -339,8 +445,8 @@ impl<T: ClientTransport> WyzeSession<T> {
             control: tokio::sync::Mutex::new(()),
             unsolicited: queue,
         };
-        if let Some(fs) = session.config.frame_size {
-            session.set_resolution(fs, session.config.bitrate).await?;
+        if let Some((fs, bitrate)) = session.config.initial_stream(session.details.model.as_deref()) {
+            session.set_resolution(fs, bitrate).await?;
         }
         if session.config.start_video_command {
             session.control_channel(1, true).await?;
@@ -421,19 +527,7 @@ impl<T: ClientTransport> WyzeSession<T> {
     /// Sets frame size and bitrate: 10056 (3-byte, or 5-byte when `fps` is configured), or 10052 on the
     /// models that need it. The camera must answer `01`.
     pub async fn set_resolution(&self, frame_size: FrameSize, bitrate: u16) -> Result<()> {
-        let request = if auth::uses_k10052(self.details.model.as_deref()) {
-            Request::SetVideoParam(VideoParams {
-                bitrate,
-                resolution: frame_size.0.wrapping_add(1),
-                ..Default::default()
-            })
-        } else {
-            Request::SetResolvingBit(ResolvingBit {
-                frame_size: Some(frame_size.0),
-                bitrate,
-                fps: self.config.fps,
-            })
-        };
+        let request = self.config.stream_request(self.details.model.as_deref(), frame_size, bitrate);
         self.expect_ok(&request).await
     }
 
@@ -445,11 +539,16 @@ impl<T: ClientTransport> WyzeSession<T> {
     }
 
     /// 10010: enables (`true`) or disables a media channel (1 video, 2 audio, 3 return audio, 4 RDT).
+    /// Enabling video also enables audio when [`ClientConfig::open_audio`] is set (audio comes with
+    /// video).
     pub async fn control_channel(&self, media: u8, enable: bool) -> Result<()> {
         if enable && matches!(media, 1 | 2) {
             self.transport.set_media_wanted(true);
         }
         self.request(&Request::ControlChannel { media, enable: if enable { 1 } else { 2 } }).await?;
+        if media == 1 && enable && self.config.open_audio {
+            self.request(&Request::ControlChannel { media: 2, enable: 1 }).await?;
+        }
         Ok(())
     }
 

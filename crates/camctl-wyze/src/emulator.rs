@@ -1,11 +1,16 @@
 //! A Wyze camera at the message layer (tutk.md §9): answers the handshake with the configured status and
-//! key, keeps a settings store, and streams the embedded H.264 sample clip with advancing `FRAMEINFO`,
+//! key, keeps a settings store, and streams the embedded H.264 sample clips with advancing `FRAMEINFO`,
 //! over any [`CameraTransport`].
 //!
 //! The emulator chooses a secret R per handshake, sends `C = encrypt_challenge(R)` in 10001 and accepts
 //! the challenge response only if it equals R; anything else gets `connectionRes` "2".
+//!
+//! The video follows the frame size and bitrate set (10056, 10052, or the initial configuration): the clip
+//! of that picture size ([`picture_size`]: FRAMEINFO's `frame_size` and the stream's SPS agree), padded
+//! with H.264 filler data so that the video's byte rate is the bitrate set, as a constant-bitrate encoder
+//! pads its output ([`CbrPadding`]). A frame size with no picture is refused (10057 / 10053 `02`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -76,7 +81,20 @@ pub struct EmulatorConfig {
     /// layout, tutk.md §4). Default [`PLACEHOLDER_RAW_REPLY`]. It does not follow 10646
     /// SetSpotlightStatus, since nothing says how the reply would encode that value.
     pub spotlight_status_reply: Vec<u8>,
+    /// Pad the video with filler data up to the bitrate set (default on); off streams the clips as
+    /// they are (their own rate, below 35 KB/s).
+    pub pad_to_bitrate: bool,
 }
+
+/// Requests kept in [`EmulatorState::recent_requests`].
+pub const RECENT_REQUESTS: usize = 64;
+
+/// The highest bitrate the padding follows, KB/s: FRAMEINFO reports the bitrate in one byte, so no
+/// camera says it streams faster. A higher setting streams at this rate.
+pub const MAX_PADDED_BITRATE: u16 = 255;
+
+/// Bytes in one "KB" of a Wyze bitrate. The references say KB/s without defining it; 1000 is assumed.
+pub const BYTES_PER_KB: u64 = 1000;
 
 /// Default payload of the K-command replies whose content the reference does not know
 /// ([`EmulatorConfig::check_night_reply`], [`EmulatorConfig::spotlight_status_reply`]): empty. It is a
@@ -106,6 +124,7 @@ impl EmulatorConfig {
             audio_codec: codec::G711U,
             check_night_reply: PLACEHOLDER_RAW_REPLY.to_vec(),
             spotlight_status_reply: PLACEHOLDER_RAW_REPLY.to_vec(),
+            pad_to_bitrate: true,
         }
     }
 }
@@ -224,6 +243,10 @@ pub struct EmulatorState {
     pub audio_frames_sent: u64,
     /// Codes of every request received, in order.
     pub requests: Vec<u16>,
+    /// The latest [`RECENT_REQUESTS`] requests as received (header fields and payload), oldest first.
+    pub recent_requests: VecDeque<HlMessage>,
+    /// Video payload bytes sent (frames with their filler), for bitrate checks.
+    pub video_bytes_sent: u64,
 }
 
 // Camera-wide state: the settings survive across sessions, like a real camera's.
@@ -276,36 +299,98 @@ impl std::fmt::Debug for Emulator {
     }
 }
 
+/// The picture (width, height) a camera of `model` streams at `frame_size` (tutk.md §5.1): 0 1080p, 1
+/// 360p, 2 720p, 3 2K, 4 SD (DWB's table) and 5 2K (DWB); the portrait doorbells (`WYZEDB3`, `HL_DB2`)
+/// have 3 = 1296x1728 and 4 = 480x640 (KROO/DWB's doorbell sizes; for `HL_DB2` inferred), the floodlight
+/// (`HL_CFL2`) 4 = 2K. `None` for other sizes.
+///
+/// ```
+/// use camctl_wyze::emulator::picture_size;
+/// assert_eq!(picture_size("WYZE_CAKP2JFUS", 2), Some((1280, 720)));
+/// assert_eq!(picture_size("HL_DB2", 3), Some((1296, 1728)));
+/// assert_eq!(picture_size("HL_CFL2", 4), Some((2560, 1440)));
+/// assert_eq!(picture_size("WYZE_CAKP2JFUS", 6), None);
+/// ```
+pub fn picture_size(model: &str, frame_size: u8) -> Option<(u32, u32)> {
+    let model = Some(model);
+    Some(match frame_size {
+        3 if auth::is_portrait_doorbell(model) => (1296, 1728),
+        4 if auth::is_portrait_doorbell(model) => (480, 640),
+        4 if auth::is_floodlight_model(model) => (2560, 1440),
+        0 => (1920, 1080),
+        1 | 4 => (640, 360),
+        2 => (1280, 720),
+        3 | 5 => (2560, 1440),
+        _ => return None,
+    })
+}
+
 /// One decoded clip, ready to stream: Annex-B access units with keyframe flags.
 struct Clip {
     frames: Vec<(Vec<u8>, bool)>,
 }
 
-fn clip_for(frame_size: u8) -> &'static Clip {
-    static SD: OnceLock<Clip> = OnceLock::new();
-    static HD: OnceLock<Clip> = OnceLock::new();
-    let load = |bytes: &[u8]| Clip {
-        frames: camctl_core::video::frames(bytes).map(|f| (f.to_annexb(), f.keyframe)).collect(),
-    };
-    // Only two clips ship: sizes whose picture is 360p or smaller (1 SD, 4 doorbell SD) get the 360p one.
-    match frame_size {
-        1 | 4 => SD.get_or_init(|| load(camctl_core::video::SAMPLE_360P)),
-        _ => HD.get_or_init(|| load(camctl_core::video::SAMPLE_1080P)),
+/// The decoded embedded clip of a picture size (1080p for a size without one, which only a
+/// configuration can ask for: the setters refuse such sizes).
+fn clip_for(size: Option<(u32, u32)>) -> &'static Clip {
+    use camctl_core::video::{SAMPLES, frames};
+    static CLIPS: OnceLock<Vec<Clip>> = OnceLock::new();
+    let clips = CLIPS.get_or_init(|| {
+        SAMPLES
+            .iter()
+            .map(|(bytes, _)| Clip { frames: frames(bytes).map(|f| (f.to_annexb(), f.keyframe)).collect() })
+            .collect()
+    });
+    let index = size
+        .and_then(|want| SAMPLES.iter().position(|(_, have)| *have == want))
+        .or_else(|| SAMPLES.iter().position(|(_, have)| *have == (1920, 1080)))
+        .unwrap_or(0);
+    &clips[index]
+}
+
+/// Filler for a constant bitrate: each access unit gets padded so that the video's bytes add up to
+/// the bitrate set per second of stream time. A frame larger than its share (an IDR) is paid back by the
+/// following ones, as a CBR encoder's buffer does; a clip above the bitrate gets no filler.
+#[derive(Debug, Clone)]
+pub struct CbrPadding {
+    bytes_per_s: u64,
+    fps: u64,
+    /// Bytes of the second not yet given to a frame (so that `fps` frames add up to exactly one second).
+    carry: u64,
+    /// Bytes allowed so far minus bytes sent; negative after a frame above its share.
+    balance: i64,
+}
+
+impl CbrPadding {
+    /// Padding for `bitrate` KB/s ([`BYTES_PER_KB`], at most [`MAX_PADDED_BITRATE`]) at `fps` frames a second.
+    pub fn new(bitrate: u16, fps: u8) -> Self {
+        let bytes_per_s = u64::from(bitrate.min(MAX_PADDED_BITRATE)) * BYTES_PER_KB;
+        CbrPadding { bytes_per_s, fps: u64::from(fps.max(1)), carry: 0, balance: 0 }
+    }
+
+    /// The filler bytes to append to the next access unit of `len` bytes (0, or at least
+    /// [`camctl_core::video::MIN_FILLER_LEN`]).
+    pub fn filler_for(&mut self, len: usize) -> usize {
+        let total = self.bytes_per_s + self.carry;
+        let share = total / self.fps;
+        self.carry = total % self.fps;
+        let len = i64::try_from(len).unwrap_or(i64::MAX);
+        self.balance = self.balance.saturating_add(i64::try_from(share).unwrap_or(i64::MAX));
+        let want = self.balance.saturating_sub(len);
+        let pad =
+            usize::try_from(want).ok().filter(|w| *w >= camctl_core::video::MIN_FILLER_LEN).unwrap_or(0);
+        self.balance = want.saturating_sub(i64::try_from(pad).unwrap_or(i64::MAX));
+        // A clip above the bitrate never catches up; bound its debt to two seconds so that a later,
+        // higher bitrate is honoured promptly.
+        let floor = -2 * i64::try_from(self.bytes_per_s).unwrap_or(i64::MAX / 2);
+        self.balance = self.balance.max(floor);
+        pad
     }
 }
 
-/// 16 pseudo-random bytes without a dependency: std's randomly keyed SipHash over a counter and the time.
+/// 16 random bytes (the challenge secret).
 fn random16() -> [u8; 16] {
-    use std::hash::{BuildHasher, Hasher};
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let mut out = [0u8; 16];
-    for half in out.chunks_exact_mut(8) {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos());
-        half.copy_from_slice(&h.finish().to_le_bytes());
-    }
-    out
+    crate::tutk::random_bytes::<16>()
 }
 
 fn unix_now() -> i64 {
@@ -327,6 +412,8 @@ impl Emulator {
             video_frames_sent: 0,
             audio_frames_sent: 0,
             requests: Vec::new(),
+            recent_requests: VecDeque::new(),
+            video_bytes_sent: 0,
         };
         let shared = Arc::new(Shared { state: Mutex::new(state), outbox });
         Emulator { config: Arc::new(config), shared }
@@ -456,7 +543,14 @@ impl Control<'_> {
     }
 
     fn handle(&mut self, msg: &HlMessage) -> Option<Response> {
-        self.shared.state().requests.push(msg.code);
+        {
+            let mut st = self.shared.state();
+            st.requests.push(msg.code);
+            if st.recent_requests.len() >= RECENT_REQUESTS {
+                st.recent_requests.pop_front();
+            }
+            st.recent_requests.push_back(msg.clone());
+        }
         if self.config.silent_codes.contains(&msg.code) {
             return None;
         }
@@ -566,6 +660,10 @@ impl Control<'_> {
                 ack
             }
             Request::SetVideoParam(p) => {
+                let known = p.resolution.checked_sub(1).is_none_or(|fs| self.has_picture(fs));
+                if !known {
+                    return Some(Response::SetResult { code: reply_code, ok: false });
+                }
                 let mut st = self.shared.state();
                 let s = &mut st.settings;
                 // Zero means "leave unchanged" [inferred]; 10052's resolution is frame size + 1.
@@ -587,6 +685,9 @@ impl Control<'_> {
                 Some(Response::SetResult { code: reply_code, ok: true })
             }
             Request::SetResolvingBit(rb) => {
+                if !rb.frame_size.is_none_or(|fs| self.has_picture(fs)) {
+                    return Some(Response::SetResult { code: reply_code, ok: false });
+                }
                 let mut st = self.shared.state();
                 if let Some(fs) = rb.frame_size {
                     st.settings.frame_size = fs;
@@ -639,6 +740,11 @@ impl Control<'_> {
         }
     }
 
+    /// Whether this camera has a picture for `frame_size` (the setters refuse other sizes).
+    fn has_picture(&self, frame_size: u8) -> bool {
+        picture_size(&self.config.model, frame_size).is_some()
+    }
+
     fn authenticate(
         &mut self,
         code: u16,
@@ -685,7 +791,9 @@ async fn media_pump<T: CameraTransport>(
     let mut audio_us: u64 = 0;
     let (mut video_no, mut audio_no) = (0u32, 0u32);
     let mut index = 0usize;
-    let mut current_clip: Option<u8> = None;
+    // The picture size being streamed and the padding of the bitrate and fps it was set up for.
+    let mut current_clip: Option<Option<(u32, u32)>> = None;
+    let mut padding: Option<((u16, u8), CbrPadding)> = None;
     loop {
         // Waiting here (rather than polling) keeps an idle emulator at zero CPU.
         if streaming.wait_for(|(video, audio)| *video || *audio).await.is_err() {
@@ -697,8 +805,9 @@ async fn media_pump<T: CameraTransport>(
             (s.frame_size, s.fps.max(1), s.bitrate)
         };
         if !video_on {
-            // A restart of video begins at a keyframe.
+            // A restart of video begins at a keyframe, with a fresh bitrate budget.
             current_clip = None;
+            padding = None;
         }
         let frame_us = 1_000_000 / u64::from(fps);
         let stamp = |us: u64| {
@@ -706,17 +815,29 @@ async fn media_pump<T: CameraTransport>(
             (u32::try_from(t.as_secs()).unwrap_or(u32::MAX), t.subsec_micros())
         };
         if video_on {
-            let clip_key = if matches!(fs, 1 | 4) { 1 } else { 0 };
-            if current_clip != Some(clip_key) {
+            let size = picture_size(&config.model, fs);
+            if current_clip != Some(size) {
                 // A new resolution (or a restart) starts at the clip's first frame: an IDR with SPS/PPS.
-                current_clip = Some(clip_key);
+                current_clip = Some(size);
                 index = 0;
+                padding = None;
             }
-            let clip = clip_for(fs);
-            let Some((data, keyframe)) = clip.frames.get(index % clip.frames.len().max(1)) else {
+            let clip = clip_for(size);
+            let Some((frame, keyframe)) = clip.frames.get(index % clip.frames.len().max(1)) else {
                 return Ok(());
             };
             index = (index + 1) % clip.frames.len();
+            let mut data = frame.clone();
+            if config.pad_to_bitrate {
+                // A new bitrate or frame rate starts a new budget, as an encoder reconfigured.
+                if padding.as_ref().is_none_or(|(key, _)| *key != (bitrate, fps)) {
+                    padding = Some(((bitrate, fps), CbrPadding::new(bitrate, fps)));
+                }
+                if let Some((_, cbr)) = padding.as_mut() {
+                    let filler = cbr.filler_for(data.len());
+                    camctl_core::video::append_filler(&mut data, filler);
+                }
+            }
             video_no = video_no.wrapping_add(1);
             let (secs, us) = stamp(media_us);
             let mut info = FrameInfo {
@@ -734,8 +855,11 @@ async fn media_pump<T: CameraTransport>(
                 ..Default::default()
             };
             info.set_mac(&config.mac);
-            transport.send_frame(info, data.clone()).await?;
-            shared.state().video_frames_sent += 1;
+            let sent = data.len() as u64;
+            transport.send_frame(info, data).await?;
+            let mut st = shared.state();
+            st.video_frames_sent += 1;
+            st.video_bytes_sent += sent;
         }
         media_us += frame_us;
         if audio_on {
@@ -779,5 +903,47 @@ async fn media_pump<T: CameraTransport>(
             // Let the control loop run between frames even when the client drains instantly.
             tokio::task::yield_now().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use camctl_core::video::MIN_FILLER_LEN;
+
+    /// Bytes sent for frames of `sizes` under `cbr`.
+    fn sent(cbr: &mut CbrPadding, sizes: impl IntoIterator<Item = usize>) -> usize {
+        sizes.into_iter().map(|len| len + cbr.filler_for(len)).sum()
+    }
+
+    #[test]
+    fn padding_meets_the_bitrate_per_second_and_repays_big_frames() {
+        // 60 KB/s at 15 fps: 4000 bytes a frame. One second with a 10 kB IDR first.
+        let mut cbr = CbrPadding::new(60, 15);
+        let gop = std::iter::once(10_000).chain(std::iter::repeat_n(900, 14));
+        assert_eq!(sent(&mut cbr, gop), 60_000);
+        // A rate that does not divide by the fps still adds up per second (7 fps: 8571.43 a frame).
+        let mut cbr = CbrPadding::new(60, 7);
+        assert_eq!(sent(&mut cbr, std::iter::repeat_n(100, 7)), 60_000);
+        assert_eq!(sent(&mut cbr, std::iter::repeat_n(100, 70)), 600_000);
+    }
+
+    #[test]
+    fn padding_is_never_shorter_than_a_filler_unit_and_is_bounded() {
+        let mut cbr = CbrPadding::new(60, 15);
+        // 3 bytes short of the share: too little for a filler NAL unit, so nothing; it is carried over.
+        assert_eq!(cbr.filler_for(3997), 0);
+        assert_eq!(cbr.filler_for(1000), 3003);
+        for len in [0, 1, 3999, 4000, 4001, 100_000] {
+            let pad = cbr.filler_for(len);
+            assert!(pad == 0 || pad >= MIN_FILLER_LEN, "{len}: {pad}");
+        }
+        // Above the cap, the cap: 255 KB/s.
+        let mut cbr = CbrPadding::new(u16::MAX, 1);
+        assert_eq!(cbr.filler_for(0), 255_000);
+        // A stream above the bitrate gets no filler, and its debt stays bounded (two seconds).
+        let mut cbr = CbrPadding::new(30, 15);
+        assert_eq!(sent(&mut cbr, std::iter::repeat_n(50_000, 1000)), 50_000_000);
+        assert!(cbr.balance >= -60_000);
     }
 }

@@ -159,6 +159,84 @@ fn golden_requests() {
     golden(Request::TakePhoto, "484c05004a270100000000000000000001");
 }
 
+/// The bytes go2rtc's `pkg/wyze/client.go` builds (`buildK10000`, `buildK10002`, `buildK10056`,
+/// `buildK10052`), written out by hand from reading it: "HL", version 5, the code and payload length
+/// little-endian, 8 zero bytes, then the payload.
+mod go2rtc {
+    /// `buildK10000`: the JSON text go2rtc sends, verbatim.
+    pub const K10000_JSON: &[u8] = br#"{"cameraInfo":{"audioEncoderList":[137,138,140]}}"#;
+    /// Its header: 10000 = 0x2710, 49 payload bytes.
+    pub const K10000_HEADER: [u8; 16] = [b'H', b'L', 5, 0, 0x10, 0x27, 49, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    /// `buildK10002` header: 10002 = 0x2712, 22 bytes; then response[16], random[4], video 1, audio 1.
+    pub const K10002_HEADER: [u8; 16] = [b'H', b'L', 5, 0, 0x12, 0x27, 22, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    /// `buildK10056(frameSize, 0xF0)`: 10056 = 0x2748, 5 bytes: frameSize + 1, bitrate LE, fps 0 (auto).
+    pub fn k10056(frame_size: u8, bitrate: u16) -> Vec<u8> {
+        let [lo, hi] = bitrate.to_le_bytes();
+        vec![b'H', b'L', 5, 0, 0x48, 0x27, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, frame_size + 1, lo, hi, 0, 0]
+    }
+    /// `buildK10052(frameSize, bitrate)`: 10052 = 0x2744, 6 bytes: bitrate LE, frameSize + 1, 0, 0, 0.
+    pub fn k10052(frame_size: u8, bitrate: u16) -> Vec<u8> {
+        let [lo, hi] = bitrate.to_le_bytes();
+        vec![b'H', b'L', 5, 0, 0x44, 0x27, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, lo, hi, frame_size + 1, 0, 0, 0]
+    }
+}
+
+#[test]
+fn default_requests_are_the_bytes_go2rtc_sends() {
+    use camctl_wyze::ClientConfig;
+    use camctl_wyze::client::Substream;
+    let config = ClientConfig::new(ENR, MAC);
+    assert_eq!(config.hello.encode().unwrap(), [&go2rtc::K10000_HEADER[..], go2rtc::K10000_JSON].concat());
+
+    // 10002: the answer, 4 random bytes, video and audio on.
+    let answer = arr16("0b4289aefd09b49cc03c5953cc4d54a3");
+    let first = config.auth_request(code::CONNECT_AUTH, answer).encode().unwrap();
+    assert_eq!(first.len(), 38);
+    assert_eq!(first[..16], go2rtc::K10002_HEADER);
+    assert_eq!(first[16..32], answer);
+    assert_eq!(first[36..], [1, 1]);
+    let randoms: std::collections::HashSet<Vec<u8>> = (0..8)
+        .map(|_| config.auth_request(code::CONNECT_AUTH, answer).encode().unwrap()[32..36].to_vec())
+        .collect();
+    assert!(randoms.len() > 1, "the session bytes are not random");
+
+    // 10056 / 10052 with go2rtc's quality "hd" (the model's best size at BitrateMax) and "sd".
+    let cases: &[(Option<&str>, Vec<u8>)] = &[
+        (None, go2rtc::k10056(0, 0xF0)),
+        (Some("WYZE_CAKP2JFUS"), go2rtc::k10056(0, 0xF0)),
+        (Some("HL_CAM3P"), go2rtc::k10056(3, 0xF0)),
+        (Some("HL_PANP"), go2rtc::k10056(3, 0xF0)),
+        (Some("HL_CAM4"), go2rtc::k10056(3, 0xF0)),
+        (Some("HL_DB2"), go2rtc::k10056(3, 0xF0)),
+        (Some("HL_CFL2"), go2rtc::k10056(4, 0xF0)),
+        (Some("WYZEDB3"), go2rtc::k10052(0, 0xF0)),
+        (Some("WYZEC1"), go2rtc::k10052(0, 0xF0)),
+    ];
+    for (model, expected) in cases {
+        let (fs, bitrate) = config.initial_stream(*model).unwrap();
+        let bytes = config.stream_request(*model, fs, bitrate).encode().unwrap();
+        assert_eq!(hex(&bytes), hex(expected), "{model:?}");
+    }
+    let mut sd = ClientConfig::new(ENR, MAC);
+    sd.substream = Some(Substream::Sd);
+    for (model, expected) in
+        [(Some("HL_CAM4"), go2rtc::k10056(1, 0x3C)), (Some("WVOD1"), go2rtc::k10052(1, 0x3C))]
+    {
+        let (fs, bitrate) = sd.initial_stream(model).unwrap();
+        assert_eq!(
+            hex(&sd.stream_request(model, fs, bitrate).encode().unwrap()),
+            hex(&expected),
+            "{model:?}"
+        );
+    }
+    // An explicit frame size wins over the substream and is sent as given.
+    sd.frame_size = Some(FrameSize::HD_720P);
+    assert_eq!(sd.initial_stream(Some("HL_CAM4")), Some((FrameSize::HD_720P, 240)));
+    sd.frame_size = None;
+    sd.substream = None;
+    assert_eq!(sd.initial_stream(Some("HL_CAM4")), None);
+}
+
 #[test]
 fn resolving_bit_five_byte_variant() {
     let req = Request::SetResolvingBit(ResolvingBit { frame_size: Some(3), bitrate: 180, fps: Some(0) });

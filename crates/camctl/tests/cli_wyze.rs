@@ -188,3 +188,45 @@ fn refused_values_list_the_allowed_ones_and_the_clock_takes_dates() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("YYYY-MM-DD hh:mm:ss"), "{err}");
 }
+
+/// The picture size in the SPS of a recorded Annex-B file.
+fn recorded_size(path: &std::path::Path) -> (u32, u32) {
+    let clip = camctl_core::video::clip_info(&std::fs::read(path).unwrap()).unwrap();
+    (clip.width, clip.height)
+}
+
+#[test]
+fn subtype_resolution_and_audio_options() {
+    let tmp = tempfile::tempdir().unwrap();
+    let emu = emulator(tmp.path(), "cc51", &[]);
+    let video = tmp.path().join("live.h264");
+    let live = |options: &str| {
+        let url = format!("{}{options}", emu.url);
+        let out = run(&["-v", "live", &url, "--out", video.to_str().unwrap(), "--force", "--for", "2"]);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "{options}: {err}");
+        err
+    };
+    // go2rtc's names: sd is 360p at 60 KB/s, hd the model's best (1080p on this model) at 240 KB/s.
+    let log = live("&subtype=sd");
+    assert_eq!(recorded_size(&video), (640, 360));
+    assert!(log.contains("sent K10056 set resolution and bitrate [2, 60, 0, 0, 0]"), "{log}");
+    assert_eq!(run_ok(&["config", &format!("{}&subtype=sd", emu.url), "get", "bitrate"]).trim(), "60");
+    live("&subtype=HD");
+    assert_eq!(recorded_size(&video), (1920, 1080));
+    // resolution= wins over subtype=.
+    let log = live("&subtype=sd&resolution=720p");
+    assert_eq!(recorded_size(&video), (1280, 720));
+    assert!(log.contains("[3, 240, 0, 0, 0]"), "{log}");
+    // Audio comes with the video unless audio=false.
+    assert!(log.contains("sent K10010 control channel [2, 1]"), "{log}");
+    let log = live("&audio=false");
+    assert!(!log.contains("[2, 1]"), "{log}");
+    for (option, expected) in
+        [("&subtype=4k", "subtype=4k (use hd or sd)"), ("&audio=maybe", "audio=maybe (use")]
+    {
+        let out = run(&["info", &format!("{}{option}", emu.url)]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(expected), "{option}: {err}");
+    }
+}

@@ -95,6 +95,18 @@ pub mod bitrate {
     pub const SUPER_HD: u16 = 0x96;
     /// The maximum (go2rtc `BitrateMax`).
     pub const SUPER_SUPER_HD: u16 = 0xF0;
+
+    /// The bitrate go2rtc asks for with a frame size (`SetResolution`): [`SD`] (60) with 360p,
+    /// [`SUPER_SUPER_HD`] (240) with every other size.
+    ///
+    /// ```
+    /// use camctl_wyze::wire::{FrameSize, bitrate};
+    /// assert_eq!(bitrate::go2rtc(FrameSize::SD_360P), 60);
+    /// assert_eq!(bitrate::go2rtc(FrameSize::HD_720P), 240);
+    /// ```
+    pub fn go2rtc(frame_size: super::FrameSize) -> u16 {
+        if frame_size == super::FrameSize::SD_360P { SD } else { SUPER_SUPER_HD }
+    }
 }
 
 /// A frame size (`FRAMEINFO.frame_size`; K10056/K10052 send the value + 1), tutk.md §5.1.
