@@ -35,7 +35,8 @@ Camera URLs (default ports are the cameras' own; options after '?', joined with 
                                                       pipeline=N, timeout=SECS, floor=BYTES/SECS
   wyze://HOST[:PORT]       Wyze (TUTK), UDP 32761     options: uid=UID, enr=ENR, mac=MAC (required),
                                                       model=M, firmware=auto|old|cc51, dtls=true|false,
-                                                      resolution=1080p|720p|360p|2k, timeout=SECS
+                                                      resolution=1080p|720p|360p|2k, subtype=hd|sd,
+                                                      audio=true|false, timeout=SECS
 floor: a transfer fails when fewer than BYTES arrive in SECS (default 1024/20; 0 = off).
 Unknown options are refused. Examples:
   camctl info ptpip://192.168.1.1
@@ -136,12 +137,58 @@ pub enum Command {
     Capture {
         /// Camera URL.
         url: String,
-        /// Also download the new files into this folder.
+        /// Also download the new files into this folder (each shot as it comes).
         #[arg(long, value_name = "DIR")]
         download: Option<PathBuf>,
+        /// Local names for --download from gphoto2's codes (see `pull --help`).
+        #[arg(long, value_name = "TEMPLATE", requires = "download")]
+        filename: Option<String>,
+        /// Time-lapse: this many seconds from one shot's start to the next's (gphoto2's -I).
+        #[arg(long, value_name = "SECS", requires = "frames")]
+        interval: Option<f64>,
+        /// Time-lapse: this many shots (gphoto2's -F).
+        #[arg(long, value_name = "N")]
+        frames: Option<u64>,
+        /// The import catalog for --download (default: $CAMCTL_CATALOG, else
+        /// $XDG_DATA_HOME/camctl/catalog.db).
+        #[arg(long, value_name = "PATH")]
+        catalog: Option<PathBuf>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Download the given camera files (paths as `ls` shows them).
+    #[command(after_help = URL_HELP)]
+    Get {
+        /// Camera URL.
+        url: String,
+        /// Camera paths.
+        #[arg(required = true)]
+        camera_paths: Vec<String>,
+        /// Target folder (default: the current one).
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        out: PathBuf,
+        /// Local names from gphoto2's codes (see `pull --help`).
+        #[arg(long, value_name = "TEMPLATE")]
+        filename: Option<String>,
+        /// The import catalog (default: $CAMCTL_CATALOG, else $XDG_DATA_HOME/camctl/catalog.db).
+        #[arg(long, value_name = "PATH")]
+        catalog: Option<PathBuf>,
+        /// Print one JSON object per file.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete files on the camera (asks first on a terminal).
+    #[command(after_help = URL_HELP)]
+    Rm {
+        /// Camera URL.
+        url: String,
+        /// Camera paths.
+        #[arg(required = true)]
+        camera_paths: Vec<String>,
+        /// Do not ask.
+        #[arg(long, short)]
+        yes: bool,
     },
     /// List, read or change camera settings.
     #[command(after_help = URL_HELP)]

@@ -15,7 +15,7 @@ use crate::any::AnyCamera;
 use crate::catalog::Catalog;
 use crate::cli::CatalogAction;
 use crate::cli::{Command, ConfigAction, PreviewAction, RecordAction};
-use crate::pull::{CatalogUse, PullOptions, PullReport, Reconnect, Status, camera_identity, pull, pull_with};
+use crate::pull::{CatalogUse, PullOptions, PullReport, Reconnect, Status, camera_identity, pull_with};
 use crate::template::FilenameTemplate;
 
 /// Exit status after the user stopped a command with a signal (128 + SIGINT), as shells expect.
@@ -117,6 +117,183 @@ async fn pull_command(url: &str, request: PullRequest) -> Result<ExitCode> {
     })
 }
 
+/// What `camctl capture` was asked for.
+struct CaptureRequest {
+    download: Option<PathBuf>,
+    filename: Option<String>,
+    interval: Option<f64>,
+    frames: Option<u64>,
+    catalog: Option<PathBuf>,
+    json: bool,
+}
+
+/// Where downloads go, checked before the camera is contacted: folder (locked), catalog, template.
+struct Destination {
+    dir: DownloadDir,
+    _lock: camctl_core::download::DirLock,
+    catalog: Catalog,
+    template: Option<FilenameTemplate>,
+}
+
+impl Destination {
+    fn open(dir: PathBuf, filename: Option<&str>, catalog: Option<&std::path::Path>) -> Result<Destination> {
+        let template = filename.map(FilenameTemplate::parse).transpose()?;
+        let catalog = Catalog::open(&Catalog::location(catalog)?)?;
+        let dir = DownloadDir::open(dir)?;
+        let lock = dir.lock()?;
+        Ok(Destination { dir, _lock: lock, catalog, template })
+    }
+
+    /// Downloads `items` (recording them in the catalog), numbering template names from `first_number`.
+    async fn fetch(
+        &self,
+        camera: &mut AnyCamera,
+        info: &CameraInfo,
+        items: &[MediaItem],
+        first_number: u64,
+    ) -> PullReport {
+        let options = PullOptions {
+            reconnect: None,
+            stop: None,
+            progress: false,
+            catalog: Some(CatalogUse {
+                catalog: &self.catalog,
+                protocol: info.protocol.to_string(),
+                serial: info.serial.clone(),
+                skip_imported: false,
+            }),
+            names: self.template.as_ref(),
+            first_number,
+        };
+        pull_with(camera, &camera_identity(info), items, &self.dir, options).await
+    }
+}
+
+/// `camctl capture`: one shot, or a time-lapse of `--frames` shots `--interval` seconds apart (from
+/// one shot's start to the next's, as gphoto2's -I), each downloaded as it comes with `--download`.
+async fn capture_command(url: &str, request: CaptureRequest) -> Result<ExitCode> {
+    let CaptureRequest { download, filename, interval, frames, catalog, json } = request;
+    if frames == Some(0) {
+        return Err(Error::InvalidValue("--frames 0 (use 1 or more)".into()));
+    }
+    let interval = match interval {
+        Some(s) if s.is_finite() && s >= 0.0 => Duration::from_secs_f64(s),
+        Some(s) => return Err(Error::InvalidValue(format!("--interval {s} (use seconds, 0 or more)"))),
+        None => Duration::ZERO,
+    };
+    // Check the folder before the shutter fires: a picture taken and then not saved is lost to the
+    // user who asked for it.
+    let target =
+        download.map(|dir| Destination::open(dir, filename.as_deref(), catalog.as_deref())).transpose()?;
+    let mut stop = std::pin::pin!(crate::signal::stop_signal()?);
+    let mut camera = AnyCamera::connect(url).await?;
+    let info = match &target {
+        Some(_) => Some(camera.info().await?),
+        None => None,
+    };
+    let shots = frames.unwrap_or(1);
+    let start = tokio::time::Instant::now();
+    let (mut number, mut all_ok) = (1u64, true);
+    for shot in 0..shots {
+        if shot > 0 {
+            // Scheduled from the start, so a slow download does not make the series drift.
+            let at = start + interval.saturating_mul(u32::try_from(shot).unwrap_or(u32::MAX));
+            tokio::select! {
+                () = tokio::time::sleep_until(at) => {}
+                () = &mut stop => {
+                    eprintln!("camctl: capture: stopped after {shot} of {shots} shots");
+                    break;
+                }
+            }
+        }
+        let items = camera.capture().await?;
+        if frames.is_some() && json {
+            println!("{}", serde_json::to_string(&items).unwrap_or_else(|_| "[]".into()));
+        } else {
+            print_items(&items, json);
+        }
+        if let (Some(target), Some(info)) = (&target, &info) {
+            let report = target.fetch(&mut camera, info, &items, number).await;
+            number += items.len() as u64;
+            if !json {
+                print_pull(&report, false);
+            }
+            all_ok &= report.all_ok();
+        }
+    }
+    camera.close().await?;
+    Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// `camctl get`: the named camera files, through the download path of `pull`.
+async fn get_command(
+    url: &str,
+    camera_paths: &[String],
+    out: PathBuf,
+    filename: Option<String>,
+    catalog: Option<PathBuf>,
+    json: bool,
+) -> Result<ExitCode> {
+    let target = Destination::open(out, filename.as_deref(), catalog.as_deref())?;
+    let mut camera = AnyCamera::connect(url).await?;
+    let info = camera.info().await?;
+    let listing = camera.list_media().await?;
+    let (items, missing) = pick(&listing, camera_paths);
+    for path in &missing {
+        eprintln!("camctl: not found on the camera: {}", Safe(path));
+    }
+    let report = target.fetch(&mut camera, &info, &items, 1).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), camera.close()).await;
+    print_pull(&report, json);
+    Ok(if report.all_ok() && missing.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// The listed items with these camera paths (in the order asked), and the paths not listed.
+fn pick<'a>(listing: &[MediaItem], camera_paths: &'a [String]) -> (Vec<MediaItem>, Vec<&'a str>) {
+    let mut items = Vec::new();
+    let mut missing = Vec::new();
+    for path in camera_paths {
+        match listing.iter().find(|i| i.path == *path) {
+            Some(item) if !items.contains(item) => items.push(item.clone()),
+            Some(_) => {}
+            None => missing.push(path.as_str()),
+        }
+    }
+    (items, missing)
+}
+
+/// `camctl rm`: deletes the named files, after asking on a terminal.
+async fn rm_command(url: &str, camera_paths: &[String], yes: bool) -> Result<()> {
+    use std::io::IsTerminal;
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(Error::InvalidValue(
+                "rm deletes on the camera: confirm with --yes when not at a terminal".into(),
+            ));
+        }
+        eprint!("delete {} file(s) on the camera? [y/N] ", camera_paths.len());
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer).map_err(|e| Error::io("reading the answer", e))?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            eprintln!("nothing deleted");
+            return Ok(());
+        }
+    }
+    with_camera(url, async |camera| {
+        let listing = camera.list_media().await?;
+        let (items, missing) = pick(&listing, camera_paths);
+        for item in &items {
+            camera.delete(item).await?;
+            println!("deleted {}", Safe(&item.path));
+        }
+        match missing.first() {
+            Some(path) => Err(Error::NotFound(format!("{} (not on the camera)", Safe(path)))),
+            None => Ok(()),
+        }
+    })
+    .await
+}
+
 /// Runs one subcommand.
 pub async fn run(command: Command) -> Result<ExitCode> {
     match command {
@@ -158,33 +335,15 @@ pub async fn run(command: Command) -> Result<ExitCode> {
             let catalog = Catalog::open(&Catalog::location(catalog.as_deref())?)?;
             catalog_command(&catalog, action, json)?;
         }
-        Command::Capture { url, download, json } => {
-            // Check the folder before the shutter fires: a picture taken and then not saved is lost
-            // to the user who asked for it.
-            let target = match download {
-                Some(dir) => {
-                    let dir = DownloadDir::open(dir)?;
-                    let lock = dir.lock()?;
-                    Some((dir, lock))
-                }
-                None => None,
-            };
-            let mut camera = AnyCamera::connect(&url).await?;
-            let items = camera.capture().await?;
-            let report = match &target {
-                Some((dir, _lock)) => Some(pull(&mut camera, &items, dir).await?),
-                None => None,
-            };
-            camera.close().await?;
-            print_items(&items, json);
-            if let Some(report) = report {
-                if !json {
-                    print_pull(&report, false);
-                }
-                if !report.all_ok() {
-                    return Ok(ExitCode::FAILURE);
-                }
-            }
+        Command::Capture { url, download, filename, interval, frames, catalog, json } => {
+            let request = CaptureRequest { download, filename, interval, frames, catalog, json };
+            return capture_command(&url, request).await;
+        }
+        Command::Get { url, camera_paths, out, filename, catalog, json } => {
+            return get_command(&url, &camera_paths, out, filename, catalog, json).await;
+        }
+        Command::Rm { url, camera_paths, yes } => {
+            rm_command(&url, &camera_paths, yes).await?;
         }
         Command::WifiProfile { url, action, json } => {
             with_camera(&url, async |camera| crate::wifi::run(camera, action, json).await).await?;
