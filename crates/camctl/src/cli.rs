@@ -94,10 +94,16 @@ pub enum Command {
     /// it (a shot on the body, a finished recording); reconnects when the camera comes back.
     #[command(after_help = URL_HELP)]
     Watch {
-        /// Camera URL.
-        url: String,
-        /// Target folder (created if missing).
-        dir: PathBuf,
+        /// Camera URL and target folder (created if missing); with --discover the folder only.
+        #[arg(required = true, num_args = 1..=2, value_names = ["URL", "DIR"])]
+        targets: Vec<String>,
+        /// Wait for a camera to announce itself (mDNS _lytro._tcp, _ptp._tcp), preferring one already
+        /// in the catalog, and watch it; after it goes away, wait for one again.
+        #[arg(long)]
+        discover: bool,
+        /// With --discover: browse only on the interface owning this address (repeatable).
+        #[arg(long = "interface", value_name = "ADDR", requires = "discover")]
+        interfaces: Vec<IpAddr>,
         /// Local names from gphoto2's codes (see `pull --help`).
         #[arg(long, value_name = "TEMPLATE")]
         filename: Option<String>,

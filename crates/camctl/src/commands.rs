@@ -310,7 +310,32 @@ pub async fn run(command: Command) -> Result<ExitCode> {
             let request = PullRequest { dir, formats, skip_imported: new, filename, catalog, json };
             return pull_command(&url, request).await;
         }
-        Command::Watch { url, dir, filename, hook_script, delete_after, json, count, duration, catalog } => {
+        Command::Watch {
+            targets,
+            discover,
+            interfaces,
+            filename,
+            hook_script,
+            delete_after,
+            json,
+            count,
+            duration,
+            catalog,
+        } => {
+            let (camera, dir) = match (discover, targets.as_slice()) {
+                (true, [dir]) => (crate::watch::Target::Discover(interfaces), PathBuf::from(dir)),
+                (false, [url, dir]) => (crate::watch::Target::Url(url.clone()), PathBuf::from(dir)),
+                (true, _) => {
+                    return Err(Error::InvalidValue(
+                        "watch --discover DIR: no camera URL with --discover".into(),
+                    ));
+                }
+                (false, _) => {
+                    return Err(Error::InvalidValue(
+                        "watch URL DIR: give the camera's URL and a folder (or --discover DIR)".into(),
+                    ));
+                }
+            };
             let duration = match duration {
                 Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
                 Some(s) => {
@@ -319,7 +344,7 @@ pub async fn run(command: Command) -> Result<ExitCode> {
                 None => None,
             };
             let request = crate::watch::WatchRequest {
-                url,
+                camera,
                 dir,
                 filename,
                 hook_script,

@@ -36,8 +36,7 @@ pub async fn run(
     let timeout = Duration::from_secs_f64(timeout_secs);
     let interfaces =
         if interfaces.is_empty() { camctl_core::discovery::default_interfaces()? } else { interfaces };
-    let types: Vec<&str> = SERVICES.iter().map(|(t, _)| *t).collect();
-    let mdns = camctl_core::discovery::browse(&types, &interfaces, timeout);
+    let mdns = mdns_cameras(&interfaces, timeout);
     let tutk = async {
         let Some(w) = &wyze else { return Ok(Vec::new()) };
         let mut urls = Vec::new();
@@ -61,18 +60,8 @@ pub async fn run(
         }
         Ok::<_, Error>(urls)
     };
-    let (found, wyze_urls) = tokio::join!(mdns, tutk);
-    let found = found.map_err(camctl_core::Error::from)?;
-    let wyze_urls = wyze_urls?;
-    let mut rows = Vec::new();
-    for f in &found {
-        let scheme =
-            SERVICES.iter().find(|(t, _)| *t == f.service_type).map(|(_, s)| *s).unwrap_or("unknown");
-        // Prefer IPv4: camera Wi-Fi networks are IPv4, and the URL needs no brackets.
-        let Some(addr) = f.addrs.iter().find(|a| a.is_ipv4()).or(f.addrs.first()) else { continue };
-        let host = if addr.is_ipv6() { format!("[{addr}]") } else { addr.to_string() };
-        rows.push((format!("{scheme}://{host}:{}", f.port), f));
-    }
+    let (rows, wyze_urls) = tokio::join!(mdns, tutk);
+    let (rows, wyze_urls) = (rows?, wyze_urls?);
     if json {
         let mut list: Vec<_> = rows
             .iter()
@@ -101,6 +90,26 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+/// The cameras announcing themselves over mDNS on `interfaces` within `timeout`, each with a URL
+/// the other commands accept.
+pub async fn mdns_cameras(
+    interfaces: &[IpAddr],
+    timeout: Duration,
+) -> Result<Vec<(String, camctl_core::discovery::Found)>> {
+    let types: Vec<&str> = SERVICES.iter().map(|(t, _)| *t).collect();
+    let found = camctl_core::discovery::browse(&types, interfaces, timeout).await?;
+    let mut rows = Vec::new();
+    for f in found {
+        let scheme =
+            SERVICES.iter().find(|(t, _)| *t == f.service_type).map(|(_, s)| *s).unwrap_or("unknown");
+        // Prefer IPv4: camera Wi-Fi networks are IPv4, and the URL needs no brackets.
+        let Some(addr) = f.addrs.iter().find(|a| a.is_ipv4()).or(f.addrs.first()) else { continue };
+        let host = if addr.is_ipv6() { format!("[{addr}]") } else { addr.to_string() };
+        rows.push((format!("{scheme}://{host}:{}", f.port), f));
+    }
+    Ok(rows)
 }
 
 /// The IPv4 broadcast address of the interface that owns `ip`.

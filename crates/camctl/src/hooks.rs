@@ -41,6 +41,7 @@ impl Action {
 }
 
 struct Run {
+    url: String,
     action: Action,
     local_path: Option<PathBuf>,
     camera_path: Option<String>,
@@ -50,13 +51,15 @@ struct Run {
 pub struct Hooks {
     queue: Option<mpsc::UnboundedSender<Run>>,
     runner: Option<JoinHandle<()>>,
+    /// `CAMCTL_URL` of the runs queued from now on.
+    url: String,
 }
 
 impl Hooks {
     /// Starts the runner for `script` (none: every call is a no-op). The script must exist and be a
     /// file, checked now so that a typo fails before anything else happens.
-    pub fn start(script: Option<&Path>, url: &str) -> camctl_core::Result<Hooks> {
-        let Some(script) = script else { return Ok(Hooks { queue: None, runner: None }) };
+    pub fn start(script: Option<&Path>) -> camctl_core::Result<Hooks> {
+        let Some(script) = script else { return Ok(Hooks { queue: None, runner: None, url: String::new() }) };
         match std::fs::metadata(script) {
             Ok(m) if m.is_file() => {}
             Ok(_) => {
@@ -68,19 +71,25 @@ impl Hooks {
             Err(e) => return Err(camctl_core::Error::io(format!("--hook-script {}", script.display()), e)),
         }
         let (queue, mut runs) = mpsc::unbounded_channel::<Run>();
-        let (script, url) = (script.to_path_buf(), url.to_string());
+        let script = script.to_path_buf();
         let runner = tokio::spawn(async move {
             while let Some(run) = runs.recv().await {
-                run_once(&script, &url, &run).await;
+                run_once(&script, &run).await;
             }
         });
-        Ok(Hooks { queue: Some(queue), runner: Some(runner) })
+        Ok(Hooks { queue: Some(queue), runner: Some(runner), url: String::new() })
+    }
+
+    /// The camera URL (`CAMCTL_URL`) of the runs queued from now on.
+    pub fn set_url(&mut self, url: &str) {
+        self.url = url.to_string();
     }
 
     /// Queues a run; returns at once.
     pub fn run(&self, action: Action, local_path: Option<&Path>, camera_path: Option<&str>) {
         if let Some(queue) = &self.queue {
             let run = Run {
+                url: self.url.clone(),
                 action,
                 local_path: local_path.map(Path::to_path_buf),
                 camera_path: camera_path.map(str::to_string),
@@ -105,9 +114,13 @@ impl Hooks {
     }
 }
 
-async fn run_once(script: &Path, url: &str, run: &Run) {
+async fn run_once(script: &Path, run: &Run) {
     let mut command = tokio::process::Command::new(script);
-    command.env("ACTION", run.action.as_str()).env("CAMCTL_URL", url).stdin(Stdio::null()).kill_on_drop(true);
+    command
+        .env("ACTION", run.action.as_str())
+        .env("CAMCTL_URL", &run.url)
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
     if let Some(local) = &run.local_path {
         command.env("ARGUMENT", local);
     }

@@ -2,6 +2,7 @@
 //! the camera reports as new (a shot on the body, a recording finished), through the same download
 //! path as `pull`; reconnects with backoff when the camera goes away and goes on where it was.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -26,10 +27,21 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const NEW_MEDIA_EVENTS: &[&str] =
     &["ObjectAdded", "RequestObjectTransfer", "photo_taken", "video_record_complete", "NewPictureAvailable"];
 
+/// Which camera to watch.
+pub enum Target {
+    /// This one.
+    Url(String),
+    /// Whichever announces itself over mDNS on these interfaces (all when empty).
+    Discover(Vec<IpAddr>),
+}
+
+/// How long one mDNS browse of `--discover` lasts before the next.
+const BROWSE_ROUND: Duration = Duration::from_secs(3);
+
 /// What `camctl watch` was asked for.
 pub struct WatchRequest {
-    /// Camera URL.
-    pub url: String,
+    /// The camera.
+    pub camera: Target,
     /// Target folder.
     pub dir: PathBuf,
     /// `--filename`.
@@ -74,7 +86,7 @@ pub async fn run(request: WatchRequest) -> Result<ExitCode> {
     if request.count == Some(0) {
         return Err(Error::InvalidValue("--count 0 (use 1 or more)".into()));
     }
-    if request.url.starts_with("wyze://") {
+    if matches!(&request.camera, Target::Url(url) if url.starts_with("wyze://")) {
         return Err(Error::Unsupported(
             "watch: a Wyze camera keeps no files reachable over its local protocol (SD-card playback is not supported); use `camctl live` for its video".into(),
         ));
@@ -83,11 +95,15 @@ pub async fn run(request: WatchRequest) -> Result<ExitCode> {
     let catalog = Catalog::open(&Catalog::location(request.catalog.as_deref())?)?;
     let dir = DownloadDir::open(&request.dir)?;
     let _lock = dir.lock()?;
-    let hooks = Hooks::start(request.hook_script.as_deref(), &request.url)?;
+    let first_url = match &request.camera {
+        Target::Url(url) => url.clone(),
+        Target::Discover(_) => String::new(),
+    };
+    let hooks = Hooks::start(request.hook_script.as_deref())?;
     let mut stop = std::pin::pin!(crate::signal::stop_signal()?);
     let deadline = request.duration.map(|d| Instant::now() + d);
     let mut watch = Watch {
-        url: request.url,
+        url: first_url,
         dir,
         catalog,
         template,
@@ -98,6 +114,7 @@ pub async fn run(request: WatchRequest) -> Result<ExitCode> {
         imported: 0,
         failed: 0,
     };
+    watch.hooks.set_url(&watch.url.clone());
     watch.hooks.run(Action::Init, None, None);
     let over = async {
         match deadline {
@@ -110,6 +127,24 @@ pub async fn run(request: WatchRequest) -> Result<ExitCode> {
     let mut backoff = FIRST_BACKOFF;
     let mut away_since: Option<Instant> = None;
     loop {
+        if let Target::Discover(interfaces) = &request.camera {
+            let found = tokio::select! {
+                found = discover(interfaces, &watch.catalog) => found,
+                () = &mut stop => break,
+                () = &mut over => break,
+            };
+            match found {
+                Ok(url) => {
+                    eprintln!("camctl: watch: found {}", Safe(&url));
+                    watch.url = url;
+                    watch.hooks.set_url(&watch.url);
+                }
+                Err(e) => {
+                    eprintln!("camctl: watch: {e}");
+                    break;
+                }
+            }
+        }
         let connected = tokio::select! {
             c = AnyCamera::connect(&watch.url) => c,
             () = &mut stop => break,
@@ -117,6 +152,11 @@ pub async fn run(request: WatchRequest) -> Result<ExitCode> {
         };
         let mut camera = match connected {
             Ok(camera) => camera,
+            // Announced but not answering: browse again.
+            Err(e) if matches!(request.camera, Target::Discover(_)) => {
+                eprintln!("camctl: watch: {} does not answer ({e})", Safe(&watch.url));
+                continue;
+            }
             Err(e) => {
                 if away_since.is_none() {
                     eprintln!("camctl: watch: camera not reachable ({e}); retrying");
@@ -163,6 +203,35 @@ pub async fn run(request: WatchRequest) -> Result<ExitCode> {
         if failed > 0 { format!(", {failed} failed") } else { String::new() }
     );
     Ok(if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// Browses until a camera announces itself; among several, one the catalog knows comes first.
+async fn discover(interfaces: &[IpAddr], catalog: &Catalog) -> Result<String> {
+    let interfaces = if interfaces.is_empty() {
+        camctl_core::discovery::default_interfaces()?
+    } else {
+        interfaces.to_vec()
+    };
+    loop {
+        let found = crate::discover::mdns_cameras(&interfaces, BROWSE_ROUND).await?;
+        let mut reachable = None;
+        for (url, _) in found {
+            // Whether the catalog knows it needs its identity, which needs a session.
+            let Ok(mut camera) = AnyCamera::connect(&url).await else { continue };
+            let known = match camera.info().await {
+                Ok(info) => catalog.list(Some(&camera_identity(&info))).is_ok_and(|l| !l.is_empty()),
+                Err(_) => false,
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(5), camera.close()).await;
+            if known {
+                return Ok(url);
+            }
+            reachable.get_or_insert(url);
+        }
+        if let Some(url) = reachable {
+            return Ok(url);
+        }
+    }
 }
 
 impl Watch {

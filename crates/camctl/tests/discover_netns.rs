@@ -265,6 +265,70 @@ fn lytro_announcement_carries_the_seed_table_on_the_wire() {
 }
 
 #[test]
+fn watch_discover_finds_the_camera_and_prefers_one_it_imported_from() {
+    if !can_create_namespaces() {
+        return;
+    }
+    let net = TestNetwork::create("t");
+    let tmp = tempfile::tempdir().unwrap();
+    let ptp_media = tmp.path().join("ptp");
+    camctl_core::media::write_sample_pictures(&ptp_media.join("DCIM/100EMU01"), 1).unwrap();
+    let (ptp, _) = net.emulate(&[
+        "ptpip",
+        "--listen",
+        &format!("{CAMERA_ADDR}:15740"),
+        "--media",
+        ptp_media.to_str().unwrap(),
+    ]);
+    let catalog = tmp.path().join("catalog.db");
+    let watch = |dir: &str| {
+        let out = net
+            .camctl_in(&net.client_ns)
+            .env("CAMCTL_CATALOG", &catalog)
+            .args([
+                "watch",
+                "--discover",
+                "--interface",
+                CLIENT_ADDR,
+                "--count",
+                "1",
+                "--json",
+                "--for",
+                "60",
+            ])
+            .arg(tmp.path().join(dir))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let line = String::from_utf8_lossy(&out.stdout).lines().next().expect("one import").to_string();
+        let import: serde_json::Value = serde_json::from_str(&line).unwrap();
+        (import, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (first, log) = watch("one");
+    assert_eq!(first["camera_path"], "DCIM/100EMU01/IMG_0001.JPG", "{first}");
+    assert!(log.contains(&format!("found ptpip://{CAMERA_ADDR}:15740")), "{log}");
+
+    // A Lytro camera appears beside it, and a shot is taken on the PTP/IP body: the camera already in
+    // the catalog is the one watched.
+    let lytro_media = tmp.path().join("lytro");
+    std::fs::create_dir_all(&lytro_media).unwrap();
+    camctl_core::media::write_sample_pictures(&lytro_media, 1).unwrap();
+    let (_lytro, _) = net.emulate(&[
+        "lytro",
+        "--listen",
+        &format!("{CAMERA_ADDR}:5678"),
+        "--media",
+        lytro_media.to_str().unwrap(),
+    ]);
+    let status = Command::new("kill").arg("-USR1").arg(ptp.0.id().to_string()).status().unwrap();
+    assert!(status.success());
+    let (second, log) = watch("two");
+    assert!(log.contains(&format!("found ptpip://{CAMERA_ADDR}:15740")), "{log}");
+    let path = second["camera_path"].as_str().unwrap();
+    assert!(path.starts_with("DCIM/") && path != "DCIM/100EMU01/IMG_0001.JPG", "{second}");
+}
+
+#[test]
 fn emulator_on_loopback_does_not_announce() {
     if !can_create_namespaces() {
         return;
