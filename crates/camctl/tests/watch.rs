@@ -10,6 +10,7 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::proxy::CuttingProxy;
 use common::{Emulator, camctl, lossy, write_random_file};
 
 /// Generous: a machine under load may take seconds for a capture to be announced.
@@ -251,4 +252,66 @@ fn wyze_has_no_files_to_watch() {
         .unwrap();
     assert!(!out.status.success());
     assert!(lossy(&out.stderr).contains("keeps no files"), "{}", lossy(&out.stderr));
+}
+
+#[test]
+fn a_failing_hook_is_reported_and_the_watch_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    camctl_core::media::write_sample_pictures(&media.join("DCIM/100EMU01"), 1).unwrap();
+    let emu = Emulator::start("ptpip", &media, &[]);
+    let script = tmp.path().join("fail.sh");
+    std::fs::write(&script, "#!/bin/sh\necho \"hook saw $ACTION\"\nexit 3\n").unwrap();
+    std::process::Command::new("chmod").arg("+x").arg(&script).status().unwrap();
+    let out = camctl()
+        .env("CAMCTL_CATALOG", tmp.path().join("c.db"))
+        .args(["watch", "--json", "--count", "1", "--hook-script", script.to_str().unwrap(), &emu.url])
+        .arg(tmp.path().join("photos"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", lossy(&out.stderr));
+    let (stdout, stderr) = (lossy(&out.stdout), lossy(&out.stderr));
+    // The import is still reported (and stdout stays JSON: the script's output went to stderr).
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    serde_json::from_str::<serde_json::Value>(stdout.trim()).unwrap();
+    assert!(stderr.contains("hook saw download") && stderr.contains("ACTION=download) failed"), "{stderr}");
+    assert!(stderr.contains("ACTION=stop) failed"), "{stderr}");
+}
+
+#[test]
+fn a_watch_killed_mid_file_resumes_it_and_records_it_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    let rel = "DCIM/100EMU01/MOV_0001.MP4";
+    write_random_file(&media.join(rel), 8 << 20, 5);
+    let emu = Emulator::start("ptpip", &media, &[]);
+    let (catalog, target) = (tmp.path().join("c.db"), tmp.path().join("photos"));
+    let proxy = CuttingProxy::stalling(emu.port(), 3 << 20);
+    let stalled_url = format!("ptpip://127.0.0.1:{}", proxy.port);
+    let watcher = Watcher::start(&catalog, &stalled_url, &target, &[]);
+    // The partial file has its first megabyte: kill -9.
+    let part = target.join("DCIM/100EMU01/.MOV_0001.MP4.camctl-part");
+    let start = Instant::now();
+    while std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0) < 1 << 20 {
+        assert!(start.elapsed() < DEADLINE, "the download never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(watcher);
+    let watcher = Watcher::start(&catalog, &emu.url, &target, &["--count", "1"]);
+    let import = watcher.next_import();
+    assert_eq!(import["camera_path"], rel);
+    let mut watcher = watcher;
+    assert!(watcher.child.wait().unwrap().success());
+    assert_eq!(std::fs::read(target.join(rel)).unwrap(), std::fs::read(media.join(rel)).unwrap());
+    let out = camctl().env("CAMCTL_CATALOG", &catalog).args(["catalog", "list", "--json"]).output().unwrap();
+    let records: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(records.iter().filter(|r| r["camera_path"] == rel).count(), 1, "{records:?}");
+    // A second watch has nothing to do: it ends by --for, importing nothing.
+    let out = camctl()
+        .env("CAMCTL_CATALOG", &catalog)
+        .args(["watch", "--json", "--for", "1", &emu.url])
+        .arg(&target)
+        .output()
+        .unwrap();
+    assert!(out.status.success() && out.stdout.is_empty(), "{}", lossy(&out.stdout));
 }

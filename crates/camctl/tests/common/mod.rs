@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod gphoto2;
+pub mod proxy;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
