@@ -239,25 +239,25 @@ pub struct Sps {
 }
 
 /// MSB-first bit reader over an RBSP (emulation prevention removed).
-struct Bits<'a> {
-    data: &'a [u8],
-    pos: usize,
+pub(crate) struct Bits<'a> {
+    pub(crate) data: &'a [u8],
+    pub(crate) pos: usize,
 }
 
 impl Bits<'_> {
-    fn bit(&mut self) -> Result<u32, VideoError> {
+    pub(crate) fn bit(&mut self) -> Result<u32, VideoError> {
         let byte = self.data.get(self.pos / 8).ok_or(VideoError::BadSps("truncated"))?;
         let bit = (byte >> (7 - self.pos % 8)) & 1;
         self.pos += 1;
         Ok(u32::from(bit))
     }
 
-    fn bits(&mut self, n: u32) -> Result<u32, VideoError> {
+    pub(crate) fn bits(&mut self, n: u32) -> Result<u32, VideoError> {
         (0..n).try_fold(0u32, |acc, _| Ok((acc << 1) | self.bit()?))
     }
 
     /// Unsigned exp-Golomb, limited to 32-bit values.
-    fn ue(&mut self) -> Result<u32, VideoError> {
+    pub(crate) fn ue(&mut self) -> Result<u32, VideoError> {
         let mut zeros = 0;
         while self.bit()? == 0 {
             zeros += 1;
@@ -277,7 +277,7 @@ impl Bits<'_> {
 }
 
 /// Removes emulation prevention bytes (`00 00 03` -> `00 00`).
-fn unescape(nal: &[u8]) -> Vec<u8> {
+pub(crate) fn unescape(nal: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(nal.len());
     let mut zeros = 0;
     for &b in nal {
