@@ -502,11 +502,18 @@ pub fn opus_head(channels: u8, input_sample_rate: u32) -> Vec<u8> {
     out
 }
 
-/// The MPEG-4 audio sampling frequency index of `sample_rate` (ISO 14496-3 1.6.3.4).
+/// The MPEG-4 audio sampling frequencies by index (ISO 14496-3 1.6.3.4).
+const AAC_RATES: [u32; 13] =
+    [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
+
+/// The MPEG-4 audio sampling frequency index of `sample_rate`.
 pub fn aac_frequency_index(sample_rate: u32) -> Option<u8> {
-    const RATES: [u32; 13] =
-        [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
-    RATES.iter().position(|r| *r == sample_rate).map(|i| i as u8)
+    AAC_RATES.iter().position(|r| *r == sample_rate).map(|i| i as u8)
+}
+
+/// The sampling frequency of an MPEG-4 audio frequency index (`None` for the reserved 13..=15).
+pub fn aac_sample_rate(index: u8) -> Option<u32> {
+    AAC_RATES.get(usize::from(index)).copied()
 }
 
 /// An `AudioSpecificConfig` for AAC of `object_type` (2 = AAC-LC, 39 = AAC-ELD) at a sampling
