@@ -1,12 +1,16 @@
-//! Frames from the emulator through the client into an Annex-B file that ffprobe accepts, and the sink's
+//! Frames from the emulator through the client into Annex-B and Matroska files that ffprobe and ffmpeg
+//! accept (over real UDP on 127.0.0.1 where the whole path matters), the frame limit, and the sinks'
 //! keyframe/gap handling.
 
+use std::path::Path;
 use std::process::Command;
 
-use camctl_wyze::sink::{AnnexBSink, SkipReason};
+use camctl_core::CameraUrl;
+use camctl_wyze::sink::{AnnexBSink, Container, MkvSink, SkipReason};
 use camctl_wyze::transport::memory_pair;
+use camctl_wyze::tutk::{ConnectOptions, ServerConfig, TutkServer};
 use camctl_wyze::wire::{FrameInfo, FrameSize, codec};
-use camctl_wyze::{ClientConfig, Emulator, EmulatorConfig, WyzeSession};
+use camctl_wyze::{ClientConfig, Emulator, EmulatorConfig, LiveEnd, LiveOptions, WyzeCamera, WyzeSession};
 
 const ENR: &str = "AbCdEfGh/JkLmN0p";
 const MAC: &str = "2CAABBCCDDEE";
@@ -132,4 +136,232 @@ fn a_new_session_is_a_gap_with_fresh_numbering() {
     assert!(sink.push(&video(3, false), &clip[16]).unwrap().written);
     let stats = sink.stats();
     assert_eq!((stats.frames_written, stats.gaps, stats.missing_frames), (4, 1, 0));
+}
+
+const UID: &str = "ABCDEFGHIJKLMNOPQRST";
+
+/// An emulated camera on UDP 127.0.0.1 (unpaced, so tests run fast); returns its `wyze://` URL.
+async fn udp_camera(frame_size: FrameSize, audio_codec: u16) -> String {
+    let mut cfg = ServerConfig::new(UID, ENR, MAC);
+    cfg.emulator.frame_size = frame_size;
+    cfg.emulator.audio_codec = audio_codec;
+    let server = TutkServer::bind("127.0.0.1:0".parse().unwrap(), cfg).await.unwrap();
+    let url = server.url().unwrap();
+    tokio::spawn(server.serve());
+    url
+}
+
+/// ffmpeg decodes the whole file without a single error message.
+fn assert_decodes_cleanly(path: &Path) {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.trim().is_empty(), "ffmpeg decoding {}: {stderr}", path.display());
+}
+
+/// ffprobe's streams as `codec,width,height` (video) / `codec,rate,channels` (audio) with the packet count.
+fn probe_streams(path: &Path) -> Vec<String> {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-count_packets"])
+        .args(["-show_entries", "stream=codec_name,width,height,sample_rate,channels,nb_read_packets"])
+        .args(["-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ffprobe: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim_end_matches(',').to_string()).collect()
+}
+
+/// (stream index, pts in ms, keyframe) of every packet, in file order.
+fn packets(path: &Path) -> Vec<(u32, i64, bool)> {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "packet=stream_index,pts,flags", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ffprobe: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].parse().unwrap(), f[1].parse().unwrap(), f[2].starts_with('K'))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn live_mkv_over_udp_has_video_and_audio_that_ffmpeg_decodes() {
+    let dir = tempfile::tempdir().unwrap();
+    for (fs, w, h, n) in [(FrameSize::SD_360P, 640, 360, 45u64), (FrameSize::HD_1080P, 1920, 1080, 20)] {
+        let url: CameraUrl = udp_camera(fs, codec::G711U).await.parse().unwrap();
+        let mut camera = WyzeCamera::connect(&url).await.unwrap();
+        let path = dir.path().join(format!("{}.mkv", fs.name()));
+        let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        let options = LiveOptions { frames: Some(n), container: Container::Matroska, ..Default::default() };
+        let report = camera.live_until(file, options, std::future::pending()).await.unwrap();
+        camctl_core::Camera::close(camera).await.unwrap();
+        let stats = report.stats;
+        assert_eq!(report.end, LiveEnd::FrameLimit);
+        assert_eq!((stats.frames_written, stats.gaps, stats.dimensions), (n, 0, Some((w, h))));
+        assert_eq!(stats.audio_codec, Some(codec::G711U));
+        assert!(stats.audio_written > n, "20 ms audio frames outnumber 67 ms video frames: {stats:?}");
+        assert!(report.audio_frames >= stats.audio_written);
+        assert_eq!(stats.bytes_written, std::fs::metadata(&path).unwrap().len());
+        if !ffprobe_available() {
+            return;
+        }
+        let streams = probe_streams(&path);
+        assert_eq!(
+            streams,
+            [format!("h264,{w},{h},{n}"), format!("pcm_mulaw,8000,1,{}", stats.audio_written)]
+        );
+        assert_decodes_cleanly(&path);
+        // One clock starting at the first keyframe; audio within the span of the video.
+        let packets = packets(&path);
+        assert_eq!(packets[0], (0, 0, true));
+        let last_video = packets.iter().filter(|p| p.0 == 0).map(|p| p.1).max().unwrap();
+        assert!(
+            last_video >= (n as i64 - 1) * 1000 / 15 - 1,
+            "video pts follow FRAMEINFO at 15 fps: {last_video}"
+        );
+        for (_, pts, _) in packets.iter().filter(|p| p.0 == 1) {
+            assert!(
+                (0..=last_video + 67).contains(pts),
+                "audio at {pts} ms outside the video (0..{last_video})"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn frame_limit_writes_exactly_that_many_annexb_frames() {
+    let url: CameraUrl = udp_camera(FrameSize::SD_360P, codec::G711U).await.parse().unwrap();
+    let mut camera = WyzeCamera::connect(&url).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.h264");
+    let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let options = LiveOptions { frames: Some(20), ..Default::default() };
+    let report = camera.live_until(file, options, std::future::pending()).await.unwrap();
+    camctl_core::Camera::close(camera).await.unwrap();
+    assert_eq!((report.end, report.stats.frames_written), (LiveEnd::FrameLimit, 20));
+    assert_eq!(report.stats.audio_written, 0, "Annex-B carries no audio");
+    if ffprobe_available() {
+        let report = ffprobe(&path);
+        assert!(report.contains("nb_read_frames=20"), "{report}");
+    }
+}
+
+#[tokio::test]
+async fn an_audio_codec_matroska_cannot_carry_gives_a_video_only_file() {
+    // The SDK's ADPCM has no agreed variant, so it is not written.
+    let url: CameraUrl = udp_camera(FrameSize::SD_360P, codec::ADPCM).await.parse().unwrap();
+    let mut camera = WyzeCamera::connect(&url).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.mkv");
+    let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let options = LiveOptions { frames: Some(30), container: Container::Matroska, ..Default::default() };
+    let report = camera.live_until(file, options, std::future::pending()).await.unwrap();
+    camctl_core::Camera::close(camera).await.unwrap();
+    let stats = report.stats;
+    assert_eq!((stats.frames_written, stats.audio_written, stats.audio_codec), (30, 0, None));
+    assert!(report.audio_frames > 0 && stats.audio_skipped > 0, "{report:?}");
+    if ffprobe_available() {
+        assert_eq!(probe_streams(&path), ["h264,640,360,30"]);
+        assert_decodes_cleanly(&path);
+    }
+}
+
+/// A session over UDP with audio asked for at login (`ClientConfig.open_audio`); frames pass through
+/// `drop_video` (simulated loss) into a Matroska sink until `n` video frames are written.
+async fn record_mkv_with_loss(
+    path: &Path,
+    n: u64,
+    drop_video: impl Fn(u32) -> bool,
+) -> camctl_wyze::sink::SinkStats {
+    let url = udp_camera(FrameSize::SD_360P, codec::G711U).await;
+    let addr = url.split_once("://").unwrap().1.split('?').next().unwrap().parse().unwrap();
+    let options = ConnectOptions { timeout: std::time::Duration::from_secs(5), ..Default::default() };
+    let transport = camctl_wyze::tutk::connect(addr, UID, ENR, MAC, options).await.unwrap();
+    let mut cfg = ClientConfig::new(ENR, MAC);
+    cfg.open_audio = true;
+    cfg.frame_size = None; // keep the camera's 360p
+    let session = WyzeSession::connect(transport, cfg).await.unwrap();
+    let mut sink = MkvSink::new(std::io::BufWriter::new(std::fs::File::create(path).unwrap()), true);
+    while sink.stats().frames_written < n {
+        let (info, data) = session.recv_frame().await.unwrap();
+        if info.is_video() && drop_video(info.frame_no) {
+            continue;
+        }
+        sink.push(&info, &data).unwrap();
+    }
+    let stats = sink.stats();
+    sink.into_inner().unwrap();
+    session.into_transport().close().await;
+    stats
+}
+
+#[tokio::test]
+async fn a_gap_in_the_mkv_is_a_clean_cut_for_video_and_audio() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gap.mkv");
+    // Frame numbers count from 1 and the 360p clip has an IDR every 15 frames: 1, 16, 31...
+    // Losing 10..=12 means 13..=15 (P-frames referring to the lost ones) must go too.
+    let stats = record_mkv_with_loss(&path, 30, |no| (10..=12).contains(&no)).await;
+    assert_eq!((stats.gaps, stats.missing_frames), (1, 3));
+    assert_eq!(stats.frames_skipped, 3, "13, 14, 15 wait for the keyframe 16");
+    assert!(stats.audio_written > 0 && stats.audio_skipped > 0, "{stats:?}");
+    if !ffprobe_available() {
+        return;
+    }
+    let streams = probe_streams(&path);
+    assert_eq!(streams, ["h264,640,360,30".to_string(), format!("pcm_mulaw,8000,1,{}", stats.audio_written)]);
+    assert_decodes_cleanly(&path);
+    let packets = packets(&path);
+    let video: Vec<_> = packets.iter().filter(|p| p.0 == 0).collect();
+    // Frame 9 at 8/15 s, then the keyframe 16 at 15/15 s (the emulator steps by 66,666 µs, rounded down).
+    assert_eq!((video[8].1, video[9].1, video[9].2), (8 * 66_666 / 1000, 15 * 66_666 / 1000, true));
+    // The sink learns of the loss from frame 13 (at 12/15 s); from then until the keyframe no audio is
+    // written either (what came before it is already out: a live writer cannot take it back).
+    let cut = 12 * 66_666 / 1000..video[9].1;
+    let in_cut: Vec<_> = packets.iter().filter(|p| p.0 == 1 && cut.contains(&p.1)).collect();
+    assert!(in_cut.is_empty(), "audio in the cut {cut:?}: {in_cut:?}");
+    assert!(packets.iter().any(|p| p.0 == 1 && p.1 >= video[9].1), "audio resumes with the keyframe");
+}
+
+#[test]
+fn mkv_sink_without_audio_writes_video_only_after_two_seconds() {
+    let clip: Vec<_> =
+        camctl_core::video::frames(camctl_core::video::SAMPLE_360P).map(|f| f.to_annexb()).collect();
+    let mut sink = MkvSink::new(Vec::new(), true);
+    let mut frame = |no: u32| {
+        let data = &clip[(no as usize - 1) % clip.len()];
+        let us = u64::from(no - 1) * 1_000_000 / 15;
+        let info = FrameInfo {
+            codec_id: codec::H264,
+            flags: u8::from((no - 1).is_multiple_of(15)),
+            framerate: 15,
+            timestamp: 1_700_000_000 + (us / 1_000_000) as u32,
+            timestamp_us: (us % 1_000_000) as u32,
+            frame_no: no,
+            ..Default::default()
+        };
+        sink.push(&info, data).unwrap();
+        sink.stats().bytes_written
+    };
+    // Held for the audio format: nothing written yet for 2 s of stream (frames 1..=30 span 29/15 s).
+    for no in 1..=30 {
+        assert_eq!(frame(no), 0, "frame {no}");
+    }
+    assert!(frame(31) > 0, "2 s without audio: the header and the held frames are written");
+    let stats = sink.stats();
+    assert_eq!((stats.frames_written, stats.audio_codec), (31, None));
+    let late_audio =
+        FrameInfo { codec_id: codec::G711U, frame_no: 1, timestamp: 1_700_000_002, ..Default::default() };
+    assert_eq!(sink.push(&late_audio, &[0xFF; 160]).unwrap().skipped, Some(SkipReason::NoAudioTrack));
+    let out = sink.into_inner().unwrap();
+    assert_eq!(&out[..4], &[0x1A, 0x45, 0xDF, 0xA3]);
 }
