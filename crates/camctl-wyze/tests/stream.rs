@@ -365,3 +365,213 @@ fn mkv_sink_without_audio_writes_video_only_after_two_seconds() {
     let out = sink.into_inner().unwrap();
     assert_eq!(&out[..4], &[0x1A, 0x45, 0xDF, 0xA3]);
 }
+
+/// Runs ffmpeg to make test media from its synthetic sources; `None` (a skip, a failure under CI=true)
+/// if ffmpeg or the encoder is missing.
+fn ffmpeg_make(args: &[&str], out: &Path) -> Option<Vec<u8>> {
+    let made = Command::new("ffmpeg").args(["-v", "error", "-y"]).args(args).arg(out).output();
+    match made {
+        Ok(o) if o.status.success() => std::fs::read(out).ok(),
+        other => {
+            let why = other
+                .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+                .unwrap_or_else(|e| e.to_string());
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "ffmpeg {args:?}: {why}");
+            eprintln!("skipping: ffmpeg cannot make {args:?}: {why}");
+            None
+        }
+    }
+}
+
+/// The packets of an Ogg stream (RFC 3533: segment tables; a lacing value under 255 ends a packet).
+fn ogg_packets(mut data: &[u8]) -> Vec<Vec<u8>> {
+    let (mut packets, mut current) = (Vec::new(), Vec::new());
+    while data.len() >= 27 && &data[..4] == b"OggS" {
+        let segments = usize::from(data[26]);
+        let table = &data[27..27 + segments];
+        let mut body = &data[27 + segments..];
+        for &lacing in table {
+            current.extend_from_slice(&body[..usize::from(lacing)]);
+            body = &body[usize::from(lacing)..];
+            if lacing < 255 {
+                packets.push(std::mem::take(&mut current));
+            }
+        }
+        data = body;
+    }
+    packets
+}
+
+/// A stream of the 360p clip (15 fps) with `audio` frames interleaved on the same FRAMEINFO clock, pushed
+/// through a Matroska sink; returns the file.
+fn mkv_with_audio(
+    dir: &Path,
+    name: &str,
+    codec_id: u16,
+    flags: u8,
+    frame_us: u64,
+    audio: &[Vec<u8>],
+) -> std::path::PathBuf {
+    let clip: Vec<_> =
+        camctl_core::video::frames(camctl_core::video::SAMPLE_360P).map(|f| f.to_annexb()).collect();
+    let stamp = |us: u64| (1_700_000_000 + (us / 1_000_000) as u32, (us % 1_000_000) as u32);
+    let path = dir.join(name);
+    let mut sink = MkvSink::new(std::fs::File::create(&path).unwrap(), true);
+    let mut next_audio = 0usize;
+    for (i, data) in clip.iter().enumerate() {
+        let video_us = i as u64 * 1_000_000 / 15;
+        let (timestamp, timestamp_us) = stamp(video_us);
+        let info = FrameInfo {
+            codec_id: codec::H264,
+            flags: u8::from(i % 15 == 0),
+            framerate: 15,
+            timestamp,
+            timestamp_us,
+            frame_no: i as u32 + 1,
+            ..Default::default()
+        };
+        assert!(sink.push(&info, data).unwrap().written);
+        while next_audio < audio.len() && (next_audio as u64 * frame_us) < video_us + 1_000_000 / 15 {
+            let (timestamp, timestamp_us) = stamp(next_audio as u64 * frame_us);
+            let info = FrameInfo {
+                codec_id,
+                flags,
+                timestamp,
+                timestamp_us,
+                frame_no: next_audio as u32 + 1,
+                frame_len: audio[next_audio].len() as u32,
+                ..Default::default()
+            };
+            let pushed = sink.push(&info, &audio[next_audio]).unwrap();
+            assert!(pushed.written, "{name}: audio frame {next_audio}: {pushed:?}");
+            next_audio += 1;
+        }
+    }
+    assert_eq!(sink.stats().audio_written, next_audio as u64);
+    sink.into_inner().unwrap();
+    path
+}
+
+#[test]
+fn mkv_sink_writes_pcm_aac_and_opus_that_ffmpeg_decodes() {
+    if !ffprobe_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let flags = |sample_rate, bits16| {
+        camctl_wyze::wire::AudioFlags { sample_rate, bits16, stereo: false }.to_byte().unwrap()
+    };
+    // 16-bit PCM: a 440 Hz tone at 8 kHz, 160 samples a frame.
+    let pcm: Vec<Vec<u8>> = (0..100)
+        .map(|f| {
+            (0..160)
+                .flat_map(|s| {
+                    let t = f64::from(f * 160 + s) / 8000.0;
+                    (((t * 440.0 * std::f64::consts::TAU).sin() * 8000.0) as i16).to_le_bytes()
+                })
+                .collect()
+        })
+        .collect();
+    let path = mkv_with_audio(dir.path(), "pcm.mkv", codec::PCM, flags(8000, true), 20_000, &pcm);
+    assert_eq!(probe_streams(&path), ["h264,640,360,30".to_string(), "pcm_s16le,8000,1,100".to_string()]);
+    assert_decodes_cleanly(&path);
+
+    // AAC from ffmpeg's encoder as ADTS, sent as ADTS (headers stripped) and as raw frames.
+    let aac_args =
+        ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000", "-t", "2", "-c:a", "aac", "-f", "adts"];
+    let Some(adts) = ffmpeg_make(&aac_args, &dir.path().join("a.aac")) else { return };
+    let mut frames = Vec::new();
+    let mut rest = &adts[..];
+    while let Some(h) = camctl_core::mkv::Adts::parse(rest) {
+        frames.push(rest[..h.frame_len].to_vec());
+        rest = &rest[h.frame_len..];
+    }
+    assert!(rest.is_empty() && frames.len() > 25);
+    let n = frames.len().min(30);
+    let path =
+        mkv_with_audio(dir.path(), "adts.mkv", codec::AAC_ADTS, flags(16000, true), 64_000, &frames[..n]);
+    assert_eq!(probe_streams(&path), ["h264,640,360,30".to_string(), format!("aac,16000,1,{n}")]);
+    assert_decodes_cleanly(&path);
+    let raw: Vec<Vec<u8>> =
+        frames.iter().map(|f| camctl_core::mkv::Adts::parse(f).unwrap().payload(f).to_vec()).collect();
+    let path = mkv_with_audio(dir.path(), "raw.mkv", codec::AAC_RAW, flags(16000, true), 64_000, &raw[..n]);
+    assert_eq!(probe_streams(&path), ["h264,640,360,30".to_string(), format!("aac,16000,1,{n}")]);
+    assert_decodes_cleanly(&path);
+
+    // Opus packets out of ffmpeg's Ogg (the first two packets are the Ogg headers), 20 ms each.
+    let opus_args = [
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=16000",
+        "-t",
+        "2",
+        "-c:a",
+        "libopus",
+        "-f",
+        "ogg",
+    ];
+    let Some(ogg) = ffmpeg_make(&opus_args, &dir.path().join("a.ogg")) else { return };
+    let packets = ogg_packets(&ogg);
+    assert!(packets[0].starts_with(b"OpusHead") && packets.len() > 60);
+    let path =
+        mkv_with_audio(dir.path(), "opus.mkv", codec::OPUS, flags(16000, true), 20_000, &packets[2..62]);
+    assert_eq!(probe_streams(&path), ["h264,640,360,30".to_string(), "opus,48000,1,60".to_string()]);
+    assert_decodes_cleanly(&path);
+}
+
+#[test]
+fn mkv_sink_writes_h265() {
+    if !ffprobe_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=320x240:rate=15",
+        "-frames:v",
+        "30",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:v",
+        "libx265",
+        "-x265-params",
+        "log-level=error:keyint=15:bframes=0",
+        "-f",
+        "hevc",
+    ];
+    let Some(hevc) = ffmpeg_make(&args, &dir.path().join("v.h265")) else { return };
+    // Pictures: each ends with a VCL unit whose first_slice_segment_in_pic_flag is set.
+    let mut pictures: Vec<(bool, Vec<u8>)> = Vec::new();
+    let mut pending = Vec::new();
+    for nal in camctl_core::video::nal_units(&hevc) {
+        let t = (nal.0[0] >> 1) & 0x3F;
+        pending.extend_from_slice(&[0, 0, 0, 1]);
+        pending.extend_from_slice(nal.bytes());
+        if t < 32 && nal.0.get(2).is_some_and(|b| b & 0x80 != 0) {
+            pictures.push(((16..=23).contains(&t), std::mem::take(&mut pending)));
+        }
+    }
+    assert_eq!(pictures.len(), 30);
+    let path = dir.path().join("x.mkv");
+    let mut sink = MkvSink::new(std::fs::File::create(&path).unwrap(), false);
+    for (i, (key, data)) in pictures.iter().enumerate() {
+        let us = i as u64 * 1_000_000 / 15;
+        let info = FrameInfo {
+            codec_id: codec::H265,
+            flags: u8::from(*key),
+            framerate: 15,
+            timestamp: 1_700_000_000 + (us / 1_000_000) as u32,
+            timestamp_us: (us % 1_000_000) as u32,
+            frame_no: i as u32 + 1,
+            ..Default::default()
+        };
+        assert!(sink.push(&info, data).unwrap().written, "picture {i}");
+    }
+    assert_eq!(sink.stats().dimensions, Some((320, 240)));
+    sink.into_inner().unwrap();
+    assert_eq!(probe_streams(&path), ["hevc,320,240,30"]);
+    assert_decodes_cleanly(&path);
+}
