@@ -17,7 +17,7 @@
 
 use std::io::{self, Write};
 
-use crate::video::{Bits, VideoError, unescape};
+use crate::video::{Bits, VideoError, chroma_subsampling, unescape};
 
 /// Element ids (Matroska specification, RFC 9559).
 mod id {
@@ -411,25 +411,14 @@ pub fn parse_hevc_sps(nal: &[u8]) -> Result<HevcSps, VideoError> {
     let separate_colour_plane = chroma_format_idc == 3 && b.bit()? == 1;
     let full_w = u64::from(b.ue()?);
     let full_h = u64::from(b.ue()?);
-    let (mut left, mut right, mut top, mut bottom) = (0u64, 0u64, 0u64, 0u64);
-    if b.bit()? == 1 {
-        left = u64::from(b.ue()?);
-        right = u64::from(b.ue()?);
-        top = u64::from(b.ue()?);
-        bottom = u64::from(b.ue()?);
-    }
+    let (left, right, top, bottom) = b.window()?;
     let bit_depth_luma_minus8 = b.ue()?;
     let bit_depth_chroma_minus8 = b.ue()?;
     if bit_depth_luma_minus8 > 8 || bit_depth_chroma_minus8 > 8 {
         return Err(VideoError::BadSps("bit depth"));
     }
     // Conformance window units (H.265 Table 6-1): chroma subsampling, 1 for 4:4:4 or monochrome.
-    let chroma_array_type = if separate_colour_plane { 0 } else { chroma_format_idc };
-    let (sub_w, sub_h) = match chroma_array_type {
-        1 => (2, 2),
-        2 => (2, 1),
-        _ => (1, 1),
-    };
+    let (sub_w, sub_h) = chroma_subsampling(if separate_colour_plane { 0 } else { chroma_format_idc });
     let size = |full: u64, a: u64, b: u64, unit: u64| {
         full.checked_sub((a + b) * unit).filter(|v| *v > 0).and_then(|v| u32::try_from(v).ok())
     };
@@ -762,186 +751,5 @@ mod tests {
         assert_eq!(&head[..8], b"OpusHead");
         assert_eq!(head.len(), 19);
         assert_eq!(&head[12..16], &16000u32.to_le_bytes());
-    }
-
-    /// Whether the CI rule says a missing external tool is a failure.
-    fn ci() -> bool {
-        std::env::var("CI").is_ok_and(|v| v == "true")
-    }
-
-    fn have(tool: &str) -> bool {
-        let ok = std::process::Command::new(tool).arg("-version").output().is_ok_and(|o| o.status.success());
-        if !ok {
-            assert!(!ci(), "{tool} is required when CI=true");
-            eprintln!("skipping: {tool} not installed");
-        }
-        ok
-    }
-
-    /// `ffprobe` stream lines (`codec_name,width,height,sample_rate,channels,nb_read_packets`) of a file
-    /// that `ffmpeg` also decodes completely without an error.
-    fn probe(path: &std::path::Path) -> Vec<String> {
-        let decode = std::process::Command::new("ffmpeg")
-            .args(["-v", "error", "-i"])
-            .arg(path)
-            .args(["-f", "null", "-"])
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&decode.stderr);
-        assert!(decode.status.success() && stderr.trim().is_empty(), "ffmpeg decoding: {stderr}");
-        let out = std::process::Command::new("ffprobe")
-            .args(["-v", "error", "-count_packets"])
-            .args(["-show_entries", "stream=codec_name,width,height,sample_rate,channels,nb_read_packets"])
-            .args(["-of", "csv=p=0"])
-            .arg(path)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success() && stderr.trim().is_empty(), "ffprobe: {stderr}");
-        String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim_end_matches(',').to_string()).collect()
-    }
-
-    #[test]
-    fn ffmpeg_reads_h264_with_g711_and_pcm() {
-        if !have("ffprobe") || !have("ffmpeg") {
-            return;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let (sps, pps) = sample_parameter_sets(video::SAMPLE_360P);
-        let frames: Vec<_> = video::frames(video::SAMPLE_360P).collect();
-        for (audio, expect) in [
-            (Track::g711(true, 8000, 1), "pcm_mulaw,8000,1"),
-            (Track::g711(false, 8000, 1), "pcm_alaw,8000,1"),
-            (Track::pcm_s16le(16000, 2), "pcm_s16le,16000,2"),
-        ] {
-            let path = dir.path().join("x.mkv");
-            let bytes_per_20ms = match &audio.kind {
-                TrackKind::Audio { sample_rate, channels, bit_depth } => {
-                    (*sample_rate / 50) as usize
-                        * usize::from(*channels)
-                        * usize::from(bit_depth.unwrap() / 8)
-                }
-                TrackKind::Video { .. } => unreachable!(),
-            };
-            let silence = if audio.codec_id == "A_MS/ACM" { 0xD5 } else { 0 };
-            let tracks = [Track::h264(&sps, &pps).unwrap(), audio];
-            let mut mkv = MkvWriter::new(std::fs::File::create(&path).unwrap(), &tracks).unwrap();
-            let (mut audio_ms, mut audio_blocks) = (0u64, 0);
-            for (i, frame) in frames.iter().chain(frames.iter()).enumerate() {
-                let ms = i as u64 * 1000 / 15;
-                let nals: Vec<&[u8]> = frame.nals.iter().map(|n| n.bytes()).collect();
-                mkv.write_block(1, ms, frame.keyframe, &length_prefixed(nals)).unwrap();
-                while audio_ms < ms + 1000 / 15 {
-                    mkv.write_block(2, audio_ms, true, &vec![silence; bytes_per_20ms]).unwrap();
-                    audio_ms += 20;
-                    audio_blocks += 1;
-                }
-            }
-            drop(mkv.into_inner().unwrap());
-            let streams = probe(&path);
-            assert_eq!(
-                streams,
-                ["h264,640,360,60".to_string(), format!("{expect},{audio_blocks}")],
-                "{expect}"
-            );
-        }
-    }
-
-    /// Runs ffmpeg to make test media from its synthetic sources; `None` if this ffmpeg lacks the encoder.
-    fn ffmpeg_make(args: &[&str], out: &std::path::Path) -> Option<Vec<u8>> {
-        let run = std::process::Command::new("ffmpeg")
-            .args(["-v", "error", "-y"])
-            .args(args)
-            .arg(out)
-            .output()
-            .ok()?;
-        if !run.status.success() {
-            assert!(!ci(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&run.stderr));
-            eprintln!("skipping: ffmpeg cannot make {args:?}");
-            return None;
-        }
-        std::fs::read(out).ok()
-    }
-
-    #[test]
-    fn ffmpeg_reads_h265_with_aac_from_adts() {
-        if !have("ffprobe") || !have("ffmpeg") {
-            return;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let hevc_args = [
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=320x240:rate=10",
-            "-frames:v",
-            "20",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:v",
-            "libx265",
-            "-x265-params",
-            "log-level=error:keyint=10:bframes=0",
-            "-f",
-            "hevc",
-        ];
-        let Some(hevc) = ffmpeg_make(&hevc_args, &dir.path().join("v.h265")) else { return };
-        let aac_args = [
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=16000",
-            "-t",
-            "2",
-            "-c:a",
-            "aac",
-            "-f",
-            "adts",
-        ];
-        let Some(adts) = ffmpeg_make(&aac_args, &dir.path().join("a.aac")) else { return };
-        let param =
-            |t: u8| video::nal_units(&hevc).find(|n| (n.0[0] >> 1) & 0x3F == t).unwrap().bytes().to_vec();
-        let (vps, sps, pps) = (param(32), param(33), param(34));
-        let info = parse_hevc_sps(&sps).unwrap();
-        assert_eq!((info.width, info.height, info.chroma_format_idc), (320, 240, 1));
-        // Split the elementary streams into pictures (a VCL unit with first_slice_segment_in_pic_flag).
-        let mut pictures: Vec<(bool, Vec<&[u8]>)> = Vec::new();
-        let mut pending: Vec<&[u8]> = Vec::new();
-        for nal in video::nal_units(&hevc) {
-            let t = (nal.0[0] >> 1) & 0x3F;
-            pending.push(nal.bytes());
-            if t < 32 && nal.0.get(2).is_some_and(|b| b & 0x80 != 0) {
-                pictures.push(((16..=23).contains(&t), std::mem::take(&mut pending)));
-            }
-        }
-        assert_eq!(pictures.len(), 20);
-        let mut aac = Vec::new();
-        let mut rest = &adts[..];
-        while let Some(h) = Adts::parse(rest) {
-            aac.push((h, h.payload(rest)));
-            rest = &rest[h.frame_len..];
-        }
-        assert!(rest.is_empty() && aac.len() > 20);
-        let first = aac[0].0;
-        let tracks = [
-            Track::h265(&vps, &sps, &pps).unwrap(),
-            Track::aac(first.audio_specific_config(), 16000, first.channels),
-        ];
-        let path = dir.path().join("x.mkv");
-        let mut mkv = MkvWriter::new(std::fs::File::create(&path).unwrap(), &tracks).unwrap();
-        let mut audio = aac.iter().enumerate().peekable();
-        for (i, (key, nals)) in pictures.iter().enumerate() {
-            let ms = i as u64 * 100;
-            mkv.write_block(1, ms, *key, &length_prefixed(nals.iter().copied())).unwrap();
-            while let Some((n, (_, payload))) =
-                audio.next_if(|(n, _)| (*n as u64 * 1024 * 1000 / 16000) < ms + 100)
-            {
-                mkv.write_block(2, n as u64 * 1024 * 1000 / 16000, true, payload).unwrap();
-            }
-        }
-        let audio_blocks = aac.len() - audio.count();
-        drop(mkv.into_inner().unwrap());
-        let streams = probe(&path);
-        assert_eq!(streams, ["hevc,320,240,20".to_string(), format!("aac,16000,1,{audio_blocks}")]);
     }
 }

@@ -269,10 +269,29 @@ impl Bits<'_> {
         Ok(((1u64 << zeros) - 1 + u64::from(rest)) as u32)
     }
 
+    /// A cropping (H.264) or conformance (H.265) window: a flag, then the left, right, top and bottom
+    /// offsets; zeros without the flag.
+    pub(crate) fn window(&mut self) -> Result<(u64, u64, u64, u64), VideoError> {
+        if self.bit()? == 0 {
+            return Ok((0, 0, 0, 0));
+        }
+        Ok((self.ue()?.into(), self.ue()?.into(), self.ue()?.into(), self.ue()?.into()))
+    }
+
     /// Signed exp-Golomb.
     fn se(&mut self) -> Result<i64, VideoError> {
         let k = i64::from(self.ue()?);
         Ok(if k % 2 == 1 { (k + 1) / 2 } else { -(k / 2) })
+    }
+}
+
+/// The horizontal and vertical chroma subsampling factors of a `ChromaArrayType` (4:2:0, 4:2:2, else
+/// none), the unit of cropping windows in H.264 and H.265.
+pub(crate) fn chroma_subsampling(chroma_array_type: u32) -> (u64, u64) {
+    match chroma_array_type {
+        1 => (2, 2),
+        2 => (2, 1),
+        _ => (1, 1),
     }
 }
 
@@ -375,20 +394,10 @@ pub fn parse_sps(nal: &[u8]) -> Result<Sps, VideoError> {
         b.bit()?; // mb_adaptive_frame_field_flag
     }
     b.bit()?; // direct_8x8_inference_flag
-    let (mut left, mut right, mut top, mut bottom) = (0u64, 0u64, 0u64, 0u64);
-    if b.bit()? == 1 {
-        left = u64::from(b.ue()?);
-        right = u64::from(b.ue()?);
-        top = u64::from(b.ue()?);
-        bottom = u64::from(b.ue()?);
-    }
+    let (left, right, top, bottom) = b.window()?;
     // Crop units (H.264 7.4.2.1.1): chroma subsampling times field/frame factor.
     let chroma_array_type = if separate_colour_plane { 0 } else { chroma_format_idc };
-    let (sub_w, sub_h) = match chroma_array_type {
-        1 => (2, 2),
-        2 => (2, 1),
-        _ => (1, 1),
-    };
+    let (sub_w, sub_h) = chroma_subsampling(chroma_array_type);
     let crop_x = if chroma_array_type == 0 { 1 } else { sub_w };
     let crop_y = (2 - frame_mbs_only) * if chroma_array_type == 0 { 1 } else { sub_h };
     let full_w = width_mbs * 16;

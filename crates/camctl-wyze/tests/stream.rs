@@ -453,7 +453,7 @@ fn mkv_with_audio(
 }
 
 #[test]
-fn mkv_sink_writes_pcm_aac_and_opus_that_ffmpeg_decodes() {
+fn mkv_sink_writes_pcm_alaw_aac_and_opus_that_ffmpeg_decodes() {
     if !ffprobe_available() {
         return;
     }
@@ -474,6 +474,11 @@ fn mkv_sink_writes_pcm_aac_and_opus_that_ffmpeg_decodes() {
         .collect();
     let path = mkv_with_audio(dir.path(), "pcm.mkv", codec::PCM, flags(8000, true), 20_000, &pcm);
     assert_eq!(probe_streams(&path), ["h264,640,360,30".to_string(), "pcm_s16le,8000,1,100".to_string()]);
+    assert_decodes_cleanly(&path);
+    // G.711 A-law (the emulator sends µ-law): silence is 0xD5.
+    let alaw = vec![vec![0xD5; 160]; 100];
+    let path = mkv_with_audio(dir.path(), "alaw.mkv", codec::G711A, flags(8000, false), 20_000, &alaw);
+    assert_eq!(probe_streams(&path), ["h264,640,360,30".to_string(), "pcm_alaw,8000,1,100".to_string()]);
     assert_decodes_cleanly(&path);
 
     // AAC from ffmpeg's encoder as ADTS, sent as ADTS (headers stripped) and as raw frames.
