@@ -374,9 +374,13 @@ struct Held {
 }
 
 /// How long video is held for the audio format before the header is written without audio: the
-/// stream time span, and the memory it may take.
+/// stream time span, and the memory it may take (whatever the timestamps say).
 const HOLD_MAX_US: u64 = 2_000_000;
 const HOLD_MAX_BYTES: usize = 16 << 20;
+const HOLD_MAX_FRAMES: usize = 256;
+
+/// An audio clock further than this from the video's is taken as another time base and moved onto it.
+const AUDIO_CLOCK_MAX_SKEW_MS: i64 = 10_000;
 
 #[derive(Debug)]
 enum MkvState<W> {
@@ -407,6 +411,8 @@ pub struct MkvSink<W> {
     offset_ms: i64,
     last_video_ms: Option<i64>,
     last_audio_ms: Option<i64>,
+    /// Added to audio times when the camera stamps audio on another clock than video.
+    audio_offset_ms: Option<i64>,
 }
 
 /// FRAMEINFO time in microseconds.
@@ -429,6 +435,7 @@ impl<W: Write> MkvSink<W> {
             offset_ms: 0,
             last_video_ms: None,
             last_audio_ms: None,
+            audio_offset_ms: None,
         }
     }
 
@@ -500,7 +507,8 @@ impl<W: Write> MkvSink<W> {
             queue.push(held);
             let span = frame_time_us(info).saturating_sub(frame_time_us(&queue[0].info));
             let audio_known = self.audio.is_some() || !self.expect_audio;
-            if audio_known || span >= HOLD_MAX_US || *held_bytes >= HOLD_MAX_BYTES {
+            let full = *held_bytes >= HOLD_MAX_BYTES || queue.len() >= HOLD_MAX_FRAMES;
+            if audio_known || span >= HOLD_MAX_US || full {
                 if !audio_known {
                     tracing::warn!("no audio within 2 s of the first keyframe; recording video only");
                 }
@@ -547,6 +555,20 @@ impl<W: Write> MkvSink<W> {
         let Some(ms) = self.stream_ms(info) else {
             return skip(&mut self.gate.stats, SkipReason::WaitingForKeyframe);
         };
+        let video_ms = self.last_video_ms.unwrap_or(0);
+        let offset = *self.audio_offset_ms.get_or_insert_with(|| {
+            if (ms - video_ms).abs() > AUDIO_CLOCK_MAX_SKEW_MS {
+                tracing::warn!(
+                    audio_ms = ms,
+                    video_ms,
+                    "audio timestamps on another clock; aligning them to video"
+                );
+                video_ms - ms
+            } else {
+                0
+            }
+        });
+        let ms = ms + offset;
         // Audio keeps its own order; a frame stamped at or before the last one follows it by 1 ms.
         let ms = self.last_audio_ms.map_or(ms, |last| ms.max(last + 1));
         if ms < 0 {

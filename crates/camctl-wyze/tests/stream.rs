@@ -402,15 +402,15 @@ fn ogg_packets(mut data: &[u8]) -> Vec<Vec<u8>> {
     packets
 }
 
-/// A stream of the 360p clip (15 fps) with `audio` frames interleaved on the same FRAMEINFO clock, pushed
-/// through a Matroska sink; returns the file.
-fn mkv_with_audio(
+/// A stream of the 360p clip (15 fps) with `audio` frames interleaved, pushed through a Matroska sink;
+/// returns the file. Audio is stamped on the video's FRAMEINFO clock moved by `audio_clock_s` seconds.
+fn mkv_with_audio_clock(
     dir: &Path,
     name: &str,
-    codec_id: u16,
-    flags: u8,
+    (codec_id, flags): (u16, u8),
     frame_us: u64,
     audio: &[Vec<u8>],
+    audio_clock_s: i64,
 ) -> std::path::PathBuf {
     let clip: Vec<_> =
         camctl_core::video::frames(camctl_core::video::SAMPLE_360P).map(|f| f.to_annexb()).collect();
@@ -433,6 +433,7 @@ fn mkv_with_audio(
         assert!(sink.push(&info, data).unwrap().written);
         while next_audio < audio.len() && (next_audio as u64 * frame_us) < video_us + 1_000_000 / 15 {
             let (timestamp, timestamp_us) = stamp(next_audio as u64 * frame_us);
+            let timestamp = (i64::from(timestamp) + audio_clock_s) as u32;
             let info = FrameInfo {
                 codec_id,
                 flags,
@@ -450,6 +451,42 @@ fn mkv_with_audio(
     assert_eq!(sink.stats().audio_written, next_audio as u64);
     sink.into_inner().unwrap();
     path
+}
+
+/// [`mkv_with_audio_clock`] with audio on the video's clock.
+fn mkv_with_audio(
+    dir: &Path,
+    name: &str,
+    codec_id: u16,
+    flags: u8,
+    frame_us: u64,
+    audio: &[Vec<u8>],
+) -> std::path::PathBuf {
+    mkv_with_audio_clock(dir, name, (codec_id, flags), frame_us, audio, 0)
+}
+
+#[test]
+fn audio_stamped_on_another_clock_is_aligned_to_the_video() {
+    if !ffprobe_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let flags =
+        camctl_wyze::wire::AudioFlags { sample_rate: 8000, bits16: false, stereo: false }.to_byte().unwrap();
+    let silence = vec![vec![0xFF; 160]; 100];
+    // Audio stamped in seconds since boot, say, while video carries Unix time.
+    let path = mkv_with_audio_clock(
+        dir.path(),
+        "clock.mkv",
+        (codec::G711U, flags),
+        20_000,
+        &silence,
+        -1_699_990_000,
+    );
+    assert_eq!(probe_streams(&path), ["h264,640,360,30".to_string(), "pcm_mulaw,8000,1,100".to_string()]);
+    assert_decodes_cleanly(&path);
+    let audio: Vec<i64> = packets(&path).iter().filter(|p| p.0 == 1).map(|p| p.1).collect();
+    assert_eq!((audio[0], audio[99]), (0, 99 * 20), "audio starts with the video and keeps its own spacing");
 }
 
 #[test]
