@@ -315,7 +315,7 @@ struct AudioFormat {
 impl AudioFormat {
     fn of(info: &FrameInfo, data: &[u8]) -> AudioFormat {
         let codec_id = info.codec_id & 0xff;
-        // A flags byte with a reserved rate index: the SDK's default, 8 kHz mono 16-bit.
+        // A flags byte with a reserved rate index says nothing: assume 8 kHz mono 16-bit, the commonest.
         let flags =
             info.audio_flags().unwrap_or(AudioFlags { sample_rate: 8000, bits16: true, stereo: false });
         let adts = if is_aac(codec_id) {

@@ -617,3 +617,51 @@ fn mkv_sink_writes_h265() {
     assert_eq!(probe_streams(&path), ["hevc,320,240,30"]);
     assert_decodes_cleanly(&path);
 }
+
+#[test]
+fn sinks_take_any_frames_without_panicking() {
+    let clip: Vec<_> =
+        camctl_core::video::frames(camctl_core::video::SAMPLE_360P).map(|f| f.to_annexb()).collect();
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for round in 0..20 {
+        let mut mkv = MkvSink::new(Vec::new(), round % 2 == 0);
+        let mut annexb = AnnexBSink::new(Vec::new());
+        for _ in 0..300 {
+            let r = next();
+            let codec_id =
+                [codec::H264, codec::H265, codec::G711U, codec::PCM, codec::AAC_ADTS, codec::OPUS, 0x8B, 7]
+                    [(r % 8) as usize];
+            let info = FrameInfo {
+                codec_id,
+                flags: (r >> 8) as u8,
+                framerate: (r >> 16) as u8,
+                timestamp: if r & 1 << 40 != 0 { (r >> 24) as u32 } else { 1_700_000_000 + (r >> 60) as u32 },
+                timestamp_us: (r >> 32) as u32,
+                frame_no: (r >> 44) as u32 % 64,
+                ..Default::default()
+            };
+            // Real frames, cut or bit-flipped ones, and noise (an ADTS-like start now and then).
+            let mut data = match (r >> 50) % 4 {
+                0 => clip[(r >> 20) as usize % clip.len()].clone(),
+                1 => clip[0][..(r >> 20) as usize % clip[0].len()].to_vec(),
+                2 => [&[0xFF, 0xF1][..], &next().to_le_bytes()].concat(),
+                _ => (0..(r >> 20) % 600).map(|_| next() as u8).collect(),
+            };
+            if r & 1 << 41 != 0 && !data.is_empty() {
+                let i = (r >> 12) as usize % data.len();
+                data[i] ^= 0x5A;
+            }
+            // An unusable SPS may stop the Matroska sink with an error, never with a panic.
+            let _ = mkv.push(&info, &data);
+            annexb.push(&info, &data).unwrap();
+        }
+        let _ = mkv.into_inner();
+        annexb.into_inner().unwrap();
+    }
+}
