@@ -115,6 +115,16 @@ impl ParameterSets {
         }
     }
 
+    /// The Matroska video track these sets describe; `None` if they are missing or do not parse.
+    fn track(&self, codec_id: u16) -> Option<Track> {
+        let (sps, pps) = (self.sps.as_deref()?, self.pps.as_deref()?);
+        match codec_id {
+            codec::H264 => Track::h264(sps, pps),
+            codec::H265 => Track::h265(self.vps.as_deref()?, sps, pps),
+            _ => None,
+        }
+    }
+
     /// The cached sets in stream order (VPS, SPS, PPS).
     fn units(&self) -> impl Iterator<Item = &[u8]> {
         [&self.vps, &self.sps, &self.pps].into_iter().flatten().map(Vec::as_slice)
@@ -138,6 +148,8 @@ struct VideoGate {
     last_frame_no: Option<u32>,
     params: ParameterSets,
     resync_on_gap: bool,
+    /// Start only on parameter sets a container header can describe (Matroska's `avcC`/`hvcC`).
+    needs_track: bool,
     stats: SinkStats,
 }
 
@@ -148,6 +160,7 @@ impl VideoGate {
             last_frame_no: None,
             params: ParameterSets::default(),
             resync_on_gap: true,
+            needs_track: false,
             stats: SinkStats::default(),
         }
     }
@@ -234,7 +247,8 @@ impl VideoGate {
         let starting = !self.started;
         if starting {
             // A decoder needs a keyframe and the parameter sets before it.
-            if !keyframe || !self.params.ready(codec_id) {
+            let describable = !self.needs_track || self.params.track(codec_id).is_some();
+            if !keyframe || !self.params.ready(codec_id) || !describable {
                 return skip(&mut self.stats, SkipReason::WaitingForKeyframe, missing);
             }
             self.started = true;
@@ -426,7 +440,7 @@ impl<W: Write> MkvSink<W> {
     /// keyframe and audio is skipped.
     pub fn new(out: W, expect_audio: bool) -> Self {
         MkvSink {
-            gate: VideoGate::new(),
+            gate: VideoGate { needs_track: true, ..VideoGate::new() },
             state: MkvState::Pending { out, held: Vec::new(), held_bytes: 0 },
             expect_audio,
             audio: None,
@@ -599,18 +613,12 @@ impl<W: Write> MkvSink<W> {
             self.state = MkvState::Pending { out, held, held_bytes: 0 };
             return Ok(());
         };
-        let p = &self.gate.params;
-        let video = match first.info.codec_id & 0xff {
-            codec::H265 => Track::h265(
-                p.vps.as_deref().unwrap_or_default(),
-                p.sps.as_deref().unwrap_or_default(),
-                p.pps.as_deref().unwrap_or_default(),
-            ),
-            _ => Track::h264(p.sps.as_deref().unwrap_or_default(), p.pps.as_deref().unwrap_or_default()),
-        };
-        let Some(video) = video else {
-            // Parameter sets that do not parse: nothing a player could show.
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "the camera's SPS does not parse"));
+        let Some(video) = self.gate.params.track(first.info.codec_id & 0xff) else {
+            // Not reached: the gate starts only on parameter sets that make a track.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the camera's parameter sets do not parse",
+            ));
         };
         let audio = self.audio.and_then(|a| a.track());
         if let (Some(format), None) = (self.audio, &audio) {

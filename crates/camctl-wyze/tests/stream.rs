@@ -657,11 +657,28 @@ fn sinks_take_any_frames_without_panicking() {
                 let i = (r >> 12) as usize % data.len();
                 data[i] ^= 0x5A;
             }
-            // An unusable SPS may stop the Matroska sink with an error, never with a panic.
-            let _ = mkv.push(&info, &data);
+            // Writing to memory cannot fail: any error would be the sink's own.
+            mkv.push(&info, &data).unwrap();
             annexb.push(&info, &data).unwrap();
         }
-        let _ = mkv.into_inner();
+        mkv.into_inner().unwrap();
         annexb.into_inner().unwrap();
     }
+}
+
+#[test]
+fn mkv_sink_waits_for_parameter_sets_it_can_describe() {
+    let clip: Vec<_> =
+        camctl_core::video::frames(camctl_core::video::SAMPLE_360P).map(|f| f.to_annexb()).collect();
+    let mut sink = MkvSink::new(Vec::new(), false);
+    // An IDR behind a truncated SPS: Annex-B could pass it on, Matroska's avcC cannot describe it.
+    let idr: Vec<u8> = camctl_core::video::nal_units(&clip[0])
+        .filter(|n| n.nal_type() != 7)
+        .flat_map(|n| [&[0u8, 0, 0, 1][..], n.bytes()].concat())
+        .collect();
+    let broken = [&[0u8, 0, 0, 1, 0x67, 0x42][..], &idr].concat();
+    let p = sink.push(&video(1, true), &broken).unwrap();
+    assert_eq!(p.skipped, Some(SkipReason::WaitingForKeyframe));
+    assert!(sink.push(&video(2, true), &clip[0]).unwrap().written);
+    assert_eq!(sink.stats().frames_written, 1);
 }
