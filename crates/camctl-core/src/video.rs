@@ -315,25 +315,25 @@ pub struct Sps {
 }
 
 /// MSB-first bit reader over an RBSP (emulation prevention removed).
-struct Bits<'a> {
-    data: &'a [u8],
-    pos: usize,
+pub(crate) struct Bits<'a> {
+    pub(crate) data: &'a [u8],
+    pub(crate) pos: usize,
 }
 
 impl Bits<'_> {
-    fn bit(&mut self) -> Result<u32, VideoError> {
+    pub(crate) fn bit(&mut self) -> Result<u32, VideoError> {
         let byte = self.data.get(self.pos / 8).ok_or(VideoError::BadSps("truncated"))?;
         let bit = (byte >> (7 - self.pos % 8)) & 1;
         self.pos += 1;
         Ok(u32::from(bit))
     }
 
-    fn bits(&mut self, n: u32) -> Result<u32, VideoError> {
+    pub(crate) fn bits(&mut self, n: u32) -> Result<u32, VideoError> {
         (0..n).try_fold(0u32, |acc, _| Ok((acc << 1) | self.bit()?))
     }
 
     /// Unsigned exp-Golomb, limited to 32-bit values.
-    fn ue(&mut self) -> Result<u32, VideoError> {
+    pub(crate) fn ue(&mut self) -> Result<u32, VideoError> {
         let mut zeros = 0;
         while self.bit()? == 0 {
             zeros += 1;
@@ -345,6 +345,15 @@ impl Bits<'_> {
         Ok(((1u64 << zeros) - 1 + u64::from(rest)) as u32)
     }
 
+    /// A cropping (H.264) or conformance (H.265) window: a flag, then the left, right, top and bottom
+    /// offsets; zeros without the flag.
+    pub(crate) fn window(&mut self) -> Result<(u64, u64, u64, u64), VideoError> {
+        if self.bit()? == 0 {
+            return Ok((0, 0, 0, 0));
+        }
+        Ok((self.ue()?.into(), self.ue()?.into(), self.ue()?.into(), self.ue()?.into()))
+    }
+
     /// Signed exp-Golomb.
     fn se(&mut self) -> Result<i64, VideoError> {
         let k = i64::from(self.ue()?);
@@ -352,8 +361,18 @@ impl Bits<'_> {
     }
 }
 
+/// The horizontal and vertical chroma subsampling factors of a `ChromaArrayType` (4:2:0, 4:2:2, else
+/// none), the unit of cropping windows in H.264 and H.265.
+pub(crate) fn chroma_subsampling(chroma_array_type: u32) -> (u64, u64) {
+    match chroma_array_type {
+        1 => (2, 2),
+        2 => (2, 1),
+        _ => (1, 1),
+    }
+}
+
 /// Removes emulation prevention bytes (`00 00 03` -> `00 00`).
-fn unescape(nal: &[u8]) -> Vec<u8> {
+pub(crate) fn unescape(nal: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(nal.len());
     let mut zeros = 0;
     for &b in nal {
@@ -451,20 +470,10 @@ pub fn parse_sps(nal: &[u8]) -> Result<Sps, VideoError> {
         b.bit()?; // mb_adaptive_frame_field_flag
     }
     b.bit()?; // direct_8x8_inference_flag
-    let (mut left, mut right, mut top, mut bottom) = (0u64, 0u64, 0u64, 0u64);
-    if b.bit()? == 1 {
-        left = u64::from(b.ue()?);
-        right = u64::from(b.ue()?);
-        top = u64::from(b.ue()?);
-        bottom = u64::from(b.ue()?);
-    }
+    let (left, right, top, bottom) = b.window()?;
     // Crop units (H.264 7.4.2.1.1): chroma subsampling times field/frame factor.
     let chroma_array_type = if separate_colour_plane { 0 } else { chroma_format_idc };
-    let (sub_w, sub_h) = match chroma_array_type {
-        1 => (2, 2),
-        2 => (2, 1),
-        _ => (1, 1),
-    };
+    let (sub_w, sub_h) = chroma_subsampling(chroma_array_type);
     let crop_x = if chroma_array_type == 0 { 1 } else { sub_w };
     let crop_y = (2 - frame_mbs_only) * if chroma_array_type == 0 { 1 } else { sub_h };
     let full_w = width_mbs * 16;

@@ -9,7 +9,7 @@ use camctl_core::{Camera, CameraInfo, CameraUrl, Error as CoreError, Event, Medi
 use tokio::io::AsyncWrite;
 
 use crate::client::{ClientConfig, WyzeSession};
-use crate::sink::{AnnexBSink, SinkStats};
+use crate::sink::{Container, LiveSink, SinkStats};
 use crate::tutk::{ConnectOptions, Firmware, TutkError, UdpClientTransport};
 use crate::wire::codec;
 
@@ -172,7 +172,8 @@ impl Target {
         })
     }
 
-    /// Connects; video flows only if `video` (info and settings need none).
+    /// Connects; video flows only if `video` (info and settings need none), and audio with it unless
+    /// the URL says `audio=false`.
     async fn connect(&self, video: bool) -> Result<WyzeSession<UdpClientTransport>> {
         let addr = resolve(&self.host, self.port).await?;
         let transport = crate::tutk::connect(addr, &self.uid, &self.enr, &self.mac, self.options.clone())
@@ -255,14 +256,28 @@ pub enum LiveEnd {
     Stopped,
     /// The output's reader went away (a closed pipe): a normal end for `camctl live --out - | head`.
     OutputClosed,
+    /// The requested number of video frames was written.
+    FrameLimit,
+}
+
+/// What [`WyzeCamera::live_until`] records and when it stops.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LiveOptions {
+    /// Stop after this long (`None`: no time limit).
+    pub duration: Option<Duration>,
+    /// Stop after this many video frames are written (`None`: no frame limit).
+    pub frames: Option<u64>,
+    /// Annex-B video, or Matroska video and audio (audio is then switched on).
+    pub container: Container,
 }
 
 /// What [`WyzeCamera::live`] recorded.
 #[derive(Debug, Clone, Default)]
 pub struct LiveReport {
-    /// Sink totals (frames and bytes written, gaps, picture size). Each outage counts as one gap.
+    /// Sink totals (video and audio frames and bytes written, gaps, picture size). Each outage counts
+    /// as one gap.
     pub stats: SinkStats,
-    /// Audio frames received (not written: the output is a video elementary stream).
+    /// Audio frames received (written only to Matroska: `stats.audio_written`).
     pub audio_frames: u64,
     /// Times the connection was re-established after the camera went away.
     pub reconnects: u32,
@@ -287,6 +302,8 @@ pub struct WyzeCamera {
     session: WyzeSession<UdpClientTransport>,
     /// Whether the video channel is on.
     video: bool,
+    /// Whether the audio channel is on.
+    audio: bool,
 }
 
 impl WyzeCamera {
@@ -300,7 +317,7 @@ impl WyzeCamera {
     pub async fn connect(url: &CameraUrl) -> Result<WyzeCamera> {
         let target = Target::from_url(url)?;
         let session = target.connect(false).await?;
-        Ok(WyzeCamera { target, session, video: false })
+        Ok(WyzeCamera { target, session, video: false, audio: false })
     }
 
     /// The message-layer session, for Wyze-specific requests.
@@ -308,32 +325,37 @@ impl WyzeCamera {
         &self.session
     }
 
-    /// [`WyzeCamera::live_until`] without a stop signal.
+    /// [`WyzeCamera::live_until`] of Annex-B video for `duration`, without a stop signal.
     pub async fn live<W: Write>(&mut self, out: W, duration: Option<Duration>) -> Result<LiveReport> {
-        self.live_until(out, duration, std::future::pending()).await.map_err(|e| e.error)
+        let options = LiveOptions { duration, ..LiveOptions::default() };
+        self.live_until(out, options, std::future::pending()).await.map_err(|e| e.error)
     }
 
-    /// Writes the live video as an Annex-B elementary stream (H.264 or H.265 as the camera sends it)
-    /// to `out` until `duration` has passed (forever if `None`), `stop` completes, or `out`'s reader
-    /// goes away (a broken pipe ends the recording normally, [`LiveEnd::OutputClosed`]). `out` is
-    /// flushed before returning. When the camera goes away the client reconnects with backoff (0.5 s
-    /// doubling to 8 s) and the stream resumes at the next keyframe, counted as a gap; it gives up
-    /// after the camera stays away for the connection timeout five times in a row.
+    /// Writes the live stream to `out`, in `options.container`: Annex-B video (H.264 or H.265 as the
+    /// camera sends it), or Matroska with video and audio (the audio channel is switched on; if the
+    /// camera sends no audio within 2 s the file is video only). Stops when `options.duration` has
+    /// passed, `options.frames` video frames are written ([`LiveEnd::FrameLimit`]), `stop` completes, or
+    /// `out`'s reader goes away (a broken pipe ends the recording normally, [`LiveEnd::OutputClosed`]).
+    /// `out` is flushed before returning. When the camera goes away the client reconnects with backoff
+    /// (0.5 s doubling to 8 s) and the stream resumes at the next keyframe, counted as a gap; it gives
+    /// up after the camera stays away for the connection timeout five times in a row.
     pub async fn live_until<W: Write, S: Future<Output = ()>>(
         &mut self,
         out: W,
-        duration: Option<Duration>,
+        options: LiveOptions,
         stop: S,
     ) -> std::result::Result<LiveReport, LiveError> {
         let start = Instant::now();
-        let deadline = duration.map(|d| tokio::time::Instant::now() + d);
-        let mut sink = AnnexBSink::new(out);
+        let deadline = options.duration.map(|d| tokio::time::Instant::now() + d);
+        let audio = options.container == Container::Matroska;
+        let mut sink = LiveSink::new(out, options.container, audio);
         let mut report = LiveReport::default();
         let stop = std::pin::pin!(stop);
-        let result = self.receive(&mut sink, &mut report, deadline, stop).await;
+        let result = self.receive(&mut sink, &mut report, deadline, options.frames, stop).await;
         report.elapsed = start.elapsed();
+        let pending = sink.write_pending();
         report.stats = sink.stats();
-        let flushed = sink.into_inner().and_then(|mut w| w.flush());
+        let flushed = pending.and_then(|()| sink.into_inner()).and_then(|mut w| w.flush());
         match (result, flushed) {
             (Ok(end), Ok(())) => Ok(LiveReport { end, ..report }),
             (Ok(_), Err(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
@@ -346,9 +368,10 @@ impl WyzeCamera {
 
     async fn receive<W: Write>(
         &mut self,
-        sink: &mut AnnexBSink<W>,
+        sink: &mut LiveSink<W>,
         report: &mut LiveReport,
         deadline: Option<tokio::time::Instant>,
+        frame_limit: Option<u64>,
         mut stop: std::pin::Pin<&mut impl Future<Output = ()>>,
     ) -> Result<LiveEnd> {
         let until_deadline = || async move {
@@ -364,6 +387,19 @@ impl WyzeCamera {
                 on = self.session.control_channel(1, true) => on?,
             }
             self.video = true;
+            // The client switches audio on with the video (unless `audio=false`).
+            self.audio |= self.target.audio;
+        }
+        let want_audio = matches!(sink, LiveSink::Matroska(_)) && self.target.audio;
+        if want_audio && !self.audio {
+            // 10010 media 2. A camera without audio still gives a video-only recording.
+            tokio::select! {
+                _ = &mut stop => return Ok(LiveEnd::Stopped),
+                on = self.session.control_channel(2, true) => match on {
+                    Ok(()) => self.audio = true,
+                    Err(e) => tracing::warn!("the camera did not switch audio on: {e}"),
+                },
+            }
         }
         let mut failures = 0u32;
         loop {
@@ -378,9 +414,11 @@ impl WyzeCamera {
                     failures = 0;
                     if codec::is_audio(info.codec_id) {
                         report.audio_frames += 1;
-                        continue;
                     }
                     match sink.push(&info, &data) {
+                        Ok(_) if frame_limit.is_some_and(|n| sink.stats().frames_written >= n) => {
+                            return Ok(LiveEnd::FrameLimit);
+                        }
                         Ok(_) => continue,
                         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
                             return Ok(LiveEnd::OutputClosed);

@@ -6,7 +6,7 @@
 //!   an in-memory pair for tests and demos.
 //! - [`client`]: [`WyzeSession`], the client state machine (handshake, settings, frames).
 //! - [`emulator`]: [`Emulator`], a camera that authenticates clients, keeps settings and streams H.264.
-//! - [`sink`]: writes received frames as a playable Annex-B stream.
+//! - [`sink`]: writes received frames as a playable Annex-B stream or Matroska file (video and audio).
 //! - [`settings`]: the user-facing setting keys and their K-command pairs.
 //! - [`tutk`]: the native TUTK LAN transport (OLD and CC51 discovery, DTLS, AV layer), client and camera.
 //!
@@ -50,7 +50,7 @@ pub mod transport;
 pub mod tutk;
 pub mod wire;
 
-pub use camera::{DEFAULT_PORT, LiveEnd, LiveError, LiveReport, WyzeCamera};
+pub use camera::{DEFAULT_PORT, LiveEnd, LiveError, LiveOptions, LiveReport, WyzeCamera};
 pub use client::{ClientConfig, SessionDetails, WyzeSession};
 pub use emulator::{Emulator, EmulatorConfig, EmulatorHandle, Pacing};
 pub use error::{Error, Result};

@@ -252,7 +252,7 @@ pub enum Command {
         #[command(subcommand)]
         action: PreviewAction,
     },
-    /// Write the live video (Annex-B H.264/H.265) to FILE or stdout (Wyze).
+    /// Write the live video (Annex-B H.264/H.265, or Matroska with audio for .mkv) to FILE or stdout (Wyze).
     #[command(after_help = URL_HELP)]
     Live {
         /// Camera URL.
@@ -263,9 +263,13 @@ pub enum Command {
         /// Stop after this many seconds (default: until interrupted).
         #[arg(long = "for", value_name = "SECS")]
         duration: Option<f64>,
-        /// Stop after this many frames (PTP/IP live view; `--frames 1 --out x.jpg` takes one picture).
+        /// Stop after this many (video) frames (`--frames 1 --out x.jpg` takes one PTP/IP picture).
         #[arg(long, value_name = "N")]
         frames: Option<u64>,
+        /// Wyze container: `annexb` (video only) or `mkv` (Matroska, video and audio). Default: `mkv` for
+        /// an --out ending in .mkv, else `annexb`.
+        #[arg(long, value_name = "FORMAT", value_parser = ["annexb", "mkv"])]
+        format: Option<String>,
         /// Replace FILE if it exists.
         #[arg(long)]
         force: bool,

@@ -428,8 +428,8 @@ pub async fn run(command: Command) -> Result<ExitCode> {
             })
             .await?
         }
-        Command::Live { url, out, duration, frames, force } => {
-            crate::live::run(&url, &out, duration, frames, force).await?;
+        Command::Live { url, out, duration, frames, force, format } => {
+            crate::live::run(&url, &out, duration, frames, force, format.as_deref()).await?;
         }
         Command::Discover { timeout, json, interfaces, wyze_uid, wyze_enr, wyze_mac } => {
             let wyze = match (wyze_uid, wyze_enr, wyze_mac) {

@@ -10,17 +10,19 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use camctl_core::{Camera, Error, Result};
-use camctl_wyze::{LiveEnd, LiveError, LiveReport};
+use camctl_wyze::sink::Container;
+use camctl_wyze::{LiveEnd, LiveError, LiveOptions, LiveReport};
 
 use crate::any::AnyCamera;
 
-/// Runs `camctl live URL --out OUT [--for SECS] [--frames N] [--force]`.
+/// Runs `camctl live URL --out OUT [--for SECS] [--frames N] [--force] [--format annexb|mkv]`.
 pub async fn run(
     url: &str,
     out: &str,
     duration: Option<f64>,
     frames: Option<u64>,
     force: bool,
+    format: Option<&str>,
 ) -> Result<()> {
     if frames == Some(0) {
         return Err(Error::InvalidValue("--frames 0 (use 1 or more)".into()));
@@ -43,18 +45,24 @@ pub async fn run(
         }
     };
     if camera.ptp().is_some() {
+        if format == Some("mkv") {
+            let _ = camera.close().await;
+            return Err(Error::Unsupported(
+                "--format mkv: only for Wyze live video (PTP/IP sends JPEG)".into(),
+            ));
+        }
         return jpeg_live(camera, part, duration, frames, stop).await;
-    }
-    if frames.is_some() {
-        let _ = camera.close().await;
-        return Err(Error::Unsupported("--frames: only for PTP/IP live view so far".into()));
     }
     let recorded = match camera.wyze("live") {
         Ok(wyze) => {
             tracing::info!("connected; receiving live video");
+            // --format wins; else the file's extension.
+            let container =
+                format.and_then(Container::parse).unwrap_or_else(|| Container::for_path(Path::new(out)));
+            let options = LiveOptions { duration, frames, container };
             match &mut part {
-                Some(part) => wyze.live_until(&mut part.writer, duration, stop).await,
-                None => wyze.live_until(BufWriter::new(std::io::stdout().lock()), duration, stop).await,
+                Some(part) => wyze.live_until(&mut part.writer, options, stop).await,
+                None => wyze.live_until(BufWriter::new(std::io::stdout().lock()), options, stop).await,
             }
         }
         Err(e) => Err(LiveError { error: e, report: LiveReport::default() }),
@@ -178,10 +186,13 @@ fn print_summary(report: &LiveReport, saved: Option<&Path>) {
         LiveEnd::Duration => "",
         LiveEnd::Stopped => ", stopped",
         LiveEnd::OutputClosed => ", output closed",
+        LiveEnd::FrameLimit => "",
     };
     let saved = saved.map(|p| format!("; saved as {}", p.display())).unwrap_or_default();
+    let audio =
+        if s.audio_codec.is_some() { format!(" + {} audio frames", s.audio_written) } else { String::new() };
     eprintln!(
-        "live: {} frames ({size}{} bytes) in {:.1} s, {} gaps ({} frames missing), {} reconnects{end}{saved}",
+        "live: {} frames{audio} ({size}{} bytes) in {:.1} s, {} gaps ({} frames missing), {} reconnects{end}{saved}",
         s.frames_written,
         s.bytes_written,
         report.elapsed.as_secs_f64(),
