@@ -28,6 +28,9 @@ pub const SAMPLE_360P: &[u8] = include_bytes!("../assets/sample-360p.h264");
 /// 1920x1080, otherwise like [`SAMPLE_360P`].
 pub const SAMPLE_1080P: &[u8] = include_bytes!("../assets/sample-1080p.h264");
 
+/// 640x480 (the original Yi's live-view size), otherwise like [`SAMPLE_360P`].
+pub const SAMPLE_480P: &[u8] = include_bytes!("../assets/sample-480p.h264");
+
 /// Frame rate both sample clips were encoded at.
 pub const SAMPLE_FPS: u32 = 15;
 
