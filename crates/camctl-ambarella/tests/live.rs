@@ -231,10 +231,27 @@ async fn describe_while_the_preview_is_off_is_503_and_200_once_on() {
     assert!(reply.starts_with("RTSP/1.0 200 "), "{reply}");
     assert!(reply.contains("packetization-mode=1"), "{reply}");
     assert!(reply.contains("sprop-parameter-sets="), "{reply}");
-    client.close().await.unwrap();
-    // The session's end turns the preview off.
+    client.stop_preview().await.unwrap();
     let (reply, _) = raw_exchange(&yi.rtsp_addr, describe.as_bytes(), true).await;
     assert!(reply.starts_with("RTSP/1.0 503 "), "{reply}");
+    client.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_polite_goodbye_keeps_the_preview_and_a_lost_session_ends_it() {
+    let yi = yi().await;
+    // `camctl preview start` then a player: 258 leaves the viewfinder on.
+    let mut first = client(&yi).await;
+    first.start_preview().await.unwrap();
+    first.close().await.unwrap();
+    assert!(yi.live.is_on());
+    // A session whose connection just goes away takes the viewfinder with it.
+    let mut second = client(&yi).await;
+    // The new session (257) stopped it; start it again, then vanish without 258.
+    assert!(!yi.live.is_on());
+    second.start_preview().await.unwrap();
+    drop(second);
+    tokio::time::timeout(Duration::from_secs(20), yi.live.wait_until(false)).await.expect("preview off");
 }
 
 /// An RTSP viewer speaking the protocol by hand: DESCRIBE, SETUP (interleaved), PLAY.

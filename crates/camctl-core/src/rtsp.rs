@@ -213,6 +213,13 @@ impl LiveSource {
         self.inner.state.borrow().is_some()
     }
 
+    /// Waits until the source is on (`true`) or off (`false`).
+    pub async fn wait_until(&self, on: bool) {
+        let mut state = self.inner.state.subscribe();
+        // The sender lives as long as `self`, so this cannot fail.
+        let _ = state.wait_for(|s| s.is_some() == on).await;
+    }
+
     /// Picture size from the clip's SPS.
     pub fn dimensions(&self) -> (u32, u32) {
         (self.inner.width, self.inner.height)

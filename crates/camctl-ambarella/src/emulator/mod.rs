@@ -10,8 +10,9 @@
 //! * live view over RTSP (`rtsp://HOST:PORT/live`, port 554 by default, named by the 257 reply's `rtsp`
 //!   key): real H.264 at the preview size (640x480, the original Yi's), looped and paced in real time, by
 //!   [`camctl_core::rtsp`]. It streams only while the viewfinder is on: from 259 until 260, a new session
-//!   (257) or the session's end. While it is off DESCRIBE and PLAY answer `503`; viewers playing when it
-//!   stops get an RTCP BYE and lose their session (interleaved ones their connection);
+//!   (257) or the loss of the session's connection (a polite 258 leaves it on, so the URL `camctl preview
+//!   start` prints plays in a player). While it is off DESCRIBE and PLAY answer `503`; viewers playing
+//!   when it stops get an RTCP BYE and lose their session (interleaved ones their connection);
 //! * the card (`/tmp/fuse_d/DCIM/100MEDIA/YDXJnnnn.*`) backed by the media directory: list, cd, delete,
 //!   media info, thumbnails, downloads with resume and MD5, uploads;
 //! * the Yi's output styles (spaced RTOS replies, compact Linux ones).

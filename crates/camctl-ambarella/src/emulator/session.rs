@@ -283,7 +283,8 @@ impl Conn {
                     st.session = None;
                     st.stopped = true;
                     st.cancel_transfer();
-                    self.shared.live.stop();
+                    // The viewfinder stays on: `camctl preview start` ends its session politely and
+                    // hands the URL to a player.
                 }
                 self.rv(id, rval::OK).await?;
             }
