@@ -398,3 +398,32 @@ async fn session_reply_names_the_rtsp_port() {
     let client = client(&yi).await;
     assert_eq!(client.rtsp_url(), format!("rtsp://{}/live", yi.rtsp_addr));
 }
+
+/// A standalone server with a short idle timeout: players keep their sessions alive with RTSP
+/// keepalives (the timeout is announced in SETUP), so a viewing longer than the timeout is not cut.
+async fn outlives_the_idle_timeout(transport: &str) {
+    use camctl_core::rtsp::{LiveSource, RtspConfig, RtspServer};
+    let source =
+        LiveSource::from_clip(camctl_core::video::SAMPLE_360P, camctl_core::video::SAMPLE_FPS, 30).unwrap();
+    source.start();
+    let config = RtspConfig { idle_timeout: Duration::from_secs(2), ..RtspConfig::default() };
+    let server = RtspServer::bind(([127, 0, 0, 1], 0).into(), source, config).await.unwrap();
+    let url = server.url();
+    let _task = tokio::spawn(server.serve_until(std::future::pending()));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("long.h264");
+    // 75 frames at 15 fps: 5 s, more than twice the idle timeout.
+    ffmpeg_copy(&url, transport, 75, &file).await;
+    let (codec, width, height, frames) = probe_file(&file).await;
+    assert_eq!((codec.as_str(), width, height, frames), ("h264", 640, 360, 75));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_viewers_outlive_the_idle_timeout() {
+    outlives_the_idle_timeout("tcp").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_viewers_outlive_the_idle_timeout() {
+    outlives_the_idle_timeout("udp").await;
+}
