@@ -427,3 +427,38 @@ async fn tcp_viewers_outlive_the_idle_timeout() {
 async fn udp_viewers_outlive_the_idle_timeout() {
     outlives_the_idle_timeout("udp").await;
 }
+
+#[tokio::test]
+async fn requests_out_of_order_or_unsupported_get_their_status_codes() {
+    let yi = yi().await;
+    let mut client = client(&yi).await;
+    client.start_preview().await.unwrap();
+    let base = format!("rtsp://{}/live", yi.rtsp_addr);
+    let status = |reply: String| reply.split("\r\n").next().unwrap_or_default().to_string();
+    let ask = |request: String| {
+        let addr = yi.rtsp_addr.clone();
+        async move { raw_exchange(&addr, request.as_bytes(), true).await.0 }
+    };
+    // PLAY before SETUP.
+    let reply = ask(format!("PLAY {base} RTSP/1.0\r\nCSeq: 1\r\n\r\n")).await;
+    assert!(status(reply.clone()).starts_with("RTSP/1.0 455 "), "{reply}");
+    // Multicast only: nothing acceptable.
+    let reply = ask(format!(
+        "SETUP {base}/trackID=0 RTSP/1.0\r\nCSeq: 2\r\nTransport: RTP/AVP;multicast;port=5000-5001\r\n\r\n"
+    ))
+    .await;
+    assert!(status(reply.clone()).starts_with("RTSP/1.0 461 "), "{reply}");
+    // Another path.
+    let reply = ask(format!("DESCRIBE rtsp://{}/other RTSP/1.0\r\nCSeq: 3\r\n\r\n", yi.rtsp_addr)).await;
+    assert!(status(reply.clone()).starts_with("RTSP/1.0 404 "), "{reply}");
+    // A session that is not this connection's.
+    let reply = ask(format!("GET_PARAMETER {base} RTSP/1.0\r\nCSeq: 4\r\nSession: 1234\r\n\r\n")).await;
+    assert!(status(reply.clone()).starts_with("RTSP/1.0 454 "), "{reply}");
+    // RTSP 2.0 and methods this server does not have.
+    let reply = ask(format!("OPTIONS {base} RTSP/2.0\r\nCSeq: 5\r\n\r\n")).await;
+    assert!(status(reply.clone()).starts_with("RTSP/1.0 505 "), "{reply}");
+    let reply = ask(format!("RECORD {base} RTSP/1.0\r\nCSeq: 6\r\n\r\n")).await;
+    assert!(status(reply.clone()).starts_with("RTSP/1.0 405 "), "{reply}");
+    assert!(reply.contains("CSeq: 6\r\n"), "{reply}");
+    client.close().await.unwrap();
+}

@@ -73,7 +73,7 @@ pub struct RtspConfig {
     /// A connection is closed after this long without a byte from the peer (zero = never); also the
     /// session timeout announced in SETUP.
     pub idle_timeout: Duration,
-    /// Largest RTP payload; bigger NAL units are split into FU-A fragments.
+    /// Largest RTP payload (16 to 65523 bytes); bigger NAL units are split into FU-A fragments.
     pub max_payload: usize,
 }
 
@@ -763,7 +763,8 @@ impl Conn {
         let base = *rtp.base.get_or_insert(tick.pts);
         // RTP timestamps wrap at 32 bits by design.
         let ts = rtp.ts_offset.wrapping_add(tick.pts.wrapping_sub(base) as u32);
-        let max_payload = self.shared.config.max_payload.max(16);
+        // An interleaved packet's length is 16 bits: the payload and the RTP header must fit.
+        let max_payload = self.shared.config.max_payload.clamp(16, usize::from(u16::MAX) - 12);
         let mut packets = Vec::new();
         packetize(&tick.unit, ts, rtp, max_payload, |p| packets.push(p));
         let now = Instant::now();
