@@ -128,7 +128,7 @@ impl Client {
         let result = match started {
             Ok(url) => {
                 report.url = url.clone();
-                self.play(&url, out, options, stop, &mut report).await
+                play(&url, out, options, stop, &mut report, Some(self)).await
             }
             Err(e) => Err(e),
         };
@@ -141,110 +141,128 @@ impl Client {
             Err(error) => Err(LiveError { error, report }),
         }
     }
+}
 
-    async fn play<W: Write>(
-        &mut self,
-        url: &str,
-        mut out: W,
-        options: &LiveOptions,
-        mut stop: std::pin::Pin<&mut impl Future<Output = ()>>,
-        report: &mut LiveReport,
-    ) -> Result<()> {
-        let parsed = url::Url::parse(url).map_err(|e| Error::Protocol(format!("live view URL: {e}")))?;
-        let limit = options.idle_timeout;
-        let step = |what: &str| Error::Timeout(format!("{what} (no answer in {} s)", limit.as_secs()));
-        let rtsp = |e: retina::Error| Error::Protocol(format!("RTSP: {e}"));
-        let session_options = SessionOptions::default().user_agent("camctl".into());
-        let mut session =
-            tokio::time::timeout(limit, retina::client::Session::describe(parsed, session_options))
-                .await
-                .map_err(|_| step("RTSP DESCRIBE"))?
-                .map_err(rtsp)?;
-        let video = session
-            .streams()
-            .iter()
-            .position(|s| s.media() == "video" && s.encoding_name().eq_ignore_ascii_case("h264"))
-            .ok_or_else(|| Error::Protocol("the live view has no H.264 video".into()))?;
-        let transport = match options.transport {
-            RtpTransport::Tcp => Transport::Tcp(TcpTransportOptions::default()),
-            RtpTransport::Udp => Transport::Udp(UdpTransportOptions::default()),
+/// Records any RTSP H.264 stream (`rtsp://...`) like [`Client::live`] does the camera's, without
+/// touching a camera's viewfinder.
+pub async fn record<W: Write>(
+    url: &str,
+    out: W,
+    options: &LiveOptions,
+    stop: impl Future<Output = ()>,
+) -> std::result::Result<LiveReport, LiveError> {
+    let mut report = LiveReport { url: url.to_string(), ..LiveReport::default() };
+    let stop = std::pin::pin!(stop);
+    match play(url, out, options, stop, &mut report, None).await {
+        Ok(()) => Ok(report),
+        Err(error) => Err(LiveError { error, report }),
+    }
+}
+
+/// Plays `url` into `out`; `camera`, when given, gets a cheap request now and then so that its command
+/// connection stays open.
+async fn play<W: Write>(
+    url: &str,
+    mut out: W,
+    options: &LiveOptions,
+    mut stop: std::pin::Pin<&mut impl Future<Output = ()>>,
+    report: &mut LiveReport,
+    mut camera: Option<&mut Client>,
+) -> Result<()> {
+    let parsed = url::Url::parse(url).map_err(|e| Error::Protocol(format!("live view URL: {e}")))?;
+    let limit = options.idle_timeout;
+    let step = |what: &str| Error::Timeout(format!("{what} (no answer in {} s)", limit.as_secs()));
+    let rtsp = |e: retina::Error| Error::Protocol(format!("RTSP: {e}"));
+    let session_options = SessionOptions::default().user_agent("camctl".into());
+    let mut session = tokio::time::timeout(limit, retina::client::Session::describe(parsed, session_options))
+        .await
+        .map_err(|_| step("RTSP DESCRIBE"))?
+        .map_err(rtsp)?;
+    let video = session
+        .streams()
+        .iter()
+        .position(|s| s.media() == "video" && s.encoding_name().eq_ignore_ascii_case("h264"))
+        .ok_or_else(|| Error::Protocol("the live view has no H.264 video".into()))?;
+    let transport = match options.transport {
+        RtpTransport::Tcp => Transport::Tcp(TcpTransportOptions::default()),
+        RtpTransport::Udp => Transport::Udp(UdpTransportOptions::default()),
+    };
+    let setup = SetupOptions::default().transport(transport).frame_format(FrameFormat::SIMPLE);
+    tokio::time::timeout(limit, session.setup(video, setup))
+        .await
+        .map_err(|_| step("RTSP SETUP"))?
+        .map_err(rtsp)?;
+    let playing = tokio::time::timeout(limit, session.play(PlayOptions::default()))
+        .await
+        .map_err(|_| step("RTSP PLAY"))?
+        .map_err(rtsp)?;
+    let mut demuxed = playing.demuxed().map_err(rtsp)?;
+
+    let start = Instant::now();
+    let deadline = options.duration.map(|d| start + d);
+    let mut keepalive = tokio::time::interval_at(start + COMMAND_KEEPALIVE, COMMAND_KEEPALIVE);
+    let mut gaps = GapCounter::default();
+    let mut waiting_for_keyframe = true;
+    let outcome = loop {
+        if options.frames.is_some_and(|n| report.frames >= n) {
+            break Ok(LiveEnd::Frames);
+        }
+        let next_deadline = {
+            let idle = Instant::now() + limit;
+            deadline.map_or(idle, |d| d.min(idle))
         };
-        let setup = SetupOptions::default().transport(transport).frame_format(FrameFormat::SIMPLE);
-        tokio::time::timeout(limit, session.setup(video, setup))
-            .await
-            .map_err(|_| step("RTSP SETUP"))?
-            .map_err(rtsp)?;
-        let playing = tokio::time::timeout(limit, session.play(PlayOptions::default()))
-            .await
-            .map_err(|_| step("RTSP PLAY"))?
-            .map_err(rtsp)?;
-        let mut demuxed = playing.demuxed().map_err(rtsp)?;
-
-        let start = Instant::now();
-        let deadline = options.duration.map(|d| start + d);
-        let mut keepalive = tokio::time::interval_at(start + COMMAND_KEEPALIVE, COMMAND_KEEPALIVE);
-        let mut gaps = GapCounter::default();
-        let mut waiting_for_keyframe = true;
-        let outcome = loop {
-            if options.frames.is_some_and(|n| report.frames >= n) {
-                break Ok(LiveEnd::Frames);
-            }
-            let next_deadline = {
-                let idle = Instant::now() + limit;
-                deadline.map_or(idle, |d| d.min(idle))
-            };
-            let item = tokio::select! {
-                item = tokio::time::timeout_at(next_deadline, demuxed.next()) => item,
-                () = &mut stop => break Ok(LiveEnd::Stopped),
-                _ = keepalive.tick() => {
-                    if let Err(e) = self.battery().await {
-                        break Err(e);
-                    }
-                    continue;
+        let item = tokio::select! {
+            item = tokio::time::timeout_at(next_deadline, demuxed.next()) => item,
+            () = &mut stop => break Ok(LiveEnd::Stopped),
+            _ = keepalive.tick(), if camera.is_some() => {
+                if let Some(camera) = camera.as_deref_mut()
+                    && let Err(e) = camera.battery().await
+                {
+                    break Err(e);
                 }
-            };
-            let frame = match item {
-                Err(_) if deadline.is_some_and(|d| Instant::now() >= d) => break Ok(LiveEnd::Duration),
-                Err(_) => break Err(Error::Timeout(format!("no live video for {} s", limit.as_secs()))),
-                Ok(None) => break Ok(LiveEnd::StreamEnded),
-                Ok(Some(Err(e))) => break Err(rtsp(e)),
-                Ok(Some(Ok(CodecItem::VideoFrame(frame)))) => frame,
-                Ok(Some(Ok(_))) => continue,
-            };
-            if (frame.has_new_parameters() || report.dimensions.is_none())
-                && let Some(ParametersRef::Video(p)) =
-                    demuxed.streams().get(video).and_then(|s| s.parameters())
-            {
-                report.dimensions = Some(p.pixel_dimensions());
-            }
-            if gaps.note(frame.loss(), frame.timestamp().elapsed()) {
-                debug!(lost_packets = frame.loss(), "packets lost: waiting for the next keyframe");
-                waiting_for_keyframe = true;
-            }
-            if waiting_for_keyframe && !frame.is_random_access_point() {
-                report.skipped += 1;
                 continue;
             }
-            waiting_for_keyframe = false;
-            let data = frame.data();
-            match out.write_all(data) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break Ok(LiveEnd::OutputClosed),
-                Err(e) => break Err(Error::Io(e)),
-            }
-            report.frames += 1;
-            report.bytes += data.len() as u64;
         };
-        report.elapsed = start.elapsed();
-        report.gaps = gaps.gaps;
-        report.missing_frames = gaps.missing;
-        let flushed = match out.flush() {
-            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Io(e)),
-            _ => Ok(()),
+        let frame = match item {
+            Err(_) if deadline.is_some_and(|d| Instant::now() >= d) => break Ok(LiveEnd::Duration),
+            Err(_) => break Err(Error::Timeout(format!("no live video for {} s", limit.as_secs()))),
+            Ok(None) => break Ok(LiveEnd::StreamEnded),
+            Ok(Some(Err(e))) => break Err(rtsp(e)),
+            Ok(Some(Ok(CodecItem::VideoFrame(frame)))) => frame,
+            Ok(Some(Ok(_))) => continue,
         };
-        report.end = outcome?;
-        flushed
-    }
+        if (frame.has_new_parameters() || report.dimensions.is_none())
+            && let Some(ParametersRef::Video(p)) = demuxed.streams().get(video).and_then(|s| s.parameters())
+        {
+            report.dimensions = Some(p.pixel_dimensions());
+        }
+        if gaps.note(frame.loss(), frame.timestamp().elapsed()) {
+            debug!(lost_packets = frame.loss(), "packets lost: waiting for the next keyframe");
+            waiting_for_keyframe = true;
+        }
+        if waiting_for_keyframe && !frame.is_random_access_point() {
+            report.skipped += 1;
+            continue;
+        }
+        waiting_for_keyframe = false;
+        let data = frame.data();
+        match out.write_all(data) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break Ok(LiveEnd::OutputClosed),
+            Err(e) => break Err(Error::Io(e)),
+        }
+        report.frames += 1;
+        report.bytes += data.len() as u64;
+    };
+    report.elapsed = start.elapsed();
+    report.gaps = gaps.gaps;
+    report.missing_frames = gaps.missing;
+    let flushed = match out.flush() {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Io(e)),
+        _ => Ok(()),
+    };
+    report.end = outcome?;
+    flushed
 }
 
 /// Counts losses and estimates the frames they cost from the RTP timestamps (the frame interval is the

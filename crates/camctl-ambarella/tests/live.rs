@@ -462,3 +462,88 @@ async fn requests_out_of_order_or_unsupported_get_their_status_codes() {
     assert!(reply.contains("CSeq: 6\r\n"), "{reply}");
     client.close().await.unwrap();
 }
+
+/// A one-connection TCP proxy in front of an RTSP server that drops every `nth` RTP packet of
+/// interleaved channel 0 (a lossy link under TCP framing); returns its address.
+async fn lossy_proxy(upstream: String, nth: u64) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        let (client, _) = listener.accept().await.unwrap();
+        let server = TcpStream::connect(&upstream).await.unwrap();
+        let (mut client_read, mut client_write) = client.into_split();
+        let (mut server_read, mut server_write) = server.into_split();
+        tokio::spawn(async move { tokio::io::copy(&mut client_read, &mut server_write).await });
+        let (mut buf, mut chunk, mut rtp_packets) = (Vec::new(), vec![0u8; 65536], 0u64);
+        loop {
+            let n = match server_read.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            buf.extend_from_slice(&chunk[..n]);
+            loop {
+                let whole = if buf.first() == Some(&b'$') {
+                    match buf.get(2..4) {
+                        Some(len) => 4 + usize::from(u16::from_be_bytes([len[0], len[1]])),
+                        None => break,
+                    }
+                } else {
+                    let Some(head) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { break };
+                    let text = String::from_utf8_lossy(&buf[..head]).to_string();
+                    let body = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("Content-Length: "))
+                        .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+                    head + 4 + body
+                };
+                if buf.len() < whole {
+                    break;
+                }
+                let message: Vec<u8> = buf.drain(..whole).collect();
+                if message[0] == b'$' && message[1] == 0 {
+                    rtp_packets += 1;
+                    if rtp_packets % nth == 0 {
+                        continue;
+                    }
+                }
+                if client_write.write_all(&message).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_packets_are_gaps_and_no_damaged_frame_is_written() {
+    use camctl_core::rtsp::{LiveSource, RtspConfig, RtspServer};
+    let source =
+        LiveSource::from_clip(camctl_core::video::SAMPLE_480P, camctl_core::video::SAMPLE_FPS, 30).unwrap();
+    source.start();
+    let server = RtspServer::bind(([127, 0, 0, 1], 0).into(), source, RtspConfig::default()).await.unwrap();
+    let upstream = server.local_addr().to_string();
+    let _task = tokio::spawn(server.serve_until(std::future::pending()));
+    let proxy = lossy_proxy(upstream, 50).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lossy.h264");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
+    let options = LiveOptions { frames: Some(30), ..LiveOptions::default() };
+    let url = format!("rtsp://{proxy}/live");
+    let report =
+        camctl_ambarella::live::record(&url, &mut out, &options, std::future::pending()).await.unwrap();
+    drop(out);
+    assert_eq!(report.frames, 30);
+    assert!(report.gaps >= 1, "{report:?}");
+    assert!(report.skipped >= 1, "frames after a loss wait for a keyframe: {report:?}");
+    // Every frame written decodes: ffmpeg reports no error for the whole file.
+    let decoded = run(
+        "ffmpeg",
+        ["-v", "error", "-i", file.to_str().unwrap(), "-f", "null", "-"].map(String::from).to_vec(),
+    )
+    .await;
+    assert!(decoded.status.success());
+    assert_eq!(String::from_utf8_lossy(&decoded.stderr), "", "decode errors");
+    let (_, _, _, frames) = probe_file(&file).await;
+    assert_eq!(frames, 30);
+}
