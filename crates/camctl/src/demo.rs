@@ -362,7 +362,7 @@ async fn yi_tour(workdir: &Path, report: &mut Report) {
                         clip.width,
                         clip.height,
                         video.len(),
-                        report.url
+                        camctl_core::text::Safe(&report.url)
                     ))
                 }
                 .await,
