@@ -13,6 +13,7 @@ use camctl_core::{
 use tokio::io::AsyncWrite;
 
 use crate::client::{Client, ClientConfig, Storage};
+use crate::live::{LiveOptions, LiveReport, RtpTransport};
 use crate::wire::{as_text, parse_date, rval};
 use crate::{DEFAULT_DATA_PORT, DEFAULT_PORT, SD_ROOT};
 
@@ -36,11 +37,13 @@ pub struct YiCamera {
     md5s: HashMap<String, String>,
     /// `verify=0` turns every MD5 check off, resumed files included.
     verify: bool,
+    /// `rtsp_transport=udp` asks for RTP over UDP in [`YiCamera::live`].
+    transport: RtpTransport,
 }
 
 /// The URL options `yi://` understands.
 // `floor` last: the order is the one error messages list them in, new options after the old.
-const OPTIONS: &[&str] = &["data_port", "timeout", "verify", "floor"];
+const OPTIONS: &[&str] = &["data_port", "timeout", "verify", "floor", "rtsp_port", "rtsp_transport"];
 
 /// How long `next_event` waits before it sends a cheap request to keep the session alive.
 const EVENT_KEEPALIVE: Duration = Duration::from_secs(30);
@@ -82,8 +85,9 @@ fn relative_path(camera: &str) -> String {
 }
 
 impl YiCamera {
-    /// Connects to `yi://HOST[:PORT][?data_port=N][&verify=0][&timeout=SECS][&floor=BYTES/SECS]` (or
-    /// `ambarella://`), defaults 7878 and 8787. `floor` is the slowest transfer accepted (default
+    /// Connects to `yi://HOST[:PORT][?data_port=N][&rtsp_port=M][&rtsp_transport=tcp|udp][&verify=0]
+    /// [&timeout=SECS][&floor=BYTES/SECS]` (or `ambarella://`), defaults 7878, 8787 and 554 (the
+    /// live-view URL of the 257 reply wins over `rtsp_port`). `floor` is the slowest transfer accepted (default
     /// `1024/20`: fewer than 1 KiB in 20 s fails; `0` turns it off). `verify=0` skips the MD5 check of whole-file downloads (it costs CPU at
     /// high speed); `timeout` is the longest wait for one answer (default 10 s). Other options are
     /// refused before any packet is sent.
@@ -130,11 +134,25 @@ impl YiCamera {
             .map_err(|e| CoreError::InvalidValue(e.to_string()))?
             .unwrap_or(DEFAULT_DATA_PORT);
         let data_url = CameraUrl { port: Some(data_port), options: Default::default(), ..url.clone() };
+        let mut config = config;
+        if let Some(port) = url.option_u16("rtsp_port").map_err(|e| CoreError::InvalidValue(e.to_string()))? {
+            config.rtsp_port = Some(port);
+        }
+        let transport = match url.options.get("rtsp_transport").map(String::as_str) {
+            None | Some("tcp") => RtpTransport::Tcp,
+            Some("udp") => RtpTransport::Udp,
+            Some(other) => {
+                return Err(CoreError::InvalidValue(format!(
+                    "rtsp_transport={} (use tcp or udp)",
+                    Safe(other)
+                )));
+            }
+        };
         let verify = config.verify_md5;
         let client =
             Client::connect(&url.socket_addr(DEFAULT_PORT), &data_url.socket_addr(DEFAULT_DATA_PORT), config)
                 .await?;
-        Ok(YiCamera { client, md5s: HashMap::new(), verify })
+        Ok(YiCamera { client, md5s: HashMap::new(), verify, transport })
     }
 
     /// The underlying session, for protocol-level operations.
@@ -195,6 +213,20 @@ impl YiCamera {
     /// Stops the live view.
     pub async fn stop_preview(&mut self) -> Result<()> {
         Ok(self.client.stop_preview().await?)
+    }
+
+    /// Records the live view to `out` (Annex-B H.264) with [`Client::live`]: the preview is started,
+    /// read over RTSP (the URL's `rtsp_transport`, TCP by default) until `duration`, `frames` or `stop`,
+    /// and stopped again whatever happened.
+    pub async fn live<W: std::io::Write>(
+        &mut self,
+        out: W,
+        duration: Option<Duration>,
+        frames: Option<u64>,
+        stop: impl Future<Output = ()>,
+    ) -> std::result::Result<LiveReport, (CoreError, LiveReport)> {
+        let options = LiveOptions { duration, frames, transport: self.transport, ..LiveOptions::default() };
+        self.client.live(out, &options, stop).await.map_err(|e| (e.error.into(), e.report))
     }
 
     /// Uploads a local file. `remote` is an absolute camera path (`/tmp/fuse_d/...`), a path relative to

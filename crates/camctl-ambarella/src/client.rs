@@ -57,6 +57,8 @@ pub struct ClientConfig {
     pub max_object: usize,
     /// Slowest data transfer accepted (default 1 KiB in 20 s); `None` = no floor.
     pub floor: Option<Floor>,
+    /// RTSP port of the live view when the 257 reply names none (default 554).
+    pub rtsp_port: Option<u16>,
 }
 
 impl Default for ClientConfig {
@@ -67,6 +69,7 @@ impl Default for ClientConfig {
             verify_md5: true,
             max_object: crate::wire::DEFAULT_MAX_OBJECT,
             floor: Some(Floor::default()),
+            rtsp_port: None,
         }
     }
 }
@@ -685,11 +688,24 @@ impl Client {
         }
     }
 
-    /// The RTSP live-view URL: the 257 reply's `rtsp` key when the camera gave one, else
-    /// `rtsp://HOST/live` (port 554).
+    /// The RTSP live-view URL: the 257 reply's `rtsp` key when the camera gave one on its own address,
+    /// else `rtsp://HOST/live` (port 554, or [`ClientConfig::rtsp_port`]). A key naming another host is
+    /// ignored: the camera does not get to send its client elsewhere.
     pub fn rtsp_url(&self) -> String {
-        match self.start_reply.text("rtsp") {
-            Some(url) if !url.is_empty() => url,
+        if let Some(url) = self.start_reply.text("rtsp").filter(|u| !u.is_empty()) {
+            match url::Url::parse(&url) {
+                Ok(u) if u.scheme() == "rtsp" && u.host_str().is_some_and(|h| same_host(h, &self.host)) => {
+                    return url;
+                }
+                _ => {
+                    warn!(url = %Safe(&url), "ignoring the camera's live-view URL (not rtsp:// on its own address)")
+                }
+            }
+        }
+        match self.config.rtsp_port {
+            Some(port) if port != camctl_core::rtsp::DEFAULT_RTSP_PORT => {
+                format!("rtsp://{}:{port}/live", self.host)
+            }
             _ => format!("rtsp://{}/live", self.host),
         }
     }
@@ -1254,4 +1270,10 @@ async fn read_loop(
     *shared.end.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
     shared.notes.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
     shared.note_ready.notify_one();
+}
+
+/// Whether a URL's host names the camera's address (`host` may be a bracketed IPv6 address).
+fn same_host(url_host: &str, host: &str) -> bool {
+    url_host.trim_start_matches('[').trim_end_matches(']')
+        == host.trim_start_matches('[').trim_end_matches(']')
 }

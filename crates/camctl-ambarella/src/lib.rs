@@ -2,13 +2,15 @@
 //! 7878, raw file data over TCP 8787.
 //!
 //! [`wire`] is the pure codec, [`client`] speaks to a camera, [`YiCamera`] adapts it to
-//! [`camctl_core::Camera`], and [`emulator`] behaves like a camera. Camera URLs are
-//! `yi://HOST[:PORT][?data_port=N]` (alias `ambarella://`), defaults 7878 and 8787.
+//! [`camctl_core::Camera`], [`live`] reads the RTSP live view, and [`emulator`] behaves like a camera.
+//! Camera URLs are `yi://HOST[:PORT][?data_port=N&rtsp_port=M]` (alias `ambarella://`), defaults 7878,
+//! 8787 and 554.
 
 mod camera;
 pub mod client;
 pub mod emulator;
 mod error;
+pub mod live;
 pub mod wire;
 
 pub use camera::YiCamera;

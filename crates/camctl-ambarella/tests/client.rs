@@ -262,7 +262,7 @@ async fn photo_video_preview_and_events() {
     ffprobe(&emu.media().join(&video.path));
 
     let url = cam.start_preview().await.unwrap();
-    assert_eq!(url, "rtsp://127.0.0.1/live");
+    assert_eq!(url, format!("rtsp://{}/live", emu.rtsp_addr));
     cam.stop_preview().await.unwrap();
     // vf_stop follows the 260 reply: wait for it rather than poll.
     assert_eq!(cam.next_event().await.unwrap().unwrap().name, "vf_start");

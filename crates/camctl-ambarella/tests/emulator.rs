@@ -17,7 +17,10 @@ async fn session_start_shapes_and_order() {
     let mut raw = Raw::connect(&emu.addr).await;
     raw.send(br#"{"msg_id":257,"token":0,"heartbeat":1,"param":0}"#).await;
     assert_eq!(raw.recv().await, r#"{ "msg_id": 7, "type": "vf_stop" }"#);
-    assert_eq!(raw.recv().await, r#"{ "rval": 0, "msg_id": 257, "param": 1 }"#);
+    // The live view's URL rides along, as on newer firmware (YISDK's optional `rtsp`), slashes
+    // escaped like every string of the RTOS side.
+    let rtsp = format!("rtsp://{}/live", emu.rtsp_addr).replace('/', "\\/");
+    assert_eq!(raw.recv().await, format!(r#"{{ "rval": 0, "msg_id": 257, "param": 1, "rtsp": "{rtsp}" }}"#));
     let all = raw.ask(br#"{"msg_id":3,"token":1}"#).await;
     assert!(all.starts_with(r#"{ "rval": 0, "msg_id": 3, "param": [ { "camera_clock": ""#), "{all}");
     assert!(all.contains(r#"{ "burst_capture_number": "7 p \/ s" }"#) && all.ends_with(" ] }"));
@@ -161,7 +164,11 @@ async fn second_client_sends_1793_to_the_holder() {
     newcomer.send(br#"{"msg_id":257,"token":0}"#).await;
     assert_eq!(holder.recv().await, r#"{"msg_id":1793}"#);
     assert_eq!(newcomer.recv().await, r#"{ "msg_id": 7, "type": "vf_stop" }"#);
-    assert_eq!(newcomer.recv().await, format!(r#"{{ "rval": 0, "msg_id": 257, "param": {} }}"#, t + 1));
+    let rtsp = format!("rtsp://{}/live", emu.rtsp_addr).replace('/', "\\/");
+    assert_eq!(
+        newcomer.recv().await,
+        format!(r#"{{ "rval": 0, "msg_id": 257, "param": {}, "rtsp": "{rtsp}" }}"#, t + 1)
+    );
     assert_eq!(
         holder.ask(format!(r#"{{"msg_id":13,"token":{t}}}"#).as_bytes()).await,
         r#"{"rval":-4,"msg_id":13}"#

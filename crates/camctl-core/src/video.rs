@@ -41,10 +41,14 @@ pub const SAMPLE_DOORBELL_HD: &[u8] = include_bytes!("../assets/sample-doorbell-
 /// 480x640 portrait (a video doorbell's SD), otherwise like [`SAMPLE_360P`].
 pub const SAMPLE_DOORBELL_SD: &[u8] = include_bytes!("../assets/sample-doorbell-sd.h264");
 
+/// 640x480 (the original Yi's live-view size), otherwise like [`SAMPLE_360P`].
+pub const SAMPLE_480P: &[u8] = include_bytes!("../assets/sample-480p.h264");
+
 /// Every embedded clip with its picture size (width, height), smallest area first.
 pub const SAMPLES: &[(&[u8], (u32, u32))] = &[
     (SAMPLE_DOORBELL_SD, (480, 640)),
     (SAMPLE_360P, (640, 360)),
+    (SAMPLE_480P, (640, 480)),
     (SAMPLE_720P, (1280, 720)),
     (SAMPLE_1080P, (1920, 1080)),
     (SAMPLE_DOORBELL_HD, (1296, 1728)),

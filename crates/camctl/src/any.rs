@@ -48,19 +48,11 @@ impl AnyCamera {
         Ok(())
     }
 
-    /// The Wyze camera behind this, for live video.
     /// The PTP/IP camera, when this is one.
     pub fn ptp(&mut self) -> Option<&mut PtpCamera> {
         match self {
             AnyCamera::Ptp(c) => Some(c),
             _ => None,
-        }
-    }
-
-    pub fn wyze(&mut self, what: &str) -> Result<&mut WyzeCamera> {
-        match self {
-            AnyCamera::Wyze(c) => Ok(c),
-            _ => Err(Error::Unsupported(format!("{what} needs a wyze:// camera"))),
         }
     }
 

@@ -107,7 +107,8 @@ async fn yi(size_mib: u64, runs: u32) -> Result<bool> {
     let rel = "DCIM/100MEDIA/YDXJ0001.mp4";
     let size = size_mib << 20;
     write_test_file(&media.join(rel), size)?;
-    let config = EmulatorConfig { media_dir: media.clone(), data_port: 0, ..EmulatorConfig::default() };
+    let config =
+        EmulatorConfig { media_dir: media.clone(), data_port: 0, rtsp_port: 0, ..EmulatorConfig::default() };
     let emulator =
         Emulator::bind(([127, 0, 0, 1], 0).into(), config).await.map_err(|e| Error::io("binding", e))?;
     let url = emulator.url();
@@ -138,7 +139,12 @@ async fn yi(size_mib: u64, runs: u32) -> Result<bool> {
                 .build()
                 .map_err(|e| Error::io("runtime", e))?;
             rt.block_on(async {
-                let config = EmulatorConfig { media_dir: media, data_port: 0, ..EmulatorConfig::default() };
+                let config = EmulatorConfig {
+                    media_dir: media,
+                    data_port: 0,
+                    rtsp_port: 0,
+                    ..EmulatorConfig::default()
+                };
                 let emulator = Emulator::bind(([127, 0, 0, 1], 0).into(), config)
                     .await
                     .map_err(|e| Error::io("binding", e))?;
@@ -152,7 +158,8 @@ async fn yi(size_mib: u64, runs: u32) -> Result<bool> {
         .join()
         .map_err(|_| Error::Protocol("round-trip thread panicked".into()))??
     };
-    let config = EmulatorConfig { media_dir: media.clone(), data_port: 0, ..EmulatorConfig::default() };
+    let config =
+        EmulatorConfig { media_dir: media.clone(), data_port: 0, rtsp_port: 0, ..EmulatorConfig::default() };
     let emulator =
         Emulator::bind(([127, 0, 0, 1], 0).into(), config).await.map_err(|e| Error::io("binding", e))?;
     let url = emulator.url();

@@ -28,7 +28,8 @@ Camera URLs (default ports are the cameras' own; options after '?', joined with 
                                                       dialect=generic|canon|nikon (default: detected)
   yi://HOST[:PORT]         Xiaomi Yi / Ambarella, TCP 7878 and data port 8787 (alias ambarella://)
                                                       options: data_port=N, verify=0|1, timeout=SECS,
-                                                      floor=BYTES/SECS
+                                                      floor=BYTES/SECS, rtsp_port=N (live view, 554),
+                                                      rtsp_transport=tcp|udp
   lytro://HOST[:PORT]      Lytro, TCP 5678, downloads 5679, events 5677
                                                       options: download_port=N, callback_port=N,
                                                       formats=jpeg,raw,txt,thumb,stack, keepalive=SECS,
@@ -252,7 +253,9 @@ pub enum Command {
         #[command(subcommand)]
         action: PreviewAction,
     },
-    /// Write the live video (Annex-B H.264/H.265, or Matroska with audio for .mkv) to FILE or stdout (Wyze).
+    /// Write the live video to FILE or stdout: Annex-B H.264/H.265 or Matroska with audio for .mkv (Wyze),
+    /// H.264 over RTSP (Yi, the preview is started and stopped), MJPEG (PTP/IP). One summary line on
+    /// stderr for every family.
     #[command(after_help = URL_HELP)]
     Live {
         /// Camera URL.
@@ -263,7 +266,7 @@ pub enum Command {
         /// Stop after this many seconds (default: until interrupted).
         #[arg(long = "for", value_name = "SECS")]
         duration: Option<f64>,
-        /// Stop after this many (video) frames (`--frames 1 --out x.jpg` takes one PTP/IP picture).
+        /// Stop after this many video frames (`--frames 1 --out x.jpg` takes one PTP/IP picture).
         #[arg(long, value_name = "N")]
         frames: Option<u64>,
         /// Wyze container: `annexb` (video only) or `mkv` (Matroska, video and audio). Default: `mkv` for

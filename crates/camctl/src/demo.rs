@@ -297,7 +297,8 @@ async fn yi_tour(workdir: &Path, report: &mut Report) {
     use camctl_ambarella::YiCamera;
     use camctl_ambarella::emulator::{Emulator, EmulatorConfig};
     let media = workdir.join("yi-media");
-    let config = EmulatorConfig { media_dir: media.clone(), data_port: 0, ..EmulatorConfig::default() };
+    let config =
+        EmulatorConfig { media_dir: media.clone(), data_port: 0, rtsp_port: 0, ..EmulatorConfig::default() };
     let emulator = match Emulator::bind(([127, 0, 0, 1], 0).into(), config).await {
         Ok(e) => e,
         Err(e) => {
@@ -331,9 +332,38 @@ async fn yi_tour(workdir: &Path, report: &mut Report) {
             report.record(
                 "preview",
                 async {
-                    let rtsp = camera.start_preview().await?;
-                    camera.stop_preview().await?;
-                    Ok(format!("live view at {rtsp}"))
+                    // Ten real frames through RTSP, decoded far enough to know their size.
+                    const FRAMES: u64 = 10;
+                    let mut video = Vec::new();
+                    let report = camera
+                        .live(
+                            &mut video,
+                            Some(std::time::Duration::from_secs(30)),
+                            Some(FRAMES),
+                            std::future::pending(),
+                        )
+                        .await
+                        .map_err(|(e, _)| e)?;
+                    let clip = camctl_core::video::clip_info(&video)
+                        .map_err(|e| Error::Protocol(format!("the live view is not H.264: {e}")))?;
+                    if report.frames != FRAMES
+                        || clip.frames as u64 != FRAMES
+                        || clip.keyframes == 0
+                        || report.dimensions != Some((clip.width, clip.height))
+                    {
+                        return Err(Error::Protocol(format!(
+                            "live view: {} frames asked, {} received, {} in the stream",
+                            FRAMES, report.frames, clip.frames
+                        )));
+                    }
+                    Ok(format!(
+                        "{} frames of {}x{} H.264 ({} bytes) from {}",
+                        clip.frames,
+                        clip.width,
+                        clip.height,
+                        video.len(),
+                        camctl_core::text::Safe(&report.url)
+                    ))
                 }
                 .await,
             );

@@ -80,6 +80,8 @@ pub async fn run(protocol: EmulatedProtocol, options: EmulateOptions) -> Result<
             let config = EmulatorConfig {
                 media_dir: media,
                 data_port: companion(options.data_port, camctl_ambarella::DEFAULT_DATA_PORT),
+                // The live view's RTSP port follows like the data port: 554 next to 7878, else free.
+                rtsp_port: companion(None, camctl_core::rtsp::DEFAULT_RTSP_PORT),
                 max_connections: options.max_connections,
                 idle_timeout: Duration::from_secs(options.idle_timeout),
                 max_upload: options.max_upload,

@@ -101,7 +101,8 @@ fn capture_config_record_and_preview() {
     }
 
     let rtsp = run_ok(&["preview", &emu.url, "start"]);
-    assert_eq!(rtsp.trim(), "rtsp://127.0.0.1/live");
+    let rtsp_port = emu.url.split("rtsp_port=").nth(1).expect("the URL names the RTSP port");
+    assert_eq!(rtsp.trim(), format!("rtsp://127.0.0.1:{rtsp_port}/live"));
     run_ok(&["preview", &emu.url, "stop"]);
     // Yi-only commands say so on other cameras.
     let other = run(&["record", "ptpip://127.0.0.1:1", "start"]);
@@ -152,7 +153,7 @@ fn errors_name_the_problem_in_one_line() {
     let typo = format!("{}&data_prot=1", emu.url);
     one_line(
         &["ls", &typo],
-        r#"unknown option "data_prot" in yi:// URL (known: data_port, timeout, verify, floor)"#,
+        r#"unknown option "data_prot" in yi:// URL (known: data_port, timeout, verify, floor, rtsp_port, rtsp_transport)"#,
     );
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     one_line(

@@ -7,6 +7,12 @@
 //! * settings with the reference's keys, order and allowed values (msg 1/2/3/9 and the `settable:` form);
 //! * photo (769, reply after `photo_taken`), video (513/514/515, a real MP4), viewfinder (259/260) with the
 //!   notification orders of §6.2;
+//! * live view over RTSP (`rtsp://HOST:PORT/live`, port 554 by default, named by the 257 reply's `rtsp`
+//!   key): real H.264 at the preview size (640x480, the original Yi's), looped and paced in real time, by
+//!   [`camctl_core::rtsp`]. It streams only while the viewfinder is on: from 259 until 260, a new session
+//!   (257) or the loss of the session's connection (a polite 258 leaves it on, so the URL `camctl preview
+//!   start` prints plays in a player). While it is off DESCRIBE and PLAY answer `503`; viewers playing
+//!   when it stops get an RTCP BYE and lose their session (interleaved ones their connection);
 //! * the card (`/tmp/fuse_d/DCIM/100MEDIA/YDXJnnnn.*`) backed by the media directory: list, cd, delete,
 //!   media info, thumbnails, downloads with resume and MD5, uploads;
 //! * the Yi's output styles (spaced RTOS replies, compact Linux ones).
@@ -42,6 +48,7 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, oneshot};
 
+use camctl_core::rtsp::{LiveSource, RtspConfig, RtspServer};
 use settings::Settings;
 
 /// What the emulated camera looks like and how it settles the reference's open questions.
@@ -52,6 +59,10 @@ pub struct EmulatorConfig {
     pub media_dir: PathBuf,
     /// Data port; 0 picks a free port at bind time.
     pub data_port: u16,
+    /// RTSP port of the live view (554 like the camera); 0 picks a free port at bind time.
+    pub rtsp_port: u16,
+    /// H.264 Annex-B clip looped as the live view (its size is the preview size).
+    pub preview_clip: &'static [u8],
     /// Write every message compactly instead of the Yi's mix of spaced and compact styles (§1.3).
     pub compact_json: bool,
     /// How long the holder has to answer the session query (reference: 800 ms).
@@ -106,6 +117,8 @@ impl Default for EmulatorConfig {
         EmulatorConfig {
             media_dir: PathBuf::from("."),
             data_port: crate::DEFAULT_DATA_PORT,
+            rtsp_port: camctl_core::rtsp::DEFAULT_RTSP_PORT,
+            preview_clip: camctl_core::video::SAMPLE_480P,
             compact_json: false,
             holder_timeout: Duration::from_millis(800),
             end_session_on_disconnect: true,
@@ -134,15 +147,29 @@ impl Default for EmulatorConfig {
 pub struct Emulator {
     listener: TcpListener,
     data_listener: TcpListener,
+    rtsp: RtspServer,
     shared: Arc<Shared>,
 }
 
+/// Frames of live view kept per viewer before a slow one drops some (2 s at 15 fps).
+const PREVIEW_QUEUE_FRAMES: usize = 30;
+
 impl Emulator {
-    /// Binds the command port at `listen` and the data port (`config.data_port` on the same IP, 0 =
-    /// free), prepares the media directory.
+    /// Binds the command port at `listen`, the data port and the RTSP port (`config.data_port` and
+    /// `config.rtsp_port` on the same IP, 0 = free), prepares the media directory.
     pub async fn bind(listen: SocketAddr, config: EmulatorConfig) -> std::io::Result<Emulator> {
         let listener = TcpListener::bind(listen).await?;
         let data_listener = TcpListener::bind(SocketAddr::new(listen.ip(), config.data_port)).await?;
+        let live =
+            LiveSource::from_clip(config.preview_clip, camctl_core::video::SAMPLE_FPS, PREVIEW_QUEUE_FRAMES)?;
+        let rtsp_config = RtspConfig {
+            max_connections: config.max_connections,
+            idle_timeout: config.idle_timeout,
+            ..RtspConfig::default()
+        };
+        let rtsp =
+            RtspServer::bind(SocketAddr::new(listen.ip(), config.rtsp_port), live.clone(), rtsp_config)
+                .await?;
         let root = config.media_dir.clone();
         let clip = config.clip;
         tokio::task::spawn_blocking(move || files::prepare(&root, clip))
@@ -152,6 +179,8 @@ impl Emulator {
         let settings = Settings::new(&config.serial, &config.sw_version, &config.hw_version);
         let shared = Arc::new(Shared {
             config,
+            live,
+            rtsp_port: rtsp.local_addr().port(),
             next_conn: AtomicU64::new(1),
             data_ready: Notify::new(),
             state: Mutex::new(State {
@@ -162,7 +191,6 @@ impl Emulator {
                 conns: HashMap::new(),
                 holder_query: None,
                 recording: None,
-                preview: false,
                 continuous: None,
                 next_number,
                 transfer: None,
@@ -171,7 +199,7 @@ impl Emulator {
                 photo_seed: 0,
             }),
         });
-        Ok(Emulator { listener, data_listener, shared })
+        Ok(Emulator { listener, data_listener, rtsp, shared })
     }
 
     /// The command port's address.
@@ -184,9 +212,24 @@ impl Emulator {
         self.data_listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
-    /// `yi://HOST:PORT?data_port=N`, directly usable by [`crate::YiCamera::connect`].
+    /// The RTSP port's address.
+    pub fn rtsp_addr(&self) -> SocketAddr {
+        self.rtsp.local_addr()
+    }
+
+    /// The live view's source: [`LiveSource::is_on`] tells whether the preview is on.
+    pub fn live(&self) -> LiveSource {
+        self.shared.live.clone()
+    }
+
+    /// `yi://HOST:PORT?data_port=N&rtsp_port=M`, directly usable by [`crate::YiCamera::connect`].
     pub fn url(&self) -> String {
-        format!("yi://{}?data_port={}", self.local_addr(), self.data_addr().port())
+        format!(
+            "yi://{}?data_port={}&rtsp_port={}",
+            self.local_addr(),
+            self.data_addr().port(),
+            self.rtsp_addr().port()
+        )
     }
 
     /// Serves both ports until the task is dropped/aborted (which also ends every connection). One bad
@@ -196,7 +239,7 @@ impl Emulator {
     }
 
     /// Serves until `shutdown` resolves, then stops accepting and closes every connection. At most
-    /// [`EmulatorConfig::max_connections`] command connections are served at once (extras are closed
+    /// [`EmulatorConfig::max_connections`] command and RTSP connections are served at once (extras are closed
     /// on accept); only the newest data connection is kept, so they cannot pile up.
     pub async fn serve_until(self, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
         tracing::info!(url = %self.url(), "Ambarella emulator serving");
@@ -220,6 +263,7 @@ impl Emulator {
         let listeners = vec![
             (&self.listener, command, Admission::AfterFirstBytes),
             (&self.data_listener, data, Admission::Immediate),
+            self.rtsp.listener_and_handler(),
         ];
         camctl_core::serve::serve_tcp(listeners, self.shared.config.max_connections, shutdown).await;
         Ok(())
@@ -232,6 +276,10 @@ pub(crate) type Writer = Arc<tokio::sync::Mutex<OwnedWriteHalf>>;
 /// State shared by every connection.
 pub(crate) struct Shared {
     config: EmulatorConfig,
+    /// The live view, on while the viewfinder is.
+    live: LiveSource,
+    /// Where the live view is served (named in the 257 reply).
+    rtsp_port: u16,
     next_conn: AtomicU64,
     /// Signalled when a data connection arrives.
     data_ready: Notify,
@@ -277,7 +325,6 @@ pub(crate) struct State {
     /// Pending 1793: the holder's connection and where its answer goes.
     holder_query: Option<(u64, oneshot::Sender<i64>)>,
     recording: Option<Instant>,
-    preview: bool,
     /// Photo timelapse running ("precise quality cont."): last file.
     continuous: Option<String>,
     next_number: u32,

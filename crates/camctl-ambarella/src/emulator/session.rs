@@ -35,6 +35,8 @@ pub(super) struct Conn {
     out: Vec<u8>,
     /// Session directory for relative paths (1283).
     pub(super) cwd: String,
+    /// The address the client reached us at: the host of the live view URL.
+    local_ip: std::net::IpAddr,
 }
 
 /// Whether the Yi builds this reply on its RTOS side (spaced style, §1.3/§8.4). Ids without evidence use
@@ -60,12 +62,14 @@ pub(super) async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr
     if let Err(e) = stream.set_nodelay(true) {
         debug!(%peer, error = %e, "TCP_NODELAY failed");
     }
+    let local_ip = stream.local_addr().map_or(peer.ip(), |a| a.ip());
     let (mut read, write) = stream.into_split();
     let writer: Writer = Arc::new(tokio::sync::Mutex::new(write));
     let id = shared.new_conn_id();
     shared.lock().conns.insert(id, Arc::clone(&writer));
     debug!(%peer, conn = id, "command connection");
-    let mut conn = Conn { shared, id, writer, out: Vec::with_capacity(512), cwd: SD_ROOT.to_string() };
+    let mut conn =
+        Conn { shared, id, writer, out: Vec::with_capacity(512), cwd: SD_ROOT.to_string(), local_ip };
     match conn.serve(&mut read).await {
         Ok(()) => debug!(%peer, conn = id, "command connection closed"),
         Err(e) => debug!(%peer, conn = id, error = %e, "command connection ended"),
@@ -129,7 +133,7 @@ impl Conn {
         if self.shared.config.end_session_on_disconnect && st.session.is_some_and(|s| s.conn == self.id) {
             st.session = None;
             st.cancel_transfer();
-            st.preview = false;
+            self.shared.live.stop();
         }
     }
 
@@ -260,12 +264,13 @@ impl Conn {
         }
         let token = {
             let mut st = self.shared.lock();
-            st.preview = false;
+            self.shared.live.stop();
             st.issue_token(self.id)
         };
         self.note("vf_stop", None).await?;
+        let rtsp = format!("rtsp://{}/live", SocketAddr::new(self.local_ip, self.shared.rtsp_port));
         self.send(true, |w| {
-            w.int("rval", 0).int("msg_id", msg::START_SESSION).int("param", token);
+            w.int("rval", 0).int("msg_id", msg::START_SESSION).int("param", token).str("rtsp", &rtsp);
         })
         .await
     }
@@ -278,6 +283,8 @@ impl Conn {
                     st.session = None;
                     st.stopped = true;
                     st.cancel_transfer();
+                    // The viewfinder stays on: `camctl preview start` ends its session politely and
+                    // hands the URL to a player.
                 }
                 self.rv(id, rval::OK).await?;
             }
@@ -424,12 +431,12 @@ impl Conn {
                 .await?;
             }
             Command::StartPreview => {
-                self.shared.lock().preview = true;
+                self.shared.live.start();
                 self.rv(id, rval::OK).await?;
                 self.note("vf_start", None).await?;
             }
             Command::StopPreview => {
-                self.shared.lock().preview = false;
+                self.shared.live.stop();
                 self.rv(id, rval::OK).await?;
                 self.note("vf_stop", None).await?;
             }

@@ -14,6 +14,9 @@ pub struct Emu {
     pub url: String,
     pub addr: String,
     pub data_addr: String,
+    pub rtsp_addr: String,
+    /// The live view's source (on while the preview is).
+    pub live: camctl_core::rtsp::LiveSource,
     pub dir: tempfile::TempDir,
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -26,15 +29,21 @@ impl Emu {
 
 pub async fn emulator_with(f: impl FnOnce(&mut EmulatorConfig)) -> Emu {
     let dir = tempfile::tempdir().unwrap();
-    let mut config =
-        EmulatorConfig { media_dir: dir.path().to_path_buf(), data_port: 0, ..EmulatorConfig::default() };
+    let mut config = EmulatorConfig {
+        media_dir: dir.path().to_path_buf(),
+        data_port: 0,
+        rtsp_port: 0,
+        ..EmulatorConfig::default()
+    };
     f(&mut config);
     let emulator = Emulator::bind(([127, 0, 0, 1], 0).into(), config).await.unwrap();
     let url = emulator.url();
     let addr = emulator.local_addr().to_string();
     let data_addr = emulator.data_addr().to_string();
+    let rtsp_addr = emulator.rtsp_addr().to_string();
+    let live = emulator.live();
     let task = tokio::spawn(emulator.serve());
-    Emu { url, addr, data_addr, dir, task }
+    Emu { url, addr, data_addr, rtsp_addr, live, dir, task }
 }
 
 pub async fn emulator() -> Emu {
