@@ -288,7 +288,9 @@ async fn record_mkv_with_loss(
     let transport = camctl_wyze::tutk::connect(addr, UID, ENR, MAC, options).await.unwrap();
     let mut cfg = ClientConfig::new(ENR, MAC);
     cfg.open_audio = true;
-    cfg.frame_size = None; // keep the camera's 360p
+    // Keep the camera's 360p: no frame size, no substream.
+    cfg.frame_size = None;
+    cfg.substream = None;
     let session = WyzeSession::connect(transport, cfg).await.unwrap();
     let mut sink = MkvSink::new(std::io::BufWriter::new(std::fs::File::create(path).unwrap()), true);
     while sink.stats().frames_written < n {
