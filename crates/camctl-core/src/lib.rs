@@ -14,6 +14,7 @@ pub mod download;
 pub mod io;
 pub mod log;
 pub mod media;
+pub mod relay;
 pub mod serve;
 pub mod text;
 pub mod time;

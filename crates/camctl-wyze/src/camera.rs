@@ -17,7 +17,8 @@ use crate::wire::codec;
 pub const DEFAULT_PORT: u16 = 32761;
 
 /// The URL options a `wyze://` URL may carry.
-const KNOWN_OPTIONS: &[&str] = &["uid", "enr", "mac", "model", "firmware", "dtls", "timeout", "resolution"];
+const KNOWN_OPTIONS: &[&str] =
+    &["uid", "enr", "mac", "model", "firmware", "dtls", "timeout", "resolution", "resend"];
 
 /// What a `wyze://` URL says about the camera and how to reach it.
 #[derive(Debug, Clone)]
@@ -123,6 +124,13 @@ impl Target {
                 other => {
                     return Err(CoreError::InvalidValue(format!("dtls={} (use true or false)", Safe(other))));
                 }
+            };
+        }
+        if let Some(r) = url.options.get("resend") {
+            options.resend = match r.as_str() {
+                "1" | "true" => true,
+                "0" | "false" => false,
+                other => return Err(CoreError::InvalidValue(format!("resend={} (use 1 or 0)", Safe(other)))),
             };
         }
         if let Some(t) = url.options.get("timeout") {
@@ -269,7 +277,8 @@ impl WyzeCamera {
     /// K-command authentication with the ENR. URL options: `uid` (20 uppercase letters and digits),
     /// `enr` (16 or 32 characters), `mac` (12 hex digits), all required and checked for form before
     /// anything is sent; `model`, `firmware=auto|old|cc51`, `dtls=true|false`, `timeout=SECS`,
-    /// `resolution=1080p|720p|360p|2k` (asked for on connecting; otherwise the camera keeps its own).
+    /// `resolution=1080p|720p|360p|2k` (asked for on connecting; otherwise the camera keeps its own),
+    /// `resend=1|0` (TUTK resend mode: lost packets are asked for again; default 0, as go2rtc).
     /// Other options are refused.
     pub async fn connect(url: &CameraUrl) -> Result<WyzeCamera> {
         let target = Target::from_url(url)?;
