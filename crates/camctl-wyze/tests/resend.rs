@@ -316,3 +316,22 @@ async fn a_flood_of_bogus_frame_indexes_keeps_the_client_bounded() {
     .await
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_url_option_resend_1_turns_it_on_and_nonsense_is_refused() {
+    tokio::time::timeout(OVERALL, async {
+        let (addr, stats) = camera(|_| {}).await;
+        let base = format!("wyze://{addr}?uid={UID}&enr=AbCdEfGh%2FJkLmN0p&mac={MAC}");
+        let bad: camctl_core::CameraUrl = format!("{base}&resend=maybe").parse().unwrap();
+        let e = camctl_wyze::WyzeCamera::connect(&bad).await.err().unwrap();
+        assert!(e.to_string().contains("resend="), "{e}");
+        assert_eq!(stats.get().resend_sessions, 0);
+        let url: camctl_core::CameraUrl = format!("{base}&resend=1").parse().unwrap();
+        let camera = camctl_wyze::WyzeCamera::connect(&url).await.unwrap();
+        // The camera switched to the resend format for this session, as the login asked.
+        assert_eq!(stats.get().resend_sessions, 1);
+        drop(camera);
+    })
+    .await
+    .unwrap();
+}

@@ -302,15 +302,8 @@ pub async fn run(
 
 /// Wyze: `camctl live` receiving the emulator's 1080p stream over TUTK/UDP for `seconds`.
 async fn wyze(seconds: u64, realtime: bool) -> Result<bool> {
-    use camctl_wyze::tutk::{ServerConfig, TutkServer};
-    use camctl_wyze::wire::FrameSize;
     let work = tempfile::tempdir().map_err(|e| Error::io("creating a temporary folder", e))?;
-    let mut config = ServerConfig::new(BENCH_UID, BENCH_ENR, BENCH_MAC);
-    config.emulator.frame_size = FrameSize::HD_1080P;
-    config.emulator.pacing =
-        if realtime { camctl_wyze::Pacing::RealTime } else { camctl_wyze::Pacing::Unpaced };
-    let server =
-        TutkServer::bind(([127, 0, 0, 1], 0).into(), config).await.map_err(|e| Error::io("binding", e))?;
+    let server = bench_camera(realtime).await?;
     let url = server.url().map_err(|e| Error::io("binding", e))?;
     let task = tokio::spawn(server.serve());
     let mode = if realtime { "real time" } else { "as fast as the client takes it" };
@@ -354,6 +347,17 @@ const BENCH_UID: &str = "CAMCTLBENCH000000001";
 const BENCH_ENR: &str = "camctlEmu/Enr+16";
 const BENCH_MAC: &str = "2CAA8E000001";
 
+/// The Wyze benchmarks' emulator: 1080p on a free loopback port, paced in real time or not at all.
+async fn bench_camera(realtime: bool) -> Result<camctl_wyze::tutk::TutkServer> {
+    let mut config = camctl_wyze::tutk::ServerConfig::new(BENCH_UID, BENCH_ENR, BENCH_MAC);
+    config.emulator.frame_size = camctl_wyze::wire::FrameSize::HD_1080P;
+    config.emulator.pacing =
+        if realtime { camctl_wyze::Pacing::RealTime } else { camctl_wyze::Pacing::Unpaced };
+    camctl_wyze::tutk::TutkServer::bind(([127, 0, 0, 1], 0).into(), config)
+        .await
+        .map_err(|e| Error::io("binding", e))
+}
+
 /// Wyze through a lossy relay: the 1080p stream received for `seconds` by camctl's client in this
 /// process (the relay, the emulator and the client share it), with or without the resend mode.
 /// Reports video frames sent, received complete (each checked byte for byte against the clip) and
@@ -361,15 +365,10 @@ const BENCH_MAC: &str = "2CAA8E000001";
 /// under 1% of the frames lost.
 async fn wyze_lossy(seconds: u64, realtime: bool, link: WyzeLink) -> Result<bool> {
     use camctl_core::relay::{Relay, RelayConfig};
-    use camctl_wyze::tutk::{ConnectOptions, ServerConfig, TutkServer, connect};
-    use camctl_wyze::wire::{FrameSize, codec};
+    use camctl_wyze::tutk::{ConnectOptions, connect};
+    use camctl_wyze::wire::codec;
     let loss = link.loss.unwrap_or(0.0);
-    let mut config = ServerConfig::new(BENCH_UID, BENCH_ENR, BENCH_MAC);
-    config.emulator.frame_size = FrameSize::HD_1080P;
-    config.emulator.pacing =
-        if realtime { camctl_wyze::Pacing::RealTime } else { camctl_wyze::Pacing::Unpaced };
-    let server =
-        TutkServer::bind(([127, 0, 0, 1], 0).into(), config).await.map_err(|e| Error::io("binding", e))?;
+    let server = bench_camera(realtime).await?;
     let camera = server.local_addr().map_err(|e| Error::io("binding", e))?;
     let sent = server.stats_handle();
     let task = tokio::spawn(server.serve());

@@ -146,13 +146,13 @@ pub struct MediaPacket {
     pub info: Option<FrameInfo>,
 }
 
-fn u16_at(b: &[u8], at: usize) -> Result<u16, PacketError> {
+pub(super) fn u16_at(b: &[u8], at: usize) -> Result<u16, PacketError> {
     b.get(at..at + 2)
         .map(|s| u16::from_le_bytes([s[0], s[1]]))
         .ok_or(PacketError::Short { need: at + 2, got: b.len() })
 }
 
-fn u32_at(b: &[u8], at: usize) -> Result<u32, PacketError> {
+pub(super) fn u32_at(b: &[u8], at: usize) -> Result<u32, PacketError> {
     b.get(at..at + 4)
         .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
         .ok_or(PacketError::Short { need: at + 4, got: b.len() })

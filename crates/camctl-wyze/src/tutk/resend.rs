@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::PacketError;
-use super::av::MediaPacket;
+use super::av::{MediaPacket, u16_at, u32_at};
 
 /// First byte of every resend-format packet.
 pub const WRAP: u8 = 0x0C;
@@ -120,18 +120,6 @@ pub struct ResendStats {
     pub peak_missing: u64,
     /// Client: most packets held back at once.
     pub peak_held: u64,
-}
-
-fn u16_at(b: &[u8], at: usize) -> Result<u16, PacketError> {
-    b.get(at..at + 2)
-        .map(|s| u16::from_le_bytes([s[0], s[1]]))
-        .ok_or(PacketError::Short { need: at + 2, got: b.len() })
-}
-
-fn u32_at(b: &[u8], at: usize) -> Result<u32, PacketError> {
-    b.get(at..at + 4)
-        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-        .ok_or(PacketError::Short { need: at + 4, got: b.len() })
 }
 
 fn is_media_kind(kind: u8) -> bool {
