@@ -15,6 +15,7 @@ pub mod io;
 pub mod log;
 pub mod media;
 pub mod mkv;
+pub mod relay;
 pub mod rtsp;
 pub mod serve;
 pub mod text;

@@ -98,10 +98,10 @@ pub fn write_sample_pictures(dir: &Path, count: usize) -> std::io::Result<Vec<Pa
 }
 
 /// SplitMix64: tiny, fast, and good enough to turn consecutive seeds into unrelated scenes.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

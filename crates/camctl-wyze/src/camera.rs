@@ -18,7 +18,7 @@ pub const DEFAULT_PORT: u16 = 32761;
 
 /// The URL options a `wyze://` URL may carry.
 const KNOWN_OPTIONS: &[&str] =
-    &["uid", "enr", "mac", "model", "firmware", "dtls", "timeout", "resolution", "subtype", "audio"];
+    &["uid", "enr", "mac", "model", "firmware", "dtls", "timeout", "resolution", "subtype", "audio", "resend"];
 
 /// What a `wyze://` URL says about the camera and how to reach it.
 #[derive(Debug, Clone)]
@@ -128,6 +128,13 @@ impl Target {
                 other => {
                     return Err(CoreError::InvalidValue(format!("dtls={} (use true or false)", Safe(other))));
                 }
+            };
+        }
+        if let Some(r) = url.options.get("resend") {
+            options.resend = match r.as_str() {
+                "1" | "true" => true,
+                "0" | "false" => false,
+                other => return Err(CoreError::InvalidValue(format!("resend={} (use 1 or 0)", Safe(other)))),
             };
         }
         if let Some(t) = url.options.get("timeout") {
@@ -313,7 +320,8 @@ impl WyzeCamera {
     /// anything is sent; `model`, `firmware=auto|old|cc51`, `dtls=true|false`, `timeout=SECS`,
     /// `resolution=1080p|720p|360p|2k` or go2rtc's `subtype=hd|sd` (asked for on connecting, `resolution`
     /// winning when both are given; with neither the camera keeps its stream), `audio=true|false` (audio
-    /// along with the video, default true). Other options are refused.
+    /// along with the video, default true), `resend=1|0` (TUTK resend mode: lost packets are asked for
+    /// again; default 0, as go2rtc). Other options are refused.
     pub async fn connect(url: &CameraUrl) -> Result<WyzeCamera> {
         let target = Target::from_url(url)?;
         let session = target.connect(false).await?;

@@ -5,10 +5,10 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use camctl_core::relay::{Relay, RelayConfig};
 use camctl_wyze::tutk::{ConnectOptions, Firmware, ServerConfig, TutkError, TutkServer, connect};
 use camctl_wyze::wire::FrameSize;
 use camctl_wyze::{ClientConfig, Error, Pacing, WyzeSession};
-use tokio::net::UdpSocket;
 
 const UID: &str = "ABCDEFGHIJKLMNOPQRST";
 const ENR: &str = "AbCdEfGh/JkLmN0p";
@@ -128,61 +128,23 @@ async fn wrong_secrets_fail_clearly() {
     assert!(e.to_string().contains("ENR"), "{e}");
 }
 
-/// Forwards between one client and the camera, dropping ~5% and delaying ~5% of datagrams.
-async fn lossy_relay(camera: SocketAddr) -> SocketAddr {
-    let front = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let back = std::sync::Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
-    let addr = front.local_addr().unwrap();
-    let front = std::sync::Arc::new(front);
-    let client: std::sync::Arc<std::sync::Mutex<Option<SocketAddr>>> = Default::default();
-    let mut n: u64 = 0x2545F4914F6CDD1D;
-    let mut rnd = move || {
-        n ^= n << 13;
-        n ^= n >> 7;
-        n ^= n << 17;
-        n % 100
-    };
-    let (f, b, c) = (front.clone(), back.clone(), client.clone());
-    let mut r2 = rnd;
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 65536];
-        while let Ok((len, src)) = f.recv_from(&mut buf).await {
-            *c.lock().unwrap() = Some(src);
-            if r2() < 5 {
-                continue;
-            }
-            let _ = b.send_to(&buf[..len], camera).await;
-        }
-    });
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 65536];
-        while let Ok((len, _)) = back.recv_from(&mut buf).await {
-            let Some(dst) = *client.lock().unwrap() else { continue };
-            match rnd() {
-                0..5 => {}
-                5..10 => {
-                    let (f, d) = (front.clone(), buf[..len].to_vec());
-                    tokio::spawn(async move {
-                        tokio::time::sleep(Duration::from_millis(15)).await;
-                        let _ = f.send_to(&d, dst).await;
-                    });
-                }
-                _ => {
-                    let _ = front.send_to(&buf[..len], dst).await;
-                }
-            }
-        }
-    });
-    addr
-}
-
 #[tokio::test]
 async fn lossy_reordering_relay_yields_only_intact_frames() {
     let clip = clip_frames();
     let addr = camera(Firmware::Cc51).await;
-    let relay = lossy_relay(addr).await;
+    // ~5% lost each way, ~5% of the rest held back 15 ms (overtaken by later datagrams).
+    let relay = Relay::start(
+        addr,
+        RelayConfig {
+            delay_percent: 5.0,
+            delay: Duration::from_millis(15),
+            ..RelayConfig::lossy(5.0, 0x2545)
+        },
+    )
+    .await
+    .unwrap();
     let transport = connect(
-        relay,
+        relay.local_addr(),
         UID,
         ENR,
         MAC,

@@ -270,6 +270,15 @@ struct Run {
     cpu: Duration,
 }
 
+/// The Wyze benchmark's link: a lossy relay and the resend mode.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WyzeLink {
+    /// Datagrams dropped each way, in percent; `None`: no relay.
+    pub loss: Option<f64>,
+    /// Ask for the TUTK resend mode.
+    pub resend: bool,
+}
+
 /// Runs the benchmark of one protocol; returns whether its targets were met.
 pub async fn run(
     protocol: EmulatedProtocol,
@@ -277,6 +286,7 @@ pub async fn run(
     runs: u32,
     seconds: u64,
     realtime: bool,
+    link: WyzeLink,
     small_files: usize,
 ) -> Result<bool> {
     if runs == 0 || size_mib == 0 {
@@ -290,21 +300,17 @@ pub async fn run(
         }
         EmulatedProtocol::Yi => yi(size_mib, runs).await,
         EmulatedProtocol::Lytro => lytro(size_mib, runs).await,
+        EmulatedProtocol::Wyze if link.loss.is_some() || link.resend => {
+            wyze_lossy(seconds, realtime, link).await
+        }
         EmulatedProtocol::Wyze => wyze(seconds, realtime).await,
     }
 }
 
 /// Wyze: `camctl live` receiving the emulator's 1080p stream over TUTK/UDP for `seconds`.
 async fn wyze(seconds: u64, realtime: bool) -> Result<bool> {
-    use camctl_wyze::tutk::{ServerConfig, TutkServer};
-    use camctl_wyze::wire::FrameSize;
     let work = tempfile::tempdir().map_err(|e| Error::io("creating a temporary folder", e))?;
-    let mut config = ServerConfig::new("CAMCTLBENCH000000001", "camctlEmu/Enr+16", "2CAA8E000001");
-    config.emulator.frame_size = FrameSize::HD_1080P;
-    config.emulator.pacing =
-        if realtime { camctl_wyze::Pacing::RealTime } else { camctl_wyze::Pacing::Unpaced };
-    let server =
-        TutkServer::bind(([127, 0, 0, 1], 0).into(), config).await.map_err(|e| Error::io("binding", e))?;
+    let server = bench_camera(realtime).await?;
     let url = server.url().map_err(|e| Error::io("binding", e))?;
     let task = tokio::spawn(server.serve());
     let mode = if realtime { "real time" } else { "as fast as the client takes it" };
@@ -340,6 +346,98 @@ async fn wyze(seconds: u64, realtime: bool) -> Result<bool> {
     );
     let ok = frames > 0 && (info.width, info.height) == (1920, 1080);
     println!("  stream {}", if ok { "valid" } else { "NOT valid" });
+    Ok(ok)
+}
+
+/// The emulator's identity in the Wyze benchmarks.
+const BENCH_UID: &str = "CAMCTLBENCH000000001";
+const BENCH_ENR: &str = "camctlEmu/Enr+16";
+const BENCH_MAC: &str = "2CAA8E000001";
+
+/// The Wyze benchmarks' emulator: 1080p on a free loopback port, paced in real time or not at all.
+async fn bench_camera(realtime: bool) -> Result<camctl_wyze::tutk::TutkServer> {
+    let mut config = camctl_wyze::tutk::ServerConfig::new(BENCH_UID, BENCH_ENR, BENCH_MAC);
+    config.emulator.frame_size = camctl_wyze::wire::FrameSize::HD_1080P;
+    config.emulator.pacing =
+        if realtime { camctl_wyze::Pacing::RealTime } else { camctl_wyze::Pacing::Unpaced };
+    camctl_wyze::tutk::TutkServer::bind(([127, 0, 0, 1], 0).into(), config)
+        .await
+        .map_err(|e| Error::io("binding", e))
+}
+
+/// Wyze through a lossy relay: the 1080p stream received for `seconds` by camctl's client in this
+/// process (the relay, the emulator and the client share it), with or without the resend mode.
+/// Reports video frames sent, received complete (each checked byte for byte against the clip) and
+/// lost (gaps in the frame numbers), and the packets retransmitted. With resend on, the target is
+/// under 1% of the frames lost.
+async fn wyze_lossy(seconds: u64, realtime: bool, link: WyzeLink) -> Result<bool> {
+    use camctl_core::relay::{Relay, RelayConfig};
+    use camctl_wyze::tutk::{ConnectOptions, connect};
+    use camctl_wyze::wire::codec;
+    let loss = link.loss.unwrap_or(0.0);
+    let server = bench_camera(realtime).await?;
+    let camera = server.local_addr().map_err(|e| Error::io("binding", e))?;
+    let sent = server.stats_handle();
+    let task = tokio::spawn(server.serve());
+    let relay = Relay::start(camera, RelayConfig::lossy(loss, 1)).await.map_err(|e| Error::io("relay", e))?;
+    let mode = if realtime { "real time" } else { "as fast as the client takes it" };
+    let resend = if link.resend { "on" } else { "off" };
+    println!(
+        "Wyze benchmark: 1080p H.264 through a relay losing {loss}% of datagrams each way, resend {resend}\n  \
+         {seconds} s, frames sent {mode}\n"
+    );
+    let clip: std::collections::HashSet<Vec<u8>> =
+        camctl_core::video::frames(camctl_core::video::SAMPLE_1080P).map(|f| f.to_annexb()).collect();
+    let options =
+        ConnectOptions { resend: link.resend, timeout: Duration::from_secs(10), ..Default::default() };
+    let transport = connect(relay.local_addr(), BENCH_UID, BENCH_ENR, BENCH_MAC, options)
+        .await
+        .map_err(|e| Error::Protocol(format!("connecting through the relay: {e}")))?;
+    let mut client = camctl_wyze::ClientConfig::new(BENCH_ENR, BENCH_MAC);
+    client.timeout = Duration::from_secs(10);
+    let session = camctl_wyze::WyzeSession::connect(transport, client)
+        .await
+        .map_err(|e| Error::Protocol(format!("authenticating through the relay: {e}")))?;
+    let start = tokio::time::Instant::now();
+    let end = start + Duration::from_secs(seconds);
+    let (mut received, mut lost, mut corrupt, mut last) = (0u64, 0u64, 0u64, None::<u32>);
+    while let Ok(frame) = tokio::time::timeout_at(end, session.recv_frame()).await {
+        let (info, data) = frame.map_err(|e| Error::Protocol(format!("receiving: {e}")))?;
+        if !codec::is_video(info.codec_id) {
+            continue;
+        }
+        if !clip.contains(&data) {
+            corrupt += 1;
+        }
+        if let Some(l) = last {
+            lost += u64::from(info.frame_no.saturating_sub(l).saturating_sub(1));
+        }
+        last = Some(info.frame_no);
+        received += 1;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let cam = sent.get();
+    let client = session.transport().frame_stats();
+    let r = relay.stats();
+    task.abort();
+    let lost_pct = if received + lost > 0 { lost as f64 * 100.0 / (received + lost) as f64 } else { 100.0 };
+    println!("result:");
+    println!("  video frames sent {}, received complete {received} in {elapsed:.1} s", cam.video_frames);
+    println!("  frames lost {lost} ({lost_pct:.2}%, gaps in the frame numbers), corrupt {corrupt}");
+    println!(
+        "  packets sent {}, retransmitted {}; relay dropped {} to the client, {} to the camera",
+        cam.packets, cam.retransmitted, r.dropped_to_client, r.dropped_to_server
+    );
+    if link.resend {
+        let s = client.resend;
+        println!(
+            "  client: {} requests for {} packets, {} recovered, {} given up, {} frames given up",
+            s.requests_sent, s.seqs_requested, s.recovered, s.given_up, client.incomplete
+        );
+    }
+    let ok = received > 0 && corrupt == 0 && (!link.resend || lost_pct < 1.0);
+    let target = if link.resend { " (target: under 1% of frames lost)" } else { "" };
+    println!("  stream {}{target}", if ok { "valid" } else { "NOT valid" });
     Ok(ok)
 }
 

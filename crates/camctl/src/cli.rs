@@ -326,6 +326,13 @@ pub enum Command {
         /// Wyze: the emulator paces frames in real time (15 fps) instead of as fast as possible.
         #[arg(long)]
         realtime: bool,
+        /// Wyze: put a lossy relay between client and emulator that drops PERCENT of the datagrams each
+        /// way (seeded, so runs compare); frames sent, received complete and lost are reported.
+        #[arg(long, value_name = "PERCENT", value_parser = parse_loss)]
+        loss: Option<f64>,
+        /// Wyze: ask for the TUTK resend mode (`resend=1`): lost packets are asked for again.
+        #[arg(long)]
+        resend: bool,
         /// PTP/IP: also pull this many files of 20 KB (camctl against gphoto2).
         #[arg(long, default_value_t = 0, value_name = "N")]
         small_files: usize,
@@ -558,5 +565,13 @@ impl EmulatedProtocol {
             EmulatedProtocol::Lytro => camctl_lytro::DEFAULT_COMMAND_PORT,
             EmulatedProtocol::Wyze => camctl_wyze::DEFAULT_PORT,
         }
+    }
+}
+
+/// `--loss`: a percentage from 0 to 100.
+fn parse_loss(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+        _ => Err(format!("{s} is not a percentage from 0 to 100")),
     }
 }

@@ -442,8 +442,10 @@ pub async fn run(command: Command) -> Result<ExitCode> {
             crate::emulate::run(protocol, options).await?;
         }
         Command::Demo => return crate::demo::run().await,
-        Command::Bench { protocol, size_mib, runs, seconds, realtime, small_files } => {
-            let met = crate::bench::run(protocol, size_mib, runs, seconds, realtime, small_files).await?;
+        Command::Bench { protocol, size_mib, runs, seconds, realtime, loss, resend, small_files } => {
+            let link = crate::bench::WyzeLink { loss, resend };
+            let met =
+                crate::bench::run(protocol, size_mib, runs, seconds, realtime, link, small_files).await?;
             return Ok(if met { ExitCode::SUCCESS } else { ExitCode::FAILURE });
         }
     }

@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::PacketError;
+use super::resend::{self, FrameIndex, ResendConfig, ResendReceiver, ResendSender, ResendStats, WrapKind};
 use crate::transport::MediaFrame;
 use crate::wire::{FRAMEINFO_LEN, FrameInfo, codec};
 
@@ -75,6 +76,8 @@ pub enum AvMessage {
         username: String,
         /// Password (NUL-terminated field at 280).
         password: String,
+        /// The resend word at 536 is nonzero: media in the resend format ([`super::resend`]).
+        resend: bool,
     },
     /// Login answer (0x2100).
     LoginResponse {
@@ -104,8 +107,24 @@ pub enum AvMessage {
         /// Last acknowledged AV sequence number (the highest received).
         end: u16,
     },
-    /// A media packet.
+    /// A media packet in the direct format.
     Media(MediaPacket),
+    /// A media packet in the resend format ([`super::resend`]).
+    WrappedMedia {
+        /// Its transmit sequence number.
+        seq: u16,
+        /// The packet.
+        packet: MediaPacket,
+    },
+    /// A frame-index packet (resend mode, camera to client).
+    FrameIndex(FrameIndex),
+    /// A retransmission request (resend mode, client to camera).
+    ResendRequest {
+        /// Its `[1]`.
+        kind: u8,
+        /// The sequence numbers asked for.
+        seqs: Vec<u16>,
+    },
 }
 
 /// One media packet (part of a frame).
@@ -127,13 +146,13 @@ pub struct MediaPacket {
     pub info: Option<FrameInfo>,
 }
 
-fn u16_at(b: &[u8], at: usize) -> Result<u16, PacketError> {
+pub(super) fn u16_at(b: &[u8], at: usize) -> Result<u16, PacketError> {
     b.get(at..at + 2)
         .map(|s| u16::from_le_bytes([s[0], s[1]]))
         .ok_or(PacketError::Short { need: at + 2, got: b.len() })
 }
 
-fn u32_at(b: &[u8], at: usize) -> Result<u32, PacketError> {
+pub(super) fn u32_at(b: &[u8], at: usize) -> Result<u32, PacketError> {
     b.get(at..at + 4)
         .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
         .ok_or(PacketError::Short { need: at + 4, got: b.len() })
@@ -150,8 +169,9 @@ fn put_field(p: &mut [u8], at: usize, s: &str) {
     p[at..at + n].copy_from_slice(&s.as_bytes()[..n]);
 }
 
-/// Login request #1 (570 bytes) and #2 (572 bytes), sent 10 ms apart by the client.
-pub fn encode_login(second: bool, random: u32, username: &str, password: &str) -> Vec<u8> {
+/// Login request #1 (570 bytes) and #2 (572 bytes), sent 10 ms apart by the client; `resend` asks
+/// for the resend format (the word at 536, SEYDX).
+pub fn encode_login(second: bool, random: u32, username: &str, password: &str, resend: bool) -> Vec<u8> {
     let size = if second { 572 } else { 570 };
     let mut p = vec![0u8; size];
     let magic = if second { MAGIC_LOGIN2 } else { MAGIC_LOGIN1 };
@@ -166,6 +186,7 @@ pub fn encode_login(second: bool, random: u32, username: &str, password: &str) -
     p[20..24].copy_from_slice(&r);
     put_field(&mut p, 24, username);
     put_field(&mut p, 280, password);
+    p[536..540].copy_from_slice(&u32::from(resend).to_le_bytes());
     // The config word go2rtc writes (4), since go2rtc is known to work with real cameras; FSS/SEYDX
     // write 2 ("security_mode"). The camera role accepts any value.
     p[540..544].copy_from_slice(&LOGIN_CONFIG.to_le_bytes());
@@ -303,6 +324,19 @@ impl MediaPacket {
 impl AvMessage {
     /// Classifies and decodes one AV message (the plaintext of one DTLS record).
     pub fn decode(b: &[u8]) -> Result<Self, PacketError> {
+        // Resend-format packets start 0x0C like IOCTRL frames; they are told apart first.
+        match resend::classify(b) {
+            Some(WrapKind::Media) => {
+                let (seq, packet) = resend::unwrap_media(b)?;
+                return Ok(AvMessage::WrappedMedia { seq, packet });
+            }
+            Some(WrapKind::Index) => return Ok(AvMessage::FrameIndex(FrameIndex::decode(b)?)),
+            Some(WrapKind::Request) => {
+                let (kind, seqs) = resend::decode_request(b)?;
+                return Ok(AvMessage::ResendRequest { kind, seqs });
+            }
+            None => {}
+        }
         let magic = u16_at(b, 0)?;
         match magic {
             MAGIC_LOGIN1 | MAGIC_LOGIN2 => {
@@ -319,6 +353,7 @@ impl AvMessage {
                     random: u32::from_le_bytes(random),
                     username: cstr(&b[24..280]),
                     password: cstr(&b[280..536]),
+                    resend: u32_at(b, 536).is_ok_and(|r| r != 0),
                 })
             }
             MAGIC_LOGIN_RESP => Ok(AvMessage::LoginResponse {
@@ -573,6 +608,8 @@ pub enum AvEvent {
         username: String,
         /// Password.
         password: String,
+        /// The client asked for the resend format.
+        resend: bool,
     },
     /// A login answer (client role).
     LoginResponse {
@@ -608,6 +645,10 @@ pub struct AvEndpoint {
     reassembler: Reassembler,
     accept_media: bool,
     media_ignored: u64,
+    resend_tx: Option<ResendSender>,
+    resend_rx: Option<ResendReceiver>,
+    /// Frames completed by timer work (resend give-ups), for [`AvEndpoint::take_events`].
+    timed_events: Vec<AvEvent>,
 }
 
 impl std::fmt::Debug for AvEndpoint {
@@ -638,6 +679,9 @@ impl AvEndpoint {
             reassembler: Reassembler::new(),
             accept_media: true,
             media_ignored: 0,
+            resend_tx: None,
+            resend_rx: None,
+            timed_events: Vec::new(),
         }
     }
 
@@ -696,9 +740,63 @@ impl AvEndpoint {
         frame
     }
 
-    /// Media packets for one frame (camera role).
-    pub fn send_frame(&mut self, info: &FrameInfo, data: &[u8]) -> Result<Vec<Vec<u8>>, PacketError> {
-        packetize(info, data, MEDIA_CHUNK)
+    /// Media packets for one frame (camera role): the direct format, or the resend format once
+    /// [`AvEndpoint::enable_resend_sender`] ran.
+    pub fn send_frame(
+        &mut self,
+        info: &FrameInfo,
+        data: &[u8],
+        now: Instant,
+    ) -> Result<Vec<Vec<u8>>, PacketError> {
+        let pkts = packetize(info, data, MEDIA_CHUNK)?;
+        match &mut self.resend_tx {
+            Some(tx) => pkts.iter().map(|p| tx.wrap(p, now)).collect(),
+            None => Ok(pkts),
+        }
+    }
+
+    /// Camera role: the client's login asked for resend; media goes out in the resend format, with
+    /// frame indexes, and retransmission requests are answered.
+    pub fn enable_resend_sender(&mut self, config: ResendConfig) {
+        self.resend_tx = Some(ResendSender::new(config));
+    }
+
+    /// Client role: resend-format media is put in order, and missing packets are asked for.
+    pub fn enable_resend_receiver(&mut self, config: ResendConfig) {
+        self.resend_rx = Some(ResendReceiver::new(config));
+    }
+
+    /// Resend counters of whichever role runs (zero when resend is off).
+    pub fn resend_stats(&self) -> ResendStats {
+        match (&self.resend_tx, &self.resend_rx) {
+            (Some(tx), _) => tx.stats(),
+            (_, Some(rx)) => rx.stats(),
+            _ => ResendStats::default(),
+        }
+    }
+
+    /// The camera role's resend sender, if resend is on.
+    pub fn resend_sender(&self) -> Option<&ResendSender> {
+        self.resend_tx.as_ref()
+    }
+
+    /// The client role's resend receiver, if resend is on.
+    pub fn resend_receiver(&self) -> Option<&ResendReceiver> {
+        self.resend_rx.as_ref()
+    }
+
+    /// Events produced by [`AvEndpoint::handle_timeout`] (frames released by giving up a missing
+    /// packet).
+    pub fn take_events(&mut self) -> Vec<AvEvent> {
+        std::mem::take(&mut self.timed_events)
+    }
+
+    fn reassemble(&mut self, pkts: Vec<MediaPacket>, events: &mut Vec<AvEvent>) {
+        for pkt in pkts {
+            if let Some((info, data)) = self.reassembler.push(pkt) {
+                events.push(AvEvent::Frame(info, data));
+            }
+        }
     }
 
     /// Handles one received AV message: returns events and AV messages to send (ACKs).
@@ -710,8 +808,8 @@ impl AvEndpoint {
         let mut events = Vec::new();
         let mut out = Vec::new();
         match AvMessage::decode(bytes)? {
-            AvMessage::Login { random, username, password, .. } => {
-                events.push(AvEvent::Login { random, username, password });
+            AvMessage::Login { random, username, password, resend, .. } => {
+                events.push(AvEvent::Login { random, username, password, resend });
             }
             AvMessage::LoginResponse { ok, .. } => events.push(AvEvent::LoginResponse { ok }),
             AvMessage::IoCtrl { av_seq, cmd_seq, ctrl_type, data } => {
@@ -744,10 +842,28 @@ impl AvEndpoint {
                     self.peer_acks = true;
                 }
             }
-            AvMessage::Media(_) if !self.accept_media => self.media_ignored += 1,
-            AvMessage::Media(pkt) => {
-                if let Some((info, data)) = self.reassembler.push(pkt) {
-                    events.push(AvEvent::Frame(info, data));
+            AvMessage::Media(_) | AvMessage::WrappedMedia { .. } | AvMessage::FrameIndex(_)
+                if !self.accept_media =>
+            {
+                self.media_ignored += 1
+            }
+            AvMessage::Media(pkt) => self.reassemble(vec![pkt], &mut events),
+            AvMessage::WrappedMedia { seq, packet } => {
+                let pkts = match &mut self.resend_rx {
+                    Some(rx) => rx.on_media(seq, packet, now),
+                    None => vec![packet],
+                };
+                self.reassemble(pkts, &mut events);
+            }
+            AvMessage::FrameIndex(index) => {
+                if let Some(rx) = &mut self.resend_rx {
+                    let pkts = rx.on_index(&index, now);
+                    self.reassemble(pkts, &mut events);
+                }
+            }
+            AvMessage::ResendRequest { kind, seqs } => {
+                if let Some(tx) = &mut self.resend_tx {
+                    out.extend(tx.on_request(kind, &seqs));
                 }
             }
         }
@@ -757,10 +873,9 @@ impl AvEndpoint {
     /// The next instant [`AvEndpoint::handle_timeout`] has work.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let resend = self.pending.iter().map(|p| p.next).min();
-        match (resend, self.ticker) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let index = self.resend_tx.as_ref().and_then(ResendSender::poll_timeout);
+        let holes = self.resend_rx.as_ref().and_then(ResendReceiver::poll_timeout);
+        [resend, self.ticker, index, holes].into_iter().flatten().min()
     }
 
     /// Resends due IOCTRLs and emits the periodic ACK. Gives up on an IOCTRL after 12 tries (the
@@ -778,6 +893,16 @@ impl AvEndpoint {
         {
             self.ticker = Some(now + ACK_PERIOD);
             out.push(self.ack(now));
+        }
+        if let Some(index) = self.resend_tx.as_mut().and_then(|tx| tx.handle_timeout(now)) {
+            out.push(index);
+        }
+        if let Some(rx) = &mut self.resend_rx {
+            let (requests, released) = rx.handle_timeout(now);
+            out.extend(requests);
+            let mut events = std::mem::take(&mut self.timed_events);
+            self.reassemble(released, &mut events);
+            self.timed_events = events;
         }
         out
     }
@@ -799,8 +924,8 @@ mod tests {
 
     #[test]
     fn login_round_trip_and_layout() {
-        let l1 = encode_login(false, 0x1234_5678, "admin", "AbCdEfGh/JkLmN0p");
-        let l2 = encode_login(true, 0x1234_5678, "admin", "AbCdEfGh/JkLmN0p");
+        let l1 = encode_login(false, 0x1234_5678, "admin", "AbCdEfGh/JkLmN0p", false);
+        let l2 = encode_login(true, 0x1234_5678, "admin", "AbCdEfGh/JkLmN0p", true);
         assert_eq!((l1.len(), l2.len()), (570, 572));
         assert_eq!(&l1[552..556], &CAPS.to_le_bytes());
         assert_eq!(l2[20], 0x79);
@@ -811,7 +936,8 @@ mod tests {
                     second,
                     random: 0x1234_5678,
                     username: "admin".into(),
-                    password: "AbCdEfGh/JkLmN0p".into()
+                    password: "AbCdEfGh/JkLmN0p".into(),
+                    resend: second,
                 }
             );
         }

@@ -19,6 +19,7 @@ use super::dtls::DtlsEndpoint;
 use super::framing::{Framing, Side};
 use super::link::Link;
 use super::old::{CMD_DISCO_RESP, CMD_SESSION_RESP, OldPacket};
+use super::resend::{ResendConfig, ResendStats};
 use super::transcode::TailSwap;
 use super::{Firmware, auth_key_bytes, random_bytes, uid_bytes};
 use crate::transport::{ClientTransport, MediaFrame, TransportError};
@@ -103,6 +104,11 @@ pub struct ConnectOptions {
     /// Bytes of frames kept (default [`MAX_QUEUED_FRAME_BYTES`]); the oldest whole frames are dropped
     /// beyond either bound, counted in [`FrameStats::dropped`].
     pub max_queued_frame_bytes: usize,
+    /// Ask for the resend format in the AV login (default false, as go2rtc): the camera then numbers
+    /// its media packets and retransmits the ones this client reports missing (URL `resend=1`).
+    pub resend: bool,
+    /// Resend-mode timing and bounds (used with `resend`).
+    pub resend_config: ResendConfig,
 }
 
 /// Default of [`ConnectOptions::max_queued_frames`].
@@ -127,6 +133,8 @@ impl Default for ConnectOptions {
             overall_timeout: Duration::from_secs(20),
             max_queued_frames: MAX_QUEUED_FRAMES,
             max_queued_frame_bytes: MAX_QUEUED_FRAME_BYTES,
+            resend: false,
+            resend_config: ResendConfig::default(),
         }
     }
 }
@@ -150,6 +158,10 @@ pub struct FrameStats {
     pub oversized: u64,
     /// IOCTRL messages dropped because their queue was full.
     pub ioctrl_dropped: u64,
+    /// Resend-mode counters (all zero unless resend was asked for).
+    pub resend: ResendStats,
+    /// Frames given up because packets were missing (after any retransmission requests).
+    pub incomplete: u64,
 }
 
 /// A queue bounded in entries and bytes; the oldest entries go first. `closed` wakes receivers.
@@ -565,7 +577,10 @@ pub async fn connect(
             return Err(TutkError::AvLoginTimeout(timeout));
         }
         for second in [false, true] {
-            for d in link.send_av(&encode_login(second, random, "admin", &password)).map_err(dtls_err)? {
+            for d in link
+                .send_av(&encode_login(second, random, "admin", &password, options.resend))
+                .map_err(dtls_err)?
+            {
                 send(&sock, &d, peer).await?;
             }
             if !second {
@@ -596,6 +611,10 @@ pub async fn connect(
         send(&sock, &d, peer).await?;
     }
     link.av.start_ticker(now);
+    if options.resend {
+        // Whether the camera honours it shows in the packets: both formats are accepted.
+        link.av.enable_resend_receiver(options.resend_config.clone());
+    }
 
     let (ioctrl_tx, cmd_rx) = mpsc::channel(64);
     let queues = Arc::new(Queues::new(&options));
@@ -672,6 +691,8 @@ impl Runner {
         let mut st = lock(&self.queues.stats);
         st.unwanted_packets = self.link.av.media_ignored();
         st.oversized = self.link.av.reassembly().oversized;
+        st.incomplete = self.link.av.reassembly().incomplete;
+        st.resend = self.link.av.resend_stats();
     }
 
     async fn send_all(&self, ds: Vec<Vec<u8>>) -> std::io::Result<()> {
@@ -753,6 +774,7 @@ impl Runner {
                 },
                 _ = tokio::time::sleep_until(deadline.into()) => match self.link.tick(Instant::now()) {
                     Ok(out) => {
+                        self.sync_media();
                         if let Err(e) = self.send_all(out.datagrams).await {
                             return format!("UDP: {e}");
                         }

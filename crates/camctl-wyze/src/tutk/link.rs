@@ -123,7 +123,8 @@ impl Link {
         Ok(out)
     }
 
-    /// Timer work: DTLS retransmissions, IOCTRL resends, the ACK ticker.
+    /// Timer work: DTLS retransmissions, IOCTRL resends, the ACK ticker, resend-mode requests and frame
+    /// indexes (and frames a resend give-up released).
     pub fn tick(&mut self, now: Instant) -> Result<Output, DtlsError> {
         let mut out = Output::default();
         if let Some(d) = &mut self.dtls {
@@ -135,6 +136,7 @@ impl Link {
             for m in self.av.handle_timeout(now) {
                 out.datagrams.extend(self.send_av(&m)?);
             }
+            out.events.extend(self.av.take_events());
         }
         Ok(out)
     }

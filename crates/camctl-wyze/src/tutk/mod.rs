@@ -30,6 +30,31 @@
 //! - A camera at its session limit ignores discovery (no wire code for "full" is known).
 //! - A session ends on DTLS close_notify or after the idle timeout.
 //! - LAN search is the OLD stage-1 discovery probe sent to a broadcast address.
+//! - Resend mode ([`resend`], tutk.md §6.4.4 from SEYDX §9.6–9.7; go2rtc and FSS use resend = 0, so
+//!   SEYDX's prose is the only reference). Off by default (`resend=1` in the URL turns it on): the
+//!   client writes 1 in the login word at 536, the camera role answers in the resend format only when
+//!   asked and [`ServerConfig::allow_resend`] is set, and the client reads both formats whatever it
+//!   asked. The login answer is the same either way (SEYDX names no field for it).
+//!   - Media: the 16-byte prefix `0C, frame type, 0x000B, seq u16, 0 u16, counter u16, 0x1400, 1 u32`
+//!     replaces the direct header's first 8 bytes, so the channel copy lands at 16 (types below 0x08)
+//!     or 24 (0x08 and up), SEYDX's header-size rule. `seq` at `[4..5]` is the transmit sequence
+//!     number (one per media packet, audio and video together) that requests name; SEYDX's `sub`
+//!     (`[6..7]`) is written 0 and not read.
+//!   - Frame index (1080 bytes, SEYDX's outer and inner headers): SEYDX does not say what its "data"
+//!     bytes hold; camctl writes the newest and oldest transmit sequence numbers of the camera's
+//!     history at `[38..41]` (the newest also at `[4..5]`), so that a client notices lost packets at
+//!     the end of a burst. Sent every [`ResendConfig::index_period`] (100 ms) once media flows; an
+//!     index more than [`ResendConfig::max_missing`] ahead of what the client received is ignored.
+//!   - The client's retransmission request is not documented anywhere open: camctl's is `0C, kind
+//!     (`[`ResendConfig::request_kind`]`, default 0x0A), 0x000B, count u16, 0, counter u16, 0, 1 u32,
+//!     0 u16, count u16` then the u16 sequence numbers from 20. A camera reads at most
+//!     [`ResendConfig::max_per_request`] of them and retransmits each kept packet at most
+//!     [`ResendConfig::max_retransmits`] times, from a history bounded in packets and bytes.
+//!   - The client asks [`ResendConfig::request_delay`] after noticing a gap, again every
+//!     [`ResendConfig::request_interval`], and gives a packet up after [`ResendConfig::give_up`]
+//!     (700 ms) or [`ResendConfig::max_requests`] requests; packets after a missing one wait (bounded
+//!     in packets and bytes) so that the reassembler sees them in order, and a frame missing a given-up
+//!     packet is a clean gap.
 
 pub mod av;
 pub mod cc51;
@@ -38,11 +63,13 @@ pub mod dtls;
 pub mod framing;
 pub mod link;
 pub mod old;
+pub mod resend;
 pub mod server;
 pub mod transcode;
 
 pub use client::{ConnectOptions, TutkError, UdpClientTransport, connect, lan_search};
-pub use server::{ServerConfig, TutkServer, UdpCameraTransport};
+pub use resend::{ResendConfig, ResendStats};
+pub use server::{ServerConfig, ServerStats, StatsHandle, TutkServer, UdpCameraTransport};
 
 /// Why a datagram or AV message did not decode. Every decoder returns this instead of panicking.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

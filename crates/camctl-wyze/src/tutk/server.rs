@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,7 @@ use super::dtls::DtlsEndpoint;
 use super::framing::{Framing, Side};
 use super::link::Link;
 use super::old::OldPacket;
+use super::resend::ResendConfig;
 use super::transcode::TailSwap;
 use super::{Firmware, auth_key_bytes, random_bytes, uid_bytes};
 use crate::transport::MediaFrame;
@@ -60,6 +62,11 @@ pub struct ServerConfig {
     /// interface; a socket bound to a unicast address never sees them). OLD firmware only: NEW (CC51)
     /// cameras do not answer the OLD LAN-search probe.
     pub lan_search_addr: Option<std::net::IpAddr>,
+    /// Send media in the resend format to clients whose AV login asks for it (default true; false
+    /// plays a camera without resend support, which sends the direct format whatever was asked).
+    pub allow_resend: bool,
+    /// Resend-mode history, retransmission limits and frame-index period.
+    pub resend: ResendConfig,
 }
 
 impl ServerConfig {
@@ -80,6 +87,8 @@ impl ServerConfig {
             tail_swap: TailSwap::default(),
             emulator: EmulatorConfig::new(enr, mac),
             lan_search_addr: None,
+            allow_resend: true,
+            resend: ResendConfig::default(),
         }
     }
 }
@@ -129,6 +138,31 @@ pub struct TutkServer {
     broadcast: Option<UdpSocket>,
     config: Arc<ServerConfig>,
     emulator: Emulator,
+    stats: Arc<Counters>,
+}
+
+/// What a [`TutkServer`] sent, all sessions together.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    /// Video frames handed to the network.
+    pub video_frames: u64,
+    /// Audio frames handed to the network.
+    pub audio_frames: u64,
+    /// Media packets sent (first transmissions).
+    pub packets: u64,
+    /// Sessions whose client asked for resend and got it.
+    pub resend_sessions: u64,
+    /// Packets retransmitted on request.
+    pub retransmitted: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    video_frames: AtomicU64,
+    audio_frames: AtomicU64,
+    packets: AtomicU64,
+    resend_sessions: AtomicU64,
+    retransmitted: AtomicU64,
 }
 
 fn pct(s: &str) -> String {
@@ -158,7 +192,13 @@ impl TutkServer {
             broadcast,
             config: Arc::new(config),
             emulator,
+            stats: Arc::default(),
         })
+    }
+
+    /// A handle on the counters of what this server sends; take it before [`TutkServer::serve`].
+    pub fn stats_handle(&self) -> StatsHandle {
+        StatsHandle(self.stats.clone())
     }
 
     /// The IOTC socket's address.
@@ -336,6 +376,8 @@ impl TutkServer {
             ioctrl_in: channels.ioctrl_in,
             logged_in: false,
             throttle: camctl_core::log::Throttle::default(),
+            stats: self.stats.clone(),
+            retransmitted: 0,
         };
         let sessions = sessions.clone();
         tokio::spawn(async move {
@@ -348,6 +390,24 @@ impl TutkServer {
             emu.abort();
         });
         Ok(())
+    }
+}
+
+/// Reads a [`TutkServer`]'s counters.
+#[derive(Debug, Clone)]
+pub struct StatsHandle(Arc<Counters>);
+
+impl StatsHandle {
+    /// The counters now.
+    pub fn get(&self) -> ServerStats {
+        let c = &self.0;
+        ServerStats {
+            video_frames: c.video_frames.load(Ordering::Relaxed),
+            audio_frames: c.audio_frames.load(Ordering::Relaxed),
+            packets: c.packets.load(Ordering::Relaxed),
+            resend_sessions: c.resend_sessions.load(Ordering::Relaxed),
+            retransmitted: c.retransmitted.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -364,6 +424,9 @@ struct Session {
     ioctrl_in: mpsc::Sender<(u32, Vec<u8>)>,
     logged_in: bool,
     throttle: camctl_core::log::Throttle,
+    stats: Arc<Counters>,
+    /// This session's retransmissions already added to `stats`.
+    retransmitted: u64,
 }
 
 impl Session {
@@ -378,11 +441,17 @@ impl Session {
         let mut out = Vec::new();
         for ev in events {
             match ev {
-                AvEvent::Login { random, username, password } => {
+                AvEvent::Login { random, username, password, resend } => {
                     let expected = crate::auth::av_password(&self.config.enr, self.config.dtls);
                     let ok = !self.config.check_av_password || (username == "admin" && password == expected);
                     if !ok {
                         tracing::info!(peer = %self.peer, "tutk: AV login with a wrong password refused");
+                    }
+                    // The camera follows what the login asked (once: logins come twice).
+                    if ok && resend && self.config.allow_resend && self.link.av.resend_sender().is_none() {
+                        self.link.av.enable_resend_sender(self.config.resend.clone());
+                        self.stats.resend_sessions.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(peer = %self.peer, "tutk: client asked for resend mode");
                     }
                     self.logged_in |= ok;
                     let resp = encode_login_response(ok, random, false);
@@ -459,8 +528,11 @@ impl Session {
                 },
                 f = frames.recv(), if ready => match f {
                     None => return "emulator stopped".into(),
-                    Some((info, data)) => match self.link.av.send_frame(&info, &data) {
+                    Some((info, data)) => match self.link.av.send_frame(&info, &data, Instant::now()) {
                         Ok(pkts) => {
+                            let kind = if crate::wire::codec::is_audio(info.codec_id) { &self.stats.audio_frames } else { &self.stats.video_frames };
+                            kind.fetch_add(1, Ordering::Relaxed);
+                            self.stats.packets.fetch_add(pkts.len() as u64, Ordering::Relaxed);
                             let mut ds = Vec::new();
                             for p in pkts {
                                 match self.link.send_av(&p) {
@@ -478,6 +550,11 @@ impl Session {
                     Err(e) => return e.to_string(),
                 },
             };
+            let retransmitted = self.link.av.resend_stats().retransmitted;
+            if retransmitted > self.retransmitted {
+                self.stats.retransmitted.fetch_add(retransmitted - self.retransmitted, Ordering::Relaxed);
+                self.retransmitted = retransmitted;
+            }
             match step {
                 Ok(ds) => {
                     if let Err(e) = self.send_all(ds).await {
