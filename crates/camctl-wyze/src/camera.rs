@@ -17,8 +17,19 @@ use crate::wire::codec;
 pub const DEFAULT_PORT: u16 = 32761;
 
 /// The URL options a `wyze://` URL may carry.
-const KNOWN_OPTIONS: &[&str] =
-    &["uid", "enr", "mac", "model", "firmware", "dtls", "timeout", "resolution", "subtype", "audio", "resend"];
+const KNOWN_OPTIONS: &[&str] = &[
+    "uid",
+    "enr",
+    "mac",
+    "model",
+    "firmware",
+    "dtls",
+    "timeout",
+    "resolution",
+    "subtype",
+    "audio",
+    "resend",
+];
 
 /// What a `wyze://` URL says about the camera and how to reach it.
 #[derive(Debug, Clone)]

@@ -170,3 +170,39 @@ async fn lossy_reordering_relay_yields_only_intact_frames() {
         video += 1;
     }
 }
+
+/// go2rtc reads ACK bytes 8..12 as the first and last AV sequence numbers of the camera's IOCTRL frames
+/// received; so does camctl. Reading them as command sequence numbers agrees only for the first three
+/// replies, after which the camera resends every reply until it gives up. Twelve commands over real
+/// UDP: every reply is acknowledged, none is sent twice.
+#[tokio::test]
+async fn every_reply_of_many_commands_is_acknowledged_with_av_sequence_numbers() {
+    for fw in [Firmware::Old, Firmware::Cc51] {
+        let mut cfg = ServerConfig::new(UID, ENR, MAC);
+        cfg.firmware = fw;
+        let server = TutkServer::bind("127.0.0.1:0".parse().unwrap(), cfg).await.unwrap();
+        let (addr, stats) = (server.local_addr().unwrap(), server.stats_handle());
+        tokio::spawn(server.serve());
+        let transport = connect(addr, UID, ENR, MAC, opts(Firmware::Auto)).await.unwrap();
+        let mut config = ClientConfig::new(ENR, MAC);
+        // No media: the ACKs under test are the ones for command replies.
+        config.open_video = false;
+        config.frame_size = None;
+        config.substream = None;
+        let session = WyzeSession::connect(transport, config).await.unwrap();
+        for _ in 0..12 {
+            session.video_params().await.unwrap();
+        }
+        // Wait until the camera holds no reply waiting for an ACK (generous: any slowness only delays it).
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while stats.get().ioctrl_unacked > 0 {
+            assert!(tokio::time::Instant::now() < deadline, "{fw:?}: replies never acknowledged");
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let resent = stats.get().ioctrl_resent;
+        // A misread ACK resends each reply from the fourth on 11 times; a slow machine may resend one.
+        assert!(resent < 3, "{fw:?}: the camera resent {resent} replies: ACKs not understood");
+        session.into_transport().close().await;
+    }
+}

@@ -649,6 +649,8 @@ pub struct AvEndpoint {
     resend_rx: Option<ResendReceiver>,
     /// Frames completed by timer work (resend give-ups), for [`AvEndpoint::take_events`].
     timed_events: Vec<AvEvent>,
+    /// IOCTRL messages sent again for want of an ACK.
+    ioctrl_resent: u64,
 }
 
 impl std::fmt::Debug for AvEndpoint {
@@ -682,7 +684,13 @@ impl AvEndpoint {
             resend_tx: None,
             resend_rx: None,
             timed_events: Vec::new(),
+            ioctrl_resent: 0,
         }
+    }
+
+    /// IOCTRL messages sent again so far because no ACK covered them, and how many wait for one now.
+    pub fn ioctrl_resends(&self) -> (u64, usize) {
+        (self.ioctrl_resent, self.pending.len())
     }
 
     /// Starts the 100 ms ACK ticker (the client does so after the login answer).
@@ -884,6 +892,7 @@ impl AvEndpoint {
         let mut out = Vec::new();
         for p in self.pending.iter_mut().filter(|p| p.next <= now) {
             p.tries += 1;
+            self.ioctrl_resent += 1;
             p.next = now + IOCTRL_RESEND;
             out.push(p.frame.clone());
         }

@@ -154,6 +154,10 @@ pub struct ServerStats {
     pub resend_sessions: u64,
     /// Packets retransmitted on request.
     pub retransmitted: u64,
+    /// IOCTRL replies sent again for want of an ACK (a client reading ACKs another way makes these).
+    pub ioctrl_resent: u64,
+    /// IOCTRL replies waiting for an ACK now, over every session.
+    pub ioctrl_unacked: u64,
 }
 
 #[derive(Debug, Default)]
@@ -163,6 +167,8 @@ struct Counters {
     packets: AtomicU64,
     resend_sessions: AtomicU64,
     retransmitted: AtomicU64,
+    ioctrl_resent: AtomicU64,
+    ioctrl_unacked: AtomicU64,
 }
 
 fn pct(s: &str) -> String {
@@ -378,6 +384,7 @@ impl TutkServer {
             throttle: camctl_core::log::Throttle::default(),
             stats: self.stats.clone(),
             retransmitted: 0,
+            ioctrl: (0, 0),
         };
         let sessions = sessions.clone();
         tokio::spawn(async move {
@@ -407,6 +414,8 @@ impl StatsHandle {
             packets: c.packets.load(Ordering::Relaxed),
             resend_sessions: c.resend_sessions.load(Ordering::Relaxed),
             retransmitted: c.retransmitted.load(Ordering::Relaxed),
+            ioctrl_resent: c.ioctrl_resent.load(Ordering::Relaxed),
+            ioctrl_unacked: c.ioctrl_unacked.load(Ordering::Relaxed),
         }
     }
 }
@@ -427,9 +436,28 @@ struct Session {
     stats: Arc<Counters>,
     /// This session's retransmissions already added to `stats`.
     retransmitted: u64,
+    /// This session's IOCTRL resends and unacknowledged replies already in `stats`.
+    ioctrl: (u64, usize),
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // A session gone has nothing waiting for an ACK any more.
+        self.stats.ioctrl_unacked.fetch_sub(self.ioctrl.1 as u64, Ordering::Relaxed);
+    }
 }
 
 impl Session {
+    /// Brings the shared IOCTRL counters up to date with this session's.
+    fn count_ioctrl(&mut self) {
+        let (resent, unacked) = self.link.av.ioctrl_resends();
+        let (counted_resent, counted_unacked) = self.ioctrl;
+        self.stats.ioctrl_resent.fetch_add(resent - counted_resent, Ordering::Relaxed);
+        self.stats.ioctrl_unacked.fetch_add(unacked as u64, Ordering::Relaxed);
+        self.stats.ioctrl_unacked.fetch_sub(counted_unacked as u64, Ordering::Relaxed);
+        self.ioctrl = (resent, unacked);
+    }
+
     async fn send_all(&self, ds: Vec<Vec<u8>>) -> std::io::Result<()> {
         for d in ds {
             self.sock.send_to(&d, self.peer).await?;
@@ -555,6 +583,7 @@ impl Session {
                 self.stats.retransmitted.fetch_add(retransmitted - self.retransmitted, Ordering::Relaxed);
                 self.retransmitted = retransmitted;
             }
+            self.count_ioctrl();
             match step {
                 Ok(ds) => {
                     if let Err(e) = self.send_all(ds).await {
