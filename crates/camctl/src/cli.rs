@@ -499,6 +499,9 @@ pub struct EmulateOptions {
     /// Yi: data (file transfer) port; default 8787 with the real command port, else a free port.
     #[arg(long, value_name = "PORT")]
     pub data_port: Option<u16>,
+    /// Yi: RTSP live-view port; default 554 with the real command port, else a free port.
+    #[arg(long, value_name = "PORT")]
+    pub rtsp_port: Option<u16>,
     /// Lytro: second command (download) port; default 5679 with the real command port, else free.
     #[arg(long, value_name = "PORT")]
     pub download_port: Option<u16>,

@@ -81,7 +81,7 @@ pub async fn run(protocol: EmulatedProtocol, options: EmulateOptions) -> Result<
                 media_dir: media,
                 data_port: companion(options.data_port, camctl_ambarella::DEFAULT_DATA_PORT),
                 // The live view's RTSP port follows like the data port: 554 next to 7878, else free.
-                rtsp_port: companion(None, camctl_core::rtsp::DEFAULT_RTSP_PORT),
+                rtsp_port: companion(options.rtsp_port, camctl_core::rtsp::DEFAULT_RTSP_PORT),
                 max_connections: options.max_connections,
                 idle_timeout: Duration::from_secs(options.idle_timeout),
                 max_upload: options.max_upload,
@@ -89,8 +89,18 @@ pub async fn run(protocol: EmulatedProtocol, options: EmulateOptions) -> Result<
                 ..EmulatorConfig::default()
             };
             let emulator = Emulator::bind(listen, config).await.map_err(bind_error)?;
+            let shutter = emulator.shutter();
+            let presses = shutter_signal.on_press(|| {
+                let shutter = shutter.clone();
+                async move {
+                    match shutter.press().await {
+                        Ok(path) => tracing::info!("photo taken on the body: {path}"),
+                        Err(e) => tracing::warn!("the body's shutter failed: {e}"),
+                    }
+                }
+            });
             announce(&emulator.url())?;
-            serve_until_signal(emulator.serve(), stop).await
+            serve_until_signal(with_shutter(emulator.serve(), presses), stop).await
         }
         EmulatedProtocol::Wyze => {
             use camctl_wyze::tutk::{Firmware, ServerConfig, TutkServer};

@@ -101,6 +101,10 @@ fn shots_on_the_body_arrive_under_their_template_names(protocol: &str, extra: &[
             camctl_core::media::write_sample_pictures(&media, 1).unwrap();
             Emulator::start("lytro", &media, extra)
         }
+        "yi" => {
+            camctl_core::media::write_sample_pictures(&media.join("DCIM/100MEDIA"), 1).unwrap();
+            Emulator::start("yi", &media, extra)
+        }
         _ => {
             camctl_core::media::write_sample_pictures(&media.join("DCIM/100EMU01"), 1).unwrap();
             Emulator::start(protocol, &media, extra)
@@ -177,41 +181,83 @@ fn nikon_body_shots_are_imported_as_they_are_taken() {
 }
 
 #[test]
+fn yi_body_shots_are_imported_as_they_are_taken() {
+    shots_on_the_body_arrive_under_their_template_names("yi", &[], ".jpg");
+}
+
+#[test]
 fn lytro_body_shots_are_imported_as_they_are_taken() {
     shots_on_the_body_arrive_under_their_template_names("lytro", &[], ".jpg");
 }
 
-#[test]
-fn a_camera_going_away_and_coming_back_loses_nothing_and_fetches_nothing_twice() {
+/// The option values of a URL (`data_port`, `rtsp_port`...).
+fn url_option(url: &str, key: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    query.split('&').find_map(|kv| kv.strip_prefix(&format!("{key}=")).map(str::to_string))
+}
+
+/// One family: the camera powers off during a watch, a shot is taken while it is away, it comes back
+/// on the same ports; everything arrives exactly once.
+fn camera_going_away_and_coming_back(protocol: &str, folder: &str, away_shot: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let media = tmp.path().join("media");
-    camctl_core::media::write_sample_pictures(&media.join("DCIM/100EMU01"), 2).unwrap();
-    let emu = Emulator::start("ptpip", &media, &[]);
+    camctl_core::media::write_sample_pictures(&media.join(folder), 2).unwrap();
+    let emu = Emulator::start(protocol, &media, &[]);
+    // The same ports after the restart.
+    let mut again: Vec<String> = Vec::new();
+    for (option, flag) in [
+        ("data_port", "--data-port"),
+        ("rtsp_port", "--rtsp-port"),
+        ("download_port", "--download-port"),
+        ("callback_port", "--callback-port"),
+    ] {
+        if let Some(port) = url_option(&emu.url, option) {
+            again.extend([flag.to_string(), port]);
+        }
+    }
     let port = emu.port();
     let (catalog, target) = (tmp.path().join("c.db"), tmp.path().join("photos"));
     let watcher = Watcher::start(&catalog, &emu.url, &target, &[]);
-    let mut seen: Vec<String> =
-        (0..2).map(|_| watcher.next_import()["camera_path"].as_str().unwrap().to_string()).collect();
+    let path = |v: serde_json::Value| v["camera_path"].as_str().unwrap().to_string();
+    let mut seen: Vec<String> = (0..2).map(|_| path(watcher.next_import())).collect();
     emu.press_shutter();
-    seen.push(watcher.next_import()["camera_path"].as_str().unwrap().to_string());
-    // The camera powers off; a shot is taken while it is away (another session of the same card).
+    seen.push(path(watcher.next_import()));
+    // The camera powers off; a picture is added to the card while it is away.
     drop(emu);
-    write_random_file(&media.join("DCIM/100EMU01/IMG_9001.JPG"), 5000, 7);
-    let emu = Emulator::start_at("ptpip", &format!("127.0.0.1:{port}"), &media, &[]);
-    // Back: the file taken while away comes, then a new shot.
-    seen.push(watcher.next_import()["camera_path"].as_str().unwrap().to_string());
+    std::fs::write(media.join(folder).join(away_shot), camctl_core::media::sample_jpeg(320, 240, 77))
+        .unwrap();
+    let again: Vec<&str> = again.iter().map(String::as_str).collect();
+    let emu = Emulator::start_at(protocol, &format!("127.0.0.1:{port}"), &media, &again);
+    // Back: the picture taken while away comes, then a new shot.
+    seen.push(path(watcher.next_import()));
     emu.press_shutter();
-    seen.push(watcher.next_import()["camera_path"].as_str().unwrap().to_string());
+    seen.push(path(watcher.next_import()));
     let status = watcher.stop();
     assert!(status.success(), "{status}");
     let mut unique = seen.clone();
     unique.sort();
     unique.dedup();
-    assert_eq!(unique.len(), 5, "each file once: {seen:?}");
-    assert!(seen.contains(&"DCIM/100EMU01/IMG_9001.JPG".to_string()), "{seen:?}");
+    assert_eq!(unique.len(), 5, "{protocol}: each file once: {seen:?}");
+    let stem = away_shot.split('.').next().unwrap();
+    assert!(seen.iter().any(|p| p.contains(stem)), "{protocol}: {seen:?}");
     let out = camctl().env("CAMCTL_CATALOG", &catalog).args(["catalog", "list", "--json"]).output().unwrap();
     let records: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(records.len(), 5, "{records:?}");
+    assert_eq!(records.len(), 5, "{protocol}: {records:?}");
+}
+
+#[test]
+fn ptpip_camera_going_away_and_coming_back_loses_nothing_and_fetches_nothing_twice() {
+    camera_going_away_and_coming_back("ptpip", "DCIM/100EMU01", "IMG_9001.JPG");
+}
+
+#[test]
+fn yi_camera_going_away_and_coming_back_loses_nothing_and_fetches_nothing_twice() {
+    camera_going_away_and_coming_back("yi", "DCIM/100MEDIA", "YDXJ9001.JPG");
+}
+
+#[test]
+fn lytro_camera_going_away_and_coming_back_loses_nothing_and_fetches_nothing_twice() {
+    camera_going_away_and_coming_back("lytro", "", "IMG_0090.JPG");
 }
 
 #[test]

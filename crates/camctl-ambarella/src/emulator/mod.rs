@@ -212,6 +212,11 @@ impl Emulator {
         self.data_listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
+    /// The camera's own shutter button, usable while the emulator serves.
+    pub fn shutter(&self) -> ShutterButton {
+        ShutterButton { shared: self.shared.clone() }
+    }
+
     /// The RTSP port's address.
     pub fn rtsp_addr(&self) -> SocketAddr {
         self.rtsp.local_addr()
@@ -294,6 +299,20 @@ impl Shared {
 
     fn new_conn_id(&self) -> u64 {
         self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// The camera's own shutter button, usable while the emulator serves.
+#[derive(Clone)]
+pub struct ShutterButton {
+    shared: Arc<Shared>,
+}
+
+impl ShutterButton {
+    /// Takes a photo as the body does: written to the card and announced to the session's client
+    /// (`start_photo_capture`, `precise_capture_data_ready`, `photo_taken`). Returns its camera path.
+    pub async fn press(&self) -> std::io::Result<String> {
+        session::body_shot(&self.shared).await
     }
 }
 

@@ -693,39 +693,12 @@ impl Conn {
 
     /// Allocates the next free `YDXJnnnn.<ext>` in DCIM/100MEDIA: (camera path, local path).
     fn next_file(&self, ext: &str) -> (String, std::path::PathBuf) {
-        let media = &self.shared.config.media_dir;
-        let mut st = self.shared.lock();
-        loop {
-            let n = st.next_number;
-            st.next_number = if n >= 9999 { 1 } else { n + 1 };
-            let camera = format!("{SD_ROOT}/DCIM/100MEDIA/YDXJ{n:04}.{ext}");
-            let local = files::local(media, &camera);
-            if !local.exists() || n >= 9999 {
-                return (camera, local);
-            }
-        }
+        next_file(&self.shared, ext)
     }
 
     /// Writes a new sample photo; returns its camera path.
     async fn write_photo(&mut self) -> io::Result<String> {
-        let (camera, local) = self.next_file("jpg");
-        let seed = {
-            let mut st = self.shared.lock();
-            st.photo_seed += 1;
-            // Different on every run as well as every shot.
-            st.photo_seed
-                ^ std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_nanos() as u64)
-        };
-        let media = self.shared.config.media_dir.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut file = create_beneath(&media, &local)?;
-            io::Write::write_all(&mut file, &camctl_core::media::sample_jpeg(640, 480, seed))
-        })
-        .await
-        .map_err(io::Error::other)??;
-        Ok(camera)
+        write_photo(&self.shared).await
     }
 
     /// Writes the recording as a real MP4 of `length`; returns its camera path.
@@ -881,4 +854,78 @@ fn used_bytes(dir: &std::path::Path) -> u64 {
             Err(_) => 0,
         })
         .sum()
+}
+
+/// The next free camera file name (`YDXJnnnn.EXT` in `100MEDIA`) and its place under the media folder.
+fn next_file(shared: &Shared, ext: &str) -> (String, std::path::PathBuf) {
+    let media = &shared.config.media_dir;
+    let mut st = shared.lock();
+    loop {
+        let n = st.next_number;
+        st.next_number = if n >= 9999 { 1 } else { n + 1 };
+        let camera = format!("{SD_ROOT}/DCIM/100MEDIA/YDXJ{n:04}.{ext}");
+        let local = files::local(media, &camera);
+        if !local.exists() || n >= 9999 {
+            return (camera, local);
+        }
+    }
+}
+
+/// Writes a new sample photo; returns its camera path.
+async fn write_photo(shared: &Shared) -> io::Result<String> {
+    let (camera, local) = next_file(shared, "jpg");
+    let seed = {
+        let mut st = shared.lock();
+        st.photo_seed += 1;
+        // Different on every run as well as every shot.
+        st.photo_seed
+            ^ std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64)
+    };
+    let media = shared.config.media_dir.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut file = create_beneath(&media, &local)?;
+        io::Write::write_all(&mut file, &camctl_core::media::sample_jpeg(640, 480, seed))
+    })
+    .await
+    .map_err(io::Error::other)??;
+    Ok(camera)
+}
+
+/// A photo taken with the camera's own shutter button: written to the card, and announced to the
+/// session's client with the notifications of a shot (`start_photo_capture`,
+/// `precise_capture_data_ready`, `photo_taken` with its path), without the reply a 769 would get.
+/// With no session open the photo is only written. Returns its camera path.
+pub(super) async fn body_shot(shared: &Arc<Shared>) -> io::Result<String> {
+    let writer = {
+        let st = shared.lock();
+        st.session.and_then(|s| st.conns.get(&s.conn).cloned())
+    };
+    let style = if shared.config.compact_json { Style::Compact } else { Style::Spaced };
+    let note = |kind: &str, param: Option<&str>| {
+        let mut out = Vec::with_capacity(128);
+        let mut w = ObjectWriter::new(&mut out, style);
+        w.int("msg_id", msg::NOTIFICATION).str("type", kind);
+        if let Some(p) = param {
+            w.tail().str("param", p);
+        }
+        w.finish();
+        out
+    };
+    let send = async |bytes: Vec<u8>| {
+        if let Some(writer) = &writer {
+            let mut w = writer.lock().await;
+            let sent =
+                camctl_core::serve::timed_io(camctl_core::serve::DEFAULT_WRITE_TIMEOUT, w.write_all(&bytes));
+            if let Err(e) = sent.await {
+                debug!(error = %e, "could not deliver a shutter notification");
+            }
+        }
+    };
+    send(note("start_photo_capture", Some("precise quality;off"))).await;
+    send(note("precise_capture_data_ready", None)).await;
+    let path = write_photo(shared).await?;
+    send(note("photo_taken", Some(&path))).await;
+    Ok(path)
 }

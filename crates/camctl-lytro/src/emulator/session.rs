@@ -402,9 +402,14 @@ pub(super) async fn capture(shared: Arc<Shared>) {
         let jpeg = camctl_core::media::sample_jpeg(store::JPEG_SIDE, store::JPEG_SIDE, seed);
         // Never overwrite a file that is already there (e.g. one the scan gave another number), nor
         // write through a symlink.
+        // The file's time is the picture's date, so the picture keeps its date when the card is
+        // scanned again (after a power cycle), as a real camera's does.
         let saved = std::fs::symlink_metadata(&path).is_err()
             && camctl_core::serve::open_beneath(&root, &path, true)
-                .and_then(|mut f| std::io::Write::write_all(&mut f, &jpeg))
+                .and_then(|mut f| {
+                    std::io::Write::write_all(&mut f, &jpeg)?;
+                    f.set_modified(date)
+                })
                 .is_ok();
         (jpeg, saved.then_some(path))
     })
