@@ -57,6 +57,8 @@ pub async fn run() -> Result<ExitCode> {
     lytro_tour(workdir.path(), &mut report).await;
     println!();
     wyze_tour(&mut report).await;
+    println!();
+    watch_tour(workdir.path(), &mut report).await;
 
     let failures = report.failures();
     println!();
@@ -86,6 +88,94 @@ impl Drop for Running {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// Tethered shooting: `camctl watch` (this very binary, as a user runs it) on a PTP/IP camera whose
+/// shutter is pressed on the body twice; each shot arrives under the template's name and a hook script
+/// sees it.
+async fn watch_tour(workdir: &Path, report: &mut Report) {
+    use camctl_ptpip::emulator::{Emulator, EmulatorConfig, Personality};
+    use tokio::io::AsyncBufReadExt;
+    let media = workdir.join("watch-media");
+    let config = EmulatorConfig { media_dir: media, ..EmulatorConfig::for_personality(Personality::Generic) };
+    let emulator = match Emulator::bind(([127, 0, 0, 1], 0).into(), config).await {
+        Ok(e) => e,
+        Err(e) => {
+            report.record("emulator", Err(Error::io("starting the PTP/IP emulator", e)));
+            return;
+        }
+    };
+    let (url, shutter) = (emulator.url(), emulator.shutter());
+    println!("tethered shooting: camctl watch on the PTP/IP camera at {url}");
+    let _server = Running(tokio::spawn(emulator.serve()));
+    let (target, log) = (workdir.join("watch-imported"), workdir.join("hook.log"));
+    let watched = async {
+        let script = workdir.join("hook.sh");
+        std::fs::write(&script, format!("#!/bin/sh\necho \"$ACTION $ARGUMENT\" >> '{}'\n", log.display()))
+            .and_then(|()| {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+            })
+            .map_err(|e| Error::io("writing the hook script", e))?;
+        let exe = std::env::current_exe().map_err(|e| Error::io("finding camctl", e))?;
+        let mut child = tokio::process::Command::new(exe)
+            .args(["watch", "--json", "--filename", "shoot/%Y%m%d_%03n.%C", "--hook-script"])
+            .arg(&script)
+            .arg("--catalog")
+            .arg(workdir.join("catalog.db"))
+            .arg(&url)
+            .arg(&target)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| Error::io("starting camctl watch", e))?;
+        let stdout = child.stdout.take().ok_or_else(|| Error::Protocol("no stdout".into()))?;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let mut names = Vec::new();
+        // The card's sample pictures first, then two shots on the body.
+        let mut shots = 0;
+        while names.len() < 5 {
+            let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+                .await
+                .map_err(|_| Error::Timeout("waiting for camctl watch to import".into()))?
+                .map_err(|e| Error::io("reading camctl watch", e))?
+                .ok_or_else(|| Error::Protocol("camctl watch ended early".into()))?;
+            let import: serde_json::Value =
+                serde_json::from_str(&line).map_err(|e| Error::Protocol(format!("{e}: {line}")))?;
+            let local = import["local_path"].as_str().unwrap_or_default().to_string();
+            names.push(local.rsplit('/').next().unwrap_or_default().to_string());
+            if names.len() >= 3 && shots < 2 {
+                shutter.press().await.map_err(|e| Error::io("pressing the shutter", e))?;
+                shots += 1;
+            }
+        }
+        // SIGTERM: the watch ends cleanly and runs the hook's stop.
+        if let Some(pid) = child.id() {
+            // SAFETY: kill(2) on our own child; no memory is involved.
+            unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+        }
+        let status = child.wait().await.map_err(|e| Error::io("waiting for camctl watch", e))?;
+        if !status.success() {
+            return Err(Error::Protocol(format!("camctl watch exited with {status}")));
+        }
+        let hooks = std::fs::read_to_string(&log).map_err(|e| Error::io("reading the hook log", e))?;
+        let downloads = hooks.lines().filter(|l| l.starts_with("download ")).count();
+        if downloads != names.len() || !hooks.ends_with("stop \n") {
+            return Err(Error::Protocol(format!(
+                "the hook saw {downloads} of {} downloads: {hooks}",
+                names.len()
+            )));
+        }
+        Ok(format!(
+            "{} files under shoot/ ({} ... {}), 2 shot on the body; the hook ran {downloads} times",
+            names.len(),
+            names[0],
+            names[names.len() - 1]
+        ))
+    }
+    .await;
+    report.record("watch", watched);
 }
 
 /// Starts a PTP/IP emulator with `personality` on `media` and connects to it; `None` (with the step
