@@ -605,8 +605,23 @@ impl<T: ClientTransport> WyzeSession<T> {
         Ok(out)
     }
 
-    /// One setting by key.
+    /// One setting by key; also the read-only raw keys of [`settings::RAW_KEYS`].
     pub async fn setting(&self, key: &str) -> Result<Setting> {
+        if let Some(&(key, label, code)) = settings::RAW_KEYS.iter().find(|(k, _, _)| *k == key) {
+            let reply = self.raw_query(code).await?;
+            let value = if reply.is_empty() {
+                "(empty)".to_string()
+            } else {
+                reply.iter().map(|b| format!("{b:02x}")).collect()
+            };
+            return Ok(Setting {
+                key: key.to_string(),
+                label: label.to_string(),
+                value,
+                writable: false,
+                form: camctl_core::SettingForm::Free,
+            });
+        }
         self.read_setting(find(key)?).await
     }
 

@@ -2,10 +2,11 @@
 //! them (tutk.md §4.1, param ids of §4.1's 10020 row). Shared by the client and the emulator so that both
 //! agree on what a key means.
 //!
-//! Every key here is a typed value that can be read and set. K10620 CheckNight and K10640
-//! GetSpotlightStatus have raw replies of unknown layout and no setter in this model, so they are not
-//! keys: the client exposes them as [`crate::WyzeSession::check_night`] and
-//! [`crate::WyzeSession::spotlight_status`], which return the reply bytes.
+//! Every key of [`SETTINGS`] is a typed value that can be read and set. K10620 CheckNight and K10640
+//! GetSpotlightStatus have raw replies of unknown layout and no setter: they are the read-only
+//! [`RAW_KEYS`], read one at a time (`config get check-night`) as the reply's bytes in hex and left
+//! out of the full list, so that a camera without them cannot fail `config list`. The client also
+//! has [`crate::WyzeSession::check_night`] and [`crate::WyzeSession::spotlight_status`].
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -13,6 +14,12 @@ use camctl_core::SettingForm;
 use camctl_core::time::DateTime;
 
 use crate::wire::code;
+
+/// Read-only keys whose value is a raw reply, shown in hex: key, label, getter code.
+pub const RAW_KEYS: &[(&str, &str, u16)] = &[
+    ("check-night", "CheckNight reply (K10620, raw)", code::CHECK_NIGHT),
+    ("spotlight-status", "Spotlight status reply (K10640, raw)", code::GET_SPOTLIGHT),
+];
 
 /// How a setting travels on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -58,6 +58,11 @@ async fn configured_raw_replies_come_back_verbatim() {
         // Again, in the other order: each reply is matched to its own request code.
         assert_eq!(s.spotlight_status().await.unwrap(), spotlight, "{fw:?}");
         assert_eq!(s.check_night().await.unwrap(), night, "{fw:?}");
+        // The same through the read-only settings keys, in hex; not in the full list.
+        let key = s.setting("check-night").await.unwrap();
+        assert_eq!((key.value.as_str(), key.writable), ("0100fe7f", false), "{fw:?}");
+        assert_eq!(s.setting("spotlight-status").await.unwrap().value, "02aa", "{fw:?}");
+        assert!(s.settings().await.unwrap().iter().all(|k| k.key != "check-night"));
     }
 }
 

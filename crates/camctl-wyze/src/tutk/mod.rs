@@ -55,6 +55,40 @@
 //!     (700 ms) or [`ResendConfig::max_requests`] requests; packets after a missing one wait (bounded
 //!     in packets and bytes) so that the reassembler sees them in order, and a frame missing a given-up
 //!     packet is a clean gap.
+//!
+//! Message-layer defaults ([`crate::ClientConfig::new`]) are what go2rtc's client, known to work with
+//! real cameras, sends; each one is a `ClientConfig` field:
+//! - 10000 carries go2rtc's JSON `{"cameraInfo":{"audioEncoderList":[137,138,140]}}` (G.711 µ-law,
+//!   G.711 A-law, PCM) ([`crate::client::GO2RTC_AUDIO_CODECS`]; `hello` = [`crate::wire::Request::connect`]
+//!   sends KROO/DWB's empty payload instead).
+//! - The 4 bytes after the answer in 10002 are fresh random bytes per handshake, go2rtc's "random
+//!   session ID" (`username`: KROO/DWB's MAC prefix or fixed bytes on request). 10006/10008, which
+//!   go2rtc never sends, keep DWB's phone-id prefix.
+//! - Video and audio are on (10002 flags 1/1; the seed's `open_audio=True`). camctl ties audio to video:
+//!   a session that opens no video (`camctl info`, `config`, `events`) sets both flags 0 and gets no
+//!   media, and [`crate::WyzeSession::control_channel`] switching video on also sends the 10010 audio-on.
+//!   go2rtc only ever opens sessions to stream, so it has no such case.
+//! - After authentication the client asks for go2rtc's `subtype=hd` ([`crate::client::Substream::Hd`]):
+//!   the model's best frame size ([`crate::auth::hd_frame_size`]: 3 = 2K on `HL_CAM3P`, `HL_PANP`,
+//!   `HL_CAM4`, `HL_DB2`, `HL_CFL2`; 4 on the floodlight `HL_CFL2`; 0 = 1080p otherwise) at 240 KB/s
+//!   (`BitrateMax`), in go2rtc's 5-byte 10056 with fps 0 = auto, or its 6-byte 10052 (bitrate, size + 1,
+//!   zeros) on `WYZEDB3`, `WVOD1`, `HL_WCO2`, `WYZEC1`. `subtype=sd` is 360p at 60 KB/s (`BitrateSD`).
+//!   The model is the configured one, else cameraInfo's `basicInfo.model` (go2rtc: the URL's only).
+//! - An explicit `frame_size` (URL `resolution=`) wins over the substream and is sent as given; go2rtc
+//!   maps its numeric quality 3 (2K) to the model's HD on non-2K models, camctl does not second-guess a
+//!   size asked for by name. Its bitrate is go2rtc's for that size (60 with 360p, else 240).
+//! - A `wyze://` URL with neither `subtype=` nor `resolution=` sends no 10056/10052 (the camera keeps
+//!   its stream), unlike go2rtc, which always sends one: camctl's URL also serves `camctl config`, and a
+//!   10056 on every connection would overwrite the resolution and bitrate set with `config set`.
+//!   `subtype=hd` asks for go2rtc's default explicitly.
+//! - The emulator streams the clip of the picture size set (FRAMEINFO's `frame_size` and the SPS
+//!   agree; portrait 1296x1728 / 480x640 for frame sizes 3 / 4 on the doorbells `WYZEDB3`, `HL_DB2`
+//!   (KROO/DWB's doorbell sizes; that `HL_DB2`'s 3 is this portrait size too is inferred), 2K for 4 on
+//!   `HL_CFL2`, 360p for 4 and 2K for 5 otherwise, DWB's table) and refuses a size it has no picture
+//!   for (10057 / 10053 `02`; what a real camera answers is not known). It pads every access unit with H.264 filler data (NAL type 12)
+//!   so that the video's byte rate is the bitrate set, as a CBR encoder does, counting 1 KB = 1000
+//!   bytes (the references do not say) and at most 255 KB/s (FRAMEINFO's one-byte bitrate). The clips
+//!   run below 30 KB/s (2K 34 KB/s), the floor of what it can honour.
 
 pub mod av;
 pub mod cc51;
