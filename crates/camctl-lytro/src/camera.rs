@@ -340,6 +340,36 @@ impl Camera for LytroCamera {
         self.picture_items(&id).await
     }
 
+    /// A Lytro camera deletes whole pictures (every format at once): `item`'s picture goes only when
+    /// this session imports every format the picture has (`formats=` in the URL), so that deleting
+    /// one file never takes a RAW or a stack nobody fetched.
+    async fn delete(&mut self, item: &MediaItem) -> Result<()> {
+        let list = self.client.picture_list().await?;
+        let entry = list
+            .entries
+            .iter()
+            .find(|e| PictureFormat::ALL.iter().any(|f| e.camera_path(f.camera_extension()) == item.id))
+            .ok_or_else(|| {
+                CoreError::NotFound(format!("{}: not on the camera", camctl_core::text::Safe(&item.path)))
+            })?;
+        let mut not_imported = Vec::new();
+        for format in PictureFormat::ALL {
+            if !self.formats.contains(&format)
+                && self.client.file_size(&entry.camera_path(format.camera_extension())).await?.is_some()
+            {
+                not_imported.push(local_suffix(format).trim_start_matches('.'));
+            }
+        }
+        if !not_imported.is_empty() {
+            return Err(CoreError::Unsupported(format!(
+                "{}: a Lytro camera deletes whole pictures, and this one also has {} that this session does not import (add them to formats=)",
+                camctl_core::text::Safe(&item.path),
+                not_imported.join(", ")
+            )));
+        }
+        Ok(self.client.delete_picture(entry).await?)
+    }
+
     async fn settings(&mut self) -> Result<Vec<Setting>> {
         Ok(vec![self.time_setting().await?, self.battery_setting().await?])
     }

@@ -326,6 +326,7 @@ impl Watch {
         };
         let report = pull_with(camera, identity, &new, &self.dir, options).await;
         let mut lost = None;
+        let mut imported = Vec::new();
         for (item, outcome) in new.iter().zip(&report.files) {
             match outcome.status {
                 Status::Fetched | Status::Resumed => {}
@@ -344,8 +345,19 @@ impl Watch {
             self.imported += 1;
             self.report(item, local);
             self.hooks.run(Action::Download, Some(local), Some(&item.path));
-            if self.delete_after {
-                self.delete(camera, identity, item).await;
+            imported.push(item);
+        }
+        if self.delete_after {
+            // After the whole batch, and only if all of it came: a camera deleting whole pictures
+            // (Lytro: every format at once) must not lose a file whose import failed.
+            if imported.len() + report.present() + report.imported_before() == new.len() {
+                for item in imported {
+                    self.delete(camera, identity, item).await;
+                }
+            } else {
+                eprintln!(
+                    "camctl: watch: some files of this import failed: none of them is deleted on the camera"
+                );
             }
         }
         if let Some(e) = lost {
@@ -377,8 +389,10 @@ impl Watch {
             CameraFile { camera: identity, path: &item.path, size: item.size, capture_time: date.as_deref() };
         match self.catalog.contains(file) {
             Ok(true) => {
-                if let Err(e) = camera.delete(item).await {
-                    eprintln!("camctl: watch: kept on the camera: {}: {e}", Safe(&item.path));
+                match camera.delete(item).await {
+                    // Gone with an earlier file of the same picture (Lytro).
+                    Ok(()) | Err(Error::NotFound(_)) => {}
+                    Err(e) => eprintln!("camctl: watch: kept on the camera: {}: {e}", Safe(&item.path)),
                 }
             }
             Ok(false) => {

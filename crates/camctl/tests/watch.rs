@@ -361,3 +361,39 @@ fn a_watch_killed_mid_file_resumes_it_and_records_it_once() {
         .unwrap();
     assert!(out.status.success() && out.stdout.is_empty(), "{}", lossy(&out.stdout));
 }
+
+#[test]
+fn lytro_delete_after_deletes_a_picture_only_when_every_format_was_imported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    camctl_core::media::write_sample_pictures(&media, 1).unwrap();
+    let emu = Emulator::start("lytro", &media, &[]);
+    let catalog = tmp.path().join("c.db");
+    let listed = |url: &str| -> Vec<serde_json::Value> {
+        let out = camctl().args(["ls", "--json", url]).output().unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    // JPEG only: the picture (and its RAW) stays on the camera.
+    let out = camctl()
+        .env("CAMCTL_CATALOG", &catalog)
+        .args(["watch", "--json", "--delete-after", "--count", "1", &emu.url])
+        .arg(tmp.path().join("jpeg-only"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", lossy(&out.stderr));
+    assert!(lossy(&out.stderr).contains("deletes whole pictures"), "{}", lossy(&out.stderr));
+    assert_eq!(listed(&emu.url).len(), 1, "still on the camera");
+    // Every format imported: then the picture goes.
+    let all = format!("{}&formats=jpeg,raw,txt,thumb,stack", emu.url);
+    let formats = listed(&all).len();
+    assert!(formats >= 4, "{formats}");
+    let out = camctl()
+        .env("CAMCTL_CATALOG", &catalog)
+        .args(["watch", "--json", "--delete-after", "--count", &(formats - 1).to_string(), &all])
+        .arg(tmp.path().join("all"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", lossy(&out.stderr));
+    assert!(listed(&all).is_empty(), "{}", lossy(&out.stderr));
+}
