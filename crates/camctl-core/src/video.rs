@@ -127,6 +127,25 @@ pub fn strip_filler(annexb: &[u8]) -> Vec<u8> {
     out
 }
 
+/// [`strip_filler`], but `None` unless every filler-data unit is intact as [`append_filler`] writes
+/// it (0xFF bytes, then 0x80): how a receiver checks a padded frame arrived whole.
+///
+/// ```
+/// use camctl_core::video;
+/// let mut au = vec![0, 0, 0, 1, 0x09, 0xf0];
+/// video::append_filler(&mut au, 8);
+/// assert_eq!(video::strip_intact_filler(&au), Some(vec![0, 0, 0, 1, 0x09, 0xf0]));
+/// au[8] = 0x00;
+/// assert_eq!(video::strip_intact_filler(&au), None);
+/// ```
+pub fn strip_intact_filler(annexb: &[u8]) -> Option<Vec<u8>> {
+    let intact = nal_units(annexb).filter(|n| n.nal_type() == nal_type::FILLER).all(|n| match n.0 {
+        [_, ones @ .., 0x80] => ones.iter().all(|b| *b == 0xFF),
+        _ => false,
+    });
+    intact.then(|| strip_filler(annexb))
+}
+
 /// Why a clip or parameter set could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VideoError {

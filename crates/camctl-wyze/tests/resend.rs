@@ -64,7 +64,8 @@ struct Tally {
 }
 
 impl Tally {
-    /// Receives `n` video frames, each of which must be a frame of the clips, byte for byte.
+    /// Receives `n` video frames, each of which must be a frame of the clips, byte for byte (with
+    /// intact padding).
     async fn take(&mut self, session: &WyzeSession<UdpClientTransport>, clip: &HashSet<Vec<u8>>, n: u64) {
         let goal = self.received + n;
         while self.received < goal {
@@ -72,7 +73,13 @@ impl Tally {
             if !codec::is_video(info.codec_id) {
                 continue;
             }
-            assert!(clip.contains(&data), "frame {} is not a clip frame", info.frame_no);
+            // The emulator pads frames to the bitrate with filler data; the picture is the clip's.
+            let picture = camctl_core::video::strip_intact_filler(&data);
+            assert!(
+                picture.is_some_and(|p| clip.contains(&p)),
+                "frame {} is not a clip frame",
+                info.frame_no
+            );
             if let Some(l) = self.last {
                 assert!(info.frame_no > l, "frames out of order");
                 self.lost += u64::from(info.frame_no - l - 1);

@@ -23,14 +23,7 @@ fn clip_frames() -> HashSet<Vec<u8>> {
 
 /// Whether `data` is a clip frame followed by intact filler data (the emulator pads to the bitrate set).
 fn is_clip_frame(clip: &HashSet<Vec<u8>>, data: &[u8]) -> bool {
-    let picture = camctl_core::video::strip_filler(data);
-    let filler = data.strip_prefix(picture.as_slice()).unwrap_or(&[1]);
-    let intact_filler = match filler {
-        [] => true,
-        [0, 0, 0, 1, 0x0c, ones @ .., 0x80] => ones.iter().all(|b| *b == 0xff),
-        _ => false,
-    };
-    clip.contains(&picture) && intact_filler
+    camctl_core::video::strip_intact_filler(data).is_some_and(|picture| clip.contains(&picture))
 }
 
 async fn camera(firmware: Firmware) -> SocketAddr {
