@@ -408,6 +408,8 @@ struct ItemPaths {
 #[derive(Debug, Clone)]
 pub struct DownloadDir {
     root: PathBuf,
+    /// Whether files started here compute their SHA-256 ([`PartialFile::sha256_hex`]).
+    digests: bool,
 }
 
 /// Holds a folder's lock until dropped (which removes the lock file); see [`DownloadDir::lock`].
@@ -450,7 +452,14 @@ impl DownloadDir {
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, DownloadError> {
         let root = root.into();
         std::fs::create_dir_all(&root).map_err(|e| DownloadError::io(&root, e))?;
-        Ok(DownloadDir { root })
+        Ok(DownloadDir { root, digests: true })
+    }
+
+    /// Files started from now on skip the SHA-256 (for callers that keep no record of it: hashing
+    /// costs about as much CPU as a loopback transfer).
+    pub fn without_digests(mut self) -> Self {
+        self.digests = false;
+        self
     }
 
     /// The folder downloads go to.
@@ -639,8 +648,9 @@ impl DownloadDir {
             (temp_path.clone(), meta_path.clone(), final_path.parent().map(Path::to_path_buf));
         // All of it in one blocking call: with many small files, each hop to the blocking pool costs
         // as much as the file's own transfer.
-        let opened =
-            tokio::task::spawn_blocking(move || -> Result<(std::fs::File, u64, Sha256), DownloadError> {
+        let digests = self.digests;
+        let opened = tokio::task::spawn_blocking(
+            move || -> Result<(std::fs::File, u64, Option<Sha256>), DownloadError> {
                 // resolve() checked every existing component, so creating folders cannot follow
                 // a symlink out of root.
                 if let Some(parent) = &parent {
@@ -659,10 +669,12 @@ impl DownloadDir {
                 let len = file.metadata().map_err(io_err)?.len();
                 if resume && len <= expected_size && read_record(&meta).as_ref() == Some(&id) {
                     // The digest covers the whole file: the kept part is read once here.
-                    let mut sha256 = Sha256::new();
-                    let mut kept = std::fs::File::open(&temp).map_err(io_err)?;
-                    io::copy(&mut io::Read::take(&mut kept, len), &mut DigestWriter(&mut sha256))
-                        .map_err(io_err)?;
+                    let mut sha256 = digests.then(Sha256::new);
+                    if let Some(sha256) = &mut sha256 {
+                        let mut kept = std::fs::File::open(&temp).map_err(io_err)?;
+                        io::copy(&mut io::Read::take(&mut kept, len), &mut DigestWriter(sha256))
+                            .map_err(io_err)?;
+                    }
                     io::Seek::seek(&mut file, SeekFrom::Start(len)).map_err(io_err)?;
                     return Ok((file, len, sha256));
                 }
@@ -671,10 +683,11 @@ impl DownloadDir {
                     Some(record) => std::fs::write(&meta, record).map_err(|e| DownloadError::io(&meta, e))?,
                     None => remove_if_present(&meta),
                 }
-                Ok((file, 0, Sha256::new()))
-            })
-            .await
-            .map_err(|e| DownloadError::io(&temp_path, io::Error::other(e)))?;
+                Ok((file, 0, digests.then(Sha256::new)))
+            },
+        )
+        .await
+        .map_err(|e| DownloadError::io(&temp_path, io::Error::other(e)))?;
         let (file, offset, sha256) = opened?;
         let file = tokio::fs::File::from_std(file);
         tracing::debug!(path = %temp_path.display(), offset, expected_size, "download started");
@@ -852,8 +865,9 @@ pub struct PartialFile {
     meta_path: PathBuf,
     /// The first local write error, so that it is reported as ours and not the camera's.
     write_failure: Option<(io::ErrorKind, Option<i32>, String)>,
-    /// SHA-256 of every byte accepted so far (the kept part of a resumed file included).
-    sha256: Sha256,
+    /// SHA-256 of every byte accepted so far (the kept part of a resumed file included), unless the
+    /// folder was opened [`DownloadDir::without_digests`].
+    sha256: Option<Sha256>,
 }
 
 impl PartialFile {
@@ -923,8 +937,8 @@ impl PartialFile {
 
     /// SHA-256 (lower-case hex) of every byte accepted so far, computed as they were written (the
     /// catalog's record of the file).
-    pub fn sha256_hex(&self) -> String {
-        to_hex(&self.sha256.clone().finalize())
+    pub fn sha256_hex(&self) -> Option<String> {
+        self.sha256.as_ref().map(|sha256| to_hex(&sha256.clone().finalize()))
     }
 
     /// MD5 (lower-case hex) of everything written so far, read back from the file.
@@ -1123,7 +1137,9 @@ impl PartialFile {
                 let mut left = *n;
                 for slice in accepted {
                     let take = left.min(slice.len());
-                    self.sha256.update(&slice[..take]);
+                    if let Some(sha256) = &mut self.sha256 {
+                        sha256.update(&slice[..take]);
+                    }
                     left -= take;
                     if left == 0 {
                         break;
@@ -1434,7 +1450,10 @@ mod tests {
         part.write_all(b"1234").await.unwrap();
         assert!(part.write_all(b"5").await.is_err());
         // FIPS 180-2 has no "1234" vector; sha256sum of the four bytes.
-        assert_eq!(part.sha256_hex(), "03ac674216f3e15c761ee1a5e255f067953623c8b388b4459e13f978d7c846f4");
+        assert_eq!(
+            part.sha256_hex().as_deref(),
+            Some("03ac674216f3e15c761ee1a5e255f067953623c8b388b4459e13f978d7c846f4")
+        );
         part.finish(None).await.unwrap();
     }
 
@@ -1459,7 +1478,7 @@ mod tests {
         assert_eq!(part.written(), BIG);
         // The digest spans both runs: the kept half read back, the rest as it came.
         let whole: String = Sha256::digest(&data).iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(part.sha256_hex(), whole);
+        assert_eq!(part.sha256_hex(), Some(whole));
         let path = part.finish(None).await.unwrap();
         assert_eq!(std::fs::read(path).unwrap(), data);
         assert_eq!(state(&dir, cam, BIG), LocalState::Complete);

@@ -87,6 +87,9 @@ pub enum Command {
         /// The import catalog (default: $CAMCTL_CATALOG, else $XDG_DATA_HOME/camctl/catalog.db).
         #[arg(long, value_name = "PATH")]
         catalog: Option<PathBuf>,
+        /// Record nothing and compute no SHA-256 (what is already in DIR still counts as there).
+        #[arg(long, conflicts_with_all = ["new", "catalog"])]
+        no_catalog: bool,
         /// Print one JSON object per file (camera_path, local_path, bytes, status, note, error).
         #[arg(long)]
         json: bool,

@@ -59,16 +59,22 @@ struct PullRequest {
     skip_imported: bool,
     filename: Option<String>,
     catalog: Option<PathBuf>,
+    no_catalog: bool,
     json: bool,
 }
 
 /// `camctl pull`: every file the folder lacks, going on past bad ones; Ctrl-C keeps what came.
 async fn pull_command(url: &str, request: PullRequest) -> Result<ExitCode> {
-    let PullRequest { dir, formats, skip_imported, filename, catalog, json } = request;
+    let PullRequest { dir, formats, skip_imported, filename, catalog, no_catalog, json } = request;
     // Everything the user typed is checked before the camera is bothered.
     let template = filename.as_deref().map(FilenameTemplate::parse).transpose()?;
-    let catalog = Catalog::open(&Catalog::location(catalog.as_deref())?)?;
+    let catalog = match no_catalog {
+        true => None,
+        false => Some(Catalog::open(&Catalog::location(catalog.as_deref())?)?),
+    };
     let dir = DownloadDir::open(dir)?;
+    // Without a catalog nothing keeps the digest: no need to compute it.
+    let dir = if no_catalog { dir.without_digests() } else { dir };
     let _lock = dir.lock()?;
     let mut camera = connect_for_pull(url, formats.as_deref()).await?;
     let info = camera.info().await?;
@@ -85,17 +91,17 @@ async fn pull_command(url: &str, request: PullRequest) -> Result<ExitCode> {
         let (url, formats) = (url_again.clone(), formats_again.clone());
         Box::pin(async move { connect_for_pull(&url, formats.as_deref()).await })
     });
-    let catalog_use = CatalogUse {
-        catalog: &catalog,
+    let catalog_use = catalog.as_ref().map(|catalog| CatalogUse {
+        catalog,
         protocol: info.protocol.to_string(),
         serial: info.serial.clone(),
         skip_imported,
-    };
+    });
     let options = PullOptions {
         reconnect: Some(reconnect),
         stop: Some(stop_rx),
         progress: !json,
-        catalog: Some(catalog_use),
+        catalog: catalog_use,
         names: template.as_ref(),
         first_number: 1,
     };
@@ -305,9 +311,10 @@ pub async fn run(command: Command) -> Result<ExitCode> {
             let items = with_camera(&url, async |camera| camera.list_media().await).await?;
             print_items(&items, json);
         }
-        Command::Pull { url, dir, format, all_formats, new, filename, catalog, json } => {
+        Command::Pull { url, dir, format, all_formats, new, filename, catalog, no_catalog, json } => {
             let formats = lytro_formats(&format, all_formats)?;
-            let request = PullRequest { dir, formats, skip_imported: new, filename, catalog, json };
+            let request =
+                PullRequest { dir, formats, skip_imported: new, filename, catalog, no_catalog, json };
             return pull_command(&url, request).await;
         }
         Command::Watch {

@@ -354,7 +354,7 @@ pub async fn pull_with<C: Camera>(
                     });
                 }
                 let modified = item.modified.and_then(|d| d.to_system());
-                digests[index] = Some(file.sha256_hex());
+                digests[index] = file.sha256_hex();
                 batch.bytes += item.size;
                 batch.files.push(((*file).complete().await, modified));
                 batch.indices.push(index);

@@ -209,3 +209,17 @@ fn filename_templates_name_the_files_and_never_overwrite() {
     assert!(!out.status.success());
     assert!(lossy(&out.stderr).contains("unknown code %q"), "{}", lossy(&out.stderr));
 }
+
+#[test]
+fn no_catalog_records_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let catalog = tmp.path().join("catalog.db");
+    let media = tmp.path().join("media");
+    media_with(&media, &[("DCIM/100EMU01/IMG_0001.JPG", 3000)]);
+    let emu = Emulator::start("ptpip", &media, &[]);
+    let out = ok(&catalog, &["pull", "--no-catalog", &emu.url, tmp.path().join("p").to_str().unwrap()]);
+    assert!(out.contains("1 fetched"), "{out}");
+    assert!(catalog_list(&catalog).is_empty());
+    let refused = with_catalog(&catalog, &["pull", "--no-catalog", "--new", &emu.url, "x"]);
+    assert!(!refused.status.success(), "--new needs the catalog");
+}
