@@ -140,7 +140,7 @@ pub async fn run(request: WatchRequest) -> Result<ExitCode> {
                     watch.hooks.set_url(&watch.url);
                 }
                 Err(e) => {
-                    eprintln!("camctl: watch: {e}");
+                    eprintln!("camctl: watch: {}", Safe(&e.to_string()));
                     break;
                 }
             }
@@ -154,12 +154,12 @@ pub async fn run(request: WatchRequest) -> Result<ExitCode> {
             Ok(camera) => camera,
             // Announced but not answering: browse again.
             Err(e) if matches!(request.camera, Target::Discover(_)) => {
-                eprintln!("camctl: watch: {} does not answer ({e})", Safe(&watch.url));
+                eprintln!("camctl: watch: {} does not answer ({})", Safe(&watch.url), Safe(&e.to_string()));
                 continue;
             }
             Err(e) => {
                 if away_since.is_none() {
-                    eprintln!("camctl: watch: camera not reachable ({e}); retrying");
+                    eprintln!("camctl: watch: camera not reachable ({}); retrying", Safe(&e.to_string()));
                     away_since = Some(Instant::now());
                 }
                 tokio::select! {
@@ -190,7 +190,7 @@ pub async fn run(request: WatchRequest) -> Result<ExitCode> {
                 break;
             }
             Ended::Lost(e) => {
-                eprintln!("camctl: watch: lost the camera ({e}); reconnecting");
+                eprintln!("camctl: watch: lost the camera ({}); reconnecting", Safe(&e.to_string()));
                 away_since = Some(Instant::now());
             }
         }
@@ -295,7 +295,7 @@ impl Watch {
                 Ok(false) => new.push(item),
                 Ok(true) => {}
                 Err(e) => {
-                    eprintln!("camctl: watch: {e}");
+                    eprintln!("camctl: watch: {}", Safe(&e.to_string()));
                     return Some(Ended::Done);
                 }
             }
@@ -392,13 +392,19 @@ impl Watch {
                 match camera.delete(item).await {
                     // Gone with an earlier file of the same picture (Lytro).
                     Ok(()) | Err(Error::NotFound(_)) => {}
-                    Err(e) => eprintln!("camctl: watch: kept on the camera: {}: {e}", Safe(&item.path)),
+                    Err(e) => eprintln!(
+                        "camctl: watch: kept on the camera: {}: {}",
+                        Safe(&item.path),
+                        Safe(&e.to_string())
+                    ),
                 }
             }
             Ok(false) => {
                 eprintln!("camctl: watch: not in the catalog, so kept on the camera: {}", Safe(&item.path))
             }
-            Err(e) => eprintln!("camctl: watch: kept on the camera: {}: {e}", Safe(&item.path)),
+            Err(e) => {
+                eprintln!("camctl: watch: kept on the camera: {}: {}", Safe(&item.path), Safe(&e.to_string()))
+            }
         }
     }
 }
