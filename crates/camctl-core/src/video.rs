@@ -44,11 +44,12 @@ pub const SAMPLE_DOORBELL_SD: &[u8] = include_bytes!("../assets/sample-doorbell-
 /// 640x480 (the original Yi's live-view size), otherwise like [`SAMPLE_360P`].
 pub const SAMPLE_480P: &[u8] = include_bytes!("../assets/sample-480p.h264");
 
-/// Every embedded clip with its picture size (width, height), smallest area first.
+/// Every embedded clip of a Wyze frame size with its picture size (width, height), smallest area
+/// first; each runs below the lowest Wyze bitrate, so that an emulator can pad it up. (The Yi's
+/// 640x480 preview, [`SAMPLE_480P`], is not one of them.)
 pub const SAMPLES: &[(&[u8], (u32, u32))] = &[
     (SAMPLE_DOORBELL_SD, (480, 640)),
     (SAMPLE_360P, (640, 360)),
-    (SAMPLE_480P, (640, 480)),
     (SAMPLE_720P, (1280, 720)),
     (SAMPLE_1080P, (1920, 1080)),
     (SAMPLE_DOORBELL_HD, (1296, 1728)),
