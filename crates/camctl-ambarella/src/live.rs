@@ -121,6 +121,8 @@ impl Client {
         let started = tokio::select! {
             r = self.start_preview() => r,
             () = &mut stop => {
+                // The 259 may have reached the camera: switch the viewfinder off again, best effort.
+                let _ = self.stop_preview().await;
                 report.end = LiveEnd::Stopped;
                 return Ok(report);
             }

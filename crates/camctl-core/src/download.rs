@@ -393,6 +393,9 @@ struct ItemPaths {
     meta_path: PathBuf,
 }
 
+/// Whether the file at a path is the one of item `index` (for [`DownloadDir::plan_named`]).
+pub type KnownName<'a> = &'a dyn Fn(usize, &Path) -> bool;
+
 /// A target folder for downloads.
 ///
 /// ```
@@ -544,17 +547,24 @@ impl DownloadDir {
 
     /// [`plan`](Self::plan) with the local names chosen by the caller (a `--filename` template),
     /// one relative path per item, each already sanitized with [`sanitize_relative_path`]; the same
-    /// rules apply to them (numbered instead of overwriting, symlinks refused).
-    pub fn plan_named(&self, items: &[Identity], names: &[PathBuf]) -> Vec<Result<Planned, DownloadError>> {
+    /// rules apply to them (numbered instead of overwriting, symlinks refused). A template can give two
+    /// camera files one name, so an existing file counts as this item's only when `known(index, path)`
+    /// says so (the caller's record of what it saved there); otherwise the name is taken.
+    pub fn plan_named(
+        &self,
+        items: &[Identity],
+        names: &[PathBuf],
+        known: KnownName<'_>,
+    ) -> Vec<Result<Planned, DownloadError>> {
         assert_eq!(items.len(), names.len(), "one name per item");
-        self.plan_folding(items, Some(names), self.is_case_insensitive())
+        self.plan_folding(items, Some((names, known)), self.is_case_insensitive())
     }
 
     /// [`plan`](Self::plan), told whether the filesystem folds case.
     fn plan_folding(
         &self,
         items: &[Identity],
-        names: Option<&[PathBuf]>,
+        names: Option<(&[PathBuf], KnownName<'_>)>,
         fold_case: bool,
     ) -> Vec<Result<Planned, DownloadError>> {
         let key = |rel: &Path| {
@@ -575,9 +585,10 @@ impl DownloadDir {
                 }
                 let base = match names {
                     // Re-sanitized: a caller's name is held to the camera's rules.
-                    Some(names) => sanitize_relative_path(&names[index].to_string_lossy())?,
+                    Some((names, _)) => sanitize_relative_path(&names[index].to_string_lossy())?,
                     None => sanitize_relative_path(&id.path)?,
                 };
+                let ours = |path: &Path| names.is_none_or(|(_, known)| known(index, path));
                 let mut why: Option<&'static str> = None;
                 for n in 1..=MAX_NAME_NUMBER {
                     let rel = if n == 1 { base.clone() } else { numbered(&base, n) };
@@ -591,7 +602,12 @@ impl DownloadDir {
                     }
                     let paths = self.resolve(&rel)?;
                     let state = match std::fs::symlink_metadata(&paths.final_path) {
-                        Ok(m) if m.is_file() && m.len() == id.size && same_date(&m, id) => {
+                        Ok(m)
+                            if m.is_file()
+                                && m.len() == id.size
+                                && same_date(&m, id)
+                                && ours(&paths.final_path) =>
+                        {
                             LocalState::Complete
                         }
                         Ok(_) => {

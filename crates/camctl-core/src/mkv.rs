@@ -285,10 +285,13 @@ impl<W: Write> MkvWriter<W> {
         else {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("no track {track}")));
         };
-        let span = |start: u64| i64::try_from(timestamp_ms).unwrap_or(i64::MAX) - start as i64;
+        let span = |start: u64| {
+            let ms = |t: u64| i64::try_from(t).unwrap_or(i64::MAX);
+            ms(timestamp_ms).saturating_sub(ms(start)).unsigned_abs()
+        };
         let new_cluster = match self.cluster_ms {
             None => true,
-            Some(start) => (*is_video && keyframe) || span(start).abs() > MAX_CLUSTER_SPAN_MS,
+            Some(start) => (*is_video && keyframe) || span(start) > MAX_CLUSTER_SPAN_MS.unsigned_abs(),
         };
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
@@ -467,12 +470,12 @@ pub fn hevc_configuration(sps_info: &HevcSps, vps: &[u8], sps: &[u8], pps: &[u8]
 
 /// A `WAVEFORMATEX` (18 bytes, little-endian, no extra data) for `A_MS/ACM` tracks.
 pub fn wave_format_ex(format_tag: u16, channels: u8, sample_rate: u32, bits_per_sample: u16) -> Vec<u8> {
-    let block_align = u16::from(channels) * bits_per_sample.div_ceil(8);
+    let block_align = u16::from(channels).saturating_mul(bits_per_sample.div_ceil(8));
     let mut out = Vec::with_capacity(18);
     out.extend_from_slice(&format_tag.to_le_bytes());
     out.extend_from_slice(&u16::from(channels).to_le_bytes());
     out.extend_from_slice(&sample_rate.to_le_bytes());
-    out.extend_from_slice(&(sample_rate * u32::from(block_align)).to_le_bytes());
+    out.extend_from_slice(&sample_rate.saturating_mul(u32::from(block_align)).to_le_bytes());
     out.extend_from_slice(&block_align.to_le_bytes());
     out.extend_from_slice(&bits_per_sample.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes()); // cbSize
@@ -510,7 +513,8 @@ pub fn aac_sample_rate(index: u8) -> Option<u32> {
 /// frames, no resilience tools, no SBR).
 pub fn aac_audio_specific_config(object_type: u8, frequency_index: u8, channels: u8) -> Vec<u8> {
     let mut bits: Vec<(u32, u32)> = Vec::new();
-    if object_type >= 31 {
+    // 31 is the escape value itself; types from 32 take the escape and 6 more bits.
+    if object_type >= 32 {
         bits.push((31, 5));
         bits.push((u32::from(object_type - 32), 6));
     } else {

@@ -207,7 +207,18 @@ impl PtpCamera {
     /// The next event from the PTP/IP event connection (generic dialect), with the object an
     /// ObjectAdded announces.
     async fn generic_event(&mut self) -> Result<Option<(Event, Option<u32>)>> {
-        let Some(event) = self.client.next_event().await? else { return Ok(None) };
+        // A camera that drops off the network without closing the connection sends nothing more:
+        // after a quiet spell, a Probe Request (PTP/IP's own keepalive) finds out.
+        let event = loop {
+            let quiet = self.client.timeout().clamp(Duration::from_secs(1), EVENT_PROBE_AFTER);
+            match tokio::time::timeout(quiet, self.client.next_event()).await {
+                Ok(event) => break event?,
+                Err(_) => {
+                    self.client.probe().await?;
+                }
+            }
+        };
+        let Some(event) = event else { return Ok(None) };
         let p1 = event.params.get(0);
         let detail = match event.code {
             ev::OBJECT_ADDED | ev::OBJECT_REMOVED | ev::OBJECT_INFO_CHANGED | ev::REQUEST_OBJECT_TRANSFER => {
@@ -221,6 +232,27 @@ impl PtpCamera {
         };
         let object = (event.code == ev::OBJECT_ADDED).then_some(p1);
         Ok(Some((Event::new(ev::name(event.code), detail), object)))
+    }
+
+    /// A capture the camera holds for the computer (not on the card: no ObjectInfo to ask for, as
+    /// gphoto2 asks none), kept to be downloaded with GetPartialObject and TransferComplete.
+    fn hold(&mut self, t: TransferRequest) -> MediaItem {
+        if self.held.len() >= MAX_HELD_TRANSFERS {
+            // Old transfers are long gone on the camera; a camera announcing without end must not grow this.
+            tracing::warn!(
+                "more than {MAX_HELD_TRANSFERS} captures held for the computer: forgetting the older ones"
+            );
+            self.held.clear();
+        }
+        let name = t.name.rsplit(['/', '\\']).next().unwrap_or_default().to_string();
+        let item = MediaItem {
+            path: if name.is_empty() { format!("capt_{:08x}.jpg", t.handle) } else { name },
+            size: u64::from(t.size),
+            modified: Some(camctl_core::time::DateTime::now_local()),
+            id: t.handle.to_string(),
+        };
+        self.held.insert(t.handle, t);
+        item
     }
 
     /// The listing entry of object `handle`, or `None` for a folder.
@@ -252,6 +284,13 @@ impl PtpCamera {
         Ok(chain.iter().map(|c| format!("{c}/")).collect())
     }
 }
+
+/// Longest quiet time on the event connection before the camera is probed (sooner with a shorter
+/// `timeout=`).
+const EVENT_PROBE_AFTER: Duration = Duration::from_secs(15);
+
+/// Captures held for the computer remembered at once (each one a few dozen bytes).
+const MAX_HELD_TRANSFERS: usize = 4096;
 
 fn media_item(handle: u32, path: String, info: &ObjectInfo) -> MediaItem {
     let date = if info.modification_date.is_empty() { &info.capture_date } else { &info.modification_date };
@@ -399,17 +438,7 @@ impl Camera for PtpCamera {
             for captured in eos.capture(&mut self.client).await? {
                 match captured {
                     Captured::OnCard(h) => on_card.push(h),
-                    Captured::ForTheComputer(t) => {
-                        // Not on the card: no ObjectInfo to ask for (gphoto2 asks none either).
-                        let name = t.name.rsplit(['/', '\\']).next().unwrap_or_default().to_string();
-                        items.push(MediaItem {
-                            path: if name.is_empty() { format!("capt_{:08x}.jpg", t.handle) } else { name },
-                            size: u64::from(t.size),
-                            modified: Some(camctl_core::time::DateTime::now_local()),
-                            id: t.handle.to_string(),
-                        });
-                        self.held.insert(t.handle, t);
-                    }
+                    Captured::ForTheComputer(t) => items.push(self.hold(t)),
                 }
             }
             on_card
@@ -495,6 +524,15 @@ impl Camera for PtpCamera {
             let Some(event) = self.generic_event().await? else { return Ok(None) };
             event
         };
+        if event.name == "RequestObjectTransfer"
+            && let Some(eos) = self.eos.as_mut()
+        {
+            // A shot for the computer (on the body's button too): fetched as a held transfer.
+            for t in eos.take_transfers() {
+                let item = self.hold(t);
+                event.media.push(item);
+            }
+        }
         if let Some(handle) = object {
             match self.object_item(handle).await {
                 Ok(item) => event.media.extend(item),

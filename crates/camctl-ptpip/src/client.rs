@@ -225,6 +225,11 @@ impl Client {
         Ok(client)
     }
 
+    /// How long the client waits for the camera (`timeout=` in the URL).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// The initiator GUID sent in the Init_Command_Request (cameras that pair remember it).
     pub fn guid(&self) -> [u8; 16] {
         self.guid

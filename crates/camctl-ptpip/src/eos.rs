@@ -387,6 +387,12 @@ impl Eos {
         Ok(written)
     }
 
+    /// The captures the camera asked the computer to take (RequestObjectTransfer) since the last
+    /// call or capture.
+    pub fn take_transfers(&mut self) -> Vec<TransferRequest> {
+        self.transfers.drain(..).collect()
+    }
+
     /// The next event the camera reports, polling for it, with the card object it announces.
     pub async fn next_event(&mut self, c: &mut Client) -> Result<(Event, Option<u32>)> {
         self.prepare(c).await?;

@@ -222,6 +222,9 @@ pub struct AuthRecord {
     pub accepted: bool,
 }
 
+/// Request codes [`EmulatorState::requests`] keeps.
+pub const LOGGED_REQUESTS: usize = 1024;
+
 /// The emulator's observable state.
 #[derive(Debug, Clone)]
 pub struct EmulatorState {
@@ -241,7 +244,8 @@ pub struct EmulatorState {
     pub video_frames_sent: u64,
     /// Audio frames sent.
     pub audio_frames_sent: u64,
-    /// Codes of every request received, in order.
+    /// Codes of the first [`LOGGED_REQUESTS`] requests received, in order (bounded: a client may send
+    /// requests without end).
     pub requests: Vec<u16>,
     /// The latest [`RECENT_REQUESTS`] requests as received (header fields and payload), oldest first.
     pub recent_requests: VecDeque<HlMessage>,
@@ -545,7 +549,9 @@ impl Control<'_> {
     fn handle(&mut self, msg: &HlMessage) -> Option<Response> {
         {
             let mut st = self.shared.state();
-            st.requests.push(msg.code);
+            if st.requests.len() < LOGGED_REQUESTS {
+                st.requests.push(msg.code);
+            }
             if st.recent_requests.len() >= RECENT_REQUESTS {
                 st.recent_requests.pop_front();
             }

@@ -542,6 +542,14 @@ impl<W: Write> MkvSink<W> {
         let format = AudioFormat::of(info, data);
         match self.audio {
             None => self.audio = Some(format),
+            // The same AAC stream with one damaged ADTS header: that frame, not a codec change.
+            Some(known)
+                if known.adts.is_some()
+                    && format.adts.is_none()
+                    && (known.codec_id, known.flags) == (format.codec_id, format.flags) =>
+            {
+                return skip(&mut self.gate.stats, SkipReason::Malformed);
+            }
             Some(known) if known != format => return skip(&mut self.gate.stats, SkipReason::CodecChanged),
             Some(_) => {}
         }

@@ -63,7 +63,7 @@ pub struct Import {
 }
 
 /// Which camera file, for [`Catalog::contains`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct CameraFile<'a> {
     /// `protocol:maker:model:serial`.
     pub camera: &'a str,
@@ -72,7 +72,20 @@ pub struct CameraFile<'a> {
     /// Size in bytes.
     pub size: u64,
     /// Capture time as the camera reports it.
-    pub capture_time: Option<&'a str>,
+    pub capture_time: Option<String>,
+}
+
+impl<'a> CameraFile<'a> {
+    /// `item` of the camera identified by `camera`, keyed as pull keys it (the date as
+    /// [`camctl_core::download::Identity`] writes it).
+    pub fn of(camera: &'a str, item: &'a camctl_core::MediaItem) -> CameraFile<'a> {
+        CameraFile {
+            camera,
+            path: &item.path,
+            size: item.size,
+            capture_time: item.modified.map(|d| d.to_string()),
+        }
+    }
 }
 
 /// An open catalog. Safe to share between tasks; several processes may open the same file.
@@ -147,16 +160,21 @@ impl Catalog {
 
     /// Whether this camera file was imported before.
     pub fn contains(&self, file: CameraFile<'_>) -> Result<bool> {
-        let found: Option<i64> = self
+        Ok(self.local_path_of(file)?.is_some())
+    }
+
+    /// Where this camera file was saved when it was imported, if it was.
+    pub fn local_path_of(&self, file: CameraFile<'_>) -> Result<Option<PathBuf>> {
+        let path: Option<String> = self
             .conn()
             .query_row(
-                "SELECT 1 FROM imports WHERE camera = ?1 AND camera_path = ?2 AND size = ?3 AND capture_time = ?4",
-                params![file.camera, file.path, file.size as i64, file.capture_time.unwrap_or("")],
+                "SELECT local_path FROM imports WHERE camera = ?1 AND camera_path = ?2 AND size = ?3 AND capture_time = ?4",
+                params![file.camera, file.path, file.size as i64, file.capture_time.as_deref().unwrap_or("")],
                 |row| row.get(0),
             )
             .optional()
             .map_err(|e| sql_error(&self.path, e))?;
-        Ok(found.is_some())
+        Ok(path.map(PathBuf::from))
     }
 
     /// Records one import in its own transaction (a file imported again replaces its record).
@@ -273,7 +291,7 @@ mod tests {
             camera: &i.camera,
             path: &i.camera_path,
             size: i.size,
-            capture_time: i.capture_time.as_deref(),
+            capture_time: i.capture_time.clone(),
         }
     }
 

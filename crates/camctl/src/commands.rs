@@ -191,7 +191,11 @@ async fn capture_command(url: &str, request: CaptureRequest) -> Result<ExitCode>
     // user who asked for it.
     let target =
         download.map(|dir| Destination::open(dir, filename.as_deref(), catalog.as_deref())).transpose()?;
-    let mut stop = std::pin::pin!(crate::signal::stop_signal()?);
+    // Only a time-lapse stops between shots; a single capture stays killable by Ctrl-C.
+    let mut stop = match frames {
+        Some(_) => Some(Box::pin(crate::signal::stop_signal()?)),
+        None => None,
+    };
     let mut camera = AnyCamera::connect(url).await?;
     let info = match &target {
         Some(_) => Some(camera.info().await?),
@@ -204,9 +208,15 @@ async fn capture_command(url: &str, request: CaptureRequest) -> Result<ExitCode>
         if shot > 0 {
             // Scheduled from the start, so a slow download does not make the series drift.
             let at = start + interval.saturating_mul(u32::try_from(shot).unwrap_or(u32::MAX));
+            let stopped = async {
+                match &mut stop {
+                    Some(stop) => stop.await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 () = tokio::time::sleep_until(at) => {}
-                () = &mut stop => {
+                () = stopped => {
                     eprintln!("camctl: capture: stopped after {shot} of {shots} shots");
                     break;
                 }

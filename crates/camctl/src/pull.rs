@@ -72,6 +72,9 @@ pub struct FileOutcome {
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// It failed because the connection was lost (worth a new session, not the file's fault).
+    #[serde(skip)]
+    pub connection_lost: bool,
 }
 
 /// Where an interrupted pull left its current file.
@@ -216,6 +219,7 @@ pub async fn pull_with<C: Camera>(
             status: Status::Failed,
             note: None,
             error: None,
+            connection_lost: false,
         })
         .collect();
     let mut report = PullReport { files, ..PullReport::default() };
@@ -224,9 +228,7 @@ pub async fn pull_with<C: Camera>(
     let mut names: Vec<PathBuf> = Vec::new();
     for (index, item) in items.iter().enumerate() {
         if let Some(CatalogUse { catalog, skip_imported: true, .. }) = &options.catalog {
-            let date = ids[index].date.as_deref();
-            let file = CameraFile { camera: identity, path: &item.path, size: item.size, capture_time: date };
-            match catalog.contains(file) {
+            match catalog.contains(CameraFile::of(identity, item)) {
                 Ok(true) => {
                     report.files[index].status = Status::Imported;
                     continue;
@@ -255,8 +257,19 @@ pub async fn pull_with<C: Camera>(
         wanted.push(index);
     }
     let wanted_ids: Vec<Identity> = wanted.iter().map(|&i| ids[i].clone()).collect();
-    let plans =
-        if options.names.is_some() { dir.plan_named(&wanted_ids, &names) } else { dir.plan(&wanted_ids) };
+    let plans = if options.names.is_some() {
+        // Under a template a same-sized file there may be another camera file's: only the
+        // catalog's record of saving this one there makes it this one.
+        let known = |n: usize, path: &std::path::Path| {
+            let Some(CatalogUse { catalog, .. }) = &options.catalog else { return false };
+            let item = &items[wanted[n]];
+            let at = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+            catalog.local_path_of(CameraFile::of(identity, item)).ok().flatten().is_some_and(|p| p == at)
+        };
+        dir.plan_named(&wanted_ids, &names, &known)
+    } else {
+        dir.plan(&wanted_ids)
+    };
     let mut todo = Vec::new();
     for (&index, plan) in wanted.iter().zip(plans) {
         let outcome = &mut report.files[index];
@@ -372,6 +385,7 @@ pub async fn pull_with<C: Camera>(
                 report.bytes += bytes;
                 outcome.bytes = bytes;
                 outcome.error = Some(reason);
+                outcome.connection_lost = connection_lost && !disk_full;
                 if disk_full {
                     stop_rest = Some("not fetched: the disk is full".into());
                 }
@@ -442,13 +456,7 @@ async fn record_imports(
         let sha256 = match (outcome.status, digest) {
             (Status::Fetched | Status::Resumed, Some(digest)) => digest,
             (Status::Present, _) => {
-                let file = CameraFile {
-                    camera: identity,
-                    path: &item.path,
-                    size: item.size,
-                    capture_time: date.as_deref(),
-                };
-                if catalog.catalog.contains(file).unwrap_or(false) {
+                if catalog.catalog.contains(CameraFile::of(identity, item)).unwrap_or(false) {
                     continue;
                 }
                 match sha256_of(local_path.clone()).await {

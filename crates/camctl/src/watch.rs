@@ -16,12 +16,22 @@ use tokio::time::Instant;
 use crate::any::AnyCamera;
 use crate::catalog::{CameraFile, Catalog};
 use crate::hooks::{Action, Hooks};
-use crate::pull::{CatalogUse, PullOptions, Reconnect, Status, camera_identity, pull_with};
+use crate::pull::{CatalogUse, PullOptions, Status, camera_identity, pull_with};
 use crate::template::FilenameTemplate;
 
 /// First wait before reconnecting; doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// A session that lasted this long resets the reconnect backoff.
+const STABLE_SESSION: Duration = Duration::from_secs(10);
+
+/// Completes once the watch is asked to stop.
+async fn stopped(stop: &tokio::sync::watch::Receiver<bool>) {
+    let mut stop = stop.clone();
+    // A dropped sender without a stop means the stopper was aborted: stop too.
+    let _ = stop.wait_for(|s| *s).await;
+}
 
 /// Events whose files the camera does not describe, after which the listing is read again.
 const NEW_MEDIA_EVENTS: &[&str] =
@@ -79,6 +89,8 @@ struct Watch {
     count: Option<u64>,
     imported: u64,
     failed: u64,
+    /// Becomes `true` when the watch is to stop.
+    stop: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Runs the watch until SIGINT/SIGTERM, `--for` or `--count`.
@@ -100,8 +112,18 @@ pub async fn run(request: WatchRequest) -> Result<ExitCode> {
         Target::Discover(_) => String::new(),
     };
     let hooks = Hooks::start(request.hook_script.as_deref())?;
-    let mut stop = std::pin::pin!(crate::signal::stop_signal()?);
-    let deadline = request.duration.map(|d| Instant::now() + d);
+    // SIGINT, SIGTERM and --for all become one stop flag, which a pull in progress also obeys (it
+    // writes out what came, records what is complete and returns).
+    let signal = crate::signal::stop_signal()?;
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let duration = request.duration;
+    let stopper = tokio::spawn(async move {
+        tokio::select! {
+            () = signal => {}
+            () = async { match duration { Some(d) => tokio::time::sleep(d).await, None => std::future::pending().await } } => {}
+        }
+        let _ = stop_tx.send(true);
+    });
     let mut watch = Watch {
         url: first_url,
         dir,
@@ -113,16 +135,10 @@ pub async fn run(request: WatchRequest) -> Result<ExitCode> {
         count: request.count,
         imported: 0,
         failed: 0,
+        stop: stop.clone(),
     };
     watch.hooks.set_url(&watch.url.clone());
     watch.hooks.run(Action::Init, None, None);
-    let over = async {
-        match deadline {
-            Some(d) => tokio::time::sleep_until(d).await,
-            None => std::future::pending().await,
-        }
-    };
-    let mut over = std::pin::pin!(over);
     let mut started = false;
     let mut backoff = FIRST_BACKOFF;
     let mut away_since: Option<Instant> = None;
@@ -130,8 +146,7 @@ pub async fn run(request: WatchRequest) -> Result<ExitCode> {
         if let Target::Discover(interfaces) = &request.camera {
             let found = tokio::select! {
                 found = discover(interfaces, &watch.catalog) => found,
-                () = &mut stop => break,
-                () = &mut over => break,
+                () = stopped(&stop) => break,
             };
             match found {
                 Ok(url) => {
@@ -147,8 +162,7 @@ pub async fn run(request: WatchRequest) -> Result<ExitCode> {
         }
         let connected = tokio::select! {
             c = AnyCamera::connect(&watch.url) => c,
-            () = &mut stop => break,
-            () = &mut over => break,
+            () = stopped(&stop) => break,
         };
         let mut camera = match connected {
             Ok(camera) => camera,
@@ -164,8 +178,7 @@ pub async fn run(request: WatchRequest) -> Result<ExitCode> {
                 }
                 tokio::select! {
                     () = tokio::time::sleep(backoff) => {}
-                    () = &mut stop => break,
-                    () = &mut over => break,
+                    () = stopped(&stop) => break,
                 }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
@@ -174,17 +187,12 @@ pub async fn run(request: WatchRequest) -> Result<ExitCode> {
         if let Some(since) = away_since.take() {
             eprintln!("camctl: watch: camera back after {:.0} s", since.elapsed().as_secs_f64());
         }
-        backoff = FIRST_BACKOFF;
         if !started {
             watch.hooks.run(Action::Start, None, None);
             started = true;
         }
-        let ended = tokio::select! {
-            ended = watch.connected(&mut camera) => ended,
-            () = &mut stop => Ended::Done,
-            () = &mut over => Ended::Done,
-        };
-        match ended {
+        let connected_at = Instant::now();
+        match watch.connected(&mut camera).await {
             Ended::Done => {
                 let _ = tokio::time::timeout(Duration::from_secs(5), camera.close()).await;
                 break;
@@ -192,9 +200,19 @@ pub async fn run(request: WatchRequest) -> Result<ExitCode> {
             Ended::Lost(e) => {
                 eprintln!("camctl: watch: lost the camera ({}); reconnecting", Safe(&e.to_string()));
                 away_since = Some(Instant::now());
+                // A camera that takes the session and fails at once is not retried in a tight loop.
+                if connected_at.elapsed() >= STABLE_SESSION {
+                    backoff = FIRST_BACKOFF;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    () = stopped(&stop) => break,
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
     }
+    stopper.abort();
     watch.hooks.run(Action::Stop, None, None);
     let Watch { hooks, imported, failed, .. } = watch;
     hooks.finish().await;
@@ -250,7 +268,14 @@ impl Watch {
                 return Ok(ended);
             }
             loop {
-                let Some(event) = camera.next_event().await? else {
+                if *self.stop.borrow() {
+                    return Ok(Ended::Done);
+                }
+                let event = tokio::select! {
+                    event = camera.next_event() => event?,
+                    () = stopped(&self.stop) => return Ok(Ended::Done),
+                };
+                let Some(event) = event else {
                     return Err(Error::Protocol("the camera closed its event stream".into()));
                 };
                 let Event { name, media, .. } = event;
@@ -284,36 +309,29 @@ impl Watch {
     ) -> Option<Ended> {
         let mut new: Vec<MediaItem> = Vec::new();
         for item in items {
-            let date = item.modified.map(|d| d.to_string());
-            let file = CameraFile {
-                camera: identity,
-                path: &item.path,
-                size: item.size,
-                capture_time: date.as_deref(),
-            };
-            match self.catalog.contains(file) {
+            match self.catalog.contains(CameraFile::of(identity, &item)) {
                 Ok(false) => new.push(item),
                 Ok(true) => {}
                 Err(e) => {
                     eprintln!("camctl: watch: {}", Safe(&e.to_string()));
+                    self.failed += 1;
                     return Some(Ended::Done);
                 }
             }
         }
+        let before_count = new.len();
         if let Some(n) = self.count {
             new.truncate(n.saturating_sub(self.imported) as usize);
         }
+        let cut_by_count = new.len() < before_count;
         if new.is_empty() {
             return self.done().then_some(Ended::Done);
         }
-        let url = self.url.clone();
-        let reconnect: Reconnect<'_, AnyCamera> = Box::new(move || {
-            let url = url.clone();
-            Box::pin(async move { AnyCamera::connect(&url).await })
-        });
         let options = PullOptions {
-            reconnect: Some(reconnect),
-            stop: None,
+            // A lost session is the outer loop's to replace: it prepares the events again and lists
+            // what was shot meanwhile.
+            reconnect: None,
+            stop: Some(self.stop.clone()),
             progress: false,
             catalog: Some(CatalogUse {
                 catalog: &self.catalog,
@@ -331,13 +349,21 @@ impl Watch {
             match outcome.status {
                 Status::Fetched | Status::Resumed => {}
                 Status::Imported | Status::Present => continue,
-                Status::Failed | Status::Interrupted => {
+                // Stopped: the partial file stays for the next run.
+                Status::Interrupted => continue,
+                Status::Failed => {
                     let why = outcome.error.as_deref().unwrap_or("failed");
+                    let not_reached = why.starts_with("not fetched");
+                    if why.contains("the pull was interrupted") {
+                        continue;
+                    }
+                    if outcome.connection_lost || (not_reached && !why.contains("disk is full")) {
+                        // Not the file's fault: it comes after the reconnect.
+                        lost.get_or_insert_with(|| Error::Protocol(why.to_string()));
+                        continue;
+                    }
                     eprintln!("camctl: watch: failed: {}: {}", Safe(&item.path), Safe(why));
                     self.failed += 1;
-                    if lost.is_none() && why.starts_with("not fetched") {
-                        lost = Some(Error::Protocol(why.to_string()));
-                    }
                     continue;
                 }
             }
@@ -349,8 +375,13 @@ impl Watch {
         }
         if self.delete_after {
             // After the whole batch, and only if all of it came: a camera deleting whole pictures
-            // (Lytro: every format at once) must not lose a file whose import failed.
-            if imported.len() + report.present() + report.imported_before() == new.len() {
+            // (Lytro: every format at once) must not lose a file whose import failed, nor one that
+            // --count left for later.
+            if cut_by_count {
+                eprintln!(
+                    "camctl: watch: --count ended the import within a batch: nothing of it is deleted on the camera"
+                );
+            } else if imported.len() + report.present() + report.imported_before() == new.len() {
                 for item in imported {
                     self.delete(camera, identity, item).await;
                 }
@@ -377,17 +408,14 @@ impl Watch {
             });
             println!("{line}");
         } else {
-            println!("{} -> {} ({} bytes)", Safe(&item.path), local.display(), item.size);
+            println!("{} -> {} ({} bytes)", Safe(&item.path), Safe(&local.to_string_lossy()), item.size);
         }
     }
 
     /// Deletes the camera's copy, only once the catalog holds the import (which the pull records
     /// after the file is complete, fsynced and renamed).
     async fn delete(&mut self, camera: &mut AnyCamera, identity: &str, item: &MediaItem) {
-        let date = item.modified.map(|d| d.to_string());
-        let file =
-            CameraFile { camera: identity, path: &item.path, size: item.size, capture_time: date.as_deref() };
-        match self.catalog.contains(file) {
+        match self.catalog.contains(CameraFile::of(identity, item)) {
             Ok(true) => {
                 match camera.delete(item).await {
                     // Gone with an earlier file of the same picture (Lytro).

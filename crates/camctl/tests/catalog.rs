@@ -223,3 +223,29 @@ fn no_catalog_records_nothing() {
     let refused = with_catalog(&catalog, &["pull", "--no-catalog", "--new", &emu.url, "x"]);
     assert!(!refused.status.success(), "--new needs the catalog");
 }
+
+#[test]
+fn a_template_giving_two_camera_files_one_name_keeps_both_and_a_rerun_knows_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let catalog = tmp.path().join("catalog.db");
+    let media = tmp.path().join("media");
+    // Same name and size in two folders: `%f.%C` drops the folder.
+    media_with(&media, &[("DCIM/100EMU01/IMG_0001.JPG", 3000), ("DCIM/101EMU01/IMG_0001.JPG", 3000)]);
+    let emu = Emulator::start("ptpip", &media, &[]);
+    let target = tmp.path().join("flat");
+    let out = ok(&catalog, &["pull", "--filename", "%f.%C", &emu.url, target.to_str().unwrap()]);
+    assert!(out.contains("2 fetched"), "{out}");
+    let mut contents: Vec<Vec<u8>> =
+        ["IMG_0001.JPG", "IMG_0001~2.JPG"].iter().map(|n| std::fs::read(target.join(n)).unwrap()).collect();
+    let mut expected: Vec<Vec<u8>> = ["DCIM/100EMU01/IMG_0001.JPG", "DCIM/101EMU01/IMG_0001.JPG"]
+        .iter()
+        .map(|p| std::fs::read(media.join(p)).unwrap())
+        .collect();
+    contents.sort();
+    expected.sort();
+    assert_eq!(contents, expected, "each camera file kept whole");
+    // Again: both are known where they were saved, nothing is fetched or duplicated.
+    let out = ok(&catalog, &["pull", "--filename", "%f.%C", &emu.url, target.to_str().unwrap()]);
+    assert!(out.contains("0 fetched, 0 failed, 2 already present"), "{out}");
+    assert_eq!(files_under(&target).len(), 2);
+}

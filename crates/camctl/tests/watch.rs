@@ -20,6 +20,8 @@ const DEADLINE: Duration = Duration::from_secs(60);
 struct Watcher {
     child: Child,
     lines: mpsc::Receiver<String>,
+    /// Its stderr, line by line (each also echoed to the test's stderr).
+    messages: mpsc::Receiver<String>,
 }
 
 impl Watcher {
@@ -30,9 +32,20 @@ impl Watcher {
             .arg(dir)
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (said, messages) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("{line}");
+                if said.send(line).is_err() {
+                    break;
+                }
+            }
+        });
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -43,7 +56,18 @@ impl Watcher {
                 }
             }
         });
-        Watcher { child, lines }
+        Watcher { child, lines, messages }
+    }
+
+    /// Waits until the watch says something containing `text`.
+    fn wait_for_message(&self, text: &str) {
+        loop {
+            let line =
+                self.messages.recv_timeout(DEADLINE).unwrap_or_else(|_| panic!("no {text:?} from the watch"));
+            if line.contains(text) {
+                return;
+            }
+        }
     }
 
     /// The next imported file's JSON line.
@@ -396,4 +420,107 @@ fn lytro_delete_after_deletes_a_picture_only_when_every_format_was_imported() {
         .unwrap();
     assert!(out.status.success(), "{}", lossy(&out.stderr));
     assert!(listed(&all).is_empty(), "{}", lossy(&out.stderr));
+}
+
+#[test]
+fn canon_eos_body_shots_for_the_computer_are_imported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    camctl_core::media::write_sample_pictures(&media.join("DCIM/100EMU01"), 1).unwrap();
+    let emu = Emulator::start("ptpip", &media, &["--personality", "canon-eos"]);
+    // 4: the computer, gphoto2's default capture target; the body then holds each shot for it.
+    let out = camctl().args(["config", &emu.url, "set", "capturedestination", "4"]).output().unwrap();
+    assert!(out.status.success(), "{}", lossy(&out.stderr));
+    let (catalog, target) = (tmp.path().join("c.db"), tmp.path().join("photos"));
+    let watcher = Watcher::start(&catalog, &emu.url, &target, &[]);
+    let backlog = watcher.next_import();
+    assert_eq!(backlog["camera_path"], "DCIM/100EMU01/IMG_0001.JPG");
+    emu.press_shutter();
+    let shot = watcher.next_import();
+    let local = PathBuf::from(shot["local_path"].as_str().unwrap());
+    let bytes = std::fs::read(&local).unwrap();
+    assert_eq!(bytes.len() as u64, shot["size"].as_u64().unwrap());
+    assert!(bytes.starts_with(&[0xFF, 0xD8]) && bytes.ends_with(&[0xFF, 0xD9]), "{shot}");
+    assert!(watcher.stop().success());
+}
+
+/// A TCP proxy on 127.0.0.1 that can freeze: while frozen it forwards nothing, in either direction,
+/// on old or new connections, and closes nothing, as when a camera drops off the Wi-Fi.
+struct FreezingProxy {
+    port: u16,
+    frozen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FreezingProxy {
+    fn start(upstream: u16) -> FreezingProxy {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let frozen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = frozen.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else { continue };
+                for (from, to) in
+                    [(client.try_clone().unwrap(), server.try_clone().unwrap()), (server, client)]
+                {
+                    let flag = flag.clone();
+                    std::thread::spawn(move || {
+                        use std::io::{Read, Write};
+                        let (mut from, mut to) = (from, to);
+                        let _ = from.set_read_timeout(Some(Duration::from_millis(50)));
+                        let mut buf = vec![0u8; 64 << 10];
+                        loop {
+                            if flag.load(Ordering::Relaxed) {
+                                // Frozen: the bytes stay unread; nothing goes either way.
+                                std::thread::park_timeout(Duration::from_millis(50));
+                                continue;
+                            }
+                            match from.read(&mut buf) {
+                                Ok(0) => break,
+                                Ok(n) if to.write_all(&buf[..n]).is_ok() => {}
+                                Ok(_) => break,
+                                Err(e)
+                                    if matches!(
+                                        e.kind(),
+                                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                                    ) => {}
+                                Err(_) => break,
+                            }
+                        }
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        FreezingProxy { port, frozen }
+    }
+
+    fn freeze(&self, frozen: bool) {
+        self.frozen.store(frozen, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn a_camera_that_goes_silent_without_closing_is_noticed_and_watched_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    camctl_core::media::write_sample_pictures(&media.join("DCIM/100EMU01"), 1).unwrap();
+    let emu = Emulator::start("ptpip", &media, &[]);
+    let proxy = FreezingProxy::start(emu.port());
+    // timeout=2: the event connection is probed after 2 s of quiet, and the probe waits 2 s.
+    let url = format!("ptpip://127.0.0.1:{}?timeout=2", proxy.port);
+    let (catalog, target) = (tmp.path().join("c.db"), tmp.path().join("photos"));
+    let watcher = Watcher::start(&catalog, &url, &target, &[]);
+    assert_eq!(watcher.next_import()["camera_path"], "DCIM/100EMU01/IMG_0001.JPG");
+    // The Wi-Fi drops: nothing passes, no connection is closed. A shot is taken meanwhile.
+    proxy.freeze(true);
+    emu.press_shutter();
+    // Once the watch has noticed (its probe went unanswered), the link comes back.
+    watcher.wait_for_message("lost the camera");
+    proxy.freeze(false);
+    let shot = watcher.next_import();
+    assert_ne!(shot["camera_path"], "DCIM/100EMU01/IMG_0001.JPG", "{shot}");
+    assert!(watcher.stop().success());
 }

@@ -31,6 +31,9 @@ const MEDIA_MAGIC: u16 = 0x1400;
 /// Sequence numbers read from one retransmission request at most (whatever it declares).
 pub const MAX_REQUEST_SEQS: usize = 512;
 
+/// The most packets a camera keeps for retransmission (half of the 16-bit sequence space).
+pub const MAX_HISTORY_PACKETS: usize = 32_768;
+
 /// Resend-mode settings of both roles. The defaults are camctl's: no reference gives values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResendConfig {
@@ -361,7 +364,9 @@ impl ResendSender {
         self.newest = Some((direct[0], direct[1], prev, frame_no));
         self.history_bytes += w.len();
         self.history.push_back(Sent { seq, bytes: w.clone(), resent: 0 });
-        while self.history.len() > self.config.history_packets.max(1)
+        // Beyond half the 16-bit sequence space two kept packets could share a number and a request
+        // would get the older one: the history is capped there whatever the configuration says.
+        while self.history.len() > self.config.history_packets.clamp(1, MAX_HISTORY_PACKETS)
             || (self.history_bytes > self.config.history_bytes && self.history.len() > 1)
         {
             if let Some(old) = self.history.pop_front() {
