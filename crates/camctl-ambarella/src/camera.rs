@@ -104,13 +104,7 @@ impl YiCamera {
                 })?
             }
         };
-        let verify_md5 = match url.options.get("verify").map(String::as_str) {
-            None | Some("1") => true,
-            Some("0") => false,
-            Some(other) => {
-                return Err(CoreError::InvalidValue(format!("verify={} (use 0 or 1)", Safe(other))));
-            }
-        };
+        let verify_md5 = url.option_bool("verify", true)?;
         let floor = match url.options.get("floor") {
             None => ClientConfig::default().floor,
             Some(v) => camctl_core::io::Floor::parse(v).ok_or_else(|| {

@@ -12,8 +12,9 @@
 //! * Fan-out: the [`LiveSource`] broadcasts each access unit once through a bounded queue; a viewer that
 //!   falls behind skips to the next keyframe instead of slowing the others.
 //! * Bounds: a connection cap, a request size cap ([`RtspConfig::max_request`]: larger requests get
-//!   `413` and a closed connection), an idle timeout (no byte from the peer for that long closes the
-//!   connection; clients keep sessions alive with GET_PARAMETER/OPTIONS or RTCP as RFC 2326 asks), and
+//!   `413` and a closed connection), an idle timeout (no byte from the peer on its RTSP connection for
+//!   that long closes it; clients keep sessions alive with GET_PARAMETER/OPTIONS, as ffmpeg and retina
+//!   do; RTCP receiver reports over UDP are not read, so they do not count), and
 //!   unparsable input gets `400` and a closed connection. Nothing a peer sends can panic it.
 //! * While the source is off ([`LiveSource::stop`]), DESCRIBE and PLAY answer `503 Service
 //!   Unavailable`; viewers playing when it stops get an RTCP BYE and their session ends (an interleaved

@@ -66,6 +66,28 @@ impl CameraUrl {
             .transpose()
     }
 
+    /// Option `key` as a yes/no (`1`, `true`, `on` / `0`, `false`, `off`); `default` when absent.
+    ///
+    /// ```
+    /// use camctl_core::CameraUrl;
+    /// let url: CameraUrl = "wyze://h?resend=1&dtls=off&audio=maybe".parse().unwrap();
+    /// assert_eq!(url.option_bool("resend", false).unwrap(), true);
+    /// assert_eq!(url.option_bool("dtls", true).unwrap(), false);
+    /// assert_eq!(url.option_bool("verify", true).unwrap(), true);
+    /// assert!(url.option_bool("audio", true).unwrap_err().to_string().contains("audio=maybe"));
+    /// ```
+    pub fn option_bool(&self, key: &str, default: bool) -> crate::Result<bool> {
+        match self.options.get(key).map(String::as_str) {
+            None => Ok(default),
+            Some("1" | "true" | "on") => Ok(true),
+            Some("0" | "false" | "off") => Ok(false),
+            Some(other) => Err(crate::Error::InvalidValue(format!(
+                "{key}={} (use 1 or 0, true or false)",
+                crate::text::Safe(other)
+            ))),
+        }
+    }
+
     /// Refuses options not in `known`, naming the known ones.
     ///
     /// ```

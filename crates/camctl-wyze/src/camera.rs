@@ -132,22 +132,8 @@ impl Target {
                 CoreError::InvalidValue(format!("firmware={} (use auto, old or cc51)", Safe(f)))
             })?;
         }
-        if let Some(d) = url.options.get("dtls") {
-            options.dtls = match d.as_str() {
-                "true" | "1" => true,
-                "false" | "0" => false,
-                other => {
-                    return Err(CoreError::InvalidValue(format!("dtls={} (use true or false)", Safe(other))));
-                }
-            };
-        }
-        if let Some(r) = url.options.get("resend") {
-            options.resend = match r.as_str() {
-                "1" | "true" => true,
-                "0" | "false" => false,
-                other => return Err(CoreError::InvalidValue(format!("resend={} (use 1 or 0)", Safe(other)))),
-            };
-        }
+        options.dtls = url.option_bool("dtls", options.dtls)?;
+        options.resend = url.option_bool("resend", options.resend)?;
         if let Some(t) = url.options.get("timeout") {
             let secs: f64 = t.parse().ok().filter(|s: &f64| s.is_finite() && *s > 0.0).ok_or_else(|| {
                 CoreError::InvalidValue(format!("timeout={} (use seconds, e.g. 5)", Safe(t)))
@@ -169,13 +155,7 @@ impl Target {
             ),
             None => None,
         };
-        let audio = match url.options.get("audio").map(String::as_str) {
-            None | Some("true" | "1" | "on") => true,
-            Some("false" | "0" | "off") => false,
-            Some(other) => {
-                return Err(CoreError::InvalidValue(format!("audio={} (use true or false)", Safe(other))));
-            }
-        };
+        let audio = url.option_bool("audio", true)?;
         Ok(Target {
             resolution,
             substream,
