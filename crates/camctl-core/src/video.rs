@@ -136,7 +136,7 @@ pub fn strip_filler(annexb: &[u8]) -> Vec<u8> {
 /// let mut au = vec![0, 0, 0, 1, 0x09, 0xf0];
 /// video::append_filler(&mut au, 8);
 /// assert_eq!(video::strip_intact_filler(&au), Some(vec![0, 0, 0, 1, 0x09, 0xf0]));
-/// au[8] = 0x00;
+/// au[11] = 0x7f; // a damaged filler byte
 /// assert_eq!(video::strip_intact_filler(&au), None);
 /// ```
 pub fn strip_intact_filler(annexb: &[u8]) -> Option<Vec<u8>> {
