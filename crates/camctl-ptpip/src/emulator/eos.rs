@@ -28,10 +28,10 @@ use crate::wire::canon::{
     self, AllowedList, AllowedValues, EosEvent, EosObject, EosProp, ImageFormat, TransferRequest, evf_output,
     prop as eprop,
 };
-use crate::wire::codes::{format, op, rc};
-use crate::wire::{DeviceInfo, OperationRequest, encode_u32_array};
+use crate::wire::codes::{op, rc};
+use crate::wire::{OperationRequest, encode_u32_array};
 
-use super::ops::{Shot, take_picture};
+use super::ops::{Shot, Vendor, take_picture};
 use super::session::{Reply, Session, Sink};
 use super::store::STORAGE_ID;
 use super::{Shared, State};
@@ -350,33 +350,11 @@ impl Session {
 
     /// DeviceInfo of an EOS body (§1.1, §4.2 item 1): VendorExtensionID 0x0B, no standard properties.
     pub(super) fn eos_device_info(&self) -> Vec<u8> {
-        let config = &self.shared.config;
-        let served = self.shared.lock().store.formats();
-        let mut image_formats = vec![format::ASSOCIATION, format::EXIF_JPEG];
-        image_formats.extend(served);
-        image_formats.sort_unstable();
-        image_formats.dedup();
         let mut operations = STANDARD_OPERATIONS.to_vec();
         operations.extend(VENDOR_OPERATIONS.iter().filter(|c| !STANDARD_OPERATIONS.contains(c)));
-        let info = DeviceInfo {
-            standard_version: 100,
-            vendor_extension_id: VENDOR_CANON,
-            vendor_extension_version: 100,
-            vendor_extension_desc: String::new(),
-            functional_mode: 0,
-            operations,
-            events: EVENT_TYPES.iter().map(|t| *t as u16).collect(),
-            properties: Vec::new(),
-            capture_formats: vec![format::EXIF_JPEG],
-            image_formats,
-            manufacturer: config.manufacturer.clone(),
-            model: config.model.clone(),
-            device_version: env!("CARGO_PKG_VERSION").to_string(),
-            serial_number: config.serial.clone(),
-        };
-        let mut out = Vec::new();
-        info.encode(&mut out);
-        out
+        let events = EVENT_TYPES.iter().map(|t| *t as u16).collect();
+        let vendor = Vendor { id: VENDOR_CANON, version: 100, desc: "" };
+        self.encode_device_info(vendor, operations, events, Vec::new())
     }
 
     /// Executes one vendor operation.

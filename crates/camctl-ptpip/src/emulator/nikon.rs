@@ -46,9 +46,9 @@ use crate::wire::format_ptp_date;
 use crate::wire::nikon::{
     self, NikonEvent, ProfileList, ProfileSlot, WifiProfile, capture, ev as nev, op, prop as nprop,
 };
-use crate::wire::{DeviceInfo, DevicePropDesc, ObjectInfo, OperationRequest, PropForm, PropValue};
+use crate::wire::{DevicePropDesc, ObjectInfo, OperationRequest, PropForm, PropValue};
 
-use super::ops::{OPERATIONS, Shot, take_picture};
+use super::ops::{OPERATIONS, Shot, Vendor, take_picture};
 use super::props::PropTable;
 use super::session::{Reply, Session, Sink};
 use super::{Shared, State};
@@ -313,37 +313,13 @@ impl Session {
     /// DeviceInfo of a Nikon body (§4.2 item 1): VendorExtensionID 0x0A, the standard operations and
     /// properties plus the Nikon operations.
     pub(super) fn nikon_device_info(&self) -> Vec<u8> {
-        let config = &self.shared.config;
-        let (properties, served) = {
-            let state = self.shared.lock();
-            (state.props.codes(), state.store.formats())
-        };
-        let mut image_formats = vec![format::ASSOCIATION, format::EXIF_JPEG];
-        image_formats.extend(served);
-        image_formats.sort_unstable();
-        image_formats.dedup();
         let mut operations = OPERATIONS.to_vec();
         operations.extend(VENDOR_OPERATIONS);
-        let info = DeviceInfo {
-            standard_version: 100,
-            vendor_extension_id: VENDOR_NIKON,
-            vendor_extension_version: 100,
-            vendor_extension_desc: "Nikon PTP Extensions".into(),
-            functional_mode: 0,
-            operations,
-            events: EVENTS.to_vec(),
-            // The vendor codes come from GetVendorPropCodes.
-            properties: properties.into_iter().filter(|c| !VENDOR_PROPS.contains(c)).collect(),
-            capture_formats: vec![format::EXIF_JPEG],
-            image_formats,
-            manufacturer: config.manufacturer.clone(),
-            model: config.model.clone(),
-            device_version: env!("CARGO_PKG_VERSION").to_string(),
-            serial_number: config.serial.clone(),
-        };
-        let mut out = Vec::new();
-        info.encode(&mut out);
-        out
+        // The vendor codes come from GetVendorPropCodes.
+        let properties: Vec<u16> =
+            self.shared.lock().props.codes().into_iter().filter(|c| !VENDOR_PROPS.contains(c)).collect();
+        let vendor = Vendor { id: VENDOR_NIKON, version: 100, desc: "Nikon PTP Extensions" };
+        self.encode_device_info(vendor, operations, EVENTS.to_vec(), properties)
     }
 
     /// The standard object operations on the SDRAM handle; `None` for every other request.

@@ -17,6 +17,18 @@ use super::session::{DataIn, PendingUpload, Reply, Session, Sink, TempFile};
 use super::store::{self, ListError, Object, STORAGE_ID, ScanEntry};
 use super::{Personality, Shared};
 
+/// DeviceInfo's vendor extension fields.
+pub(super) struct Vendor {
+    pub id: u32,
+    pub version: u16,
+    pub desc: &'static str,
+}
+
+impl Vendor {
+    /// No vendor extension (the generic personality).
+    const NONE: Vendor = Vendor { id: 0, version: 0, desc: "" };
+}
+
 /// Operations answered by the generic personality (everything else: OperationNotSupported), in
 /// DeviceInfo order.
 pub(super) const OPERATIONS: [u16; 19] = [
@@ -215,23 +227,32 @@ impl Session {
     }
 
     fn device_info(&self) -> Vec<u8> {
+        let properties = self.shared.lock().props.codes();
+        self.encode_device_info(Vendor::NONE, OPERATIONS.to_vec(), EVENTS.to_vec(), properties)
+    }
+
+    /// The DeviceInfo dataset every personality sends: the camera's identity and the formats its
+    /// media has, with the personality's vendor extension, operations, events and properties.
+    pub(super) fn encode_device_info(
+        &self,
+        vendor: Vendor,
+        operations: Vec<u16>,
+        events: Vec<u16>,
+        properties: Vec<u16>,
+    ) -> Vec<u8> {
         let config = &self.shared.config;
-        let (properties, served) = {
-            let state = self.shared.lock();
-            (state.props.codes(), state.store.formats())
-        };
         let mut image_formats = vec![format::ASSOCIATION, format::EXIF_JPEG];
-        image_formats.extend(served);
+        image_formats.extend(self.shared.lock().store.formats());
         image_formats.sort_unstable();
         image_formats.dedup();
         let info = DeviceInfo {
             standard_version: 100,
-            vendor_extension_id: 0,
-            vendor_extension_version: 0,
-            vendor_extension_desc: String::new(),
+            vendor_extension_id: vendor.id,
+            vendor_extension_version: vendor.version,
+            vendor_extension_desc: vendor.desc.to_string(),
             functional_mode: 0,
-            operations: OPERATIONS.to_vec(),
-            events: EVENTS.to_vec(),
+            operations,
+            events,
             properties,
             capture_formats: vec![format::EXIF_JPEG],
             image_formats,
