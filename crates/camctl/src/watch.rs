@@ -137,7 +137,7 @@ pub async fn run(request: WatchRequest) -> Result<ExitCode> {
         failed: 0,
         stop: stop.clone(),
     };
-    watch.hooks.set_url(&watch.url.clone());
+    watch.hooks.set_url(&watch.url);
     watch.hooks.run(Action::Init, None, None);
     let mut started = false;
     let mut backoff = FIRST_BACKOFF;
