@@ -12,6 +12,7 @@ pub mod camera;
 pub mod discovery;
 pub mod download;
 pub mod io;
+pub mod live;
 pub mod log;
 pub mod media;
 pub mod mkv;
