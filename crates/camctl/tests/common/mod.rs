@@ -1,6 +1,7 @@
 //! Helpers shared by the CLI and interop tests: run `camctl emulate` as a real process.
 #![allow(dead_code)]
 
+pub mod chromium;
 pub mod gphoto2;
 pub mod proxy;
 
