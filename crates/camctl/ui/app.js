@@ -24,8 +24,9 @@
 //                              disabled when read-only) and .setting-status (data-status = saving |
 //                              saved | refused | error; a refusal lists the allowed values)
 //   #settings-reload-NAME     reads the settings again from the camera
-//   #imports-NAME             recent imports, newest first: li[data-import-id=ID], with
-//                              img.thumb for pictures, else .file-name and .file-size
+//   #imports-NAME             recent imports, newest first: li[data-import-id=ID][data-camera-path],
+//                              with img.thumb for pictures, .file-name (the local name), and for
+//                              other files .file-size
 //   #events-NAME              the event log, newest first (li, at most EVENT_LOG_MAX), each with
 //                              data-kind = camera | state | import
 "use strict";
@@ -267,7 +268,7 @@ class CameraView {
           ),
         )
       : h("p", { class: "hint" }, "This camera has no live view.");
-    container.append(
+    const parts = [
       h(
         "div",
         { class: "cam-head" },
@@ -287,7 +288,7 @@ class CameraView {
             h("ul", { id: "capture-result-" + n, class: "capture-result" }),
           )
         : null,
-      h("section", { class: "panel" }, h("h3", {}, "Camera"), h("dl", { id: "info-" + n, class: "info" })),
+      h("section", { class: "panel" }, h("h3", {}, "Camera"), h("dl", { id: "info-" + n, class: "info" }, h("dd", { class: "hint" }, "read when the camera is connected"))),
       s.capabilities && s.capabilities.settings
         ? h(
             "section",
@@ -309,7 +310,8 @@ class CameraView {
         s.import ? null : h("p", { class: "hint" }, "Auto-import is off for this camera."),
       ),
       h("section", { class: "panel" }, h("h3", {}, "Events"), h("ol", { id: "events-" + n, class: "events" })),
-    );
+    ];
+    container.append(...parts.filter((p) => p));
     this.showState(s);
     this.openEvents();
     this.loadImports();
@@ -603,7 +605,11 @@ class CameraView {
     const body = isPicture(fileName)
       ? h("a", { href: url, target: "_blank", rel: "noopener" }, h("img", { class: "thumb", src: url, alt: fileName, loading: "lazy", decoding: "async" }), caption)
       : h("a", { href: url, download: fileName }, h("span", { class: "file-icon", "aria-hidden": "true" }, "▤"), caption, size);
-    const li = h("li", { dataset: { importId: String(item.id) }, class: fresh ? "fresh" : null, title: String(item.camera_path || "") }, body);
+    const li = h(
+      "li",
+      { dataset: { importId: String(item.id), cameraPath: String(item.camera_path || "") }, class: fresh ? "fresh" : null, title: String(item.camera_path || "") },
+      body,
+    );
     list.prepend(li);
     while (list.children.length > IMPORTS_MAX) {
       const last = list.lastElementChild;

@@ -94,6 +94,8 @@ impl Chromium {
             "--mute-audio",
             "--autoplay-policy=no-user-gesture-required",
             "--remote-debugging-pipe",
+            // A desktop-sized window; phones are emulated per page (`Page::emulate_phone`).
+            "--window-size=1280,900",
         ])
         .arg(format!("--user-data-dir={}", profile.path().join("profile").display()))
         .arg("about:blank")
@@ -285,6 +287,7 @@ impl Page<'_> {
         let js = format!(
             "(() => {{ const e = document.querySelector({sel}); if (!e) throw new Error('no element ' + {sel});
                 e.scrollIntoView({{block: 'center'}}); const r = e.getBoundingClientRect();
+                if (r.width === 0 || r.height === 0) throw new Error('not visible: ' + {sel});
                 return [r.left + r.width / 2, r.top + r.height / 2]; }})()",
             sel = json!(selector)
         );
@@ -313,10 +316,11 @@ impl Page<'_> {
         self.eval(&js);
     }
 
-    /// Replaces the text of the input `selector` by typing `text` and pressing Enter.
+    /// Empties the input `selector`, types `text` into it and presses Enter.
     pub fn type_text(&self, selector: &str, text: &str) {
         self.eval(&format!(
-            "(() => {{ const e = document.querySelector({sel}); e.focus(); e.select(); }})()",
+            "(() => {{ const e = document.querySelector({sel}); if (!e) throw new Error('no element ' + {sel});
+                e.focus(); e.value = ''; }})()",
             sel = json!(selector)
         ));
         self.command("Input.insertText", json!({ "text": text }));
@@ -327,6 +331,15 @@ impl Page<'_> {
                         "text": text }),
             );
         }
+    }
+
+    /// A PNG of what the tab shows (for looking at a failure).
+    pub fn screenshot_png(&self) -> Vec<u8> {
+        use base64::Engine as _;
+        let shot = self.command("Page.captureScreenshot", json!({ "format": "png" }));
+        base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().unwrap_or_default())
+            .expect("base64 PNG")
     }
 
     /// The page's console and exceptions so far.
