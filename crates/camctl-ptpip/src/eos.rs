@@ -395,13 +395,31 @@ impl Eos {
 
     /// The next event the camera reports, polling for it, with the card object it announces.
     pub async fn next_event(&mut self, c: &mut Client) -> Result<(Event, Option<u32>)> {
+        loop {
+            if let Some(e) = self.event_within(c, SLOWEST_POLL).await? {
+                return Ok(e);
+            }
+        }
+    }
+
+    /// Like [`Eos::next_event`], but gives up after polling for about `wait`: `None` then. Each poll
+    /// is completed, so the session stays in step whatever the caller does next.
+    pub async fn event_within(
+        &mut self,
+        c: &mut Client,
+        wait: Duration,
+    ) -> Result<Option<(Event, Option<u32>)>> {
         self.prepare(c).await?;
+        let deadline = Instant::now() + wait;
         loop {
             if let Some(e) = self.pending.pop_front() {
-                return Ok(e);
+                return Ok(Some(e));
             }
             self.keep_on(c).await?;
             if self.poll(c).await? == 0 {
+                if Instant::now() + SLOWEST_POLL > deadline {
+                    return Ok(None);
+                }
                 tokio::time::sleep(SLOWEST_POLL).await;
             }
         }
