@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use camctl_core::fmp4::{self, Fragmenter};
 use camctl_core::live::{Codec, Frame, StreamParams};
-use camctl_core::video::{self, Nal, h265_nal_type, nal_type};
+use camctl_core::video::{self, Nal, h265_nal_type};
 
 /// 15 fps on the 90 kHz clock.
 const TICKS_PER_FRAME: u64 = 6000;
@@ -102,14 +102,8 @@ fn h264_clips_play_from_fragments() {
     }
     let dir = tempfile::tempdir().unwrap();
     for (clip, (width, height)) in [(video::SAMPLE_480P, (640, 480)), (video::SAMPLE_1080P, (1920, 1080))] {
-        let params = StreamParams {
-            codec: Codec::H264,
-            width,
-            height,
-            vps: None,
-            sps: first_unit(clip, |n| n.nal_type() == nal_type::SPS),
-            pps: first_unit(clip, |n| n.nal_type() == nal_type::PPS),
-        };
+        let params = video::clip_params(clip).unwrap();
+        assert_eq!((params.width, params.height), (width, height));
         // The clip twice over, as a looping camera sends it: 60 frames, keyframes every 15.
         let frames: Vec<(Vec<u8>, bool)> =
             video::frames(clip).chain(video::frames(clip)).map(|f| (f.to_annexb(), f.keyframe)).collect();

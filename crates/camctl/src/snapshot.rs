@@ -141,16 +141,7 @@ mod tests {
     use super::*;
 
     fn params(clip: &[u8]) -> StreamParams {
-        let find = |t| video::nal_units(clip).find(|n| n.nal_type() == t).unwrap().bytes().to_vec();
-        let info = video::clip_info(clip).unwrap();
-        StreamParams {
-            codec: Codec::H264,
-            width: info.width,
-            height: info.height,
-            vps: None,
-            sps: find(nal_type::SPS),
-            pps: find(nal_type::PPS),
-        }
+        video::clip_params(clip).unwrap()
     }
 
     fn frame(data: Vec<u8>) -> Frame {
