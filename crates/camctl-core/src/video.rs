@@ -1,6 +1,7 @@
 //! Real H.264 video for emulators: embedded sample clips (360p to 2K, and a doorbell's portrait sizes), a
-//! small Annex-B parser (NAL units, access units with their keyframe flag, SPS picture size), filler-data
-//! padding (constant-bitrate streams) and an MP4 muxer that loops a clip to any duration.
+//! small Annex-B parser (NAL units, access units with their keyframe flag, the picture size and profile
+//! of H.264 and H.265 SPSs), filler-data padding (constant-bitrate streams) and an MP4 muxer that loops
+//! a clip to any duration.
 //!
 //! Cameras that record or stream must hand out something players accept; generating H.264 at run time
 //! would need an encoder, so a short clip made once with ffmpeg (`scripts/make-sample-video`, see
