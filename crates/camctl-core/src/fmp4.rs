@@ -14,11 +14,7 @@
 //!
 //! ```
 //! use camctl_core::{fmp4, live, video};
-//! let sets = |t| video::nal_units(video::SAMPLE_360P).find(|n| n.nal_type() == t).unwrap().bytes().to_vec();
-//! let params = live::StreamParams {
-//!     codec: live::Codec::H264, width: 640, height: 360, vps: None,
-//!     sps: sets(video::nal_type::SPS), pps: sets(video::nal_type::PPS),
-//! };
+//! let params = video::clip_params(video::SAMPLE_360P).unwrap();
 //! assert_eq!(fmp4::codecs_string(&params).unwrap(), "avc1.42C028");
 //! let mut stream = fmp4::init_segment(&params).unwrap();
 //! let mut fragmenter = fmp4::Fragmenter::new();
@@ -303,19 +299,6 @@ mod tests {
 
     use super::*;
 
-    fn h264_params(clip: &[u8]) -> StreamParams {
-        let find = |t| video::nal_units(clip).find(|n| n.nal_type() == t).unwrap().bytes().to_vec();
-        let info = video::clip_info(clip).unwrap();
-        StreamParams {
-            codec: Codec::H264,
-            width: info.width,
-            height: info.height,
-            vps: None,
-            sps: find(nal_type::SPS),
-            pps: find(nal_type::PPS),
-        }
-    }
-
     /// The parameter sets x265 wrote for a 330x250 Main-profile clip (`ffmpeg -f lavfi -i
     /// testsrc=size=330x250 -pix_fmt yuv420p -c:v libx265`), coded as 336x256 with a conformance window.
     fn x265_params() -> StreamParams {
@@ -414,7 +397,7 @@ mod tests {
 
     #[test]
     fn refusals_are_typed() {
-        let mut params = h264_params(video::SAMPLE_360P);
+        let mut params = video::clip_params(video::SAMPLE_360P).unwrap();
         let jpeg = StreamParams { codec: Codec::Jpeg, ..params.clone() };
         assert_eq!(init_segment(&jpeg), Err(Fmp4Error::Unsupported(Codec::Jpeg)));
         assert_eq!(codecs_string(&jpeg), Err(Fmp4Error::Unsupported(Codec::Jpeg)));
@@ -451,7 +434,7 @@ mod tests {
 
     #[test]
     fn hostile_input_gives_errors_not_panics() {
-        let params = h264_params(video::SAMPLE_360P);
+        let params = video::clip_params(video::SAMPLE_360P).unwrap();
         let key = video::frames(video::SAMPLE_360P).next().unwrap().to_annexb();
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = move || {

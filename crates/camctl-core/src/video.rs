@@ -1,6 +1,7 @@
 //! Real H.264 video for emulators: embedded sample clips (360p to 2K, and a doorbell's portrait sizes), a
-//! small Annex-B parser (NAL units, access units with their keyframe flag, SPS picture size), filler-data
-//! padding (constant-bitrate streams) and an MP4 muxer that loops a clip to any duration.
+//! small Annex-B parser (NAL units, access units with their keyframe flag, the picture size and profile
+//! of H.264 and H.265 SPSs), filler-data padding (constant-bitrate streams) and an MP4 muxer that loops
+//! a clip to any duration.
 //!
 //! Cameras that record or stream must hand out something players accept; generating H.264 at run time
 //! would need an encoder, so a short clip made once with ffmpeg (`scripts/make-sample-video`, see
@@ -640,6 +641,29 @@ pub fn clip_info(annexb: &[u8]) -> Result<ClipInfo, VideoError> {
         keyframes += usize::from(f.keyframe);
     }
     Ok(ClipInfo { width: sps.width, height: sps.height, frames: frames_n, keyframes })
+}
+
+/// The live-stream parameters of an H.264 clip: its first SPS and PPS, and the picture size the SPS
+/// states (e.g. to stream an embedded sample as a camera would).
+///
+/// ```
+/// let params = camctl_core::video::clip_params(camctl_core::video::SAMPLE_720P).unwrap();
+/// assert_eq!((params.width, params.height, params.sps[0], params.pps[0]), (1280, 720, 0x67, 0x68));
+/// assert!(camctl_core::video::clip_params(b"junk").is_err());
+/// ```
+pub fn clip_params(annexb: &[u8]) -> Result<crate::live::StreamParams, VideoError> {
+    let first = |t| nal_units(annexb).find(|n| n.nal_type() == t).map(|n| n.0.to_vec());
+    let sps = first(nal_type::SPS).ok_or(VideoError::BadClip("no SPS"))?;
+    let pps = first(nal_type::PPS).ok_or(VideoError::BadClip("no PPS"))?;
+    let info = parse_sps(&sps)?;
+    Ok(crate::live::StreamParams {
+        codec: crate::live::Codec::H264,
+        width: info.width,
+        height: info.height,
+        vps: None,
+        sps,
+        pps,
+    })
 }
 
 /// Longest MP4 [`write_mp4`] produces, in samples (a week at 15 fps): bounds the in-memory index.

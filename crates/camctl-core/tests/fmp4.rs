@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use camctl_core::fmp4::{self, Fragmenter};
 use camctl_core::live::{Codec, Frame, StreamParams};
-use camctl_core::video::{self, Nal, h265_nal_type, nal_type};
+use camctl_core::video::{self, Nal, h265_nal_type};
 
 /// 15 fps on the 90 kHz clock.
 const TICKS_PER_FRAME: u64 = 6000;
@@ -102,14 +102,8 @@ fn h264_clips_play_from_fragments() {
     }
     let dir = tempfile::tempdir().unwrap();
     for (clip, (width, height)) in [(video::SAMPLE_480P, (640, 480)), (video::SAMPLE_1080P, (1920, 1080))] {
-        let params = StreamParams {
-            codec: Codec::H264,
-            width,
-            height,
-            vps: None,
-            sps: first_unit(clip, |n| n.nal_type() == nal_type::SPS),
-            pps: first_unit(clip, |n| n.nal_type() == nal_type::PPS),
-        };
+        let params = video::clip_params(clip).unwrap();
+        assert_eq!((params.width, params.height), (width, height));
         // The clip twice over, as a looping camera sends it: 60 frames, keyframes every 15.
         let frames: Vec<(Vec<u8>, bool)> =
             video::frames(clip).chain(video::frames(clip)).map(|f| (f.to_annexb(), f.keyframe)).collect();
@@ -213,4 +207,62 @@ fn h265_clip_plays_from_fragments() {
         assert_eq!(sps.general_level_idc.to_string(), level);
         assert_eq!(fmp4::codecs_string(&params).unwrap(), format!("hvc1.1.6.L{level}.90"));
     }
+}
+
+/// Chromium's Media Source Extensions, the way the web UI plays live video: the browser must accept
+/// the codecs string, buffer the init segment and fragments, and play (its `currentTime` passing 2 s).
+#[test]
+fn chromium_plays_the_fragments_through_media_source() {
+    if Command::new("chromium").arg("--version").output().is_err() {
+        assert!(!ci(), "chromium is required when CI=true");
+        eprintln!("skipping: chromium not installed");
+        return;
+    }
+    use base64::Engine as _;
+    let params = video::clip_params(video::SAMPLE_480P).unwrap();
+    let frames: Vec<(Vec<u8>, bool)> =
+        (0..3).flat_map(|_| video::frames(video::SAMPLE_480P)).map(|f| (f.to_annexb(), f.keyframe)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = dir.path().join("live.mp4");
+    mux(&mp4, &params, &frames, 90_000);
+    let data = base64::engine::general_purpose::STANDARD.encode(std::fs::read(&mp4).unwrap());
+    let mime = format!("video/mp4; codecs=\"{}\"", fmp4::codecs_string(&params).unwrap());
+    // The result goes into the page, which --dump-dom prints once the page is idle.
+    let page = format!(
+        r#"<html><body><video id="v" muted></video><pre id="out">pending</pre><script>
+const out = document.getElementById('out'), video = document.getElementById('v');
+const say = text => {{ if (out.textContent === 'pending') out.textContent = text; }};
+const type = '{mime}';
+if (!MediaSource.isTypeSupported(type)) say('unsupported ' + type);
+const bytes = Uint8Array.from(atob('{data}'), c => c.charCodeAt(0));
+const source = new MediaSource();
+video.src = URL.createObjectURL(source);
+video.addEventListener('error', () => say('video error ' + video.error.message));
+video.addEventListener('timeupdate', () => {{
+  if (video.currentTime >= 2) say('played ' + video.videoWidth + 'x' + video.videoHeight);
+}});
+source.addEventListener('sourceopen', () => {{
+  const buffer = source.addSourceBuffer(type);
+  buffer.addEventListener('error', () => say('append error'));
+  buffer.addEventListener('updateend', () => video.play().catch(e => say('play ' + e)));
+  buffer.appendBuffer(bytes);
+}});
+</script></body></html>"#
+    );
+    let html = dir.path().join("mse.html");
+    std::fs::write(&html, page).unwrap();
+    let out = Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+        // Nothing leaves the machine: no host name resolves, no background services.
+        .args(["--host-resolver-rules=MAP * ~NOTFOUND", "--disable-background-networking"])
+        .args(["--disable-component-update", "--disable-sync", "--no-proxy-server"])
+        .args(["--autoplay-policy=no-user-gesture-required", "--virtual-time-budget=30000"])
+        .arg(format!("--user-data-dir={}", dir.path().join("profile").display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let result = dom.split("<pre id=\"out\">").nth(1).and_then(|s| s.split('<').next()).unwrap_or("");
+    assert_eq!(result, "played 640x480", "chromium: {}", String::from_utf8_lossy(&out.stderr));
 }

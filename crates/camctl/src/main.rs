@@ -14,6 +14,8 @@ mod hooks;
 mod live;
 mod pull;
 mod signal;
+#[allow(dead_code)] // serve uses it; until it lands, only its tests do
+mod snapshot;
 mod template;
 mod watch;
 mod wifi;
