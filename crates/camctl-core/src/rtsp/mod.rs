@@ -101,6 +101,12 @@ impl std::fmt::Debug for RtspAuth {
     }
 }
 
+impl From<CredentialCheck> for RtspAuth {
+    fn from(check: CredentialCheck) -> RtspAuth {
+        RtspAuth { check }
+    }
+}
+
 impl RtspAuth {
     /// Credentials accepted when `check(user, password)` says so.
     pub fn new(check: impl Fn(&str, &str) -> bool + Send + Sync + 'static) -> RtspAuth {
