@@ -538,3 +538,34 @@ async fn hostile_requests_are_refused_and_closed() {
     let (reply, _) = raw_exchange(&fx.server_addr, describe(&fx.url("/big"), "").as_bytes(), true).await;
     assert!(reply.starts_with("RTSP/1.0 200 "), "{reply}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_on_demand_owner_streams_exactly_while_a_viewer_wants_it() {
+    if !have("ffprobe") {
+        return;
+    }
+    let mounts = Mounts::new();
+    let feed = LiveFeed::new(30);
+    feed.set_available(true);
+    mounts.insert("/lazy", feed.clone());
+    let server =
+        RtspServer::bind_mounts(([127, 0, 0, 1], 0).into(), mounts, RtspConfig::default()).await.unwrap();
+    let url = server.url_for("/lazy");
+    let _server = tokio::spawn(server.serve_until(std::future::pending()));
+    // The owner: nothing is published until someone asks, and publishing stops when nobody wants it.
+    let owner = {
+        let feed = feed.clone();
+        tokio::spawn(async move {
+            feed.wait_demand(true).await;
+            let publisher = publish(&feed, Codec::H264, h264_clip(SAMPLE_480P));
+            feed.wait_demand(false).await;
+            publisher.abort();
+        })
+    };
+    assert_eq!(probe(&url, "tcp").await.unwrap(), "h264,640,480");
+    tokio::time::timeout(Duration::from_secs(20), owner)
+        .await
+        .expect("the owner saw the demand end")
+        .unwrap();
+    assert_eq!(feed.demand_count(), 0);
+}
