@@ -465,8 +465,7 @@ fn learn_params(frame: &Frame, nals: &[Range<usize>], known: Option<&StreamParam
 fn picture_size(codec: Codec, sps: &[u8]) -> (u32, u32) {
     match codec {
         Codec::H264 => crate::video::parse_sps(sps).map_or((0, 0), |s| (s.width, s.height)),
-        // LEAD (issue 14): switch to `crate::video::parse_h265_sps(sps).map_or((0, 0), |s| (s.width, s.height))`.
-        Codec::H265 => (0, 0),
+        Codec::H265 => crate::video::parse_h265_sps(sps).map_or((0, 0), |s| (s.width, s.height)),
         Codec::Jpeg => (0, 0),
     }
 }

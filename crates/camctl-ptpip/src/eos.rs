@@ -396,7 +396,8 @@ impl Eos {
     /// The next event the camera reports, polling for it, with the card object it announces.
     pub async fn next_event(&mut self, c: &mut Client) -> Result<(Event, Option<u32>)> {
         loop {
-            if let Some(e) = self.event_within(c, SLOWEST_POLL).await? {
+            // Long waits: within one, polls keep the camera's pace.
+            if let Some(e) = self.event_within(c, Duration::from_secs(3600)).await? {
                 return Ok(e);
             }
         }
@@ -417,10 +418,12 @@ impl Eos {
             }
             self.keep_on(c).await?;
             if self.poll(c).await? == 0 {
-                if Instant::now() + SLOWEST_POLL > deadline {
+                // The camera's pace between polls, but never past the caller's wait.
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
                     return Ok(None);
                 }
-                tokio::time::sleep(SLOWEST_POLL).await;
+                tokio::time::sleep(left.min(SLOWEST_POLL)).await;
             }
         }
     }

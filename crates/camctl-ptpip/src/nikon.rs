@@ -286,7 +286,8 @@ impl Nikon {
     /// object it announces.
     pub async fn next_event(&mut self, c: &mut Client) -> Result<(Event, Option<u32>)> {
         loop {
-            if let Some(e) = self.event_within(c, POLL_EVERY * 2).await? {
+            // Long waits: within one, polls keep the camera's pace.
+            if let Some(e) = self.event_within(c, Duration::from_secs(3600)).await? {
                 return Ok(e);
             }
         }
@@ -309,10 +310,12 @@ impl Nikon {
                 return Ok(Some((event(e), object)));
             }
             if self.poll(c).await? == 0 {
-                if Instant::now() + POLL_EVERY * 2 > deadline {
+                // The camera's pace between polls, but never past the caller's wait.
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
                     return Ok(None);
                 }
-                tokio::time::sleep(POLL_EVERY * 2).await;
+                tokio::time::sleep(left.min(POLL_EVERY * 2)).await;
             }
         }
     }

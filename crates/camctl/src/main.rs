@@ -13,8 +13,8 @@ mod emulate;
 mod hooks;
 mod live;
 mod pull;
+mod serve;
 mod signal;
-#[allow(dead_code)] // serve uses it; until it lands, only its tests do
 mod snapshot;
 mod template;
 mod watch;

@@ -116,7 +116,9 @@ impl RtspAuth {
     /// Exactly one user with one password (compared in constant time).
     pub fn user_password(user: impl Into<String>, password: impl Into<String>) -> RtspAuth {
         let (user, password) = (user.into(), password.into());
-        RtspAuth::new(move |u, p| constant_time_eq(u, &user) & constant_time_eq(p, &password))
+        RtspAuth::new(move |u, p| {
+            crate::text::constant_time_eq(u, &user) & crate::text::constant_time_eq(p, &password)
+        })
     }
 
     /// Whether the credentials are accepted.
@@ -137,11 +139,6 @@ impl RtspAuth {
         let Some((user, password)) = text.split_once(':') else { return false };
         self.accepts(user, password)
     }
-}
-
-/// Equality whose time depends only on the lengths, so a guesser learns nothing from timing.
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Limits and names of an [`RtspServer`].

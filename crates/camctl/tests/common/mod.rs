@@ -2,7 +2,9 @@
 #![allow(dead_code)]
 
 pub mod gphoto2;
+pub mod netns;
 pub mod proxy;
+pub mod serve;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
