@@ -454,6 +454,20 @@ impl Camera for YiCamera {
         }
     }
 
+    async fn next_event_within(&mut self, wait: Duration) -> Result<Option<Event>> {
+        // Client::next_event only pops a queue, so it can be cut short safely.
+        match tokio::time::timeout(wait, self.client.next_event()).await {
+            Ok(n) => match n? {
+                Some(n) => {
+                    let detail = n.param_text();
+                    Ok(Some(Event::new(n.kind, detail)))
+                }
+                None => Err(camctl_core::camera::event_stream_closed()),
+            },
+            Err(_) => Ok(None),
+        }
+    }
+
     async fn close(self) -> Result<()> {
         Ok(self.client.close().await?)
     }

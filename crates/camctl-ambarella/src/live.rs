@@ -130,7 +130,7 @@ impl Client {
         let result = match started {
             Ok(url) => {
                 report.url = url.clone();
-                play(&url, out, options, stop, &mut report, Some(self)).await
+                play_to(&url, out, options, stop, &mut report, Some(self)).await
             }
             Err(e) => Err(e),
         };
@@ -155,17 +155,62 @@ pub async fn record<W: Write>(
 ) -> std::result::Result<LiveReport, LiveError> {
     let mut report = LiveReport { url: url.to_string(), ..LiveReport::default() };
     let stop = std::pin::pin!(stop);
-    match play(url, out, options, stop, &mut report, None).await {
+    match play_to(url, out, options, stop, &mut report, None).await {
         Ok(()) => Ok(report),
         Err(error) => Err(LiveError { error, report }),
     }
 }
 
-/// Plays `url` into `out`; `camera`, when given, gets a cheap request now and then so that its command
-/// connection stays open.
-async fn play<W: Write>(
+/// One picture of a live view, as [`stream_frames`] hands it over.
+#[derive(Debug, Clone, Copy)]
+pub struct LiveFrame<'a> {
+    /// The access unit, Annex-B (parameter sets in front of keyframes).
+    pub data: &'a [u8],
+    /// Whether it decodes on its own.
+    pub keyframe: bool,
+    /// RTP timestamp (90 kHz) relative to the stream's start.
+    pub pts: i64,
+}
+
+/// Plays an RTSP H.264 stream like [`record`], handing each frame to `emit` instead of writing it; an
+/// `emit` error of kind `BrokenPipe` ends it normally ([`LiveEnd::OutputClosed`]).
+pub async fn stream_frames(
+    url: &str,
+    options: &LiveOptions,
+    stop: impl Future<Output = ()>,
+    emit: impl FnMut(LiveFrame<'_>) -> std::io::Result<()>,
+) -> std::result::Result<LiveReport, LiveError> {
+    let mut report = LiveReport { url: url.to_string(), ..LiveReport::default() };
+    let stop = std::pin::pin!(stop);
+    match play(url, emit, options, stop, &mut report, None).await {
+        Ok(()) => Ok(report),
+        Err(error) => Err(LiveError { error, report }),
+    }
+}
+
+/// [`play`] into `out`, flushed at the end.
+async fn play_to<W: Write>(
     url: &str,
     mut out: W,
+    options: &LiveOptions,
+    stop: std::pin::Pin<&mut impl Future<Output = ()>>,
+    report: &mut LiveReport,
+    camera: Option<&mut Client>,
+) -> Result<()> {
+    let played = play(url, |f| out.write_all(f.data), options, stop, report, camera).await;
+    let flushed = match out.flush() {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Io(e)),
+        _ => Ok(()),
+    };
+    played?;
+    flushed
+}
+
+/// Plays `url` into `out`; `camera`, when given, gets a cheap request now and then so that its command
+/// connection stays open.
+async fn play(
+    url: &str,
+    mut emit: impl FnMut(LiveFrame<'_>) -> std::io::Result<()>,
     options: &LiveOptions,
     mut stop: std::pin::Pin<&mut impl Future<Output = ()>>,
     report: &mut LiveReport,
@@ -248,7 +293,9 @@ async fn play<W: Write>(
         }
         waiting_for_keyframe = false;
         let data = frame.data();
-        match out.write_all(data) {
+        let live =
+            LiveFrame { data, keyframe: frame.is_random_access_point(), pts: frame.timestamp().elapsed() };
+        match emit(live) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break Ok(LiveEnd::OutputClosed),
             Err(e) => break Err(Error::Io(e)),
@@ -259,12 +306,8 @@ async fn play<W: Write>(
     report.elapsed = start.elapsed();
     report.gaps = gaps.gaps;
     report.missing_frames = gaps.missing;
-    let flushed = match out.flush() {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Io(e)),
-        _ => Ok(()),
-    };
     report.end = outcome?;
-    flushed
+    Ok(())
 }
 
 /// Counts losses and estimates the frames they cost from the RTP timestamps (the frame interval is the

@@ -2,6 +2,7 @@
 //! protocol client.
 
 use std::future::Future;
+use std::time::Duration;
 
 use serde::Serialize;
 use tokio::io::AsyncWrite;
@@ -237,6 +238,11 @@ pub struct Event {
     pub media: Vec<MediaItem>,
 }
 
+/// The error of an event stream the camera closed.
+pub fn event_stream_closed() -> Error {
+    Error::Protocol("the camera closed its event stream".into())
+}
+
 impl Event {
     /// An event announcing no file.
     pub fn new(name: impl Into<String>, detail: impl Into<String>) -> Event {
@@ -293,6 +299,12 @@ pub trait Camera: Send {
 
     /// Waits for the next event; `None` when the camera closed the event stream.
     fn next_event(&mut self) -> impl Future<Output = Result<Option<Event>>> + Send;
+
+    /// Waits at most about `wait` for the next event; `Ok(None)` when none came. Unlike a cancelled
+    /// [`next_event`](Self::next_event), it never leaves an exchange with the camera half-done: only
+    /// the waiting is bounded, and an event that has arrived is completed (its files described). So a
+    /// caller can interleave other operations between calls. A closed event stream is an error.
+    fn next_event_within(&mut self, wait: Duration) -> impl Future<Output = Result<Option<Event>>> + Send;
 
     /// Ends the session politely.
     fn close(self) -> impl Future<Output = Result<()>> + Send

@@ -11,6 +11,7 @@
 pub mod camera;
 pub mod discovery;
 pub mod download;
+pub mod fmp4;
 pub mod io;
 pub mod live;
 pub mod log;

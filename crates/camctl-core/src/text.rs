@@ -54,6 +54,18 @@ impl fmt::Display for Safe<'_> {
     }
 }
 
+/// Equality of secrets whose time depends only on the lengths, so a guesser learns nothing from
+/// how long a wrong guess took.
+///
+/// ```
+/// assert!(camctl_core::text::constant_time_eq("token", "token"));
+/// assert!(!camctl_core::text::constant_time_eq("token", "tokex"));
+/// assert!(!camctl_core::text::constant_time_eq("token", "tok"));
+/// ```
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! Real H.264 video for emulators: embedded sample clips (360p to 2K, and a doorbell's portrait sizes), a
-//! small Annex-B parser (NAL units, access units with their keyframe flag, SPS picture size), filler-data
-//! padding (constant-bitrate streams) and an MP4 muxer that loops a clip to any duration.
+//! small Annex-B parser (NAL units, access units with their keyframe flag, the picture size and profile
+//! of H.264 and H.265 SPSs), filler-data padding (constant-bitrate streams) and an MP4 muxer that loops
+//! a clip to any duration.
 //!
 //! Cameras that record or stream must hand out something players accept; generating H.264 at run time
 //! would need an encoder, so a short clip made once with ffmpeg (`scripts/make-sample-video`, see
@@ -515,6 +516,107 @@ pub fn parse_sps(nal: &[u8]) -> Result<Sps, VideoError> {
     Ok(Sps { profile_idc, constraint_flags, level_idc, width, height })
 }
 
+/// NAL unit types (ITU-T H.265 table 7-1) that this crate looks at; read them with [`Nal::h265_type`].
+pub mod h265_nal_type {
+    /// Video parameter set.
+    pub const VPS: u8 = 32;
+    /// Sequence parameter set.
+    pub const SPS: u8 = 33;
+    /// Picture parameter set.
+    pub const PPS: u8 = 34;
+    /// Access unit delimiter.
+    pub const AUD: u8 = 35;
+    /// Filler data.
+    pub const FILLER: u8 = 38;
+
+    /// Whether a unit of this type is an IRAP picture (BLA, IDR, CRA: types 16..=23), which decodes on
+    /// its own.
+    pub fn is_irap(nal_type: u8) -> bool {
+        (16..=23).contains(&nal_type)
+    }
+
+    /// Whether a unit of this type carries picture data (types 0..=31).
+    pub fn is_vcl(nal_type: u8) -> bool {
+        nal_type < 32
+    }
+}
+
+impl Nal<'_> {
+    /// The H.265 `nal_unit_type` (the six bits after the forbidden bit; 0xFF for an empty unit, which
+    /// no table entry uses).
+    ///
+    /// ```
+    /// use camctl_core::video::{Nal, h265_nal_type};
+    /// assert_eq!(Nal(&[0x42, 0x01]).h265_type(), h265_nal_type::SPS);
+    /// assert!(h265_nal_type::is_irap(Nal(&[0x26, 0x01]).h265_type())); // IDR_W_RADL
+    /// ```
+    pub fn h265_type(&self) -> u8 {
+        self.0.first().map_or(0xFF, |b| (b >> 1) & 0x3F)
+    }
+}
+
+/// What an H.265 sequence parameter set says about the picture and its profile, tier and level: what
+/// an `hvcC` box and an RFC 6381 `codecs` string are made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct H265Sps {
+    /// `general_profile_space` (0..=3; 0 for every profile published so far).
+    pub general_profile_space: u8,
+    /// `general_tier_flag`: High tier if set, Main tier otherwise.
+    pub general_tier_flag: bool,
+    /// `general_profile_idc` (1 Main, 2 Main 10, 3 Main Still Picture, 4 range extensions...).
+    pub general_profile_idc: u8,
+    /// The 32 `general_profile_compatibility_flag`s, flag 0 in the most significant bit.
+    pub general_profile_compatibility_flags: u32,
+    /// The 48 bits from `general_progressive_source_flag` on, the first in bit 47.
+    pub general_constraint_indicator_flags: u64,
+    /// `general_level_idc`: 30 times the level (93 for level 3.1).
+    pub general_level_idc: u8,
+    /// `chroma_format_idc` (0 monochrome, 1 4:2:0, 2 4:2:2, 3 4:4:4).
+    pub chroma_format_idc: u8,
+    /// Luma bit depth (8..=16).
+    pub bit_depth_luma: u8,
+    /// Chroma bit depth (8..=16).
+    pub bit_depth_chroma: u8,
+    /// Displayed width in pixels (conformance window applied).
+    pub width: u32,
+    /// Displayed height in pixels (conformance window applied).
+    pub height: u32,
+}
+
+/// Parses an H.265 SPS NAL unit (2-byte header included) as far as the bit depths (H.265 7.3.2.2),
+/// sub-layer profile and level entries skipped. Total: any input gives a value or a [`VideoError`].
+///
+/// ```
+/// // x265's SPS of a 330x250 Main-profile clip, coded as 336x256 with a conformance window.
+/// let sps = [
+///     0x42, 0x01, 0x01, 0x01, 0x60, 0x00, 0x00, 0x03, 0x00, 0x90, 0x00, 0x00, 0x03, 0x00, 0x00, 0x03,
+///     0x00, 0x3c, 0xa0, 0x0a, 0x88, 0x04, 0x07, 0x24, 0x99, 0x65, 0x66, 0x92, 0x4c, 0xaf, 0x01, 0x68,
+///     0x08, 0x00, 0x00, 0x03, 0x00, 0x08, 0x00, 0x00, 0x03, 0x00, 0x78, 0x40,
+/// ];
+/// let sps = camctl_core::video::parse_h265_sps(&sps).unwrap();
+/// assert_eq!((sps.width, sps.height, sps.general_profile_idc, sps.general_level_idc), (330, 250, 1, 60));
+/// assert!(camctl_core::video::parse_h265_sps(&[0x42, 0x01, 0xff]).is_err());
+/// ```
+pub fn parse_h265_sps(nal: &[u8]) -> Result<H265Sps, VideoError> {
+    // The Matroska writer's parser reads the fields; this spells its profile_tier_level bytes out.
+    let sps = crate::mkv::parse_hevc_sps(nal)?;
+    let ptl = sps.profile_tier_level;
+    let be = |bytes: &[u8]| bytes.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+    Ok(H265Sps {
+        general_profile_space: ptl[0] >> 6,
+        general_tier_flag: ptl[0] & 0x20 != 0,
+        general_profile_idc: ptl[0] & 0x1F,
+        general_profile_compatibility_flags: u32::from_be_bytes([ptl[1], ptl[2], ptl[3], ptl[4]]),
+        general_constraint_indicator_flags: be(&ptl[5..11]),
+        general_level_idc: ptl[11],
+        chroma_format_idc: sps.chroma_format_idc,
+        bit_depth_luma: sps.bit_depth_luma_minus8.saturating_add(8),
+        bit_depth_chroma: sps.bit_depth_chroma_minus8.saturating_add(8),
+        width: sps.width,
+        height: sps.height,
+    })
+}
+
 /// Summary of a clip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClipInfo {
@@ -539,6 +641,29 @@ pub fn clip_info(annexb: &[u8]) -> Result<ClipInfo, VideoError> {
         keyframes += usize::from(f.keyframe);
     }
     Ok(ClipInfo { width: sps.width, height: sps.height, frames: frames_n, keyframes })
+}
+
+/// The live-stream parameters of an H.264 clip: its first SPS and PPS, and the picture size the SPS
+/// states (e.g. to stream an embedded sample as a camera would).
+///
+/// ```
+/// let params = camctl_core::video::clip_params(camctl_core::video::SAMPLE_720P).unwrap();
+/// assert_eq!((params.width, params.height, params.sps[0], params.pps[0]), (1280, 720, 0x67, 0x68));
+/// assert!(camctl_core::video::clip_params(b"junk").is_err());
+/// ```
+pub fn clip_params(annexb: &[u8]) -> Result<crate::live::StreamParams, VideoError> {
+    let first = |t| nal_units(annexb).find(|n| n.nal_type() == t).map(|n| n.0.to_vec());
+    let sps = first(nal_type::SPS).ok_or(VideoError::BadClip("no SPS"))?;
+    let pps = first(nal_type::PPS).ok_or(VideoError::BadClip("no PPS"))?;
+    let info = parse_sps(&sps)?;
+    Ok(crate::live::StreamParams {
+        codec: crate::live::Codec::H264,
+        width: info.width,
+        height: info.height,
+        vps: None,
+        sps,
+        pps,
+    })
 }
 
 /// Longest MP4 [`write_mp4`] produces, in samples (a week at 15 fps): bounds the in-memory index.
@@ -619,98 +744,57 @@ pub fn write_mp4<W: Write + ?Sized>(
             b.extend_from_slice(brand);
         }
     });
+    let mut sample_entry = Vec::new();
+    let avcc = crate::mkv::avc_configuration(sps, pps).ok_or(VideoError::BadClip("parameter set size"))?;
+    visual_sample_entry(&mut sample_entry, b"avc1", info.width, info.height, b"avcC", &avcc);
+    let track = VideoTrack {
+        width: info.width,
+        height: info.height,
+        timescale: fps,
+        duration: count as u32,
+        duration_ms: clamp32(duration_ms),
+        sample_entry: &sample_entry,
+    };
     let mut moov = Vec::with_capacity(1024 + 8 * count);
-    boxed(&mut moov, b"moov", |b| {
-        full_box(b, b"mvhd", 0, 0, |b| {
-            put32(b, 0);
-            put32(b, 0);
-            put32(b, 1000);
-            put32(b, clamp32(duration_ms));
-            put32(b, 0x0001_0000); // rate 1.0
-            b.extend_from_slice(&0x0100u16.to_be_bytes()); // volume 1.0
-            b.extend_from_slice(&[0; 10]);
-            matrix(b);
-            b.extend_from_slice(&[0; 24]);
-            put32(b, 2); // next_track_ID
-        });
-        boxed(b, b"trak", |b| {
-            full_box(b, b"tkhd", 0, 3, |b| {
-                put32(b, 0);
-                put32(b, 0);
-                put32(b, 1); // track_ID
-                put32(b, 0);
-                put32(b, clamp32(duration_ms));
-                b.extend_from_slice(&[0; 8]);
-                b.extend_from_slice(&[0; 8]); // layer, alternate_group, volume, reserved
-                matrix(b);
-                put32(b, info.width << 16);
-                put32(b, info.height << 16);
+    video_moov(
+        &mut moov,
+        &track,
+        |b| {
+            full_box(b, b"stts", 0, 0, |b| {
+                put32(b, 1);
+                put32(b, count as u32);
+                put32(b, 1);
             });
-            boxed(b, b"mdia", |b| {
-                full_box(b, b"mdhd", 0, 0, |b| {
-                    put32(b, 0);
-                    put32(b, 0);
-                    put32(b, fps);
-                    put32(b, count as u32);
-                    b.extend_from_slice(&0x55C4u16.to_be_bytes()); // language "und"
-                    b.extend_from_slice(&[0; 2]);
-                });
-                full_box(b, b"hdlr", 0, 0, |b| {
-                    put32(b, 0);
-                    b.extend_from_slice(b"vide");
-                    b.extend_from_slice(&[0; 12]);
-                    b.extend_from_slice(b"VideoHandler\0");
-                });
-                boxed(b, b"minf", |b| {
-                    full_box(b, b"vmhd", 0, 1, |b| b.extend_from_slice(&[0; 8]));
-                    boxed(b, b"dinf", |b| {
-                        full_box(b, b"dref", 0, 0, |b| {
-                            put32(b, 1);
-                            full_box(b, b"url ", 0, 1, |_| {});
-                        });
-                    });
-                    boxed(b, b"stbl", |b| {
-                        full_box(b, b"stsd", 0, 0, |b| {
-                            put32(b, 1);
-                            avc1(b, &info, sps, pps);
-                        });
-                        full_box(b, b"stts", 0, 0, |b| {
-                            put32(b, 1);
-                            put32(b, count as u32);
-                            put32(b, 1);
-                        });
-                        full_box(b, b"stss", 0, 0, |b| {
-                            put32(b, sync.len() as u32);
-                            sync.iter().for_each(|s| put32(b, *s));
-                        });
-                        full_box(b, b"stsc", 0, 0, |b| {
-                            put32(b, 1);
-                            put32(b, 1);
-                            put32(b, count as u32);
-                            put32(b, 1);
-                        });
-                        full_box(b, b"stsz", 0, 0, |b| {
-                            put32(b, 0);
-                            put32(b, count as u32);
-                            sizes.iter().for_each(|s| put32(b, *s));
-                        });
-                        // One chunk holding every sample; its offset is patched below (last bytes of moov).
-                        if large {
-                            full_box(b, b"co64", 0, 0, |b| {
-                                put32(b, 1);
-                                b.extend_from_slice(&[0; 8]);
-                            });
-                        } else {
-                            full_box(b, b"stco", 0, 0, |b| {
-                                put32(b, 1);
-                                put32(b, 0);
-                            });
-                        }
-                    });
-                });
+            full_box(b, b"stss", 0, 0, |b| {
+                put32(b, sync.len() as u32);
+                sync.iter().for_each(|s| put32(b, *s));
             });
-        });
-    });
+            full_box(b, b"stsc", 0, 0, |b| {
+                put32(b, 1);
+                put32(b, 1);
+                put32(b, count as u32);
+                put32(b, 1);
+            });
+            full_box(b, b"stsz", 0, 0, |b| {
+                put32(b, 0);
+                put32(b, count as u32);
+                sizes.iter().for_each(|s| put32(b, *s));
+            });
+            // One chunk holding every sample; its offset is patched below (last bytes of moov).
+            if large {
+                full_box(b, b"co64", 0, 0, |b| {
+                    put32(b, 1);
+                    b.extend_from_slice(&[0; 8]);
+                });
+            } else {
+                full_box(b, b"stco", 0, 0, |b| {
+                    put32(b, 1);
+                    put32(b, 0);
+                });
+            }
+        },
+        |_| {},
+    );
     let mdat_header: Vec<u8> = if large {
         let mut h = 1u32.to_be_bytes().to_vec();
         h.extend_from_slice(b"mdat");
@@ -737,25 +821,31 @@ pub fn write_mp4<W: Write + ?Sized>(
     Ok(data_offset + mdat_len)
 }
 
-fn put32(b: &mut Vec<u8>, v: u32) {
+pub(crate) fn put32(b: &mut Vec<u8>, v: u32) {
     b.extend_from_slice(&v.to_be_bytes());
 }
 
-fn clamp32(v: u64) -> u32 {
+pub(crate) fn clamp32(v: u64) -> u32 {
     u32::try_from(v).unwrap_or(u32::MAX)
 }
 
 /// Appends a box whose size is known once `body` has written it.
-fn boxed(b: &mut Vec<u8>, kind: &[u8; 4], body: impl FnOnce(&mut Vec<u8>)) {
+pub(crate) fn boxed(b: &mut Vec<u8>, kind: &[u8; 4], body: impl FnOnce(&mut Vec<u8>)) {
     let start = b.len();
     b.extend_from_slice(&[0; 4]);
     b.extend_from_slice(kind);
     body(b);
-    let size = clamp32((b.len() - start) as u64);
+    let size = clamp32(b.len().saturating_sub(start) as u64);
     b[start..start + 4].copy_from_slice(&size.to_be_bytes());
 }
 
-fn full_box(b: &mut Vec<u8>, kind: &[u8; 4], version: u8, flags: u32, body: impl FnOnce(&mut Vec<u8>)) {
+pub(crate) fn full_box(
+    b: &mut Vec<u8>,
+    kind: &[u8; 4],
+    version: u8,
+    flags: u32,
+    body: impl FnOnce(&mut Vec<u8>),
+) {
     boxed(b, kind, |b| {
         put32(b, (u32::from(version) << 24) | (flags & 0x00FF_FFFF));
         body(b);
@@ -769,32 +859,120 @@ fn matrix(b: &mut Vec<u8>) {
     }
 }
 
-fn avc1(b: &mut Vec<u8>, info: &Sps, sps: &[u8], pps: &[u8]) {
-    boxed(b, b"avc1", |b| {
+/// Appends a visual sample entry (ISO 14496-12 12.1.3; `avc1`, `hvc1`...) holding one codec
+/// configuration box (`avcC`, `hvcC`...).
+pub(crate) fn visual_sample_entry(
+    b: &mut Vec<u8>,
+    kind: &[u8; 4],
+    width: u32,
+    height: u32,
+    config_kind: &[u8; 4],
+    config: &[u8],
+) {
+    boxed(b, kind, |b| {
         b.extend_from_slice(&[0; 6]);
         b.extend_from_slice(&1u16.to_be_bytes()); // data_reference_index
         b.extend_from_slice(&[0; 16]);
-        b.extend_from_slice(&(info.width.min(0xFFFF) as u16).to_be_bytes());
-        b.extend_from_slice(&(info.height.min(0xFFFF) as u16).to_be_bytes());
+        b.extend_from_slice(&(width.min(0xFFFF) as u16).to_be_bytes());
+        b.extend_from_slice(&(height.min(0xFFFF) as u16).to_be_bytes());
         put32(b, 0x0048_0000); // 72 dpi
         put32(b, 0x0048_0000);
         put32(b, 0);
         b.extend_from_slice(&1u16.to_be_bytes()); // frame_count
         let mut name = [0u8; 32];
-        let label = b"camctl H.264";
+        let label = b"camctl";
         name[0] = label.len() as u8;
         name[1..=label.len()].copy_from_slice(label);
         b.extend_from_slice(&name);
         b.extend_from_slice(&0x0018u16.to_be_bytes()); // depth
         b.extend_from_slice(&(-1i16).to_be_bytes());
-        boxed(b, b"avcC", |b| {
-            b.extend_from_slice(&[1, sps[1], sps[2], sps[3], 0xFF, 0xE1]);
-            b.extend_from_slice(&(sps.len() as u16).to_be_bytes());
-            b.extend_from_slice(sps);
-            b.push(1);
-            b.extend_from_slice(&(pps.len() as u16).to_be_bytes());
-            b.extend_from_slice(pps);
+        boxed(b, config_kind, |b| b.extend_from_slice(config));
+    });
+}
+
+/// What the `moov` of a one-video-track file states about its track.
+pub(crate) struct VideoTrack<'a> {
+    /// Picture size for `tkhd`.
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    /// Units per second of the media (`mdhd`) and its duration in them (0 if fragmented).
+    pub(crate) timescale: u32,
+    pub(crate) duration: u32,
+    /// Duration in milliseconds (`mvhd`, `tkhd`; movie timescale 1000).
+    pub(crate) duration_ms: u32,
+    /// A complete sample entry box (see [`visual_sample_entry`]).
+    pub(crate) sample_entry: &'a [u8],
+}
+
+/// Appends a `moov` with one video track (track id 1): `sample_tables` writes what follows `stsd` in
+/// `stbl`, `after_trak` what follows the track (`mvex` in a fragmented file).
+pub(crate) fn video_moov(
+    b: &mut Vec<u8>,
+    track: &VideoTrack<'_>,
+    sample_tables: impl FnOnce(&mut Vec<u8>),
+    after_trak: impl FnOnce(&mut Vec<u8>),
+) {
+    boxed(b, b"moov", |b| {
+        full_box(b, b"mvhd", 0, 0, |b| {
+            put32(b, 0);
+            put32(b, 0);
+            put32(b, 1000);
+            put32(b, track.duration_ms);
+            put32(b, 0x0001_0000); // rate 1.0
+            b.extend_from_slice(&0x0100u16.to_be_bytes()); // volume 1.0
+            b.extend_from_slice(&[0; 10]);
+            matrix(b);
+            b.extend_from_slice(&[0; 24]);
+            put32(b, 2); // next_track_ID
         });
+        boxed(b, b"trak", |b| {
+            full_box(b, b"tkhd", 0, 3, |b| {
+                put32(b, 0);
+                put32(b, 0);
+                put32(b, 1); // track_ID
+                put32(b, 0);
+                put32(b, track.duration_ms);
+                b.extend_from_slice(&[0; 8]);
+                b.extend_from_slice(&[0; 8]); // layer, alternate_group, volume, reserved
+                matrix(b);
+                // 16.16 fixed point; sizes beyond 65535 pixels saturate.
+                put32(b, track.width.min(0xFFFF) << 16);
+                put32(b, track.height.min(0xFFFF) << 16);
+            });
+            boxed(b, b"mdia", |b| {
+                full_box(b, b"mdhd", 0, 0, |b| {
+                    put32(b, 0);
+                    put32(b, 0);
+                    put32(b, track.timescale);
+                    put32(b, track.duration);
+                    b.extend_from_slice(&0x55C4u16.to_be_bytes()); // language "und"
+                    b.extend_from_slice(&[0; 2]);
+                });
+                full_box(b, b"hdlr", 0, 0, |b| {
+                    put32(b, 0);
+                    b.extend_from_slice(b"vide");
+                    b.extend_from_slice(&[0; 12]);
+                    b.extend_from_slice(b"VideoHandler\0");
+                });
+                boxed(b, b"minf", |b| {
+                    full_box(b, b"vmhd", 0, 1, |b| b.extend_from_slice(&[0; 8]));
+                    boxed(b, b"dinf", |b| {
+                        full_box(b, b"dref", 0, 0, |b| {
+                            put32(b, 1);
+                            full_box(b, b"url ", 0, 1, |_| {});
+                        });
+                    });
+                    boxed(b, b"stbl", |b| {
+                        full_box(b, b"stsd", 0, 0, |b| {
+                            put32(b, 1);
+                            b.extend_from_slice(track.sample_entry);
+                        });
+                        sample_tables(b);
+                    });
+                });
+            });
+        });
+        after_trak(b);
     });
 }
 

@@ -414,6 +414,24 @@ impl Camera for LytroCamera {
         }
     }
 
+    async fn next_event_within(&mut self, wait: Duration) -> Result<Option<Event>> {
+        if let Some(cb) = self.pending.pop_front() {
+            return Ok(Some(self.event(cb).await));
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            // The callbacks are read into a queue: waiting on it can be cut short safely.
+            match tokio::time::timeout_at(deadline, self.client.next_callback()).await {
+                Err(_) => return Ok(None),
+                Ok(cb) => match cb? {
+                    None => return Err(camctl_core::camera::event_stream_closed()),
+                    Some(cb) if cb.event() == CallbackEvent::HeartbeatTick => continue,
+                    Some(cb) => return Ok(Some(self.event(cb).await)),
+                },
+            }
+        }
+    }
+
     async fn close(self) -> Result<()> {
         self.client.close().await;
         Ok(())

@@ -40,6 +40,8 @@ pub struct PtpCamera {
     held: HashMap<u32, TransferRequest>,
     /// Folder paths of association handles, filled by listings, for naming captured files.
     folders: HashMap<u32, String>,
+    /// How long [`Camera::next_event_within`] has found the event connection quiet.
+    events_quiet_for: Duration,
 }
 
 impl PtpCamera {
@@ -95,6 +97,7 @@ impl PtpCamera {
             nikon,
             held: HashMap::new(),
             folders: HashMap::new(),
+            events_quiet_for: Duration::ZERO,
         })
     }
 
@@ -219,6 +222,11 @@ impl PtpCamera {
             }
         };
         let Some(event) = event else { return Ok(None) };
+        Ok(Some(Self::describe_generic(&event)))
+    }
+
+    /// A generic PTP event in `camctl events` terms, with the object it announces as added.
+    fn describe_generic(event: &crate::wire::CodeAndParams) -> (Event, Option<u32>) {
         let p1 = event.params.get(0);
         let detail = match event.code {
             ev::OBJECT_ADDED | ev::OBJECT_REMOVED | ev::OBJECT_INFO_CHANGED | ev::REQUEST_OBJECT_TRANSFER => {
@@ -231,7 +239,29 @@ impl PtpCamera {
             _ => event.params.as_slice().iter().map(|p| format!("0x{p:x}")).collect::<Vec<_>>().join(" "),
         };
         let object = (event.code == ev::OBJECT_ADDED).then_some(p1);
-        Ok(Some((Event::new(ev::name(event.code), detail), object)))
+        (Event::new(ev::name(event.code), detail), object)
+    }
+
+    /// Adds to `event` the files it announces: captures held for the computer (EOS) and the card
+    /// object it names.
+    async fn complete_event(&mut self, mut event: Event, object: Option<u32>) -> Event {
+        if event.name == "RequestObjectTransfer"
+            && let Some(eos) = self.eos.as_mut()
+        {
+            // A shot for the computer (on the body's button too): fetched as a held transfer.
+            for t in eos.take_transfers() {
+                let item = self.hold(t);
+                event.media.push(item);
+            }
+        }
+        if let Some(handle) = object {
+            match self.object_item(handle).await {
+                Ok(item) => event.media.extend(item),
+                // The event still goes out; a watcher lists the camera instead.
+                Err(e) => tracing::warn!("object 0x{handle:08x} announced but not described: {e}"),
+            }
+        }
+        event
     }
 
     /// A capture the camera holds for the computer (not on the card: no ObjectInfo to ask for, as
@@ -516,7 +546,7 @@ impl Camera for PtpCamera {
     }
 
     async fn next_event(&mut self) -> Result<Option<Event>> {
-        let (mut event, object) = if let Some(eos) = self.eos.as_mut() {
+        let (event, object) = if let Some(eos) = self.eos.as_mut() {
             eos.next_event(&mut self.client).await?
         } else if let Some(nikon) = self.nikon.as_mut().filter(|n| n.polls_events()) {
             nikon.next_event(&mut self.client).await?
@@ -524,23 +554,40 @@ impl Camera for PtpCamera {
             let Some(event) = self.generic_event().await? else { return Ok(None) };
             event
         };
-        if event.name == "RequestObjectTransfer"
-            && let Some(eos) = self.eos.as_mut()
-        {
-            // A shot for the computer (on the body's button too): fetched as a held transfer.
-            for t in eos.take_transfers() {
-                let item = self.hold(t);
-                event.media.push(item);
+        Ok(Some(self.complete_event(event, object).await))
+    }
+
+    async fn next_event_within(&mut self, wait: Duration) -> Result<Option<Event>> {
+        let found = if let Some(eos) = self.eos.as_mut() {
+            eos.event_within(&mut self.client, wait).await?
+        } else if let Some(nikon) = self.nikon.as_mut().filter(|n| n.polls_events()) {
+            nikon.event_within(&mut self.client, wait).await?
+        } else {
+            // The event connection is read into a queue: waiting on it can be cut short safely.
+            match tokio::time::timeout(wait, self.client.next_event()).await {
+                Ok(event) => {
+                    self.events_quiet_for = Duration::ZERO;
+                    let event = event?.ok_or_else(camctl_core::camera::event_stream_closed)?;
+                    Some(Self::describe_generic(&event))
+                }
+                Err(_) => {
+                    // As in next_event: a quiet event connection is probed now and then, so that a
+                    // camera gone without closing it is noticed.
+                    self.events_quiet_for += wait;
+                    if self.events_quiet_for
+                        >= self.client.timeout().clamp(Duration::from_secs(1), EVENT_PROBE_AFTER)
+                    {
+                        self.events_quiet_for = Duration::ZERO;
+                        self.client.probe().await?;
+                    }
+                    None
+                }
             }
+        };
+        match found {
+            Some((event, object)) => Ok(Some(self.complete_event(event, object).await)),
+            None => Ok(None),
         }
-        if let Some(handle) = object {
-            match self.object_item(handle).await {
-                Ok(item) => event.media.extend(item),
-                // The event still goes out; a watcher lists the camera instead.
-                Err(e) => tracing::warn!("object 0x{handle:08x} announced but not described: {e}"),
-            }
-        }
-        Ok(Some(event))
     }
 
     async fn close(mut self) -> Result<()> {

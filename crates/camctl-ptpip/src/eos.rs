@@ -395,14 +395,35 @@ impl Eos {
 
     /// The next event the camera reports, polling for it, with the card object it announces.
     pub async fn next_event(&mut self, c: &mut Client) -> Result<(Event, Option<u32>)> {
+        loop {
+            // Long waits: within one, polls keep the camera's pace.
+            if let Some(e) = self.event_within(c, Duration::from_secs(3600)).await? {
+                return Ok(e);
+            }
+        }
+    }
+
+    /// Like [`Eos::next_event`], but gives up after polling for about `wait`: `None` then. Each poll
+    /// is completed, so the session stays in step whatever the caller does next.
+    pub async fn event_within(
+        &mut self,
+        c: &mut Client,
+        wait: Duration,
+    ) -> Result<Option<(Event, Option<u32>)>> {
         self.prepare(c).await?;
+        let deadline = Instant::now() + wait;
         loop {
             if let Some(e) = self.pending.pop_front() {
-                return Ok(e);
+                return Ok(Some(e));
             }
             self.keep_on(c).await?;
             if self.poll(c).await? == 0 {
-                tokio::time::sleep(SLOWEST_POLL).await;
+                // The camera's pace between polls, but never past the caller's wait.
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Ok(None);
+                }
+                tokio::time::sleep(left.min(SLOWEST_POLL)).await;
             }
         }
     }

@@ -286,15 +286,36 @@ impl Nikon {
     /// object it announces.
     pub async fn next_event(&mut self, c: &mut Client) -> Result<(Event, Option<u32>)> {
         loop {
+            // Long waits: within one, polls keep the camera's pace.
+            if let Some(e) = self.event_within(c, Duration::from_secs(3600)).await? {
+                return Ok(e);
+            }
+        }
+    }
+
+    /// Like [`Nikon::next_event`], but gives up after polling for about `wait`: `None` then. Each
+    /// poll is completed, so the session stays in step whatever the caller does next.
+    pub async fn event_within(
+        &mut self,
+        c: &mut Client,
+        wait: Duration,
+    ) -> Result<Option<(Event, Option<u32>)>> {
+        let deadline = Instant::now() + wait;
+        loop {
             if let Some(e) = self.pending.pop_front() {
                 let object = match e {
                     NikonEvent::ObjectAdded { handle } => Some(handle),
                     _ => None,
                 };
-                return Ok((event(e), object));
+                return Ok(Some((event(e), object)));
             }
             if self.poll(c).await? == 0 {
-                tokio::time::sleep(POLL_EVERY * 2).await;
+                // The camera's pace between polls, but never past the caller's wait.
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Ok(None);
+                }
+                tokio::time::sleep(left.min(POLL_EVERY * 2)).await;
             }
         }
     }

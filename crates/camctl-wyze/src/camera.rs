@@ -505,6 +505,14 @@ impl Camera for WyzeCamera {
         Ok(self.session.next_event().await?)
     }
 
+    async fn next_event_within(&mut self, wait: Duration) -> Result<Option<Event>> {
+        // The session reads messages into a queue: waiting on it can be cut short safely.
+        match tokio::time::timeout(wait, self.session.next_event()).await {
+            Ok(e) => Ok(Some(e?.ok_or_else(camctl_core::camera::event_stream_closed)?)),
+            Err(_) => Ok(None),
+        }
+    }
+
     async fn close(self) -> Result<()> {
         self.session.into_transport().close().await;
         Ok(())

@@ -110,6 +110,9 @@ impl Camera for AnyCamera {
     async fn next_event(&mut self) -> Result<Option<Event>> {
         dispatch!(self, c => c.next_event().await)
     }
+    async fn next_event_within(&mut self, wait: std::time::Duration) -> Result<Option<Event>> {
+        dispatch!(self, c => c.next_event_within(wait).await)
+    }
     async fn close(self) -> Result<()> {
         match self {
             AnyCamera::Ptp(c) => c.close().await,

@@ -674,3 +674,278 @@ async fn measure(cmd: &mut Command) -> Result<Run> {
         cpu: time(rusage.ru_utime) + time(rusage.ru_stime),
     })
 }
+
+/// How long each serve-benchmark viewer waits for anything before giving up.
+const VIEWER_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What one RTSP viewer of the serve benchmark saw.
+#[derive(Default)]
+struct ViewerReport {
+    frames: u64,
+    /// Camera timestamp to receipt of the frame's last packet, per frame (after the first sender report).
+    latencies_ms: Vec<f64>,
+}
+
+/// `camctl bench serve`: one 1080p Wyze emulator (paced in real time) behind `camctl serve` (a child
+/// process, so its CPU is its own), read by `viewers` RTSP viewers over TCP for `seconds`. Reports the
+/// gateway's CPU per viewer, the frames each viewer got, and the latency from the camera's frame
+/// timestamp to the viewer's receipt (through the RTCP sender reports, which map RTP time to the
+/// camera's clock). Targets: under 2% of one core per viewer, under 200 ms (95th percentile).
+pub async fn serve(seconds: u64, viewers: usize) -> Result<bool> {
+    if seconds == 0 || viewers == 0 {
+        return Err(Error::InvalidValue("--seconds and --viewers must be at least 1".into()));
+    }
+    let server = bench_camera(true).await?;
+    let url = server.url().map_err(|e| Error::io("binding", e))?;
+    let _camera = AbortOnDrop(tokio::spawn(server.serve()));
+    let exe = std::env::current_exe().map_err(|e| Error::io("finding the camctl binary", e))?;
+    let mut child = tokio::process::Command::new(exe)
+        .args(["serve", &format!("yard={url}"), "--listen", "127.0.0.1:0", "--rtsp-listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| Error::io("starting camctl serve", e))?;
+    let pid = child.id().ok_or_else(|| Error::Protocol("camctl serve has no pid".into()))?;
+    let stdout = child.stdout.take().ok_or_else(|| Error::Protocol("no stdout".into()))?;
+    let mut line = String::new();
+    tokio::io::AsyncBufReadExt::read_line(&mut tokio::io::BufReader::new(stdout), &mut line)
+        .await
+        .map_err(|e| Error::io("reading camctl serve", e))?;
+    let http: std::net::SocketAddr = line
+        .trim()
+        .strip_prefix("serving http://")
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| Error::Protocol(format!("camctl serve printed {line:?}")))?;
+    let rtsp = wait_for_rtsp_url(http, "yard").await?;
+    println!("serve benchmark: 1080p H.264 Wyze emulator {url}\n  behind camctl serve (pid {pid}), {rtsp}\n");
+    // One viewer first: the camera session starts and the gateway's cost without fan-out is measured.
+    let warm_until = Instant::now() + Duration::from_secs(6);
+    let first = tokio::spawn(rtsp_viewer(rtsp.clone(), warm_until));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (cpu0, t0) = (process_cpu(pid)?, Instant::now());
+    let single = first.await.map_err(|e| Error::Protocol(e.to_string()))??;
+    let single_cpu = (process_cpu(pid)? - cpu0).as_secs_f64() / t0.elapsed().as_secs_f64();
+    // Then all of them.
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let (cpu1, t1) = (process_cpu(pid)?, Instant::now());
+    let tasks: Vec<_> = (0..viewers).map(|_| tokio::spawn(rtsp_viewer(rtsp.clone(), until))).collect();
+    let mut reports = Vec::new();
+    for task in tasks {
+        reports.push(task.await.map_err(|e| Error::Protocol(e.to_string()))??);
+    }
+    let elapsed = t1.elapsed().as_secs_f64();
+    let fan_out_cpu = (process_cpu(pid)? - cpu1).as_secs_f64() / elapsed;
+    // SAFETY: kill(2) on our own child; no memory is involved.
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    let _ = child.wait().await;
+
+    let per_viewer = fan_out_cpu / viewers as f64;
+    let marginal = (fan_out_cpu - single_cpu).max(0.0) / (viewers.saturating_sub(1).max(1)) as f64;
+    let frames: Vec<u64> = reports.iter().map(|r| r.frames).collect();
+    let (min_frames, max_frames) =
+        (frames.iter().min().copied().unwrap_or(0), frames.iter().max().copied().unwrap_or(0));
+    let mut latencies: Vec<f64> = reports.iter().flat_map(|r| r.latencies_ms.iter().copied()).collect();
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        latencies.get(((latencies.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(f64::NAN)
+    };
+    let expected = seconds * 15;
+    println!("result ({viewers} viewers, {elapsed:.1} s):");
+    println!("  frames per viewer: {min_frames}..{max_frames} (the camera sent about {expected})");
+    println!(
+        "  latency camera -> viewer: median {:.1} ms, 95th percentile {:.1} ms, max {:.1} ms ({} frames timed)",
+        pct(0.5),
+        pct(0.95),
+        pct(1.0),
+        latencies.len()
+    );
+    println!(
+        "  camctl serve CPU: {:.1}% of one core with 1 viewer, {:.1}% with {viewers}: {:.2}% per viewer ({:.2}% for each viewer beyond the first)",
+        single_cpu * 100.0,
+        fan_out_cpu * 100.0,
+        per_viewer * 100.0,
+        marginal * 100.0
+    );
+    println!("  (the single viewer got {} frames)", single.frames);
+    let delivered = min_frames as f64 >= expected as f64 * 0.9;
+    let met = per_viewer < 0.02 && pct(0.95) < 200.0 && delivered;
+    println!(
+        "  targets (under 2% of a core per viewer, under 200 ms, every viewer at least 90% of the frames): {}",
+        if met { "met" } else { "NOT met" }
+    );
+    Ok(met)
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<std::io::Result<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// User + system CPU time of process `pid` so far.
+fn process_cpu(pid: u32) -> Result<Duration> {
+    let stat =
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| Error::io("reading /proc", e))?;
+    // Fields after the command name (which may hold spaces) are space-separated; utime and stime are
+    // the 14th and 15th fields of the line.
+    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = fields.get(11..13).into_iter().flatten().filter_map(|f| f.parse::<u64>().ok()).sum();
+    // SAFETY: sysconf has no memory effects.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Ok(Duration::from_secs_f64(ticks as f64 / per_second as f64))
+}
+
+/// The camera's RTSP URL from the API, once serve has connected to it.
+async fn wait_for_rtsp_url(http: std::net::SocketAddr, name: &str) -> Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut stream =
+            tokio::net::TcpStream::connect(http).await.map_err(|e| Error::io("connecting to serve", e))?;
+        let request =
+            format!("GET /api/cameras/{name} HTTP/1.1\r\nHost: {http}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.map_err(|e| Error::io("asking serve", e))?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.map_err(|e| Error::io("reading serve", e))?;
+        let text = String::from_utf8_lossy(&raw);
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+        // Bodies this small come in one chunk: its JSON is between the first and last braces.
+        let json = body.find('{').and_then(|a| body.rfind('}').map(|b| &body[a..=b])).unwrap_or("{}");
+        let camera: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+        if camera["state"] == "connected"
+            && let Some(url) = camera["rtsp"].as_str()
+        {
+            return Ok(url.to_string());
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::Timeout(format!("serve never connected to the camera: {camera}")));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One RTSP viewer over TCP (interleaved) until `until`: counts frames (RTP marker bits) and times
+/// each against the camera clock the sender reports carry.
+async fn rtsp_viewer(url: String, until: Instant) -> Result<ViewerReport> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let authority =
+        url.strip_prefix("rtsp://").and_then(|r| r.split('/').next()).unwrap_or_default().to_string();
+    let mut stream =
+        tokio::net::TcpStream::connect(&authority).await.map_err(|e| Error::io("RTSP connect", e))?;
+    let mut input: Vec<u8> = Vec::new();
+    let mut cseq = 0u32;
+    let mut session = String::new();
+    for (method, target, extra) in [
+        ("DESCRIBE", url.clone(), "Accept: application/sdp\r\n".to_string()),
+        (
+            "SETUP",
+            format!("{url}/trackID=0"),
+            "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n".to_string(),
+        ),
+        ("PLAY", url.clone(), String::new()),
+    ] {
+        cseq += 1;
+        let session_header =
+            if session.is_empty() { String::new() } else { format!("Session: {session}\r\n") };
+        let request = format!("{method} {target} RTSP/1.0\r\nCSeq: {cseq}\r\n{session_header}{extra}\r\n");
+        stream.write_all(request.as_bytes()).await.map_err(|e| Error::io("RTSP request", e))?;
+        let head = read_rtsp_response(&mut stream, &mut input).await?;
+        if !head.starts_with("RTSP/1.0 200") {
+            return Err(Error::Protocol(format!("{method}: {}", head.lines().next().unwrap_or(""))));
+        }
+        if let Some(id) = head.lines().find_map(|l| l.strip_prefix("Session:")) {
+            session = id.split(';').next().unwrap_or("").trim().to_string();
+        }
+    }
+    let mut report = ViewerReport::default();
+    // (NTP time as Unix time, RTP timestamp) of the last sender report.
+    let mut clock: Option<(f64, u32)> = None;
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut next_keepalive = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < until {
+        // Whole interleaved packets first.
+        while input.len() >= 4 && input[0] == b'$' {
+            let len = usize::from(u16::from_be_bytes([input[2], input[3]]));
+            if input.len() < 4 + len {
+                break;
+            }
+            let channel = input[1];
+            let packet = &input[4..4 + len];
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs_f64();
+            if channel == 0 && packet.len() >= 12 && packet[1] & 0x80 != 0 {
+                report.frames += 1;
+                let ts = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
+                if let Some((ntp, base)) = clock {
+                    let captured = ntp + f64::from(ts.wrapping_sub(base) as i32) / 90_000.0;
+                    report.latencies_ms.push((now - captured) * 1000.0);
+                }
+            } else if channel == 1 && packet.len() >= 20 && packet[1] == 200 {
+                let secs = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
+                let frac = u32::from_be_bytes([packet[12], packet[13], packet[14], packet[15]]);
+                let ts = u32::from_be_bytes([packet[16], packet[17], packet[18], packet[19]]);
+                let unix = f64::from(secs) - 2_208_988_800.0 + f64::from(frac) / 4_294_967_296.0;
+                clock = Some((unix, ts));
+            }
+            input.drain(..4 + len);
+        }
+        if input.first().is_some_and(|b| *b != b'$') {
+            // A keepalive's answer.
+            if let Some(end) = input.windows(4).position(|w| w == b"\r\n\r\n") {
+                input.drain(..end + 4);
+            }
+        }
+        if Instant::now() >= next_keepalive {
+            next_keepalive = Instant::now() + Duration::from_secs(15);
+            cseq += 1;
+            let request =
+                format!("GET_PARAMETER {url} RTSP/1.0\r\nCSeq: {cseq}\r\nSession: {session}\r\n\r\n");
+            stream.write_all(request.as_bytes()).await.map_err(|e| Error::io("RTSP keepalive", e))?;
+        }
+        let wait = until.saturating_duration_since(Instant::now()).min(VIEWER_TIMEOUT);
+        match tokio::time::timeout(wait, stream.read(&mut chunk)).await {
+            Err(_) => break,
+            Ok(Ok(0)) => return Err(Error::Protocol("the RTSP server closed the connection".into())),
+            Ok(Ok(n)) => input.extend_from_slice(&chunk[..n]),
+            Ok(Err(e)) => return Err(Error::io("RTSP read", e)),
+        }
+    }
+    let teardown = format!("TEARDOWN {url} RTSP/1.0\r\nCSeq: {}\r\nSession: {session}\r\n\r\n", cseq + 1);
+    let _ = stream.write_all(teardown.as_bytes()).await;
+    Ok(report)
+}
+
+/// One RTSP response head (and its body, skipped) from `stream`, with `input` holding what was read.
+async fn read_rtsp_response(stream: &mut tokio::net::TcpStream, input: &mut Vec<u8>) -> Result<String> {
+    use tokio::io::AsyncReadExt;
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = input.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&input[..end]).into_owned();
+            let body = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Length:").or_else(|| l.strip_prefix("content-length:")))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if input.len() >= end + 4 + body {
+                input.drain(..end + 4 + body);
+                return Ok(head);
+            }
+        }
+        let n = tokio::time::timeout(VIEWER_TIMEOUT, stream.read(&mut chunk))
+            .await
+            .map_err(|_| Error::Timeout("an RTSP answer".into()))?
+            .map_err(|e| Error::io("RTSP read", e))?;
+        if n == 0 {
+            return Err(Error::Protocol("the RTSP server closed the connection".into()));
+        }
+        input.extend_from_slice(&chunk[..n]);
+    }
+}

@@ -215,21 +215,46 @@ impl Catalog {
             )
             .map_err(|e| sql_error(&self.path, e))?;
         let rows = statement
-            .query_map(params![camera], |row| {
-                let capture_time: String = row.get(5)?;
-                let local_path: String = row.get(6)?;
-                Ok(Import {
-                    camera: row.get(0)?,
-                    protocol: row.get(1)?,
-                    serial: row.get(2)?,
-                    camera_path: row.get(3)?,
-                    size: row.get::<_, i64>(4)?.max(0) as u64,
-                    capture_time: (!capture_time.is_empty()).then_some(capture_time),
-                    local_path: PathBuf::from(local_path),
-                    sha256: row.get(7)?,
-                    imported_at: row.get(8)?,
-                })
-            })
+            .query_map(params![camera], |row| import_of(row, 0))
+            .map_err(|e| sql_error(&self.path, e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| sql_error(&self.path, e))
+    }
+
+    /// The id of the newest record of `camera`'s file at `camera_path`.
+    pub fn find(&self, camera: &str, camera_path: &str) -> Result<Option<i64>> {
+        let conn = self.conn();
+        let found = conn.query_row(
+            "SELECT id FROM imports WHERE camera = ?1 AND camera_path = ?2 ORDER BY id DESC LIMIT 1",
+            params![camera, camera_path],
+            |row| row.get(0),
+        );
+        match found {
+            Ok(id) => Ok(Some(id)),
+            Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
+            Err(e) => Err(sql_error(&self.path, e)),
+        }
+    }
+
+    /// `camera`'s newest records with their ids, newest first, at most `limit`.
+    pub fn recent(&self, camera: &str, limit: usize) -> Result<Vec<(i64, Import)>> {
+        self.select("WHERE camera = ?1 ORDER BY id DESC LIMIT ?2", params![camera, limit as i64])
+    }
+
+    /// One record by id.
+    pub fn get(&self, id: i64) -> Result<Option<Import>> {
+        Ok(self.select("WHERE id = ?1", params![id])?.pop().map(|(_, i)| i))
+    }
+
+    fn select(&self, condition: &str, values: &[&dyn rusqlite::ToSql]) -> Result<Vec<(i64, Import)>> {
+        let conn = self.conn();
+        let mut statement = conn
+            .prepare(&format!(
+                "SELECT id, camera, protocol, serial, camera_path, size, capture_time, local_path, sha256, imported_at
+                 FROM imports {condition}"
+            ))
+            .map_err(|e| sql_error(&self.path, e))?;
+        let rows = statement
+            .query_map(values, |row| Ok((row.get::<_, i64>(0)?, import_of(row, 1)?)))
             .map_err(|e| sql_error(&self.path, e))?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| sql_error(&self.path, e))
     }
@@ -260,6 +285,23 @@ impl Catalog {
         tx.commit().map_err(|e| sql_error(&self.path, e))?;
         Ok(gone)
     }
+}
+
+/// The record in `row`'s columns from `first` on (camera ... imported_at, in table order).
+fn import_of(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Import> {
+    let capture_time: String = row.get(first + 5)?;
+    let local_path: String = row.get(first + 6)?;
+    Ok(Import {
+        camera: row.get(first)?,
+        protocol: row.get(first + 1)?,
+        serial: row.get(first + 2)?,
+        camera_path: row.get(first + 3)?,
+        size: row.get::<_, i64>(first + 4)?.max(0) as u64,
+        capture_time: (!capture_time.is_empty()).then_some(capture_time),
+        local_path: PathBuf::from(local_path),
+        sha256: row.get(first + 7)?,
+        imported_at: row.get(first + 8)?,
+    })
 }
 
 /// The current UTC time as the catalog writes it.

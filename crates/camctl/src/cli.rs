@@ -22,6 +22,19 @@ pub struct Cli {
 }
 
 /// Shown after the help of every command that takes a camera URL.
+const SERVE_HELP: &str = "\
+Example config (serve.toml):
+  listen = \"127.0.0.1:8380\"
+  [auth]                      # required on any address but loopback
+  token = \"a-long-random-token\"
+  [cameras.studio]
+  url = \"ptpip://192.0.2.10\"
+  import = \"/home/me/Pictures/studio\"
+  [cameras.yard]
+  url = \"wyze://192.0.2.20?uid=...&enr=...&mac=...\"
+
+API: /api/cameras, /api/openapi.json; UI: http://HOST:PORT/; RTSP: rtsp://HOST:8554/NAME";
+
 const URL_HELP: &str = "\
 Camera URLs (default ports are the cameras' own; options after '?', joined with '&'):
   ptpip://HOST[:PORT]      PTP/IP, TCP 15740          options: timeout=SECS, floor=BYTES/SECS,
@@ -304,6 +317,30 @@ pub enum Command {
         #[arg(long, value_name = "MAC")]
         wyze_mac: Option<String>,
     },
+    /// A gateway for every camera: JSON API, web UI, RTSP out and auto-import, until SIGINT/SIGTERM;
+    /// prints "serving http://HOST:PORT" when ready.
+    #[command(after_help = SERVE_HELP)]
+    Serve {
+        /// Cameras as NAME=URL (beside or instead of --config).
+        #[arg(value_name = "NAME=URL")]
+        cameras: Vec<String>,
+        /// A TOML file: listen, rtsp_listen, catalog, [auth] token/user/password, [cameras.NAME] url,
+        /// import, filename.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Auto-import NAME's new files into DIR (repeatable).
+        #[arg(long = "import", value_name = "NAME=DIR")]
+        imports: Vec<String>,
+        /// HTTP address (default 127.0.0.1:8380). Any address but loopback needs [auth] credentials.
+        #[arg(long, value_name = "HOST:PORT")]
+        listen: Option<std::net::SocketAddr>,
+        /// RTSP address (default 127.0.0.1:8554).
+        #[arg(long, value_name = "HOST:PORT")]
+        rtsp_listen: Option<std::net::SocketAddr>,
+        /// The import catalog (default: $CAMCTL_CATALOG, else $XDG_DATA_HOME/camctl/catalog.db).
+        #[arg(long, value_name = "PATH")]
+        catalog: Option<PathBuf>,
+    },
     /// Run a camera emulator until SIGINT/SIGTERM; prints "listening URL" when ready.
     Emulate {
         /// Which camera to emulate.
@@ -315,17 +352,20 @@ pub enum Command {
     Demo,
     /// Benchmarks for developers: throughput and peak memory against the built-in emulators.
     Bench {
-        /// Which protocol to benchmark.
-        protocol: EmulatedProtocol,
+        /// Which protocol to benchmark (`serve`: the gateway's RTSP fan-out).
+        protocol: BenchTarget,
         /// Size of the object to transfer, in MiB.
         #[arg(long, default_value_t = 512)]
         size_mib: u64,
         /// Runs per client; the best is reported.
         #[arg(long, default_value_t = 2)]
         runs: u32,
-        /// Wyze: seconds of live video to receive.
-        #[arg(long, default_value_t = 60)]
-        seconds: u64,
+        /// Wyze: seconds of live video to receive (default 60); serve: seconds the viewers watch (default 30).
+        #[arg(long)]
+        seconds: Option<u64>,
+        /// serve: RTSP viewers of the one camera.
+        #[arg(long, default_value_t = 20)]
+        viewers: usize,
         /// Wyze: the emulator paces frames in real time (15 fps) instead of as fast as possible.
         #[arg(long)]
         realtime: bool,
@@ -548,6 +588,21 @@ pub enum PtpipPersonality {
     /// A Nikon body (GetEvent 0x90C7 polling, InitiateCaptureRecInMedia to card or SDRAM, Nikon
     /// properties, live view, Wi-Fi profiles).
     Nikon,
+}
+
+/// What `camctl bench` measures.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BenchTarget {
+    /// PTP/IP transfers.
+    Ptpip,
+    /// Yi transfers.
+    Yi,
+    /// Lytro transfers.
+    Lytro,
+    /// Wyze live video.
+    Wyze,
+    /// `camctl serve`: one Wyze camera fanned out to RTSP viewers.
+    Serve,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

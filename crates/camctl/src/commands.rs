@@ -327,6 +327,11 @@ pub async fn run(command: Command) -> Result<ExitCode> {
                 PullRequest { dir, formats, skip_imported: new, filename, catalog, no_catalog, json };
             return pull_command(&url, request).await;
         }
+        Command::Serve { cameras, config, imports, listen, rtsp_listen, catalog } => {
+            let cli =
+                crate::serve::config::CommandLine { config, cameras, imports, listen, rtsp_listen, catalog };
+            crate::serve::run(crate::serve::config::ServeConfig::load(cli)?).await?;
+        }
         Command::Watch {
             targets,
             discover,
@@ -459,10 +464,31 @@ pub async fn run(command: Command) -> Result<ExitCode> {
             crate::emulate::run(protocol, options).await?;
         }
         Command::Demo => return crate::demo::run().await,
-        Command::Bench { protocol, size_mib, runs, seconds, realtime, loss, resend, small_files } => {
+        Command::Bench {
+            protocol,
+            size_mib,
+            runs,
+            seconds,
+            viewers,
+            realtime,
+            loss,
+            resend,
+            small_files,
+        } => {
             let link = crate::bench::WyzeLink { loss, resend };
-            let met =
-                crate::bench::run(protocol, size_mib, runs, seconds, realtime, link, small_files).await?;
+            let met = match protocol {
+                crate::cli::BenchTarget::Serve => crate::bench::serve(seconds.unwrap_or(30), viewers).await?,
+                other => {
+                    let protocol = match other {
+                        crate::cli::BenchTarget::Ptpip => crate::cli::EmulatedProtocol::Ptpip,
+                        crate::cli::BenchTarget::Yi => crate::cli::EmulatedProtocol::Yi,
+                        crate::cli::BenchTarget::Lytro => crate::cli::EmulatedProtocol::Lytro,
+                        _ => crate::cli::EmulatedProtocol::Wyze,
+                    };
+                    let seconds = seconds.unwrap_or(60);
+                    crate::bench::run(protocol, size_mib, runs, seconds, realtime, link, small_files).await?
+                }
+            };
             return Ok(if met { ExitCode::SUCCESS } else { ExitCode::FAILURE });
         }
     }

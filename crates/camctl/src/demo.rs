@@ -59,6 +59,8 @@ pub async fn run() -> Result<ExitCode> {
     wyze_tour(&mut report).await;
     println!();
     watch_tour(workdir.path(), &mut report).await;
+    println!();
+    serve_tour(workdir.path(), &mut report).await;
 
     let failures = report.failures();
     println!();
@@ -176,6 +178,211 @@ async fn watch_tour(workdir: &Path, report: &mut Report) {
     }
     .await;
     report.record("watch", watched);
+}
+
+/// The gateway: `camctl serve` (this very binary) in front of four emulators, read through its API
+/// and its RTSP server as Home Assistant or a browser would.
+async fn serve_tour(workdir: &Path, report: &mut Report) {
+    use tokio::io::AsyncBufReadExt;
+    let started: Result<(Vec<String>, Vec<Running>)> = async {
+        let io = |what: &'static str| move |e| Error::io(what, e);
+        let localhost = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let ptp = camctl_ptpip::emulator::Emulator::bind(
+            localhost,
+            camctl_ptpip::emulator::EmulatorConfig {
+                media_dir: workdir.join("serve-eos"),
+                ..camctl_ptpip::emulator::EmulatorConfig::for_personality(
+                    camctl_ptpip::emulator::Personality::CanonEos,
+                )
+            },
+        )
+        .await
+        .map_err(io("starting the PTP/IP emulator"))?;
+        let yi = camctl_ambarella::emulator::Emulator::bind(
+            localhost,
+            camctl_ambarella::emulator::EmulatorConfig {
+                media_dir: workdir.join("serve-yi"),
+                data_port: 0,
+                rtsp_port: 0,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(io("starting the Yi emulator"))?;
+        let lytro = camctl_lytro::emulator::Emulator::bind(
+            localhost,
+            camctl_lytro::emulator::EmulatorConfig {
+                media_dir: workdir.join("serve-lytro"),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(io("starting the Lytro emulator"))?;
+        let mut wyze_config =
+            camctl_wyze::tutk::ServerConfig::new("CAMCTLDEMO0000000002", "camctlDemo/Enr16", "2CAA8E00D3E1");
+        wyze_config.emulator.pacing = camctl_wyze::Pacing::RealTime;
+        let wyze = camctl_wyze::tutk::TutkServer::bind(localhost, wyze_config)
+            .await
+            .map_err(io("starting the Wyze emulator"))?;
+        let cameras = vec![
+            format!("studio={}", ptp.url()),
+            format!("action={}", yi.url()),
+            format!("illum={}", lytro.url()),
+            format!("yard={}", wyze.url().map_err(io("the Wyze emulator's address"))?),
+        ];
+        let running = vec![
+            Running(tokio::spawn(ptp.serve())),
+            Running(tokio::spawn(yi.serve())),
+            Running(tokio::spawn(lytro.serve())),
+            Running(tokio::spawn(wyze.serve())),
+        ];
+        Ok((cameras, running))
+    }
+    .await;
+    let (cameras, _emulators) = match started {
+        Ok(s) => s,
+        Err(e) => {
+            report.record("emulator", Err(e));
+            return;
+        }
+    };
+    println!("gateway: camctl serve in front of the four emulators");
+    let toured = async {
+        let exe = std::env::current_exe().map_err(|e| Error::io("finding camctl", e))?;
+        let mut child = tokio::process::Command::new(exe)
+            .arg("serve")
+            .args(&cameras)
+            .args(["--listen", "127.0.0.1:0", "--rtsp-listen", "127.0.0.1:0", "--catalog"])
+            .arg(workdir.join("serve-catalog.db"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| Error::io("starting camctl serve", e))?;
+        let stdout = child.stdout.take().ok_or_else(|| Error::Protocol("no stdout".into()))?;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .map_err(|_| Error::Timeout("waiting for camctl serve".into()))?
+            .map_err(|e| Error::io("reading camctl serve", e))?
+            .unwrap_or_default();
+        let addr = line
+            .strip_prefix("serving http://")
+            .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+            .ok_or_else(|| Error::Protocol(format!("camctl serve printed {line:?}")))?;
+        // The owners connect in the background: wait until every camera is.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        let list = loop {
+            let (_, body) = http_get(addr, "/api/cameras").await?;
+            let list: serde_json::Value =
+                serde_json::from_slice(&body).map_err(|e| Error::Protocol(format!("/api/cameras: {e}")))?;
+            let all =
+                list.as_array().is_some_and(|l| l.len() == 4 && l.iter().all(|c| c["state"] == "connected"));
+            if all {
+                break list;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::Timeout(format!("cameras not all connected: {list}")));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        let names: Vec<String> = list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                format!("{} ({})", c["name"].as_str().unwrap_or("?"), c["protocol"].as_str().unwrap_or("?"))
+            })
+            .collect();
+        let (status, jpeg) = http_get(addr, "/api/cameras/yard/snapshot.jpg").await?;
+        let size = camctl_core::media::jpeg_dimensions(&jpeg)
+            .filter(|_| status == 200 && jpeg.ends_with(&[0xff, 0xd9]))
+            .ok_or_else(|| Error::Protocol(format!("snapshot: HTTP {status}, not a whole JPEG")))?;
+        let rtsp = list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["name"] == "yard")
+            .and_then(|c| c["rtsp"].as_str())
+            .ok_or_else(|| Error::Protocol("no RTSP URL for yard".into()))?
+            .to_string();
+        let options = camctl_ambarella::live::LiveOptions {
+            duration: Some(std::time::Duration::from_secs(2)),
+            ..Default::default()
+        };
+        let recorded =
+            camctl_ambarella::live::record(&rtsp, std::io::sink(), &options, std::future::pending())
+                .await
+                .map_err(|e| Error::Protocol(format!("RTSP {rtsp}: {}", e.error)))?;
+        if let Some(pid) = child.id() {
+            // SAFETY: kill(2) on our own child; no memory is involved.
+            unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+        }
+        let exit = child.wait().await.map_err(|e| Error::io("waiting for camctl serve", e))?;
+        if !exit.success() || recorded.frames == 0 {
+            return Err(Error::Protocol(format!(
+                "serve exited with {exit}; {} RTSP frames",
+                recorded.frames
+            )));
+        }
+        let (w, h) = recorded.dimensions.unwrap_or_default();
+        Ok(format!(
+            "API lists {}; yard snapshot {}x{} JPEG; {} frames of {w}x{h} H.264 over RTSP in 2 s",
+            names.join(", "),
+            size.0,
+            size.1,
+            recorded.frames
+        ))
+    }
+    .await;
+    report.record("serve", toured);
+}
+
+/// A plain HTTP/1.1 GET to loopback: status and body.
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> Result<(u16, Vec<u8>)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await?;
+        Ok::<_, std::io::Error>(raw)
+    };
+    let raw = tokio::time::timeout(std::time::Duration::from_secs(30), exchange)
+        .await
+        .map_err(|_| Error::Timeout(format!("GET {path}")))?
+        .map_err(|e| Error::io(format!("GET {path}"), e))?;
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| Error::Protocol("no HTTP head".into()))?;
+    let head = String::from_utf8_lossy(&raw[..end]);
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let mut body = raw[end + 4..].to_vec();
+    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        body = dechunk(&body);
+    }
+    Ok((status, body))
+}
+
+/// The body of a chunked HTTP response.
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&data[..line_end])
+            .ok()
+            .and_then(|s| usize::from_str_radix(s.split(';').next().unwrap_or("").trim(), 16).ok())
+            .unwrap_or(0);
+        data = &data[line_end + 2..];
+        if size == 0 {
+            break;
+        }
+        let take = size.min(data.len());
+        out.extend_from_slice(&data[..take]);
+        data = data.get(take + 2..).unwrap_or_default();
+    }
+    out
 }
 
 /// Starts a PTP/IP emulator with `personality` on `media` and connects to it; `None` (with the step

@@ -6,106 +6,19 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use common::camctl;
+use common::netns::{TestNetwork, can_create_namespaces};
 
 const CAMERA_ADDR: &str = "169.254.77.1";
 const CLIENT_ADDR: &str = "169.254.77.2";
-
-/// Two namespaces and a veth pair, removed on drop.
-struct TestNetwork {
-    camera_ns: String,
-    client_ns: String,
-}
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-impl TestNetwork {
-    fn create(tag: &str) -> TestNetwork {
-        let id = std::process::id() % 100_000;
-        let net = TestNetwork {
-            camera_ns: format!("camctl-{tag}-cam-{id}"),
-            client_ns: format!("camctl-{tag}-cli-{id}"),
-        };
-        let (veth_cam, veth_cli) = (format!("vc{tag}{id}"), format!("vl{tag}{id}"));
-        ip(&["netns", "add", &net.camera_ns]);
-        ip(&["netns", "add", &net.client_ns]);
-        ip(&["link", "add", &veth_cam, "type", "veth", "peer", "name", &veth_cli]);
-        ip(&["link", "set", &veth_cam, "netns", &net.camera_ns]);
-        ip(&["link", "set", &veth_cli, "netns", &net.client_ns]);
-        for (ns, dev, addr) in
-            [(&net.camera_ns, &veth_cam, CAMERA_ADDR), (&net.client_ns, &veth_cli, CLIENT_ADDR)]
-        {
-            ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "brd", "+", "dev", dev]);
-            ip(&["-n", ns, "link", "set", dev, "up"]);
-            ip(&["-n", ns, "link", "set", "lo", "up"]);
-        }
-        net
-    }
-
-    /// `camctl emulate ARGS` inside the camera namespace; returns it with the URL it printed. The child
-    /// is stopped (SIGTERM) when the returned guard drops.
-    fn emulate(&self, args: &[&str]) -> (Running, String) {
-        let mut child =
-            self.camctl_in(&self.camera_ns).arg("emulate").args(args).stdout(Stdio::piped()).spawn().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.trim().strip_prefix("listening ").unwrap_or_else(|| panic!("{line:?}")).to_string();
-        (Running(child), url)
-    }
-
-    /// camctl inside namespace `ns`.
-    fn camctl_in(&self, ns: &str) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", ns]).arg(camctl().get_program());
-        cmd
-    }
-}
-
-/// A child process stopped with SIGTERM on drop.
-struct Running(std::process::Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for TestNetwork {
-    fn drop(&mut self) {
-        // Deleting a namespace also deletes the veth end inside it, and with it the pair.
-        for ns in [&self.camera_ns, &self.client_ns] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
-    }
-}
-
-fn can_create_namespaces() -> bool {
-    let root = Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
-    let has_ip = Command::new("ip").arg("-V").output().is_ok();
-    if root && has_ip {
-        return true;
-    }
-    let why = if has_ip { "not root" } else { "iproute2 (ip) is not installed" };
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("network-namespace tests must run under CI=true, but: {why}");
-    }
-    eprintln!("skipping: creating network namespaces needs root and iproute2 ({why})");
-    false
-}
 
 #[test]
 fn discover_finds_lytro_and_ptpip_emulators_across_namespaces() {
     if !can_create_namespaces() {
         return;
     }
-    let net = TestNetwork::create("d");
+    let net = TestNetwork::create("d", CAMERA_ADDR, CLIENT_ADDR);
     let media = tempfile::tempdir().unwrap();
     // The camera's real ports, so the announced SRV port yields a URL usable as is.
     let dir = media.path().to_str().unwrap();
@@ -212,7 +125,7 @@ fn lytro_announcement_carries_the_seed_table_on_the_wire() {
     if !can_create_namespaces() {
         return;
     }
-    let net = TestNetwork::create("a");
+    let net = TestNetwork::create("a", CAMERA_ADDR, CLIENT_ADDR);
     let (listening, capture) =
         capture_mdns(&net.client_ns, CAMERA_ADDR.parse().unwrap(), is_full_announcement);
     listening.recv().unwrap();
@@ -269,7 +182,7 @@ fn watch_discover_finds_the_camera_and_prefers_one_it_imported_from() {
     if !can_create_namespaces() {
         return;
     }
-    let net = TestNetwork::create("t");
+    let net = TestNetwork::create("t", CAMERA_ADDR, CLIENT_ADDR);
     let tmp = tempfile::tempdir().unwrap();
     let ptp_media = tmp.path().join("ptp");
     camctl_core::media::write_sample_pictures(&ptp_media.join("DCIM/100EMU01"), 1).unwrap();
@@ -334,7 +247,7 @@ fn emulator_on_loopback_does_not_announce() {
         return;
     }
     // An emulator on the namespace's loopback must stay silent: discover on the veth finds nothing.
-    let net = TestNetwork::create("l");
+    let net = TestNetwork::create("l", CAMERA_ADDR, CLIENT_ADDR);
     let media = tempfile::tempdir().unwrap();
     let (_lytro, _) =
         net.emulate(&["lytro", "--listen", "127.0.0.1:0", "--media", media.path().to_str().unwrap()]);
@@ -352,7 +265,7 @@ fn tutk_lan_search_finds_the_wyze_emulator_by_broadcast() {
     if !can_create_namespaces() {
         return;
     }
-    let net = TestNetwork::create("w");
+    let net = TestNetwork::create("w", CAMERA_ADDR, CLIENT_ADDR);
     let (uid, enr, mac) = ("CAMCTLNETNS000000001", "netnsEnr/Key+016", "2CAA8E00AA01");
     let listen = format!("{CAMERA_ADDR}:32761");
     let (_wyze, url) = net.emulate(&[

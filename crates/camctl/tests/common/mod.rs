@@ -3,7 +3,9 @@
 
 pub mod chromium;
 pub mod gphoto2;
+pub mod netns;
 pub mod proxy;
+pub mod serve;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
