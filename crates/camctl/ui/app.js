@@ -235,6 +235,7 @@ class CameraView {
     this.summary = summary;
     this.events = null; // EventSource
     this.live = null; // LivePlayer | MjpegView
+    this.liveKind = undefined; // the summary's "live" the element was made for
     this.livePaused = false;
     this.importIds = new Set();
     this.infoLoaded = false;
@@ -245,29 +246,6 @@ class CameraView {
     const n = this.name;
     const s = this.summary;
     container.dataset.cameraView = n;
-    const liveBlock = s.live
-      ? h(
-          "section",
-          { class: "live" },
-          s.live === "jpeg"
-            ? h("img", { id: "live-" + n, class: "live-media", alt: "live view of " + n, dataset: { live: "stopped" } })
-            : h("video", {
-                id: "live-" + n,
-                class: "live-media",
-                muted: true,
-                autoplay: true,
-                playsInline: true,
-                disablePictureInPicture: true,
-                dataset: { live: "stopped" },
-              }),
-          h(
-            "div",
-            { class: "live-bar" },
-            h("span", { id: "live-status-" + n, class: "live-status" }, "live view stopped"),
-            h("button", { id: "live-toggle-" + n, type: "button", onclick: () => this.toggleLive() }, "Pause"),
-          ),
-        )
-      : h("p", { class: "hint" }, "This camera has no live view.");
     const parts = [
       h(
         "div",
@@ -279,7 +257,7 @@ class CameraView {
       ),
       h("p", { id: "error-" + n, class: "error", hidden: true }),
       s.rtsp ? h("p", { class: "rtsp" }, "RTSP: ", h("code", {}, s.rtsp)) : null,
-      liveBlock,
+      h("div", { id: "live-box-" + n }),
       s.capabilities && s.capabilities.capture
         ? h(
             "section",
@@ -320,6 +298,46 @@ class CameraView {
     document.addEventListener("visibilitychange", this.onVisibility);
   }
 
+  /** The live view's element for the camera's live kind (which the camera may only tell once
+   * connected: a PTP/IP body without live view has none). */
+  renderLive() {
+    const n = this.name;
+    const kind = this.summary.live || null;
+    this.liveKind = kind;
+    this.stopLive();
+    const box = byId("live-box-" + n);
+    if (!box) return;
+    if (!kind) {
+      box.replaceChildren(h("p", { class: "hint" }, "This camera has no live view."));
+      return;
+    }
+    const media =
+      kind === "jpeg"
+        ? h("img", { id: "live-" + n, class: "live-media", alt: "live view of " + n, dataset: { live: "stopped" } })
+        : h("video", {
+            id: "live-" + n,
+            class: "live-media",
+            muted: true,
+            autoplay: true,
+            playsInline: true,
+            disablePictureInPicture: true,
+            dataset: { live: "stopped" },
+          });
+    box.replaceChildren(
+      h(
+        "section",
+        { class: "live" },
+        media,
+        h(
+          "div",
+          { class: "live-bar" },
+          h("span", { id: "live-status-" + n, class: "live-status" }, "live view stopped"),
+          h("button", { id: "live-toggle-" + n, type: "button", onclick: () => this.toggleLive() }, "Pause"),
+        ),
+      ),
+    );
+  }
+
   destroy() {
     document.removeEventListener("visibilitychange", this.onVisibility);
     this.stopLive();
@@ -334,6 +352,7 @@ class CameraView {
   /** A new summary (poll or SSE): state badge, and what only makes sense while connected. */
   onSummary(summary, previous) {
     this.summary = summary;
+    if ((summary.live || null) !== this.liveKind) this.renderLive();
     this.showState(summary);
     if (this.connected()) {
       if (!this.infoLoaded) this.loadInfo();
@@ -860,11 +879,20 @@ class MjpegView {
     this.say("starting", "connecting…");
     // A fresh URL each time: the browser must open a new stream, not reuse a dead one.
     this.img.src = api(this.name, "live.mjpeg") + "?t=" + Date.now();
+    // Not every browser fires load for a multipart stream's first picture: look for it too.
+    clearInterval(this.firstPicture);
+    this.firstPicture = setInterval(() => {
+      if (this.img.naturalWidth > 0) {
+        clearInterval(this.firstPicture);
+        if (this.img.dataset.live === "starting") this.onLoad();
+      }
+    }, 250);
   }
 
   stop() {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    clearInterval(this.firstPicture);
     this.img.removeEventListener("load", this.onLoad);
     this.img.removeEventListener("error", this.onError);
     // Dropping the source closes the stream's connection.
