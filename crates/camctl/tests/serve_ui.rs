@@ -213,6 +213,15 @@ fn settings_round_trip_to_the_emulator() {
         &format!("{artist_status}.textContent"),
         WAIT,
     );
+    // The camera's own report of the change, in the event log, is the same characters too.
+    let changed = json!(format!("artist = {markup}"));
+    page.wait_for(
+        &format!(
+            "[...{}.querySelectorAll('.detail')].some(d => d.textContent.includes({changed}))",
+            by_id("events-studio")
+        ),
+        WAIT,
+    );
     page.click("#settings-reload-studio");
     page.wait_for(
         &format!(
