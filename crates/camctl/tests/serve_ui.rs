@@ -261,3 +261,50 @@ fn settings_round_trip_to_the_emulator() {
     );
     assert_ne!(page.eval(&format!("{bitrate}.value")), Value::String(too_high));
 }
+
+/// A camera that goes away: the list and the open view say so at once (the event stream), the live
+/// view stops; when the camera is back, both say connected and its live view shows pictures again.
+/// The Yi's H.264 (RTSP from the camera, fMP4 to the page) plays too.
+#[test]
+fn camera_state_follows_the_camera_and_live_view_resumes() {
+    let Some(browser) = Chromium::launch() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("eos");
+    let studio = eos(&media);
+    let action = Emulator::start("yi", &tmp.path().join("yi"), &[]);
+    let port = studio.port();
+    let serve = serve(&[("studio", &studio), ("action", &action)], &[]);
+    let page = open_ui(&browser, &serve, &["action", "studio"]);
+
+    open_camera(&page, "action");
+    let video = by_id("live-action");
+    page.wait_for_explained(
+        &format!("{video} && {video}.currentTime > 1 && {video}.videoWidth > 0"),
+        &format!("[{video}.currentTime, {video}.readyState, {}.textContent]", by_id("live-status-action")),
+        WAIT,
+    );
+
+    open_camera(&page, "studio");
+    let img = by_id("live-studio");
+    page.wait_for(&format!("{img}.naturalWidth > 0 && {img}.dataset.live === 'playing'"), WAIT);
+    drop(studio);
+    let badge = by_id("state-studio");
+    page.wait_for_explained(
+        &format!("{badge}.dataset.state !== 'connected' && {img}.dataset.live === 'stopped'"),
+        &format!("[{badge}.dataset.state, {img}.dataset.live]"),
+        WAIT,
+    );
+    page.wait_for(&format!("!{LIST_STATES}.includes('studio=connected')"), WAIT);
+    let logged =
+        page.eval(&format!("{}.querySelector('li[data-kind=state]') !== null", by_id("events-studio")));
+    assert_eq!(logged, json!(true));
+
+    let _back =
+        Emulator::start_at("ptpip", &format!("127.0.0.1:{port}"), &media, &["--personality", "canon-eos"]);
+    page.wait_for_explained(
+        &format!("{badge}.dataset.state === 'connected' && {img}.naturalWidth > 0 && {img}.dataset.live === 'playing'"),
+        &format!("[{badge}.dataset.state, {img}.dataset.live, {img}.naturalWidth]"),
+        WAIT,
+    );
+    page.wait_for(&format!("{LIST_STATES}.includes('studio=connected')"), WAIT);
+}
