@@ -124,6 +124,7 @@ fn page_lists_the_cameras_and_plays_their_live_views() {
         by_id("shutter-studio")
     ));
     assert_eq!(layout, json!([true, true, "none"]));
+    page.assert_no_script_errors();
 }
 
 /// The shutter button of a camera with auto-import: the new file is listed under the button, and
@@ -307,4 +308,5 @@ fn camera_state_follows_the_camera_and_live_view_resumes() {
         WAIT,
     );
     page.wait_for(&format!("{LIST_STATES}.includes('studio=connected')"), WAIT);
+    page.assert_no_script_errors();
 }

@@ -140,6 +140,7 @@ impl Chromium {
         let page = Page { browser: self, session, target };
         // Enabled before navigating so that nothing the page logs while loading is missed.
         page.command("Runtime.enable", json!({}));
+        page.command("Log.enable", json!({}));
         page.command("Page.enable", json!({}));
         page.navigate(url);
         page
@@ -346,6 +347,17 @@ impl Page<'_> {
     pub fn log_text(&self) -> String {
         self.browser.log_text()
     }
+
+    /// Fails the test if a script threw without catching it or the browser blocked something under
+    /// the page's Content-Security-Policy.
+    pub fn assert_no_script_errors(&self) {
+        let log = self.log_text();
+        let bad: Vec<&str> = log
+            .lines()
+            .filter(|l| l.starts_with("exception:") || l.contains("Content Security Policy"))
+            .collect();
+        assert!(bad.is_empty(), "{}\n{log}", bad.join("\n"));
+    }
 }
 
 impl Drop for Page<'_> {
@@ -429,6 +441,15 @@ fn describe_event(event: &Value) -> Option<String> {
             let details = &params["exceptionDetails"];
             let text = details["exception"]["description"].as_str().or(details["text"].as_str());
             Some(format!("exception: {}", text.unwrap_or("?")))
+        }
+        // The browser's own reports: failed loads, Content-Security-Policy violations...
+        "Log.entryAdded" => {
+            let entry = &params["entry"];
+            Some(format!(
+                "browser.{}: {}",
+                entry["level"].as_str().unwrap_or("info"),
+                entry["text"].as_str().unwrap_or("")
+            ))
         }
         _ => None,
     }
