@@ -158,6 +158,9 @@ fn shutter_button_adds_the_picture_to_the_imports() {
         by_id("imports-studio"),
         json!(shot)
     );
+    page.wait_for_explained(&entry, &format!("{}.innerText", by_id("imports-studio")), WAIT);
+    // Looked at: thumbnails load lazily, as the user scrolls to them.
+    page.eval(&format!("{entry}.scrollIntoView()"));
     page.wait_for_explained(
         &format!("{entry} && {entry}.querySelector('img.thumb').complete && {entry}.querySelector('img.thumb').naturalWidth > 0"),
         &format!("{}.innerText", by_id("imports-studio")),
@@ -167,6 +170,9 @@ fn shutter_button_adds_the_picture_to_the_imports() {
         "(() => {{ const e = {entry}; const img = e.querySelector('img.thumb');
             return [e.querySelector('.file-name').textContent, img.naturalWidth, img.naturalHeight]; }})()"
     ));
+    // Newest first: the shot heads the list, above the backlog imported on connecting.
+    let first = page.eval(&format!("{}.querySelector('li').dataset.cameraPath", by_id("imports-studio")));
+    assert_eq!(first, json!(shot));
     let name = shown[0].as_str().unwrap();
     let on_disk = common::files_under(&imports)
         .into_iter()

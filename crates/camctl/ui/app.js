@@ -609,8 +609,7 @@ class CameraView {
       return;
     }
     if (!Array.isArray(items)) return;
-    // Oldest first so that each prepend leaves the newest on top.
-    for (const item of items.slice().reverse()) this.addImport(item, false);
+    for (const item of items) this.addImport(item, false);
   }
 
   addImport(item, fresh) {
@@ -629,7 +628,9 @@ class CameraView {
       { dataset: { importId: String(item.id), cameraPath: String(item.camera_path || "") }, class: fresh ? "fresh" : null, title: String(item.camera_path || "") },
       body,
     );
-    list.prepend(li);
+    // Newest (highest id) first, whichever arrives first: the list read on opening or the event.
+    const older = [...list.children].find((other) => Number(other.dataset.importId) < Number(item.id));
+    list.insertBefore(li, older || null);
     while (list.children.length > IMPORTS_MAX) {
       const last = list.lastElementChild;
       this.importIds.delete(Number(last.dataset.importId));
