@@ -211,6 +211,12 @@ fn settings_round_trip_to_the_emulator() {
     let direct = run_ok(&["config", &studio.url, "get", "aperture"]);
     assert!(direct.split_whitespace().any(|w| w == wanted), "the camera says {direct}");
 
+    // Changed on the body (here: by another client of the camera): the page follows its event.
+    let iso = by_id("setting-studio-iso");
+    let other = if page.eval(&format!("{iso}.value")) == json!("400") { "800" } else { "400" };
+    run_ok(&["config", &studio.url, "set", "iso", other]);
+    page.wait_for_explained(&format!("{iso}.value === {}", json!(other)), &format!("{iso}.value"), WAIT);
+
     // Markup in a free-text setting: the camera's answer shown as the same characters, nothing run.
     let markup = "<img src=x onerror=\"window.pwned=1\"><b>Ansel</b>";
     page.type_text("#setting-studio-artist", markup);

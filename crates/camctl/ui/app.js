@@ -351,6 +351,11 @@ class CameraView {
 
   /** A new summary (poll or SSE): state badge, and what only makes sense while connected. */
   onSummary(summary, previous) {
+    if (this.summary.state === "connected" && summary.state !== "connected") {
+      // What a camera reports is read again once it is back (it may have been changed meanwhile).
+      this.infoLoaded = false;
+      this.settingsLoaded = false;
+    }
     this.summary = summary;
     if ((summary.live || null) !== this.liveKind) this.renderLive();
     this.showState(summary);
@@ -434,6 +439,9 @@ class CameraView {
       if (!e) return;
       const media = Array.isArray(e.media) ? e.media.map((m) => m.path).join(", ") : "";
       this.logEvent("camera", [e.name, e.detail, media].filter((x) => x).join(" · "));
+      // A setting changed on the body (a dial turned): show its new value.
+      const changed = e.name === "PropertyChanged" && /^(\S+) = /.exec(String(e.detail || ""));
+      if (changed) this.refreshSetting(changed[1]);
     });
     source.addEventListener("import", (ev) => {
       const item = parse(ev);
@@ -550,6 +558,20 @@ class CameraView {
     );
     this.fillSetting(row, setting);
     return row;
+  }
+
+  /** Reads one setting again, unless the user is changing it right now. */
+  async refreshSetting(key) {
+    const row = document.querySelector(`#settings-${CSS.escape(this.name)} .setting[data-setting="${CSS.escape(key)}"]`);
+    if (!row) return;
+    const busy = () => row.contains(document.activeElement) || row.querySelector(".setting-status").dataset.status === "saving";
+    if (busy()) return;
+    try {
+      const setting = await fetchJson(api(this.name, "settings", encodeURIComponent(key)));
+      if (setting && setting.key === key && !busy() && row.isConnected) this.fillSetting(row, setting);
+    } catch {
+      // The next full read (Reload, reconnect) shows it.
+    }
   }
 
   /** (Re)builds a setting's control from what the camera reports. */
