@@ -434,6 +434,27 @@ pub async fn serve_tcp(
     tasks.shutdown().await;
 }
 
+/// The user and password of an `Authorization: Basic ...` header value (HTTP and RTSP alike);
+/// `None` for any other scheme or a value that does not decode to `user:password`.
+///
+/// ```
+/// use camctl_core::serve::basic_credentials;
+/// assert_eq!(basic_credentials("Basic dmlld2VyOnMzY3JldA=="), Some(("viewer".into(), "s3cret".into())));
+/// assert_eq!(basic_credentials("Bearer x"), None);
+/// assert_eq!(basic_credentials("Basic dmlld2Vy"), None); // "viewer": no password part
+/// ```
+pub fn basic_credentials(value: &str) -> Option<(String, String)> {
+    use base64::Engine;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_string(), password.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,8 +19,9 @@ pub enum UrlError {
     /// Port not a number in 0..=65535.
     #[error("bad port in camera URL: {0:?}")]
     BadPort(String),
-    /// A query option was not `key=value` or was given twice.
-    #[error("bad option in camera URL: {0:?}")]
+    /// A query option was not `key=value`, was badly escaped or was given twice. Only the key is
+    /// kept: values can be secrets (a Wyze ENR).
+    #[error("bad option {0:?} in camera URL (not key=value, badly %-escaped, or given twice)")]
     BadOption(String),
     /// An option the protocol does not know (a typo would otherwise be ignored silently).
     #[error("unknown option {option:?} in {scheme}:// URL (known: {})", known.join(", "))]
@@ -60,10 +61,7 @@ impl CameraUrl {
 
     /// Parse option `key` as a number, if present.
     pub fn option_u16(&self, key: &str) -> Result<Option<u16>, UrlError> {
-        self.options
-            .get(key)
-            .map(|v| v.parse().map_err(|_| UrlError::BadOption(format!("{key}={v}"))))
-            .transpose()
+        self.options.get(key).map(|v| v.parse().map_err(|_| UrlError::BadOption(key.to_string()))).transpose()
     }
 
     /// Option `key` as a yes/no (`1`, `true`, `on` / `0`, `false`, `off`); `default` when absent.
@@ -164,8 +162,9 @@ impl FromStr for CameraUrl {
             port.map(|p| p.parse::<u16>().map_err(|_| UrlError::BadPort(p.to_string()))).transpose()?;
         let mut options = BTreeMap::new();
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').ok_or_else(|| UrlError::BadOption(pair.to_string()))?;
-            let bad = || UrlError::BadOption(pair.to_string());
+            // The key alone names the option: an option without '=' is named by nothing of it.
+            let (k, v) = pair.split_once('=').ok_or_else(|| UrlError::BadOption(String::new()))?;
+            let bad = || UrlError::BadOption(percent_decode(k).unwrap_or_default());
             let (k, v) = (percent_decode(k).ok_or_else(bad)?, percent_decode(v).ok_or_else(bad)?);
             if k.is_empty() || options.insert(k, v).is_some() {
                 return Err(bad());

@@ -40,8 +40,8 @@ pub struct PtpCamera {
     held: HashMap<u32, TransferRequest>,
     /// Folder paths of association handles, filled by listings, for naming captured files.
     folders: HashMap<u32, String>,
-    /// How long [`Camera::next_event_within`] has found the event connection quiet.
-    events_quiet_for: Duration,
+    /// Since when [`Camera::next_event_within`] has found the event connection quiet.
+    events_quiet_since: tokio::time::Instant,
 }
 
 impl PtpCamera {
@@ -97,7 +97,7 @@ impl PtpCamera {
             nikon,
             held: HashMap::new(),
             folders: HashMap::new(),
-            events_quiet_for: Duration::ZERO,
+            events_quiet_since: tokio::time::Instant::now(),
         })
     }
 
@@ -566,19 +566,17 @@ impl Camera for PtpCamera {
             // The event connection is read into a queue: waiting on it can be cut short safely.
             match tokio::time::timeout(wait, self.client.next_event()).await {
                 Ok(event) => {
-                    self.events_quiet_for = Duration::ZERO;
+                    self.events_quiet_since = tokio::time::Instant::now();
                     let event = event?.ok_or_else(camctl_core::camera::event_stream_closed)?;
                     Some(Self::describe_generic(&event))
                 }
                 Err(_) => {
                     // As in next_event: a quiet event connection is probed now and then, so that a
                     // camera gone without closing it is noticed.
-                    self.events_quiet_for += wait;
-                    if self.events_quiet_for
-                        >= self.client.timeout().clamp(Duration::from_secs(1), EVENT_PROBE_AFTER)
-                    {
-                        self.events_quiet_for = Duration::ZERO;
+                    let quiet = self.client.timeout().clamp(Duration::from_secs(1), EVENT_PROBE_AFTER);
+                    if self.events_quiet_since.elapsed() >= quiet {
                         self.client.probe().await?;
+                        self.events_quiet_since = tokio::time::Instant::now();
                     }
                     None
                 }

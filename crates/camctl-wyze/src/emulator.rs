@@ -816,6 +816,19 @@ async fn media_pump<T: CameraTransport>(
             padding = None;
         }
         let frame_us = 1_000_000 / u64::from(fps);
+        if config.pacing == Pacing::RealTime {
+            // A camera stamps frames with its clock: after a pause (streaming off, a slow start) the
+            // stream time catches up with the wall clock instead of lagging behind it.
+            let wall_us =
+                SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().saturating_sub(start);
+            let wall_us = u64::try_from(wall_us.as_micros()).unwrap_or(u64::MAX);
+            if wall_us > media_us + frame_us {
+                media_us = wall_us;
+                audio_us = audio_us.max(media_us);
+                // The pacing clock restarts at the same moment, so a frame leaves when it is stamped.
+                deadline = tokio::time::Instant::now();
+            }
+        }
         let stamp = |us: u64| {
             let t = start + Duration::from_micros(us);
             (u32::try_from(t.as_secs()).unwrap_or(u32::MAX), t.subsec_micros())

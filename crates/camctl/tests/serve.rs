@@ -529,3 +529,36 @@ fn off_loopback_serve_needs_credentials_and_asks_for_them() {
     assert_eq!(String::from_utf8_lossy(&allowed.stdout).trim(), "h264");
     assert!(serve.stop().success());
 }
+
+#[test]
+fn a_client_that_stops_reading_a_download_does_not_hold_up_the_camera() {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    // Far more than the pipe and socket buffers between the camera and a client that reads nothing.
+    media_with(&media, &[("BIG.MOV", 64 << 20)]);
+    let ptp = Emulator::start("ptpip", &media, &[]);
+    let cameras = [format!("body={}", ptp.url)];
+    let serve = Serve::start(&args(&cameras, &[]));
+    serve.wait_for_state("body", "connected");
+    let stuck = open(serve.addr, "GET", "/api/cameras/body/media/BIG.MOV", &[], b"");
+    // The camera answers others meanwhile (within the deadline, whatever the stuck client does).
+    let settings = serve.request("GET", "/api/cameras/body/settings", &[], b"");
+    assert_eq!(settings.status, 200, "{}", settings.text());
+    let head = serve.request("HEAD", "/api/cameras/body/media/BIG.MOV", &[], b"");
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-length"), Some((64u64 << 20).to_string().as_str()));
+    assert!(head.body.is_empty());
+    drop(stuck);
+    assert!(serve.stop().success());
+}
+
+#[test]
+fn a_camera_url_that_cannot_work_is_refused_at_start_without_its_secrets() {
+    let out =
+        common::run(&["serve", "yard=wyze://127.0.0.1?uid=X&enr=S3cr%zzET&mac=1", "--listen", "127.0.0.1:0"]);
+    assert!(!out.status.success());
+    let err = common::lossy(&out.stderr);
+    assert!(err.contains("camera yard") && err.contains("\"enr\""), "{err}");
+    assert!(!err.contains("S3cr"), "the ENR is shown: {err}");
+}

@@ -60,7 +60,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use rtsp_types::headers::{self, RtpLowerTransport, RtpProfile, Transport as RtspTransport, Transports};
 use rtsp_types::{Message, Method, ParseError, Request, Response, StatusCode, Version};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -128,16 +127,7 @@ impl RtspAuth {
 
     /// Whether an `Authorization` header value carries accepted Basic credentials.
     fn accepts_header(&self, value: &str) -> bool {
-        let Some((scheme, encoded)) = value.trim().split_once(' ') else { return false };
-        if !scheme.eq_ignore_ascii_case("basic") {
-            return false;
-        }
-        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
-            return false;
-        };
-        let Ok(text) = std::str::from_utf8(&decoded) else { return false };
-        let Some((user, password)) = text.split_once(':') else { return false };
-        self.accepts(user, password)
+        crate::serve::basic_credentials(value).is_some_and(|(user, password)| self.accepts(&user, &password))
     }
 }
 
@@ -854,6 +844,7 @@ fn sender_report_due(rtp: &mut rtp::RtpState, ts: u32, captured: std::time::Syst
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
 
     #[test]
     fn basic_credentials_are_checked() {

@@ -16,7 +16,6 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use base64::Engine;
 use camctl_core::live::{Codec, RecvError};
 use camctl_core::{Camera, Error, MediaItem, Setting};
 use futures_util::stream::{self, Stream, StreamExt};
@@ -51,7 +50,14 @@ pub struct App {
     pub listen: SocketAddr,
     /// The RTSP address served.
     pub rtsp: SocketAddr,
+    /// Decodes of H.264 keyframes at once (each holds a picture's worth of memory).
+    pub decodes: tokio::sync::Semaphore,
+    /// The last snapshot made, by the keyframe it came from, so that many requests cost one decode.
+    pub last_snapshot: std::sync::Mutex<Option<(Arc<camctl_core::live::Frame>, Bytes)>>,
 }
+
+/// Decodes of H.264 keyframes at once, for [`App::decodes`].
+pub const PARALLEL_DECODES: usize = 2;
 
 type AppState = State<Arc<App>>;
 
@@ -191,13 +197,8 @@ fn authorized(auth: &Credentials, headers: &HeaderMap) -> bool {
     if scheme.eq_ignore_ascii_case("bearer") {
         return auth.accepts_token(rest.trim());
     }
-    if scheme.eq_ignore_ascii_case("basic") {
-        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(rest.trim()) else { return false };
-        let Ok(text) = String::from_utf8(decoded) else { return false };
-        let (user, password) = text.split_once(':').unwrap_or((text.as_str(), ""));
-        return auth.accepts_basic(user, password);
-    }
-    false
+    camctl_core::serve::basic_credentials(value)
+        .is_some_and(|(user, password)| auth.accepts_basic(&user, &password))
 }
 
 /// A browser request made by another site: its `Origin` is not this server, or the browser says so.
@@ -328,11 +329,17 @@ fn parse_range(header: Option<&str>, size: u64) -> std::result::Result<Option<By
     Ok(Some(ByteRange { start, len: end - start + 1 }))
 }
 
-/// Passes the first `remaining` bytes on and swallows the rest, also after the reader went away: the
-/// camera's transfer always runs to its end, so that its session stays in step.
+/// How long a download may wait for its HTTP client before the client is given up on (the camera's
+/// owner must not be held by a slow reader).
+const CLIENT_STALL: Duration = Duration::from_secs(5);
+
+/// Passes the first `remaining` bytes on and swallows the rest, also after the reader went away or
+/// stalled for [`CLIENT_STALL`]: the camera's transfer always runs to its end, so that its session
+/// stays in step.
 struct RangeWriter<W> {
     inner: Option<W>,
     remaining: u64,
+    stalled: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<W: AsyncWrite + Unpin> AsyncWrite for RangeWriter<W> {
@@ -349,6 +356,7 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for RangeWriter<W> {
         let inner = self.inner.as_mut().expect("checked above");
         match std::pin::Pin::new(inner).poll_write(cx, &buf[..wanted]) {
             Poll::Ready(Ok(n)) => {
+                self.stalled = None;
                 self.remaining -= n as u64;
                 Poll::Ready(Ok(n))
             }
@@ -357,7 +365,16 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for RangeWriter<W> {
                 self.inner = None;
                 Poll::Ready(Ok(buf.len()))
             }
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                let timer = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(CLIENT_STALL)));
+                if timer.as_mut().poll(cx).is_ready() {
+                    tracing::debug!("an HTTP client stopped reading a download: the rest is discarded");
+                    self.inner = None;
+                    self.stalled = None;
+                    return Poll::Ready(Ok(buf.len()));
+                }
+                Poll::Pending
+            }
         }
     }
 
@@ -421,8 +438,11 @@ type Head = std::result::Result<(MediaItem, Option<ByteRange>), ApiError>;
 async fn media_file(
     State(app): AppState,
     UrlPath((name, path)): UrlPath<(String, String)>,
+    method: Method,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    // HEAD answers from the listing: no transfer for a body nobody reads.
+    let head_only = method == Method::HEAD;
     let handle = handle_of(&app, &name)?.clone();
     let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).map(str::to_string);
     let (reader, writer) = tokio::io::duplex(DOWNLOAD_BUFFER);
@@ -466,7 +486,10 @@ async fn media_file(
                     };
                     send_head(Ok((item.clone(), range)));
                     let (start, len) = range.map_or((0, item.size), |r| (r.start, r.len));
-                    let mut out = RangeWriter { inner: Some(writer), remaining: len };
+                    if head_only {
+                        return Ok(());
+                    }
+                    let mut out = RangeWriter { inner: Some(writer), remaining: len, stalled: None };
                     s.camera.download(&item, start, &mut out).await?;
                     Ok(())
                 })
@@ -593,6 +616,11 @@ async fn events(
         loop {
             let event = match notices.recv().await {
                 Ok(Notice::Camera(e)) => SseEvent::default().event("camera").json_data(&e).ok(),
+                Ok(Notice::State) if handle.status().state == SessionState::Stopped => {
+                    // Serve is going: this is the last event.
+                    let last = state_event(&app, &handle);
+                    return Some((Ok(last), (closed_receiver(), app, handle)));
+                }
                 Ok(Notice::State) => Some(state_event(&app, &handle)),
                 Ok(Notice::Imported(id)) => import_view(&app, &handle, id)
                     .and_then(|v| SseEvent::default().event("import").json_data(v).ok()),
@@ -606,6 +634,11 @@ async fn events(
     });
     let all = stream::once(async move { Ok(first) }).chain(follow);
     Ok(Sse::new(all).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// A receiver whose channel is closed, so that the event stream ends after its last event.
+fn closed_receiver() -> tokio::sync::broadcast::Receiver<Notice> {
+    tokio::sync::broadcast::channel(1).1
 }
 
 fn state_event(app: &App, handle: &CameraHandle) -> SseEvent {
@@ -693,10 +726,10 @@ async fn import_file(
 
 async fn snapshot(State(app): AppState, UrlPath(name): UrlPath<String>) -> ApiResult<Response> {
     let handle = handle_of(&app, &name)?;
-    snapshot_of(handle).await
+    snapshot_of(&app, handle).await
 }
 
-async fn snapshot_of(handle: &CameraHandle) -> ApiResult<Response> {
+async fn snapshot_of(app: &App, handle: &CameraHandle) -> ApiResult<Response> {
     let feed = &handle.feed;
     if handle.status().live.is_none() {
         return Err(ApiError::new(StatusCode::NOT_IMPLEMENTED, "this camera has no live view"));
@@ -710,18 +743,52 @@ async fn snapshot_of(handle: &CameraHandle) -> ApiResult<Response> {
         .await
         .ok_or_else(|| ApiError::new(StatusCode::GATEWAY_TIMEOUT, "no picture from the camera"))?;
     let jpeg = match frame.codec {
-        Codec::Jpeg => frame.data.clone(),
-        Codec::H264 | Codec::H265 => {
-            let params = feed.params().ok_or_else(|| {
-                ApiError::new(StatusCode::GATEWAY_TIMEOUT, "no parameter sets from the camera")
-            })?;
-            tokio::task::spawn_blocking(move || crate::snapshot::keyframe_to_jpeg(&params, &frame, 85))
-                .await
-                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-                .map_err(|e| ApiError::new(StatusCode::NOT_IMPLEMENTED, e.to_string()))?
-        }
+        Codec::Jpeg => Bytes::from(frame.data.clone()),
+        Codec::H264 | Codec::H265 => decoded_snapshot(app, feed, frame).await?,
     };
     Ok(([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "no-store")], jpeg).into_response())
+}
+
+/// The keyframe as JPEG: decoded once per keyframe however many ask, and at most
+/// [`PARALLEL_DECODES`] decodes at a time.
+async fn decoded_snapshot(
+    app: &App,
+    feed: &camctl_core::live::LiveFeed,
+    frame: Arc<camctl_core::live::Frame>,
+) -> ApiResult<Bytes> {
+    let cached = || {
+        let last = app.last_snapshot.lock().unwrap_or_else(|e| e.into_inner());
+        last.as_ref().filter(|(f, _)| Arc::ptr_eq(f, &frame)).map(|(_, j)| j.clone())
+    };
+    if let Some(jpeg) = cached() {
+        return Ok(jpeg);
+    }
+    let _permit = app
+        .decodes
+        .acquire()
+        .await
+        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
+    // Another request may have decoded it meanwhile.
+    if let Some(jpeg) = cached() {
+        return Ok(jpeg);
+    }
+    let params = feed
+        .params()
+        .ok_or_else(|| ApiError::new(StatusCode::GATEWAY_TIMEOUT, "no parameter sets from the camera"))?;
+    let input = Arc::clone(&frame);
+    let jpeg = tokio::task::spawn_blocking(move || crate::snapshot::keyframe_to_jpeg(&params, &input, 85))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| {
+            let status = match e {
+                crate::snapshot::SnapshotError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
+                _ => StatusCode::BAD_GATEWAY,
+            };
+            ApiError::new(status, e.to_string())
+        })?;
+    let jpeg = Bytes::from(jpeg);
+    *app.last_snapshot.lock().unwrap_or_else(|e| e.into_inner()) = Some((frame, jpeg.clone()));
+    Ok(jpeg)
 }
 
 async fn live_mp4(State(app): AppState, UrlPath(name): UrlPath<String>) -> ApiResult<Response> {
@@ -848,11 +915,19 @@ struct Source {
     src: String,
 }
 
-async fn go2rtc_frame(State(app): AppState, Query(q): Query<Source>) -> ApiResult<Response> {
-    snapshot_of(handle_of(&app, &q.src)?).await
+type SourceQuery = std::result::Result<Query<Source>, axum::extract::rejection::QueryRejection>;
+
+fn source_of(q: SourceQuery) -> ApiResult<Source> {
+    q.map(|Query(s)| s).map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "give the camera as ?src=NAME"))
 }
 
-async fn go2rtc_stream(State(app): AppState, Query(q): Query<Source>) -> ApiResult<Response> {
+async fn go2rtc_frame(State(app): AppState, q: SourceQuery) -> ApiResult<Response> {
+    let q = source_of(q)?;
+    snapshot_of(&app, handle_of(&app, &q.src)?).await
+}
+
+async fn go2rtc_stream(State(app): AppState, q: SourceQuery) -> ApiResult<Response> {
+    let q = source_of(q)?;
     live_mp4_of(handle_of(&app, &q.src)?).await
 }
 

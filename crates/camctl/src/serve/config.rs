@@ -167,7 +167,13 @@ impl ServeConfig {
                 .ok_or_else(|| Error::InvalidValue(format!("--import {name}=...: no camera of that name")))?;
             camera.import = Some(PathBuf::from(dir));
         }
-        for name in cameras.keys() {
+        for (name, camera) in &cameras {
+            // A URL that cannot work is refused now, not retried for ever (its error names no
+            // option value: those can be secrets).
+            camera
+                .url
+                .parse::<camctl_core::CameraUrl>()
+                .map_err(|e| Error::InvalidValue(format!("camera {name}: {e}")))?;
             if !valid_name(name) {
                 return Err(Error::InvalidValue(format!(
                     "camera name {name:?}: use letters, digits, '-', '_' and '.' (up to 64)"

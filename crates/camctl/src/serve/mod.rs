@@ -24,6 +24,82 @@ use owner::ImportSetup;
 
 /// How long the owners get to close their sessions at shutdown.
 const CLOSE_WAIT: Duration = Duration::from_secs(10);
+/// HTTP connections served at once; more wait to be accepted (so idle ones cannot exhaust the
+/// process's file descriptors).
+const MAX_HTTP_CONNECTIONS: usize = 256;
+
+/// The HTTP listener with a cap on open connections: a connection holds a permit until it closes.
+struct CappedListener {
+    inner: tokio::net::TcpListener,
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
+impl axum::serve::Listener for CappedListener {
+    type Io = Capped;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Capped, std::net::SocketAddr) {
+        // The semaphore is never closed, so this cannot fail.
+        let permit = Arc::clone(&self.permits).acquire_owned().await.expect("the semaphore stays open");
+        loop {
+            match self.inner.accept().await {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    return (Capped { stream, _permit: permit }, peer);
+                }
+                // Out of descriptors or a connection reset before accept: wait a little, go on.
+                Err(e) => {
+                    tracing::debug!("HTTP accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+/// An accepted HTTP connection and its permit.
+struct Capped {
+    stream: tokio::net::TcpStream,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl tokio::io::AsyncRead for Capped {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Capped {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
 
 /// Serves until SIGINT/SIGTERM, then closes every camera session.
 pub async fn run(config: ServeConfig) -> Result<()> {
@@ -69,7 +145,15 @@ pub async fn run(config: ServeConfig) -> Result<()> {
         .await
         .map_err(|e| Error::io(format!("listen {}", config.listen), e))?;
     let listen = listener.local_addr().map_err(|e| Error::io("listen", e))?;
-    let app = Arc::new(api::App { cameras, auth, listen, rtsp: rtsp.local_addr() });
+    let feeds: Vec<_> = cameras.values().map(|h| h.feed.clone()).collect();
+    let app = Arc::new(api::App {
+        cameras,
+        auth,
+        listen,
+        rtsp: rtsp.local_addr(),
+        decodes: tokio::sync::Semaphore::new(api::PARALLEL_DECODES),
+        last_snapshot: std::sync::Mutex::new(None),
+    });
     let router = api::router(app);
     {
         let mut out = std::io::stdout().lock();
@@ -77,28 +161,28 @@ pub async fn run(config: ServeConfig) -> Result<()> {
         let _ = out.flush();
     }
     tracing::info!("RTSP at rtsp://{}/NAME", rtsp.local_addr());
-    let http_stop = {
-        let stop = stop.clone();
-        async move {
-            let mut stop = stop;
-            let _ = stop.wait_for(|s| *s).await;
-        }
+    // The servers stop after the owners, so that viewers get their BYE and event streams their last
+    // state before the connections close.
+    let (servers_stop_tx, servers_stop) = tokio::sync::watch::channel(false);
+    let listener = CappedListener {
+        inner: listener,
+        permits: Arc::new(tokio::sync::Semaphore::new(MAX_HTTP_CONNECTIONS)),
     };
-    let rtsp_stop = {
-        let stop = stop.clone();
+    let http = tokio::spawn({
+        let stop = owner::stopped(&servers_stop);
         async move {
-            let mut stop = stop;
-            let _ = stop.wait_for(|s| *s).await;
-        }
-    };
-    let http = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(http_stop).await {
-            tracing::warn!("HTTP server: {e}");
+            if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(stop).await {
+                tracing::warn!("HTTP server: {e}");
+            }
         }
     });
-    let rtsp = tokio::spawn(rtsp.serve_until(rtsp_stop));
+    let rtsp = tokio::spawn(rtsp.serve_until(owner::stopped(&servers_stop)));
     stop_signal.await;
     tracing::info!("stopping: closing the camera sessions");
+    // Viewers first: every live feed ends (RTSP viewers get a BYE).
+    for feed in &feeds {
+        feed.set_available(false);
+    }
     let _ = stop_tx.send(true);
     let closing = async {
         for owner in owners {
@@ -108,7 +192,8 @@ pub async fn run(config: ServeConfig) -> Result<()> {
     if tokio::time::timeout(CLOSE_WAIT, closing).await.is_err() {
         tracing::warn!("some camera sessions did not close in {} s", CLOSE_WAIT.as_secs());
     }
-    // Open HTTP streams (SSE, live video) end with their feeds; whatever is left is cut.
+    let _ = servers_stop_tx.send(true);
+    // Whatever is still open after this is cut.
     let _ = tokio::time::timeout(Duration::from_secs(2), http).await;
     let _ = tokio::time::timeout(Duration::from_secs(2), rtsp).await;
     Ok(())

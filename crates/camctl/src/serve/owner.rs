@@ -227,6 +227,9 @@ impl CameraHandle {
         let job: Job = Box::new(move |session| {
             Box::pin(async move {
                 match session {
+                    // The caller left while the job waited: nothing is done for nobody (a capture
+                    // nobody sees).
+                    Ok(_) if reply.is_closed() => false,
                     Ok(session) => {
                         let result = work(session).await;
                         let lost = result.as_ref().err().is_some_and(Error::is_connection_lost);
@@ -282,6 +285,9 @@ pub fn spawn(
         notices,
         stop,
         imported: 0,
+        to_import: std::collections::VecDeque::new(),
+        live_retry_at: None,
+        live_backoff: FIRST_BACKOFF,
     };
     Ok((handle, tokio::spawn(owner.run())))
 }
@@ -298,6 +304,12 @@ struct Owner {
     stop: watch::Receiver<bool>,
     /// Files imported so far (the template's `%n`).
     imported: u64,
+    /// Files waiting for import, one per turn of the loop.
+    to_import: std::collections::VecDeque<MediaItem>,
+    /// No live view is started before this (after one failed).
+    live_retry_at: Option<Instant>,
+    /// The wait before the next live-view attempt after a failure.
+    live_backoff: Duration,
 }
 
 /// Why a connected stretch ended.
@@ -320,7 +332,8 @@ enum Live {
     },
 }
 
-fn stopped(stop: &watch::Receiver<bool>) -> impl std::future::Future<Output = ()> + use<> {
+/// Completes once `stop` becomes true (or its sender goes).
+pub fn stopped(stop: &watch::Receiver<bool>) -> impl std::future::Future<Output = ()> + use<> {
     let mut stop = stop.clone();
     async move {
         let _ = stop.wait_for(|s| *s).await;
@@ -463,10 +476,15 @@ impl Owner {
         self.set_status(State::Connected, None, Some(without_secrets(info.clone())));
         self.feed.set_available(live_codec.is_some());
         tracing::info!(camera = %self.name, "connected");
-        if self.import.is_some()
-            && let Err(e) = self.import_backlog(session).await
-        {
-            return Ended::Lost(e);
+        self.to_import.clear();
+        if self.import.is_some() {
+            match session.listing().await {
+                Ok(items) => {
+                    let items = items.to_vec();
+                    self.queue_imports(session, items);
+                }
+                Err(e) => return Ended::Lost(e),
+            }
         }
         let mut next_check = Instant::now() + HEALTH_CHECK_EVERY;
         let mut no_demand_since: Option<Instant> = None;
@@ -480,6 +498,12 @@ impl Owner {
                     return Ended::Lost(e);
                 }
             }
+            // One file per turn, so that requests and live frames are not held up by a long import.
+            if let Some(item) = self.to_import.pop_front()
+                && let Err(e) = self.import_items(session, vec![item]).await
+            {
+                return Ended::Lost(e);
+            }
             if let Err(e) = self.manage_live(session, live, &mut no_demand_since).await {
                 return Ended::Lost(e);
             }
@@ -491,6 +515,8 @@ impl Owner {
                     Err(e) => tracing::debug!("health check: {e}"),
                 }
             }
+            // With files waiting for import, the loop does not idle.
+            let idle_step = if self.to_import.is_empty() { IDLE_STEP } else { Duration::ZERO };
             let step = match (&mut session.camera, &*live) {
                 (AnyCamera::Ptp(ptp), Live::Jpeg) => match ptp.live_frame().await {
                     Ok(jpeg) => {
@@ -520,7 +546,8 @@ impl Owner {
                             Ok(None) => Err(camctl_core::camera::event_stream_closed()),
                             Err(e) => Err(e.into()),
                         },
-                        () = tokio::time::sleep(IDLE_STEP) => Ok(None),
+                        () = tokio::time::sleep(idle_step), if idle_step > Duration::ZERO => Ok(None),
+                        () = std::future::ready(()), if idle_step.is_zero() => Ok(None),
                     }
                 }
                 _ => {
@@ -534,7 +561,8 @@ impl Owner {
                                 return Ended::Lost(e);
                             }
                         }
-                        () = tokio::time::sleep(IDLE_STEP) => {}
+                        () = tokio::time::sleep(idle_step), if idle_step > Duration::ZERO => {}
+                        () = std::future::ready(()), if idle_step.is_zero() => {}
                         () = self.feed.wait_demand(true), if matches!(live, Live::Off) && self.feed.is_available() => {}
                     }
                     session.camera.next_event_within(Duration::ZERO).await
@@ -554,6 +582,7 @@ impl Owner {
                         // A camera that refuses live view must not be asked again at once.
                         self.stop_live(session, live).await;
                         self.feed.interrupt();
+                        self.live_failed();
                     }
                 }
             }
@@ -567,7 +596,7 @@ impl Owner {
         }
         let made = std::mem::take(&mut session.made);
         if !made.is_empty() {
-            self.import_items(session, made).await?;
+            self.queue_imports(session, made);
         }
         Ok(())
     }
@@ -583,13 +612,22 @@ impl Owner {
         if wanted {
             *no_demand_since = None;
         }
+        let may_start = self.live_retry_at.is_none_or(|t| Instant::now() >= t);
         match (&*live, wanted) {
-            (Live::Off, true) => self.start_live(session, live).await?,
+            (Live::Off, true) if may_start => match self.start_live(session, live).await {
+                Ok(()) => {}
+                Err(e) if e.is_connection_lost() => return Err(e),
+                Err(e) => {
+                    tracing::warn!(camera = %self.name, "live view: {e}");
+                    self.live_failed();
+                }
+            },
+            (Live::Off, true) => {}
             (Live::Yi { task, .. }, true) if task.is_finished() => {
-                // The stream ended (the camera stopped its viewfinder): start again.
+                // The stream ended (the camera stopped its viewfinder): again, after a while.
                 self.stop_live(session, live).await;
                 self.feed.interrupt();
-                self.start_live(session, live).await?;
+                self.live_failed();
             }
             (Live::Off, false) => {}
             (_, false) => {
@@ -602,6 +640,12 @@ impl Owner {
             (_, true) => {}
         }
         Ok(())
+    }
+
+    /// Live view failed: the next attempt waits, longer each time in a row.
+    fn live_failed(&mut self) {
+        self.live_retry_at = Some(Instant::now() + self.live_backoff);
+        self.live_backoff = (self.live_backoff * 2).min(MAX_BACKOFF);
     }
 
     async fn start_live(&mut self, session: &mut Session, live: &mut Live) -> Result<()> {
@@ -627,7 +671,7 @@ impl Owner {
                             data: f.data.to_vec(),
                             keyframe: f.keyframe,
                             pts,
-                            captured: start + Duration::from_micros(pts * 1000 / 90),
+                            captured: start + Duration::from_micros(pts.saturating_mul(100) / 9),
                         });
                         Ok(())
                     };
@@ -674,7 +718,10 @@ impl Owner {
         }
     }
 
-    fn publish_jpeg(&self, jpeg: Vec<u8>) {
+    fn publish_jpeg(&mut self, jpeg: Vec<u8>) {
+        // Frames come: the live view works.
+        self.live_retry_at = None;
+        self.live_backoff = FIRST_BACKOFF;
         let now = SystemTime::now();
         let pts = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_micros() as u64 * 90 / 1000;
         self.feed.publish(Frame { codec: Codec::Jpeg, data: jpeg, keyframe: true, pts, captured: now });
@@ -690,12 +737,25 @@ impl Owner {
             return Ok(());
         }
         let items = if event.media.is_empty() { session.listing().await?.to_vec() } else { event.media };
-        self.import_items(session, items).await
+        self.queue_imports(session, items);
+        Ok(())
     }
 
-    async fn import_backlog(&mut self, session: &mut Session) -> Result<()> {
-        let items = session.listing().await?.to_vec();
-        self.import_items(session, items).await
+    /// Queues what of `items` is neither imported nor queued yet.
+    fn queue_imports(&mut self, session: &Session, items: Vec<MediaItem>) {
+        let Some(import) = &self.import else { return };
+        for item in items {
+            let known = match import.catalog.contains(CameraFile::of(&session.identity, &item)) {
+                Ok(known) => known,
+                Err(e) => {
+                    tracing::warn!(camera = %self.name, "catalog: {e}");
+                    true
+                }
+            };
+            if !known && !self.to_import.iter().any(|q| q.path == item.path) {
+                self.to_import.push_back(item);
+            }
+        }
     }
 
     /// Imports what of `items` the catalog does not have, as `camctl watch` does, and announces each.
@@ -769,6 +829,7 @@ fn publish_wyze(feed: &LiveFeed, info: &camctl_wyze::wire::FrameInfo, data: Vec<
     };
     // The camera's clock: seconds and microseconds since 1970.
     let micros = u64::from(info.timestamp) * 1_000_000 + u64::from(info.timestamp_us.min(999_999));
+    // (u32 seconds in microseconds times 9 stays far below u64::MAX.)
     feed.publish(Frame {
         codec,
         data,
