@@ -125,7 +125,11 @@ impl Chromium {
         std::thread::spawn(move || read_messages(replies, &reader_shared));
         let browser =
             Chromium { child, commands: Mutex::new((File::from(to_browser_write), 1)), shared, profile };
-        let version = browser.command(None, "Browser.getVersion", json!({}));
+        let version = browser.try_command(None, "Browser.getVersion", json!({})).unwrap_or_else(|e| {
+            let log =
+                std::fs::read_to_string(browser.profile.path().join("chromium.log")).unwrap_or_default();
+            panic!("{CHROMIUM} does not answer over --remote-debugging-pipe ({e}); its stderr:\n{log}")
+        });
         eprintln!("chromium: {}", version["product"].as_str().unwrap_or("?"));
         Some(browser)
     }
