@@ -590,6 +590,22 @@ pub enum PtpipPersonality {
     Nikon,
 }
 
+impl Command {
+    /// Whether the command's output is only a report, which a reader going away may simply cut short
+    /// (no file is being written).
+    pub fn only_prints(&self) -> bool {
+        matches!(
+            self,
+            Command::Info { .. }
+                | Command::Ls { .. }
+                | Command::Config { .. }
+                | Command::Events { .. }
+                | Command::Discover { .. }
+                | Command::Catalog { .. }
+        )
+    }
+}
+
 /// What `camctl bench` measures.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BenchTarget {

@@ -27,6 +27,13 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     init_tracing(cli.verbose);
+    if cli.command.only_prints() {
+        // Like other Unix tools, a listing whose reader went away (`camctl ls --json | head`) ends
+        // quietly instead of failing on the closed pipe. Commands that write files or streams keep
+        // handling the closed pipe themselves.
+        // SAFETY: setting a signal disposition before any thread is started.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

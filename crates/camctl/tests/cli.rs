@@ -332,3 +332,20 @@ fn an_emulator_paired_with_another_computer_refuses_camctl_with_init_fail() {
     let out = run(&["emulate", "ptpip", "--allow-guid", "short"]);
     assert!(!out.status.success() && lossy(&out.stderr).contains("use 32 hex digits or 16 characters"));
 }
+
+#[test]
+fn a_listing_whose_reader_goes_away_ends_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let emu = Emulator::start("ptpip", &tmp.path().join("media"), &[]);
+    let mut child = common::camctl()
+        .args(["config", &emu.url, "list", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before a byte is read, as `| head -c 0` would.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{stderr}");
+}

@@ -89,6 +89,12 @@ impl Drop for Serve {
     fn drop(&mut self) {
         if matches!(self.child.try_wait(), Ok(None)) {
             let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+            // A serve that does not stop must not hang the suite: after the deadline it is killed.
+            let start = Instant::now();
+            while matches!(self.child.try_wait(), Ok(None)) && start.elapsed() < DEADLINE {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = self.child.kill();
             let _ = self.child.wait();
         }
     }
