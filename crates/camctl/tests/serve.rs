@@ -266,7 +266,7 @@ fn live_out_over_rtsp_mp4_mjpeg_and_snapshots() {
     let head = String::from_utf8_lossy(&raw[..head_end]).to_ascii_lowercase();
     assert!(head.contains("content-type: video/mp4") && head.contains("x-codecs: avc1."), "{head}");
     let mp4 = tmp.path().join("live.mp4");
-    std::fs::write(&mp4, dechunked(&raw[head_end + 4..])).unwrap();
+    std::fs::write(&mp4, common::serve::dechunk(&raw[head_end + 4..])).unwrap();
     let (codec, w, h, frames) = common::probe(&mp4).unwrap();
     assert_eq!((codec.as_str(), w, h), ("h264", 1920, 1080));
     assert!(frames >= 30, "{frames} frames");
@@ -316,22 +316,6 @@ fn live_out_over_rtsp_mp4_mjpeg_and_snapshots() {
     }
     assert_eq!(serve.request("GET", "/api/cameras/plain/snapshot.jpg", &[], b"").status, 501);
     assert!(serve.stop().success());
-}
-
-fn dechunked(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(std::str::from_utf8(&data[..line_end]).unwrap_or("0").trim(), 16)
-            .unwrap_or(0);
-        data = &data[line_end + 2..];
-        if size == 0 {
-            break;
-        }
-        let take = size.min(data.len());
-        out.extend_from_slice(&data[..take]);
-        data = data.get(take + 2..).unwrap_or_default();
-    }
-    out
 }
 
 #[test]

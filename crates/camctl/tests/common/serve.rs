@@ -173,7 +173,8 @@ fn parse_response(raw: &[u8]) -> HttpResponse {
     HttpResponse { status, headers, body }
 }
 
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
+/// The body of a chunked response (what arrived of it).
+pub fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
         let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") else { return out };
