@@ -32,6 +32,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const STABLE_SESSION: Duration = Duration::from_secs(10);
 /// How long an idle loop waits for a job before looking for events again.
 const IDLE_STEP: Duration = Duration::from_millis(150);
+/// JPEG live view is polled at most this often (a camera answering at once would be asked without
+/// end), and the camera's events are looked at between frames at most every [`IDLE_STEP`].
+const JPEG_FRAME_EVERY: Duration = Duration::from_millis(33);
 /// Live view keeps running this long after the last viewer left (snapshots in a row reuse it).
 const LIVE_LINGER: Duration = Duration::from_secs(5);
 /// The session is checked (and the battery read) this often while nothing else happens; the Yi also
@@ -488,6 +491,8 @@ impl Owner {
         }
         let mut next_check = Instant::now() + HEALTH_CHECK_EVERY;
         let mut no_demand_since: Option<Instant> = None;
+        let mut next_jpeg = Instant::now();
+        let mut last_event_look = Instant::now();
         loop {
             if *self.stop.borrow() {
                 return Ended::Stop;
@@ -515,17 +520,33 @@ impl Owner {
                     Err(e) => tracing::debug!("health check: {e}"),
                 }
             }
-            // With files waiting for import, the loop does not idle.
-            let idle_step = if self.to_import.is_empty() { IDLE_STEP } else { Duration::ZERO };
+            // With files waiting for import, the loop does not idle; with JPEG live view it waits only
+            // until the next frame is due.
+            let mut idle_step = if self.to_import.is_empty() { IDLE_STEP } else { Duration::ZERO };
+            let jpeg_due =
+                matches!(live, Live::Jpeg).then(|| next_jpeg.saturating_duration_since(Instant::now()));
+            if let Some(due) = jpeg_due {
+                idle_step = idle_step.min(due);
+            }
+            let start_may_wake = matches!(live, Live::Off)
+                && self.feed.is_available()
+                && self.live_retry_at.is_none_or(|t| Instant::now() >= t);
             let step = match (&mut session.camera, &*live) {
-                (AnyCamera::Ptp(ptp), Live::Jpeg) => match ptp.live_frame().await {
-                    Ok(jpeg) => {
-                        self.publish_jpeg(jpeg);
-                        // Events are looked at between frames, without waiting.
-                        session.camera.next_event_within(Duration::ZERO).await
+                (AnyCamera::Ptp(ptp), Live::Jpeg) if jpeg_due == Some(Duration::ZERO) => {
+                    next_jpeg = Instant::now() + JPEG_FRAME_EVERY;
+                    match ptp.live_frame().await {
+                        Ok(jpeg) => {
+                            self.publish_jpeg(jpeg);
+                            if last_event_look.elapsed() >= IDLE_STEP {
+                                last_event_look = Instant::now();
+                                session.camera.next_event_within(Duration::ZERO).await
+                            } else {
+                                Ok(None)
+                            }
+                        }
+                        Err(e) => Err(e),
                     }
-                    Err(e) => Err(e),
-                },
+                }
                 (AnyCamera::Wyze(wyze), _) => {
                     let wyze_live = matches!(live, Live::Wyze);
                     let s = wyze.session();
@@ -563,9 +584,15 @@ impl Owner {
                         }
                         () = tokio::time::sleep(idle_step), if idle_step > Duration::ZERO => {}
                         () = std::future::ready(()), if idle_step.is_zero() => {}
-                        () = self.feed.wait_demand(true), if matches!(live, Live::Off) && self.feed.is_available() => {}
+                        () = self.feed.wait_demand(true), if start_may_wake => {}
                     }
-                    session.camera.next_event_within(Duration::ZERO).await
+                    if jpeg_due.is_some() && last_event_look.elapsed() < IDLE_STEP {
+                        // Between live frames: events were looked at a moment ago.
+                        Ok(None)
+                    } else {
+                        last_event_look = Instant::now();
+                        session.camera.next_event_within(Duration::ZERO).await
+                    }
                 }
             };
             match step {
