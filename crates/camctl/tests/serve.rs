@@ -546,3 +546,20 @@ fn a_camera_url_that_cannot_work_is_refused_at_start_without_its_secrets() {
     assert!(err.contains("camera yard") && err.contains("\"enr\""), "{err}");
     assert!(!err.contains("S3cr"), "the ENR is shown: {err}");
 }
+
+#[test]
+fn a_client_that_connects_and_says_nothing_is_closed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ptp = Emulator::start("ptpip", &tmp.path().join("media"), &[]);
+    let cameras = [format!("body={}", ptp.url)];
+    let serve = Serve::start(&args(&cameras, &[]));
+    let mut silent = std::net::TcpStream::connect(serve.addr).unwrap();
+    silent.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut byte = [0u8; 1];
+    // The server gives up on the headers that never come (30 s) and closes: end of stream.
+    let n = silent.read(&mut byte).expect("closed by the server, not left open until the deadline");
+    assert_eq!(n, 0);
+    // Others are still served.
+    assert_eq!(serve.request("GET", "/api/cameras", &[], b"").status, 200);
+    assert!(serve.stop().success());
+}

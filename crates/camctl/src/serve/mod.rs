@@ -27,6 +27,8 @@ const CLOSE_WAIT: Duration = Duration::from_secs(10);
 /// HTTP connections served at once; more wait to be accepted (so idle ones cannot exhaust the
 /// process's file descriptors).
 const MAX_HTTP_CONNECTIONS: usize = 256;
+/// How long a client may take to send a request's headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The HTTP listener with a cap on open connections: a connection holds a permit until it closes.
 struct CappedListener {
@@ -34,10 +36,8 @@ struct CappedListener {
     permits: Arc<tokio::sync::Semaphore>,
 }
 
-impl axum::serve::Listener for CappedListener {
-    type Io = Capped;
-    type Addr = std::net::SocketAddr;
-
+impl CappedListener {
+    /// The next connection, once a permit is free.
     async fn accept(&mut self) -> (Capped, std::net::SocketAddr) {
         // The semaphore is never closed, so this cannot fail.
         let permit = Arc::clone(&self.permits).acquire_owned().await.expect("the semaphore stays open");
@@ -55,10 +55,35 @@ impl axum::serve::Listener for CappedListener {
             }
         }
     }
+}
 
-    fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
-        self.inner.local_addr()
+/// Serves HTTP/1.1 on `listener` until `stop`, then lets open requests finish for a moment. Each
+/// connection must send a request's headers within [`HEADER_READ_TIMEOUT`] (also between requests),
+/// so that a client that connects and says nothing does not hold a slot.
+async fn serve_http(
+    mut listener: CappedListener,
+    router: axum::Router,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+    tokio::pin!(stop);
+    loop {
+        let (io, peer) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut stop => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let connection = graceful.watch(builder.serve_connection(hyper_util::rt::TokioIo::new(io), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(%peer, "HTTP connection: {e}");
+            }
+        });
     }
+    // Long streams (SSE, live video) have ended with their feeds; the rest gets a moment.
+    let _ = tokio::time::timeout(Duration::from_secs(2), graceful.shutdown()).await;
 }
 
 /// An accepted HTTP connection and its permit.
@@ -168,14 +193,7 @@ pub async fn run(config: ServeConfig) -> Result<()> {
         inner: listener,
         permits: Arc::new(tokio::sync::Semaphore::new(MAX_HTTP_CONNECTIONS)),
     };
-    let http = tokio::spawn({
-        let stop = owner::stopped(&servers_stop);
-        async move {
-            if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(stop).await {
-                tracing::warn!("HTTP server: {e}");
-            }
-        }
-    });
+    let http = tokio::spawn(serve_http(listener, router, owner::stopped(&servers_stop)));
     let rtsp = tokio::spawn(rtsp.serve_until(owner::stopped(&servers_stop)));
     stop_signal.await;
     tracing::info!("stopping: closing the camera sessions");
@@ -194,7 +212,7 @@ pub async fn run(config: ServeConfig) -> Result<()> {
     }
     let _ = servers_stop_tx.send(true);
     // Whatever is still open after this is cut.
-    let _ = tokio::time::timeout(Duration::from_secs(2), http).await;
+    let _ = tokio::time::timeout(Duration::from_secs(3), http).await;
     let _ = tokio::time::timeout(Duration::from_secs(2), rtsp).await;
     Ok(())
 }
