@@ -802,21 +802,10 @@ fn process_cpu(pid: u32) -> Result<Duration> {
 
 /// The camera's RTSP URL from the API, once serve has connected to it.
 async fn wait_for_rtsp_url(http: std::net::SocketAddr, name: &str) -> Result<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let mut stream =
-            tokio::net::TcpStream::connect(http).await.map_err(|e| Error::io("connecting to serve", e))?;
-        let request =
-            format!("GET /api/cameras/{name} HTTP/1.1\r\nHost: {http}\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).await.map_err(|e| Error::io("asking serve", e))?;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await.map_err(|e| Error::io("reading serve", e))?;
-        let text = String::from_utf8_lossy(&raw);
-        let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
-        // Bodies this small come in one chunk: its JSON is between the first and last braces.
-        let json = body.find('{').and_then(|a| body.rfind('}').map(|b| &body[a..=b])).unwrap_or("{}");
-        let camera: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+        let (_, body) = crate::demo::http_get(http, &format!("/api/cameras/{name}")).await?;
+        let camera: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         if camera["state"] == "connected"
             && let Some(url) = camera["rtsp"].as_str()
         {

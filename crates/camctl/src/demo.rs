@@ -338,8 +338,8 @@ async fn serve_tour(workdir: &Path, report: &mut Report) {
     report.record("serve", toured);
 }
 
-/// A plain HTTP/1.1 GET to loopback: status and body.
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> Result<(u16, Vec<u8>)> {
+/// A plain HTTP/1.1 GET to loopback (serve's own tools: demo, bench): status and body.
+pub(crate) async fn http_get(addr: std::net::SocketAddr, path: &str) -> Result<(u16, Vec<u8>)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let exchange = async {
         let mut stream = tokio::net::TcpStream::connect(addr).await?;

@@ -67,3 +67,12 @@ impl ShutterSignal {
         std::future::pending::<()>().await
     }
 }
+
+/// Completes once `stop` becomes true, or once its sender is gone (an aborted stopper means stop too).
+/// Owns a clone of the receiver, so it can be pinned and polled across loop turns.
+pub fn stopped(stop: &tokio::sync::watch::Receiver<bool>) -> impl Future<Output = ()> + use<> {
+    let mut stop = stop.clone();
+    async move {
+        let _ = stop.wait_for(|s| *s).await;
+    }
+}

@@ -17,24 +17,18 @@ use crate::any::AnyCamera;
 use crate::catalog::{CameraFile, Catalog};
 use crate::hooks::{Action, Hooks};
 use crate::pull::{CatalogUse, PullOptions, Status, camera_identity, pull_with};
+use crate::signal::stopped;
 use crate::template::FilenameTemplate;
 
-/// First wait before reconnecting; doubles up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_millis(500);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// First wait before reconnecting (watch, serve); doubles up to [`MAX_BACKOFF`].
+pub(crate) const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// A session that lasted this long resets the reconnect backoff.
-const STABLE_SESSION: Duration = Duration::from_secs(10);
-
-/// Completes once the watch is asked to stop.
-async fn stopped(stop: &tokio::sync::watch::Receiver<bool>) {
-    let mut stop = stop.clone();
-    // A dropped sender without a stop means the stopper was aborted: stop too.
-    let _ = stop.wait_for(|s| *s).await;
-}
+pub(crate) const STABLE_SESSION: Duration = Duration::from_secs(10);
 
 /// Events whose files the camera does not describe, after which the listing is read again.
-const NEW_MEDIA_EVENTS: &[&str] =
+pub(crate) const NEW_MEDIA_EVENTS: &[&str] =
     &["ObjectAdded", "RequestObjectTransfer", "photo_taken", "video_record_complete", "NewPictureAvailable"];
 
 /// Which camera to watch.

@@ -401,19 +401,24 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for RangeWriter<W> {
 
 /// The body of a response read from `reader` in chunks.
 fn body_of(reader: impl AsyncRead + Unpin + Send + 'static) -> Body {
-    let chunks = stream::unfold(reader, |mut reader| async move {
-        let mut chunk = vec![0u8; 64 * 1024];
-        match reader.read(&mut chunk).await {
+    // One buffer, refilled: each chunk is split off what was read, so small reads do not each
+    // hold a fresh 64 KiB allocation.
+    let buffer = bytes::BytesMut::with_capacity(BODY_CHUNK);
+    let chunks = stream::unfold((reader, buffer), |(mut reader, mut buffer)| async move {
+        if buffer.capacity() < BODY_CHUNK / 4 {
+            buffer.reserve(BODY_CHUNK);
+        }
+        match reader.read_buf(&mut buffer).await {
             Ok(0) => None,
-            Ok(n) => {
-                chunk.truncate(n);
-                Some((Ok::<_, std::io::Error>(Bytes::from(chunk)), reader))
-            }
-            Err(e) => Some((Err(e), reader)),
+            Ok(_) => Some((Ok::<_, std::io::Error>(buffer.split().freeze()), (reader, buffer))),
+            Err(e) => Some((Err(e), (reader, buffer))),
         }
     });
     Body::from_stream(chunks)
 }
+
+/// The size of the buffer a streamed body is read into.
+const BODY_CHUNK: usize = 64 * 1024;
 
 /// The content type of a file by its extension.
 fn content_type(path: &str) -> &'static str {
@@ -622,7 +627,7 @@ async fn events(
                     return Some((Ok(last), (closed_receiver(), app, handle)));
                 }
                 Ok(Notice::State) => Some(state_event(&app, &handle)),
-                Ok(Notice::Imported(id)) => import_view(&app, &handle, id)
+                Ok(Notice::Imported(id)) => import_view(&handle, id)
                     .and_then(|v| SseEvent::default().event("import").json_data(v).ok()),
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
@@ -666,7 +671,7 @@ fn view(handle: &CameraHandle, id: i64, import: &crate::catalog::Import) -> Impo
     }
 }
 
-fn import_view(_app: &App, handle: &CameraHandle, id: i64) -> Option<ImportView> {
+fn import_view(handle: &CameraHandle, id: i64) -> Option<ImportView> {
     let import = handle.import.as_ref()?;
     let record = import.catalog.get(id).ok()??;
     Some(view(handle, id, &record))

@@ -193,8 +193,8 @@ pub async fn run(config: ServeConfig) -> Result<()> {
         inner: listener,
         permits: Arc::new(tokio::sync::Semaphore::new(MAX_HTTP_CONNECTIONS)),
     };
-    let http = tokio::spawn(serve_http(listener, router, owner::stopped(&servers_stop)));
-    let rtsp = tokio::spawn(rtsp.serve_until(owner::stopped(&servers_stop)));
+    let http = tokio::spawn(serve_http(listener, router, crate::signal::stopped(&servers_stop)));
+    let rtsp = tokio::spawn(rtsp.serve_until(crate::signal::stopped(&servers_stop)));
     stop_signal.await;
     tracing::info!("stopping: closing the camera sessions");
     // Viewers first: every live feed ends (RTSP viewers get a BYE).

@@ -21,15 +21,12 @@ use tokio::time::Instant;
 use crate::any::AnyCamera;
 use crate::catalog::{CameraFile, Catalog};
 use crate::pull::{CatalogUse, PullOptions, Status as PullStatus, camera_identity, pull_with};
+use crate::signal::stopped;
 use crate::template::FilenameTemplate;
+use crate::watch::{FIRST_BACKOFF, MAX_BACKOFF, NEW_MEDIA_EVENTS, STABLE_SESSION};
 
 use super::config::CameraConfig;
 
-/// First wait before reconnecting; doubles up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_millis(500);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// A session that lasted this long resets the backoff.
-const STABLE_SESSION: Duration = Duration::from_secs(10);
 /// How long an idle loop waits for a job before looking for events again.
 const IDLE_STEP: Duration = Duration::from_millis(150);
 /// JPEG live view is polled at most this often (a camera answering at once would be asked without
@@ -46,9 +43,6 @@ const EVENT_QUEUE: usize = 256;
 const JOB_QUEUE: usize = 64;
 /// Live frames kept for a slow viewer before it skips to the next keyframe.
 const FEED_QUEUE: usize = 120;
-/// Events with no file list after which the camera's listing is read again.
-const NEW_MEDIA_EVENTS: &[&str] =
-    &["ObjectAdded", "RequestObjectTransfer", "photo_taken", "video_record_complete", "NewPictureAvailable"];
 /// Names of info fields that could carry a secret; never shown.
 const SECRET_WORDS: &[&str] = &["enr", "key", "password", "passphrase", "psk", "token", "secret"];
 
@@ -335,14 +329,6 @@ enum Live {
     },
 }
 
-/// Completes once `stop` becomes true (or its sender goes).
-pub fn stopped(stop: &watch::Receiver<bool>) -> impl std::future::Future<Output = ()> + use<> {
-    let mut stop = stop.clone();
-    async move {
-        let _ = stop.wait_for(|s| *s).await;
-    }
-}
-
 /// Camera info without anything that looks like a secret.
 fn without_secrets(mut info: CameraInfo) -> CameraInfo {
     info.extra.retain(|(k, _)| {
@@ -371,28 +357,14 @@ impl Owner {
             if *self.stop.borrow() {
                 break;
             }
-            let state = if first { State::Connecting } else { State::Reconnecting };
-            if !first {
-                self.status.send_modify(|s| s.state = state);
+            let first_attempt = std::mem::take(&mut first);
+            if !first_attempt {
+                self.status.send_modify(|s| s.state = State::Reconnecting);
                 let _ = self.notices.send(Notice::State);
             }
-            first = false;
-            let connected = {
-                let connect = AnyCamera::connect(&self.url);
-                tokio::pin!(connect);
-                let stop = stopped(&self.stop);
-                tokio::pin!(stop);
-                loop {
-                    tokio::select! {
-                        c = &mut connect => break Some(c),
-                        () = &mut stop => break None,
-                        Some(job) = self.jobs.recv() => {
-                            job(Err(CallError::NotConnected(format!("{state:?}").to_lowercase()))).await;
-                        }
-                    }
-                }
-            };
-            let Some(connected) = connected else { break };
+            let url = self.url.clone();
+            let waiting = if first_attempt { "connecting" } else { "reconnecting" };
+            let Some(connected) = self.refusing_jobs(waiting, AnyCamera::connect(&url)).await else { break };
             let started = Instant::now();
             let error = match connected {
                 Ok(camera) => match self.connected(camera).await {
@@ -411,21 +383,7 @@ impl Owner {
             if started.elapsed() >= STABLE_SESSION {
                 backoff = FIRST_BACKOFF;
             }
-            // Jobs are refused while waiting, so that no caller hangs.
-            let wait = tokio::time::sleep(backoff);
-            tokio::pin!(wait);
-            let stop = stopped(&self.stop);
-            tokio::pin!(stop);
-            let quit = loop {
-                tokio::select! {
-                    () = &mut wait => break false,
-                    () = &mut stop => break true,
-                    Some(job) = self.jobs.recv() => {
-                        job(Err(CallError::NotConnected("reconnecting".into()))).await;
-                    }
-                }
-            };
-            if quit {
+            if self.refusing_jobs("reconnecting", tokio::time::sleep(backoff)).await.is_none() {
                 break;
             }
             backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -436,6 +394,27 @@ impl Owner {
         self.jobs.close();
         while let Some(job) = self.jobs.recv().await {
             job(Err(CallError::Gone)).await;
+        }
+    }
+
+    /// Waits for `work` while answering every job with "not connected (`state`)", so that no caller
+    /// hangs; `None` when serve stops first.
+    async fn refusing_jobs<T>(
+        &mut self,
+        state: &str,
+        work: impl std::future::Future<Output = T>,
+    ) -> Option<T> {
+        tokio::pin!(work);
+        let stop = stopped(&self.stop);
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                done = &mut work => return Some(done),
+                () = &mut stop => return None,
+                Some(job) = self.jobs.recv() => {
+                    job(Err(CallError::NotConnected(state.to_string()))).await;
+                }
+            }
         }
     }
 
@@ -789,12 +768,8 @@ impl Owner {
     async fn import_items(&mut self, session: &mut Session, items: Vec<MediaItem>) -> Result<()> {
         let Some(import) = self.import.clone() else { return Ok(()) };
         let info = self.status.borrow().info.clone().unwrap_or_default();
-        let mut new = Vec::new();
-        for item in items {
-            if !import.catalog.contains(CameraFile::of(&session.identity, &item))? {
-                new.push(item);
-            }
-        }
+        // Files imported meanwhile are skipped by the pull itself (skip_imported).
+        let new = items;
         if new.is_empty() {
             return Ok(());
         }
